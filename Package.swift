@@ -1,0 +1,148 @@
+// swift-tools-version:6.0
+// Targets are listed in the order a job travels (see ../shared/STYLE.md §2):
+// client -> protocol -> server -> store -> scheduler -> runners.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "jobd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "jobd", targets: ["jobd"]),
+        .executable(name: "jobctl", targets: ["jobctl"]),
+        .library(name: "JobdServer", targets: ["JobdServer"]),
+        .library(name: "JobdClient", targets: ["JobdClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // MARK: - Executables (thin)
+        .executableTarget(
+            name: "jobctl",
+            dependencies: [
+                "JobdClient", "JobdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "jobd",
+            dependencies: [
+                "JobdServer", "JobdRunners", "JobdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Client side
+        .target(
+            name: "JobdClient",
+            dependencies: [
+                "JobdProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Shared wire types
+        // NIOCore is the one dependency: it holds the NUL-frame codec both sides share. NIOCore opens no
+        // sockets, so the protocol target stays free of I/O.
+        .target(
+            name: "JobdProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Daemon
+        .target(
+            name: "JobdServer",
+            dependencies: [
+                "JobdProtocol", "JobdStore", "JobdScheduler", "JobdRunners",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "JobdStore",
+            dependencies: [
+                "JobdProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedMigrations"]
+        ),
+        .target(
+            name: "JobdScheduler",
+            dependencies: [
+                "JobdProtocol",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "JobdRunners",
+            dependencies: [
+                "JobdProtocol", "CJobdSystem",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Linux calls Swift's Glibc module hides (pidfd_open, pipe2, epoll, prctl, vfork-based spawn,
+        // SO_PEERCRED): see ../shared/PLATFORM.md. Only JobdRunners/System wraps it.
+        .target(name: "CJobdSystem"),
+
+        // MARK: - Build tools
+        .executableTarget(name: "embed-migrations", path: "Plugins/EmbedMigrationsTool"),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
+
+        // MARK: - Benchmarks (make bench; not part of the tests)
+        .executableTarget(
+            name: "jobd-bench",
+            dependencies: [
+                "JobdClient", "JobdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/jobd-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+        .target(
+            name: "JobdTestSupport",
+            dependencies: ["JobdClient", "JobdProtocol"],
+            path: "Tests/JobdTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "JobdProtocolTests", dependencies: ["JobdProtocol"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobdSchedulerTests", dependencies: ["JobdScheduler"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "JobdStoreTests",
+            dependencies: ["JobdStore", "JobdProtocol", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "JobdRunnersTests",
+            dependencies: ["JobdRunners", "JobdTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["JobdClient", "JobdProtocol", "JobdTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

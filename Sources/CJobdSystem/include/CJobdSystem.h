@@ -1,0 +1,98 @@
+// Linux calls that Swift's Glibc module leaves out (GNU extensions, variadic functions, packed structs) or
+// that must run in a vfork child, where no Swift code may run. Every function returns 0 or a positive
+// errno value unless its comment says otherwise; none of them reads or writes Swift state.
+#ifndef CJOBD_SYSTEM_H
+#define CJOBD_SYSTEM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// What `jobd_spawn` needs to start one job process.
+struct jobd_spawn_request {
+    /// Absolute path of the executable (resolved by the caller, so "not found" is reported before spawning).
+    const char *path;
+    /// NULL-terminated argument vector.
+    char *const *argv;
+    /// NULL-terminated environment.
+    char *const *envp;
+    /// Working directory, or NULL to inherit.
+    const char *cwd;
+    /// File descriptors the child gets as 0, 1 and 2 (-1: /dev/null for stdin).
+    int stdin_fd;
+    int stdout_fd;
+    int stderr_fd;
+    /// Run as this uid/gid with the user's supplementary groups; -1 keeps the daemon's identity.
+    int64_t uid;
+    int64_t gid;
+    /// Send the child SIGKILL when the spawning thread dies (PR_SET_PDEATHSIG).
+    int kill_with_parent;
+};
+
+/// Starts a process in a new process group (its pid is the group id) with default signal dispositions
+/// and an empty signal mask. Returns 0 and sets *pid, or the errno of the step that failed in the child
+/// (chdir, setuid, execve, ...); in that case the child has already been reaped.
+int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid, int *failed_step);
+
+/// Names the step reported by `jobd_spawn` in `failed_step`.
+const char *jobd_spawn_step_name(int step);
+
+/// pidfd_open(2). Returns the fd or -errno.
+int jobd_pidfd_open(pid_t pid);
+
+/// pipe2(O_CLOEXEC); the read end is also O_NONBLOCK when `nonblocking_read` is set.
+int jobd_pipe(int fds[2], int nonblocking_read);
+
+/// epoll_create1(EPOLL_CLOEXEC). Returns the fd or -errno.
+int jobd_epoll_create(void);
+
+/// Registers `fd` for input readiness with an opaque token.
+int jobd_epoll_add(int epfd, int fd, uint64_t token);
+
+/// Removes `fd` from the set.
+int jobd_epoll_remove(int epfd, int fd);
+
+/// One ready descriptor, unpacked (struct epoll_event is packed on x86_64, which Swift cannot import well).
+struct jobd_ready {
+    uint64_t token;
+    uint32_t events;
+};
+
+/// epoll_wait(2) into an unpacked array. Returns the count, or -errno.
+int jobd_epoll_wait(int epfd, struct jobd_ready *ready, int capacity, int timeout_ms);
+
+/// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). Returns the fd or -errno.
+int jobd_eventfd(void);
+
+/// Adds one to an eventfd (wakes its reader).
+void jobd_eventfd_signal(int fd);
+
+/// Resets an eventfd to zero.
+void jobd_eventfd_drain(int fd);
+
+/// The outcome of one reaped child.
+struct jobd_exit {
+    /// Exit code when `signal` is 0.
+    int exit_code;
+    /// The signal that killed it, or 0.
+    int signal;
+    /// CPU time of the child and every descendant it reaped, in microseconds.
+    int64_t user_usec;
+    int64_t system_usec;
+    /// Peak resident set size, in bytes.
+    int64_t max_rss_bytes;
+};
+
+/// wait4(pid, WNOHANG) with rusage. Returns 1 if reaped, 0 if still running, or -errno.
+int jobd_reap(pid_t pid, struct jobd_exit *exit);
+
+/// kill(-pgid, signal): the whole process group. Returns 0 or errno.
+int jobd_kill_group(pid_t pgid, int signal);
+
+/// flock(LOCK_EX | LOCK_NB) on a file opened (created) at `path`. Returns the fd, or -errno
+/// (-EWOULDBLOCK when another process holds it).
+int jobd_lock_file(const char *path);
+
+/// The number of CPUs this process may run on (sched_getaffinity), at least 1.
+int jobd_available_cpus(void);
+
+#endif

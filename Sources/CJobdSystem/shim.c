@@ -1,0 +1,229 @@
+#define _GNU_SOURCE
+#include "CJobdSystem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+enum { STEP_NONE, STEP_PDEATHSIG, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_DUP, STEP_CHDIR, STEP_EXEC };
+
+const char *jobd_spawn_step_name(int step) {
+    switch (step) {
+    case STEP_PDEATHSIG: return "prctl(PR_SET_PDEATHSIG)";
+    case STEP_SETGROUPS: return "setgroups";
+    case STEP_SETGID: return "setgid";
+    case STEP_SETUID: return "setuid";
+    case STEP_DUP: return "dup2";
+    case STEP_CHDIR: return "chdir";
+    case STEP_EXEC: return "execve";
+    default: return "spawn";
+    }
+}
+
+// Why vfork and not posix_spawn: the child must set PR_SET_PDEATHSIG (and may drop to the submitter's
+// uid with its groups), which posix_spawn has no attribute for. vfork shares our memory and suspends only
+// the calling thread until exec, so it costs what posix_spawn costs (no page-table copy, unlike fork in a
+// large multi-threaded parent). The child only calls async-signal-safe functions and reports a failure
+// through the two volatile variables it shares with us.
+int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *failed_step) {
+    gid_t groups[256];
+    int ngroups = 0;
+    if (request->uid >= 0) {
+        // Look up supplementary groups here: getpwuid_r/getgrouplist are not safe in the vfork child.
+        struct passwd pw, *found = NULL;
+        char buffer[4096];
+        if (getpwuid_r((uid_t)request->uid, &pw, buffer, sizeof buffer, &found) == 0 && found != NULL) {
+            ngroups = (int)(sizeof groups / sizeof groups[0]);
+            if (getgrouplist(found->pw_name, (gid_t)request->gid, groups, &ngroups) < 0) {
+                ngroups = 0;
+            }
+        }
+        if (ngroups == 0) {
+            groups[0] = (gid_t)request->gid;
+            ngroups = 1;
+        }
+    }
+
+    int devnull = -1;
+    if (request->stdin_fd < 0) {
+        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0) return errno;
+    }
+    int stdin_fd = request->stdin_fd < 0 ? devnull : request->stdin_fd;
+
+    sigset_t all, previous;
+    sigfillset(&all);
+    // Blocked until the child has reset its handlers: a Swift signal handler must never run in the child.
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t parent = getpid();
+
+    volatile int child_errno = 0;
+    volatile int child_step = STEP_NONE;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        for (int s = 1; s < NSIG; s++) {
+            if (s == SIGKILL || s == SIGSTOP) continue;
+            signal(s, SIG_DFL);  // NIO ignores SIGPIPE; a job must not inherit that.
+        }
+        setpgid(0, 0);
+        if (request->kill_with_parent) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { child_step = STEP_PDEATHSIG; goto fail; }
+            if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
+        }
+        if (request->uid >= 0) {
+            if (setgroups((size_t)ngroups, groups) != 0) { child_step = STEP_SETGROUPS; goto fail; }
+            if (setgid((gid_t)request->gid) != 0) { child_step = STEP_SETGID; goto fail; }
+            if (setuid((uid_t)request->uid) != 0) { child_step = STEP_SETUID; goto fail; }
+        }
+        if (dup2(stdin_fd, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0) {
+            child_step = STEP_DUP;
+            goto fail;
+        }
+        if (request->cwd != NULL && chdir(request->cwd) != 0) { child_step = STEP_CHDIR; goto fail; }
+        // Nothing of the daemon's (database, sockets, other jobs' pipes) may leak into a job.
+        if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
+            for (int fd = 3; fd < 1024; fd++) close(fd);
+        }
+        sigset_t empty;
+        sigemptyset(&empty);
+        sigprocmask(SIG_SETMASK, &empty, NULL);
+        execve(request->path, request->argv, request->envp);
+        child_step = STEP_EXEC;
+    fail:
+        child_errno = errno;
+        _exit(127);
+    }
+    int spawn_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (devnull >= 0) close(devnull);
+    if (pid < 0) {
+        if (failed_step) *failed_step = STEP_NONE;
+        return spawn_errno;
+    }
+    if (child_errno != 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        if (failed_step) *failed_step = child_step;
+        return child_errno;
+    }
+    *pid_out = pid;
+    return 0;
+}
+
+int jobd_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int jobd_pipe(int fds[2], int nonblocking_read) {
+    if (pipe2(fds, O_CLOEXEC) != 0) return errno;
+    if (nonblocking_read) fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+int jobd_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int jobd_epoll_add(int epfd, int fd, uint64_t token) {
+    struct epoll_event event = {.events = EPOLLIN, .data.u64 = token};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : errno;
+}
+
+int jobd_epoll_remove(int epfd, int fd) {
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : errno;
+}
+
+int jobd_epoll_wait(int epfd, struct jobd_ready *ready, int capacity, int timeout_ms) {
+    struct epoll_event events[256];
+    if (capacity > 256) capacity = 256;
+    int n = epoll_wait(epfd, events, capacity, timeout_ms);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) {
+        ready[i].token = events[i].data.u64;
+        ready[i].events = events[i].events;
+    }
+    return n;
+}
+
+int jobd_eventfd(void) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+void jobd_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t ignored = write(fd, &one, sizeof one);
+    (void)ignored;
+}
+
+void jobd_eventfd_drain(int fd) {
+    uint64_t value;
+    ssize_t ignored = read(fd, &value, sizeof value);
+    (void)ignored;
+}
+
+int jobd_reap(pid_t pid, struct jobd_exit *exit) {
+    int status = 0;
+    struct rusage usage;
+    memset(&usage, 0, sizeof usage);
+    pid_t result;
+    do {
+        result = wait4(pid, &status, WNOHANG, &usage);
+    } while (result < 0 && errno == EINTR);
+    if (result < 0) return -errno;
+    if (result == 0) return 0;
+    exit->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    exit->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    exit->user_usec = (int64_t)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec;
+    exit->system_usec = (int64_t)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec;
+    exit->max_rss_bytes = (int64_t)usage.ru_maxrss * 1024;
+    return 1;
+}
+
+int jobd_kill_group(pid_t pgid, int signal) {
+    return kill(-pgid, signal) == 0 ? 0 : errno;
+}
+
+int jobd_lock_file(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int saved = errno;
+        close(fd);
+        return -saved;
+    }
+    return fd;
+}
+
+int jobd_available_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int count = CPU_COUNT(&set);
+        if (count > 0) return count;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}

@@ -1,0 +1,84 @@
+/// `io.jobd.Status`: counts by state and class, limits, uptime. Counts are kept as jobs move, not counted.
+public enum Status {
+    public static let method = "io.jobd.Status"
+
+    public typealias Parameters = Empty
+
+    public struct Reply: Hashable, Sendable, Codable {
+        public var version: String
+        public var pid: Int32
+        public var uptimeSeconds: Double
+        public var total: StateCounts
+        public var cpu: StateCounts
+        public var io: StateCounts
+        /// CPU-class jobs that may run at once.
+        public var cpuLimit: Int
+        /// I/O-class jobs that may run at once.
+        public var ioLimit: Int
+        public var database: String
+        /// Jobs finished since start-up.
+        public var finishedSinceStart: Int64
+
+        public init(
+            version: String, pid: Int32, uptimeSeconds: Double, total: StateCounts, cpu: StateCounts,
+            io: StateCounts, cpuLimit: Int, ioLimit: Int, database: String, finishedSinceStart: Int64
+        ) {
+            self.version = version
+            self.pid = pid
+            self.uptimeSeconds = uptimeSeconds
+            self.total = total
+            self.cpu = cpu
+            self.io = io
+            self.cpuLimit = cpuLimit
+            self.ioLimit = ioLimit
+            self.database = database
+            self.finishedSinceStart = finishedSinceStart
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case version, pid, total, cpu, io, database
+            case uptimeSeconds = "uptime_seconds"
+            case cpuLimit = "cpu_limit"
+            case ioLimit = "io_limit"
+            case finishedSinceStart = "finished_since_start"
+        }
+    }
+}
+
+/// How many jobs are in each state.
+public struct StateCounts: Hashable, Sendable, Codable {
+    public var scheduled = 0
+    public var queued = 0
+    public var running = 0
+    public var succeeded = 0
+    public var failed = 0
+    public var dead = 0
+    public var cancelled = 0
+
+    public init() {}
+
+    public subscript(state: JobState) -> Int {
+        get {
+            switch state {
+            case .scheduled: scheduled
+            case .queued: queued
+            case .running: running
+            case .succeeded: succeeded
+            case .failed: failed
+            case .dead: dead
+            case .cancelled: cancelled
+            }
+        }
+        set {
+            switch state {
+            case .scheduled: scheduled = newValue
+            case .queued: queued = newValue
+            case .running: running = newValue
+            case .succeeded: succeeded = newValue
+            case .failed: failed = newValue
+            case .dead: dead = newValue
+            case .cancelled: cancelled = newValue
+            }
+        }
+    }
+}

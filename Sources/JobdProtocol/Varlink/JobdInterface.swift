@@ -1,0 +1,144 @@
+/// The `io.jobd` varlink interface: the contract `docs/PROTOCOL.md` explains and every client relies on.
+///
+/// Served verbatim by `org.varlink.service.GetInterfaceDescription`. Keep it in step with the Swift types in
+/// `Methods/` and `Job/`; `JobdProtocolTests` checks that every method here has a handler.
+public enum JobdInterface {
+    public static let name = "io.jobd"
+    /// The version `Ping`, `GetInfo` and `jobd --version` report.
+    public static let version = "0.1.0"
+
+    public static let definition = """
+        # jobd: a durable job queue. Every job is stored in SQLite before Submit replies,
+        # classified as CPU- or I/O-bound, and run in a worker process or in the daemon.
+        interface io.jobd
+
+        type JobState (scheduled, queued, running, succeeded, failed, dead, cancelled)
+
+        type JobClass (cpu, io)
+
+        type ClassSource (hint, kind, learned, default)
+
+        # What to run. An exec job has argv (no shell); a handler job has a kind and a payload.
+        type JobSpec (
+          kind: ?string,
+          argv: ?[]string,
+          env: ?[string]string,
+          cwd: ?string,
+          payload: ?object,
+          name: ?string,
+          queue: ?string,
+          class: ?JobClass,
+          priority: ?int,
+          timeout_seconds: ?float,
+          max_attempts: ?int
+        )
+
+        # A job and what its runs left. Times are RFC 3339 UTC strings.
+        type Job (
+          id: int,
+          name: ?string,
+          state: JobState,
+          kind: string,
+          argv: ?[]string,
+          env: ?[string]string,
+          cwd: ?string,
+          payload: ?object,
+          queue: string,
+          class: JobClass,
+          class_source: ClassSource,
+          class_reason: ?string,
+          priority: int,
+          attempts: int,
+          max_attempts: int,
+          timeout_seconds: ?float,
+          owner_uid: int,
+          owner_gid: int,
+          created_at: string,
+          started_at: ?string,
+          finished_at: ?string,
+          exit_code: ?int,
+          signal: ?int,
+          error: ?string,
+          result: ?object,
+          wall_seconds: ?float,
+          cpu_seconds: ?float,
+          cpu_user_seconds: ?float,
+          cpu_system_seconds: ?float,
+          max_rss_bytes: ?int,
+          worker_pid: ?int
+        )
+
+        type StateCounts (
+          scheduled: int,
+          queued: int,
+          running: int,
+          succeeded: int,
+          failed: int,
+          dead: int,
+          cancelled: int
+        )
+
+        # Stores the jobs in one transaction and replies after it has committed.
+        # Any invalid job fails the whole call with InvalidJob, and nothing is stored.
+        method Submit(jobs: []JobSpec) -> (ids: []int)
+
+        # One job.
+        method Get(id: int) -> (job: Job)
+
+        # Jobs, newest first. Pass next_before_id as before_id for the next page.
+        method List(states: ?[]JobState, queue: ?string, before_id: ?int, limit: ?int) -> (
+          jobs: []Job,
+          next_before_id: ?int
+        )
+
+        # Cancels a job; a running one has its whole process group killed.
+        method Cancel(id: int) -> (job: Job)
+
+        # Replies when every job listed has finished.
+        method Wait(ids: []int) -> (jobs: []Job)
+
+        # Captured output from a byte offset. With follow and more, streams until the job finishes.
+        method Logs(id: int, offset: ?int, follow: ?bool) -> (text: string, offset: int, finished: bool, truncated: bool)
+
+        # Counts by state and class, limits and uptime.
+        method Status() -> (
+          version: string,
+          pid: int,
+          uptime_seconds: float,
+          total: StateCounts,
+          cpu: StateCounts,
+          io: StateCounts,
+          cpu_limit: int,
+          io_limit: int,
+          database: string,
+          finished_since_start: int
+        )
+
+        # The cheapest round trip.
+        method Ping() -> (version: string)
+
+        # No job has this id, or it belongs to another user.
+        error JobNotFound (id: int)
+
+        # The job has already finished.
+        error JobFinished (id: int, state: JobState)
+
+        # The job at index (from 0) of a Submit is invalid; nothing was stored.
+        error InvalidJob (index: int, reason: string)
+
+        # The caller may not do this.
+        error PermissionDenied (reason: string)
+
+        # The daemon is stopping and takes no new work.
+        error ShuttingDown ()
+
+        # The database refused the write (for example, the disk is full); nothing was stored.
+        error StorageFailed (reason: string)
+
+        """
+
+    /// Every `io.jobd` method, for dispatch tables and tests.
+    public static let methods: [String] = [
+        Submit.method, Get.method, List.method, Cancel.method, Wait.method, Logs.method, Status.method, Ping.method,
+    ]
+}
