@@ -1,0 +1,83 @@
+import Synchronization
+
+/// Why a running attempt is being stopped from outside.
+public enum StopReason: Hashable, Sendable {
+    /// A user cancelled the job.
+    case cancelled
+    /// The job ran past its timeout.
+    case timedOut(Duration)
+    /// The daemon is shutting down; the job will be requeued.
+    case shutdown
+}
+
+/// The handle the dispatcher holds on one running attempt: it learns the process group once the process
+/// runs, and stopping it reaches that whole group (SIGTERM, then SIGKILL after the grace period).
+///
+/// A stop asked for before the process has started takes effect the moment it starts.
+public final class RunControl: Sendable {
+    private struct State {
+        var processGroup: Int32?
+        var reason: StopReason?
+        var isFinished = false
+    }
+
+    private let state = Mutex(State())
+    private let stopRequests: AsyncStream<StopReason>
+    private let stopContinuation: AsyncStream<StopReason>.Continuation
+
+    public init() {
+        (stopRequests, stopContinuation) = AsyncStream.makeStream(of: StopReason.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The first reason the attempt was asked to stop, if any.
+    public var stopReason: StopReason? { state.withLock { $0.reason } }
+
+    /// The process group of the attempt, once it runs.
+    public var processGroup: Int32? { state.withLock { $0.processGroup } }
+
+    /// Asks the attempt to stop: SIGTERM to its process group now, SIGKILL after the grace period.
+    /// Only the first reason counts; a stop after the attempt finished does nothing.
+    public func stop(_ reason: StopReason) {
+        let group: Int32?? = state.withLock { state in
+            guard state.reason == nil, !state.isFinished else { return .none }
+            state.reason = reason
+            return .some(state.processGroup)
+        }
+        guard case .some(let processGroup) = group else { return }
+        if let processGroup { ProcessReactor.signalGroup(processGroup, SIGTERM_VALUE) }
+        stopContinuation.yield(reason)
+    }
+
+    /// Sends a signal to the attempt's process group, if it is running.
+    public func signal(_ number: Int32) {
+        let group = state.withLock { $0.isFinished ? nil : $0.processGroup }
+        if let group { ProcessReactor.signalGroup(group, number) }
+    }
+
+    // MARK: - For runners
+
+    /// The attempt's process runs as group `pgid`; a stop already asked for is delivered now.
+    func started(processGroup pgid: Int32) {
+        let pendingStop = state.withLock { state -> Bool in
+            state.processGroup = pgid
+            return state.reason != nil
+        }
+        if pendingStop { ProcessReactor.signalGroup(pgid, SIGTERM_VALUE) }
+    }
+
+    /// The attempt is over; later stops are ignored.
+    func finished() {
+        state.withLock { $0.isFinished = true }
+        stopContinuation.finish()
+    }
+
+    /// Waits for the first stop request; nil if the attempt finished (or the task was cancelled) first.
+    func firstStopRequest() async -> StopReason? {
+        for await reason in stopRequests { return reason }
+        return nil
+    }
+}
+
+/// Signal numbers on Linux, so code outside `System/` needs no Glibc.
+public let SIGTERM_VALUE: Int32 = 15
+public let SIGKILL_VALUE: Int32 = 9

@@ -1,0 +1,274 @@
+import CJobdSystem
+import Foundation
+import Glibc
+import Synchronization
+
+/// What to start: one job process.
+public struct SpawnRequest: Sendable {
+    /// Resolved executable path (see ``ExecutableLookup``).
+    public var path: String
+    public var argv: [String]
+    /// `NAME=value` entries.
+    public var environment: [String]
+    public var cwd: String?
+    /// Run as this user (root daemon, job of another user); nil keeps the daemon's identity.
+    public var identity: (uid: UInt32, gid: UInt32)?
+    /// stdout and stderr are appended here, up to `outputLimit` bytes; the rest is read and dropped.
+    public var outputPath: String
+    public var outputLimit: Int64
+
+    public init(
+        path: String, argv: [String], environment: [String], cwd: String?, identity: (uid: UInt32, gid: UInt32)?,
+        outputPath: String, outputLimit: Int64
+    ) {
+        self.path = path
+        self.argv = argv
+        self.environment = environment
+        self.cwd = cwd
+        self.identity = identity
+        self.outputPath = outputPath
+        self.outputLimit = outputLimit
+    }
+}
+
+/// How a child process ended, with the resources its whole reaped tree used.
+public struct ChildExit: Sendable, Hashable {
+    public var pid: Int32
+    /// Exit code, when not killed by a signal.
+    public var exitCode: Int?
+    /// The signal that killed it.
+    public var signal: Int32?
+    public var wallSeconds: Double
+    public var cpuUserSeconds: Double
+    public var cpuSystemSeconds: Double
+    public var maxRSSBytes: Int64
+    /// Output past the limit was dropped.
+    public var outputTruncated: Bool
+}
+
+/// The result of ``ProcessReactor/run(_:started:)``.
+public enum ChildResult: Sendable, Hashable {
+    case exited(ChildExit)
+    /// Nothing ran; the text says which step failed and why.
+    case failedToStart(String)
+}
+
+/// One permanent thread that spawns job processes and watches them: `epoll_wait` over each child's pidfd
+/// and output pipe, `wait4` for its rusage, then it resumes the task awaiting that child.
+///
+/// Why a thread of our own, written by hand: awaiting a child must not block the cooperative pool, and no
+/// library here both reaps with rusage and sets `PR_SET_PDEATHSIG` (swift-subprocess reaps with `waitid`
+/// and has no pre-exec hook; see ../shared/PLATFORM.md). Spawning on this same thread matters:
+/// PDEATHSIG fires when the *thread* that forked exits, and this one lives as long as the daemon.
+public final class ProcessReactor: Sendable {
+    private enum Request {
+        case spawn(SpawnRequest, started: @Sendable (Int32) -> Void, CheckedContinuation<ChildResult, Never>)
+    }
+
+    /// Everything here is touched only by the reactor thread, except `requests` (under the lock).
+    private final class Loop: @unchecked Sendable {
+        struct Child {
+            var pid: Int32
+            var pidfd: Int32
+            var pipe: Int32  // -1 once closed
+            var output: Int32
+            var written: Int64
+            var limit: Int64
+            var truncated: Bool
+            var started: ContinuousClock.Instant
+            var continuation: CheckedContinuation<ChildResult, Never>?
+        }
+
+        let epoll: Int32
+        let wakeup: Int32
+        let requests = Mutex<[Request]>([])
+        var children: [Int32: Child] = [:]
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+        init() {
+            epoll = jobd_epoll_create()
+            wakeup = jobd_eventfd()
+            precondition(epoll >= 0 && wakeup >= 0, "cannot create epoll/eventfd: \(errnoText(-min(epoll, wakeup)))")
+            _ = jobd_epoll_add(epoll, wakeup, Loop.wakeupToken)
+        }
+
+        static let wakeupToken: UInt64 = 0
+        static func token(pid: Int32, isPipe: Bool) -> UInt64 { UInt64(UInt32(pid)) << 1 | (isPipe ? 1 : 0) }
+
+        func run() {
+            var ready = [jobd_ready](repeating: jobd_ready(), count: 128)
+            while true {
+                let count = jobd_epoll_wait(epoll, &ready, Int32(ready.count), -1)
+                if count < 0 { continue }  // EINTR
+                for event in ready[0..<Int(count)] {
+                    if event.token == Loop.wakeupToken {
+                        jobd_eventfd_drain(wakeup)
+                        for request in requests.withLock({ r in defer { r.removeAll() }; return r }) {
+                            handle(request)
+                        }
+                        continue
+                    }
+                    let pid = Int32(bitPattern: UInt32(truncatingIfNeeded: event.token >> 1))
+                    if event.token & 1 == 1 { drainOutput(of: pid) } else { reap(pid) }
+                }
+            }
+        }
+
+        private func handle(_ request: Request) {
+            switch request {
+            case .spawn(let spec, let started, let continuation):
+                switch spawn(spec) {
+                case .failure(let reason):
+                    continuation.resume(returning: .failedToStart(reason.reason))
+                case .success(var child):
+                    child.continuation = continuation
+                    children[child.pid] = child
+                    started(child.pid)
+                }
+            }
+        }
+
+        private func spawn(_ spec: SpawnRequest) -> Result<Child, Failure> {
+            let output = open(spec.outputPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard output >= 0 else {
+                return .failure(Failure("cannot open the output file \(spec.outputPath): \(errnoText(errno))"))
+            }
+            var fds: [Int32] = [-1, -1]
+            let pipeError = jobd_pipe(&fds, 1)
+            guard pipeError == 0 else {
+                close(output)
+                return .failure(Failure("cannot create a pipe: \(errnoText(pipeError))"))
+            }
+            var pid: pid_t = 0
+            var step: Int32 = 0
+            let started = ContinuousClock.now
+            let error = withCStringArray(spec.argv) { argv in
+                withCStringArray(spec.environment) { envp in
+                    spec.path.withCString { path in
+                        withOptionalCString(spec.cwd) { cwd in
+                            var request = jobd_spawn_request(
+                                path: path, argv: argv, envp: envp, cwd: cwd, stdin_fd: -1, stdout_fd: fds[1],
+                                stderr_fd: fds[1], uid: spec.identity.map { Int64($0.uid) } ?? -1,
+                                gid: spec.identity.map { Int64($0.gid) } ?? -1, kill_with_parent: 1)
+                            return jobd_spawn(&request, &pid, &step)
+                        }
+                    }
+                }
+            }
+            close(fds[1])
+            guard error == 0 else {
+                close(fds[0])
+                close(output)
+                let what = String(cString: jobd_spawn_step_name(step))
+                let subject = step == 6 ? " \(spec.cwd ?? "")" : step == 7 ? " \(spec.path)" : ""
+                return .failure(Failure("could not start: \(what)\(subject): \(errnoText(error))"))
+            }
+            let pidfd = jobd_pidfd_open(pid)
+            precondition(pidfd >= 0, "pidfd_open(\(pid)) failed: \(errnoText(-pidfd)); jobd needs Linux 5.3 or later")
+            _ = jobd_epoll_add(epoll, pidfd, Loop.token(pid: pid, isPipe: false))
+            _ = jobd_epoll_add(epoll, fds[0], Loop.token(pid: pid, isPipe: true))
+            return .success(
+                Child(
+                    pid: pid, pidfd: pidfd, pipe: fds[0], output: output, written: 0, limit: spec.outputLimit,
+                    truncated: false, started: started, continuation: nil))
+        }
+
+        /// Reads what the pipe holds now, keeps what fits under the limit, and closes it at EOF.
+        private func drainOutput(of pid: Int32) {
+            guard var child = children[pid], child.pipe >= 0 else { return }
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(child.pipe, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    let room = max(0, child.limit - child.written)
+                    let keep = min(Int64(count), room)
+                    if keep > 0 {
+                        buffer.withUnsafeBytes { _ = write(child.output, $0.baseAddress, Int(keep)) }
+                        child.written += keep
+                    }
+                    if keep < count { child.truncated = true }
+                    continue
+                }
+                if count < 0 && (errno == EINTR) { continue }
+                if count == 0 || (count < 0 && errno != EAGAIN) {
+                    _ = jobd_epoll_remove(epoll, child.pipe)
+                    close(child.pipe)
+                    child.pipe = -1
+                }
+                break
+            }
+            children[pid] = child
+        }
+
+        private func reap(_ pid: Int32) {
+            var exit = jobd_exit()
+            guard jobd_reap(pid, &exit) == 1 else { return }  // a spurious wakeup: not exited yet
+            let wall = ContinuousClock.now - children[pid]!.started
+            // Output the child wrote before it exited is still in the pipe.
+            drainOutput(of: pid)
+            // The leader is gone; whatever it left in its group (background `&` jobs) goes with it.
+            _ = jobd_kill_group(pid, SIGKILL)
+            let child = children.removeValue(forKey: pid)!
+            if child.pipe >= 0 {
+                _ = jobd_epoll_remove(epoll, child.pipe)
+                close(child.pipe)
+            }
+            _ = jobd_epoll_remove(epoll, child.pidfd)
+            close(child.pidfd)
+            close(child.output)
+            child.continuation!.resume(
+                returning: .exited(
+                    ChildExit(
+                        pid: pid, exitCode: exit.signal == 0 ? Int(exit.exit_code) : nil,
+                        signal: exit.signal == 0 ? nil : exit.signal,
+                        wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
+                        cpuUserSeconds: Double(exit.user_usec) / 1e6, cpuSystemSeconds: Double(exit.system_usec) / 1e6,
+                        maxRSSBytes: exit.max_rss_bytes, outputTruncated: child.truncated)))
+        }
+    }
+
+    private struct Failure: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+
+    private let loop: Loop
+
+    /// Starts the reactor thread; it runs until the process exits.
+    public init() {
+        let loop = Loop()
+        self.loop = loop
+        let thread = Thread { loop.run() }
+        thread.name = "jobd-reactor"
+        thread.start()
+    }
+
+    /// Starts a process and returns when it has exited.
+    ///
+    /// - Parameter started: called with the pid (which is also its process-group id) as soon as it runs,
+    ///   on the reactor thread; keep it short.
+    public func run(_ request: SpawnRequest, started: @escaping @Sendable (Int32) -> Void) async -> ChildResult {
+        await withCheckedContinuation { continuation in
+            loop.requests.withLock { $0.append(.spawn(request, started: started, continuation)) }
+            jobd_eventfd_signal(loop.wakeup)
+        }
+    }
+
+    /// Sends `signal` to every process in the group `pgid`. The corresponding C function is `kill`.
+    public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
+        _ = jobd_kill_group(pgid, signal)
+    }
+}
+
+// MARK: - C strings
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
+}

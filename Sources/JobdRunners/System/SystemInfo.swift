@@ -1,0 +1,27 @@
+import CJobdSystem
+import Glibc
+
+/// Facts about this process and machine, read with one syscall each.
+public enum SystemInfo {
+    /// The CPUs this process may run on (`sched_getaffinity`), at least 1.
+    public static var availableCPUs: Int { Int(jobd_available_cpus()) }
+
+    /// This process's id. The corresponding C function is `getpid`.
+    public static var processID: Int32 { getpid() }
+
+    /// The real user id. The corresponding C function is `getuid`.
+    public static var userID: UInt32 { getuid() }
+
+    /// Resident set size of this process, in bytes (the second field of `/proc/self/statm`, in pages).
+    public static var residentBytes: Int64? {
+        let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 128)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        let fields = String(decoding: bytes[0..<count], as: UTF8.self).split(separator: " ")
+        guard fields.count >= 2, let pages = Int64(fields[1]) else { return nil }
+        return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

@@ -1,0 +1,116 @@
+import GRDB
+import Logging
+import Synchronization
+
+/// The single writer: writes that arrive while one transaction commits share the next one (group commit).
+///
+/// Each write runs in its own savepoint, so one that fails (a constraint) rolls back alone; the others in
+/// its group commit. A caller's `write` returns only after its group has committed: one fsync serves
+/// thousands of submits. Writes are applied in the order they were enqueued.
+final class GroupCommitter: Sendable {
+    private struct Pending: Sendable {
+        let apply: @Sendable (Database) throws -> Void
+        let committed: @Sendable (Result<Void, any Error>) -> Void
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        var isClosed = false
+    }
+
+    private let writer: any DatabaseWriter
+    private let state = Mutex(State())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let logger: Logger
+
+    init(writer: any DatabaseWriter, logger: Logger) {
+        self.writer = writer
+        self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Runs `body` in the next group and returns its value once that group has committed.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let box = Mutex<T?>(nil)
+        return try await withCheckedThrowingContinuation { continuation in
+            enqueue(
+                Pending(
+                    apply: { db in
+                        let value = try body(db)
+                        box.withLock { $0 = value }
+                    },
+                    committed: { result in
+                        switch result {
+                        case .success: continuation.resume(returning: box.withLock { $0! })
+                        case .failure(let error): continuation.resume(throwing: error)
+                        }
+                    }))
+        }
+    }
+
+    /// Queues `body` for the next group without waiting; a failure is logged.
+    func writeLater(_ what: String, _ body: @escaping @Sendable (Database) throws -> Void) {
+        let logger = logger
+        enqueue(
+            Pending(
+                apply: body,
+                committed: { result in
+                    if case .failure(let error) = result {
+                        logger.error("write failed: \(what): \(StoreError.describe(error))")
+                    }
+                }))
+    }
+
+    private func enqueue(_ pending: Pending) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.isClosed else { return false }
+            state.pending.append(pending)
+            return true
+        }
+        if accepted { wake.yield() } else { pending.committed(.failure(StoreError.closed)) }
+    }
+
+    /// Commits groups until `close()`; then commits what is left and returns.
+    func run() async {
+        for await _ in wakeups {
+            await commitPending()
+        }
+        await commitPending()
+    }
+
+    /// Stops taking writes; `run()` returns after committing those already queued.
+    func close() {
+        state.withLock { $0.isClosed = true }
+        wake.finish()
+    }
+
+    private func commitPending() async {
+        while true {
+            let group = state.withLock { state -> [Pending] in
+                defer { state.pending.removeAll(keepingCapacity: true) }
+                return state.pending
+            }
+            if group.isEmpty { return }
+            let outcomes: [Result<Void, any Error>]
+            do {
+                outcomes = try await writer.write { db in
+                    group.map { pending in
+                        Result {
+                            try db.inSavepoint {
+                                try pending.apply(db)
+                                return .commit
+                            }
+                        }
+                    }
+                }
+            } catch {
+                // The commit itself failed (disk full, I/O error): nothing of this group was stored.
+                logger.error("group commit of \(group.count) writes failed: \(StoreError.describe(error))")
+                for pending in group { pending.committed(.failure(StoreError.writeFailed(cause: error))) }
+                continue
+            }
+            for (pending, outcome) in zip(group, outcomes) { pending.committed(outcome) }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import JobdProtocol
+
+/// A validated job about to be stored: the spec with its defaults filled in, its class decided, and its
+/// owner taken from the socket's peer credentials.
+public struct NewJob: Sendable {
+    public var spec: JobSpec
+    public var `class`: JobClass
+    public var classSource: ClassSource
+    public var classReason: String?
+    public var ownerUID: UInt32
+    public var ownerGID: UInt32
+    public var createdAt: Timestamp
+
+    public init(
+        spec: JobSpec, class: JobClass, classSource: ClassSource, classReason: String?, ownerUID: UInt32,
+        ownerGID: UInt32, createdAt: Timestamp
+    ) {
+        self.spec = spec
+        self.class = `class`
+        self.classSource = classSource
+        self.classReason = classReason
+        self.ownerUID = ownerUID
+        self.ownerGID = ownerGID
+        self.createdAt = createdAt
+    }
+}
+
+/// What start-up needs from the database: the jobs to put back in the ready queues and the counts
+/// `status` then keeps up to date.
+public struct StartupState: Sendable {
+    /// Jobs left `running` by a daemon that died; they are `queued` again (the attempt counted).
+    public var requeued: [JobID]
+    /// Every `queued` job, oldest first, with what the scheduler needs to order it.
+    public var ready: [(id: JobID, class: JobClass, priority: Int)]
+    /// Jobs per class and state.
+    public var counts: [JobClass: StateCounts]
+}
+
+/// Which jobs `list` returns.
+public struct JobFilter: Sendable {
+    public var states: [JobState]?
+    public var queue: String?
+    public var beforeID: JobID?
+    public var limit: Int
+    /// Only this user's jobs; nil for root, who sees all.
+    public var ownerUID: UInt32?
+
+    public init(states: [JobState]?, queue: String?, beforeID: JobID?, limit: Int, ownerUID: UInt32?) {
+        self.states = states
+        self.queue = queue
+        self.beforeID = beforeID
+        self.limit = limit
+        self.ownerUID = ownerUID
+    }
+}

@@ -1,0 +1,232 @@
+import GRDB
+import JobdProtocol
+import Logging
+
+import Foundation
+
+/// The embedded backend: one SQLite file in WAL mode, one group-committing writer, pooled readers.
+public final class SQLiteStore: JobStore {
+    /// How hard a commit waits for the disk (`PRAGMA synchronous`).
+    public enum Durability: String, Sendable, CaseIterable {
+        /// WAL + NORMAL: a commit survives a crash of jobd; a power cut may lose the last few.
+        case normal
+        /// WAL + FULL: every commit is fsynced before it is acknowledged.
+        case full
+    }
+
+    /// The largest handler result stored, in bytes of JSON; a larger one is replaced by an error note.
+    public static let maximumResultBytes = 1 << 20
+
+    private let writer: any DatabaseWriter
+    private let committer: GroupCommitter
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// - Throws: `StoreError.schemaNewerThanBinary` or `.cannotOpen`.
+    public convenience init(path: String, durability: Durability, logger: Logger) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+        }
+        configuration.busyMode = .timeout(5)
+        let pool: DatabasePool
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError.cannotOpen(path: path, cause: error)
+        }
+        try self.init(writer: pool, path: path, logger: logger)
+    }
+
+    /// Uses an existing database (tests pass an in-memory `DatabaseQueue`).
+    public init(writer: any DatabaseWriter, path: String = ":memory:", logger: Logger) throws {
+        self.writer = writer
+        self.path = path
+        self.committer = GroupCommitter(writer: writer, logger: logger)
+        do {
+            try Migrations.apply(to: writer, path: path)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.cannotOpen(path: path, cause: error)
+        }
+    }
+
+    /// Commits writes until `close()`. Run it for as long as the store is used.
+    public func run() async { await committer.run() }
+
+    /// Takes no more writes; `run()` returns once those queued have committed.
+    public func close() { committer.close() }
+
+    // MARK: - JobStore
+
+    public func recover(at now: Timestamp) async throws -> StartupState {
+        try await committer.write { db in
+            let requeued = try JobID.fetchAll(db, sql: "SELECT id FROM jobs WHERE state = 'running' ORDER BY id")
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET state = 'queued',
+                        error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'
+                    WHERE state = 'running'
+                    """)
+            let ready = try Row.fetchAll(
+                db, sql: "SELECT id, class, priority FROM jobs WHERE state = 'queued' ORDER BY id"
+            ).map { row in (id: JobID(row[0] as Int64), class: JobClass(rawValue: row[1])!, priority: row[2] as Int) }
+            var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
+            // Counted once here; afterwards the daemon keeps the counts as jobs move.
+            for row in try Row.fetchAll(db, sql: "SELECT class, state, COUNT(*) FROM jobs GROUP BY class, state") {
+                counts[JobClass(rawValue: row[0])!]![JobState(rawValue: row[1])!] = row[2]
+            }
+            return StartupState(requeued: requeued, ready: ready, counts: counts)
+        }
+    }
+
+    public func submit(_ jobs: [NewJob]) async throws -> [JobID] {
+        let rows = try jobs.map(InsertRow.init)
+        return try await committer.write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO jobs (name, kind, payload, argv, env, cwd, queue, class, class_source, class_reason,
+                        priority, max_attempts, timeout_seconds, state, owner_uid, owner_gid, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                    """)
+            return try rows.map { row in
+                try statement.execute(arguments: row.arguments)
+                return JobID(db.lastInsertedRowID)
+            }
+        }
+    }
+
+    public func recordStarted(_ id: JobID, at now: Timestamp) {
+        committer.writeLater("start job \(id)") { db in
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, error = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [now.secondsSinceEpoch, id.rawValue])
+        }
+    }
+
+    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) async throws {
+        precondition(state.isFinished || state == .queued, "finish into \(state)")
+        var error = outcome.error
+        var result: String?
+        if let value = outcome.result {
+            let bytes = try WireJSON.encode(value)
+            if bytes.count <= Self.maximumResultBytes {
+                result = String(decoding: bytes, as: UTF8.self)
+            } else {
+                error = (error.map { $0 + "; " } ?? "") + "result of \(bytes.count) bytes exceeded the 1 MiB cap"
+            }
+        }
+        // A job going back to `queued` (a retry) keeps the last attempt's outcome but has no finish time.
+        let arguments: StatementArguments = [
+            state.rawValue, state.isFinished ? now.secondsSinceEpoch : nil, outcome.exitCode, outcome.signal, error,
+            result, outcome.wallSeconds, outcome.cpuUserSeconds, outcome.cpuSystemSeconds, outcome.maxRSSBytes,
+            outcome.workerPID, id.rawValue,
+        ]
+        try await committer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
+                        wall_seconds = ?, cpu_user_seconds = ?, cpu_system_seconds = ?, max_rss_bytes = ?,
+                        worker_pid = ?
+                    WHERE id = ?
+                    """,
+                arguments: arguments)
+        }
+    }
+
+    public func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool {
+        try await committer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled before it started'
+                    WHERE id = ? AND state IN ('scheduled', 'queued')
+                    """,
+                arguments: [now.secondsSinceEpoch, id.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    public func requeue(_ ids: [JobID]) async throws {
+        guard !ids.isEmpty else { return }
+        try await committer.write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    UPDATE jobs SET state = 'queued', error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'
+                    WHERE id = ? AND state = 'running'
+                    """)
+            for id in ids { try statement.execute(arguments: [id.rawValue]) }
+        }
+    }
+
+    public func job(_ id: JobID) async throws -> Job? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id.rawValue])
+                .map(Job.init(row:))
+        }
+    }
+
+    public func jobs(matching filter: JobFilter) async throws -> (jobs: [Job], more: Bool) {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let states = filter.states, !states.isEmpty {
+            conditions.append("state IN (\(states.map { _ in "?" }.joined(separator: ",")))")
+            for state in states { arguments += [state.rawValue] }
+        }
+        if let queue = filter.queue {
+            conditions.append("queue = ?")
+            arguments += [queue]
+        }
+        if let before = filter.beforeID {
+            conditions.append("id < ?")
+            arguments += [before.rawValue]
+        }
+        if let owner = filter.ownerUID {
+            conditions.append("owner_uid = ?")
+            arguments += [owner]
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments += [filter.limit + 1]
+        let sql = "SELECT \(Job.columns) FROM jobs \(whereClause) ORDER BY id DESC LIMIT ?"
+        let finalArguments = arguments
+        let found = try await writer.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Job.init(row:))
+        }
+        return (Array(found.prefix(filter.limit)), found.count > filter.limit)
+    }
+}
+
+/// A `NewJob` turned into column values once, outside the write transaction.
+private struct InsertRow: Sendable {
+    let arguments: StatementArguments
+
+    init(_ job: NewJob) throws {
+        let spec = job.spec
+        func json(_ value: (some Encodable)?) throws -> String? {
+            try value.map { String(decoding: try WireJSON.encode($0), as: UTF8.self) }
+        }
+        arguments = [
+            spec.name, spec.resolvedKind, try json(spec.payload) ?? "null", try json(spec.argv), try json(spec.env),
+            spec.cwd, spec.queue ?? "default", job.class.rawValue, job.classSource.rawValue, job.classReason,
+            spec.priority ?? 0, spec.maxAttempts ?? 1, spec.timeoutSeconds, job.ownerUID, job.ownerGID,
+            job.createdAt.secondsSinceEpoch,
+        ]
+    }
+}
+
+extension JobID: DatabaseValueConvertible, StatementColumnConvertible {
+    public var databaseValue: DatabaseValue { rawValue.databaseValue }
+
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> JobID? {
+        Int64.fromDatabaseValue(dbValue).map(JobID.init(rawValue:))
+    }
+
+    public init(sqliteStatement: SQLiteStatement, index: CInt) {
+        self.init(rawValue: Int64(sqliteStatement: sqliteStatement, index: index))
+    }
+}
