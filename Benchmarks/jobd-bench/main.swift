@@ -1,1 +1,1 @@
-print("stub")
+print("bench: todo")

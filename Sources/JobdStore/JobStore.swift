@@ -7,6 +7,7 @@ import JobdProtocol
 /// `record…` methods, which are queued behind earlier writes and committed with the next group.
 public protocol JobStore: Sendable {
     /// Requeues jobs a dead daemon left running and reports what the ready queues and counts start from.
+    /// Call it once, before anything else.
     func recover(at now: Timestamp) async throws -> StartupState
 
     /// Stores jobs, all or none, as `queued`. - Returns: their ids, in order.

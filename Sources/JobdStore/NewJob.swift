@@ -30,8 +30,8 @@ public struct NewJob: Sendable {
 public struct StartupState: Sendable {
     /// Jobs left `running` by a daemon that died; they are `queued` again (the attempt counted).
     public var requeued: [JobID]
-    /// Every `queued` job, oldest first, with what the scheduler needs to order it.
-    public var ready: [(id: JobID, class: JobClass, priority: Int)]
+    /// Every `queued` job, oldest first.
+    public var ready: [Job]
     /// Jobs per class and state.
     public var counts: [JobClass: StateCounts]
 }

@@ -63,7 +63,9 @@ public final class SQLiteStore: JobStore {
     // MARK: - JobStore
 
     public func recover(at now: Timestamp) async throws -> StartupState {
-        try await committer.write { db in
+        // Straight to the writer, not through the group committer: recovery runs once, before any other
+        // write, and before `run()` has started committing groups.
+        try await writer.write { db in
             let requeued = try JobID.fetchAll(db, sql: "SELECT id FROM jobs WHERE state = 'running' ORDER BY id")
             try db.execute(
                 sql: """
@@ -72,8 +74,8 @@ public final class SQLiteStore: JobStore {
                     WHERE state = 'running'
                     """)
             let ready = try Row.fetchAll(
-                db, sql: "SELECT id, class, priority FROM jobs WHERE state = 'queued' ORDER BY id"
-            ).map { row in (id: JobID(row[0] as Int64), class: JobClass(rawValue: row[1])!, priority: row[2] as Int) }
+                db, sql: "SELECT \(Job.columns) FROM jobs WHERE state = 'queued' ORDER BY id"
+            ).map(Job.init(row:))
             var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
             // Counted once here; afterwards the daemon keeps the counts as jobs move.
             for row in try Row.fetchAll(db, sql: "SELECT class, state, COUNT(*) FROM jobs GROUP BY class, state") {

@@ -34,7 +34,7 @@ public struct VarlinkCall<Parameters: Encodable & Sendable>: Sendable, Encodable
 }
 
 /// A successful reply. `continues` is true on every reply of a `more` call but the last.
-public struct VarlinkReply<Parameters: Codable & Sendable>: Sendable, Codable {
+public struct VarlinkReply<Parameters: Sendable>: Sendable {
     public var parameters: Parameters
     public var continues: Bool?
 
@@ -43,6 +43,9 @@ public struct VarlinkReply<Parameters: Codable & Sendable>: Sendable, Codable {
         self.continues = continues == true ? true : nil
     }
 }
+
+extension VarlinkReply: Encodable where Parameters: Encodable {}
+extension VarlinkReply: Decodable where Parameters: Decodable {}
 
 /// The part of every reply the client looks at first: an error name, and whether more follow.
 public struct VarlinkReplyHeader: Sendable, Decodable {

@@ -1,0 +1,43 @@
+import JobdProtocol
+import JobdStore
+
+/// Everything the daemon is told at start-up (flags today; the TOML file later).
+public struct DaemonConfiguration: Sendable {
+    public var socketPath: String
+    public var databasePath: String
+    /// Where each job's captured output goes: `<directory of the database>/logs/<id>.log`.
+    public var logsDirectory: String
+    public var durability: SQLiteStore.Durability
+    /// CPU-class jobs that may run at once.
+    public var cpuSlots: Int
+    /// I/O-class jobs that may run at once.
+    public var ioConcurrency: Int
+    /// The largest varlink message accepted; a larger one closes its connection.
+    public var maximumMessageBytes: Int
+    /// Captured output kept per job; the rest is dropped.
+    public var outputLimitBytes: Int64
+    /// Between SIGTERM and SIGKILL when a job is cancelled, times out or is stopped at shutdown.
+    public var killGrace: Duration
+    /// At SIGTERM, how long running jobs may finish before they are stopped and requeued.
+    public var shutdownGrace: Duration
+
+    public init(
+        socketPath: String, databasePath: String, logsDirectory: String? = nil,
+        durability: SQLiteStore.Durability = .normal, cpuSlots: Int, ioConcurrency: Int = 1024,
+        maximumMessageBytes: Int = SocketLocation.defaultMaximumMessageBytes,
+        outputLimitBytes: Int64 = 16 << 20, killGrace: Duration = .seconds(5), shutdownGrace: Duration = .seconds(10)
+    ) {
+        self.socketPath = socketPath
+        self.databasePath = databasePath
+        let directory = databasePath.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+            .joined(separator: "/")
+        self.logsDirectory = logsDirectory ?? ((directory.isEmpty ? "." : directory) + "/logs")
+        self.durability = durability
+        self.cpuSlots = cpuSlots
+        self.ioConcurrency = ioConcurrency
+        self.maximumMessageBytes = maximumMessageBytes
+        self.outputLimitBytes = outputLimitBytes
+        self.killGrace = killGrace
+        self.shutdownGrace = shutdownGrace
+    }
+}

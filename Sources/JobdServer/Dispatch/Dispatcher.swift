@@ -1,0 +1,228 @@
+import JobdProtocol
+import JobdRunners
+import JobdScheduler
+import JobdStore
+import Logging
+
+/// Owns the scheduler and everything that changes when a job moves: the plans of waiting and running
+/// jobs, their run controls, the kept counts, and the clients waiting for a job to end.
+///
+/// Scheduler actions become launches; `run()` turns each launch into a child task, so every running job
+/// belongs to the daemon's task tree and shutdown reaches it.
+actor Dispatcher {
+    /// One job handed to a runner.
+    struct Launch: Sendable {
+        var plan: JobPlan
+        var control: RunControl
+    }
+
+    /// What `cancel` did.
+    enum CancelResult {
+        /// The job was waiting and is now `cancelled`.
+        case cancelledWaiting
+        /// The job is running; it has been told to stop and ends `cancelled` when its process is gone.
+        case stopping
+        /// The dispatcher does not hold the job: it has finished, or never existed.
+        case notActive
+    }
+
+    private var scheduler: Scheduler
+    /// Waiting and running jobs. A job leaves only after its final state has committed.
+    private var plans: [JobID: JobPlan] = [:]
+    private var controls: [JobID: RunControl] = [:]
+    private var counts: [JobClass: StateCounts]
+    private var waiters: [JobID: [CheckedContinuation<Void, Never>]] = [:]
+    private var isDraining = false
+    private(set) var finishedSinceStart: Int64 = 0
+
+    private let store: any JobStore
+    private let runner: ExecRunner
+    private let configuration: DaemonConfiguration
+    private let logger: Logger
+    private let launches: AsyncStream<Launch>
+    private let launchContinuation: AsyncStream<Launch>.Continuation
+
+    init(
+        store: any JobStore, runner: ExecRunner, configuration: DaemonConfiguration, counts: [JobClass: StateCounts],
+        logger: Logger
+    ) {
+        self.store = store
+        self.runner = runner
+        self.configuration = configuration
+        self.counts = counts
+        self.logger = logger
+        self.scheduler = Scheduler(limits: Limits(cpuSlots: configuration.cpuSlots, ioSlots: configuration.ioConcurrency))
+        (launches, launchContinuation) = AsyncStream.makeStream(of: Launch.self)
+    }
+
+    // MARK: - Jobs arriving
+
+    /// Takes newly committed jobs (they are `queued`): counts them and puts them in the ready queues.
+    func accept(_ newPlans: [JobPlan]) {
+        for plan in newPlans { counts[plan.class]!.queued += 1 }
+        enqueue(newPlans)
+    }
+
+    /// Puts jobs in the ready queues: those found `queued` at start-up (already counted), and new ones.
+    func enqueue(_ newPlans: [JobPlan]) {
+        guard !isDraining else { return }  // stored as queued; the next start runs them
+        for plan in newPlans {
+            plans[plan.id] = plan
+            perform(scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority)))
+        }
+    }
+
+    private func perform(_ actions: [SchedulerAction]) {
+        for case .start(let id, let jobClass) in actions {
+            guard let plan = plans[id] else { preconditionFailure("scheduler started unknown job \(id)") }
+            let control = RunControl()
+            controls[id] = control
+            counts[jobClass]!.queued -= 1
+            counts[jobClass]!.running += 1
+            launchContinuation.yield(Launch(plan: plan, control: control))
+        }
+    }
+
+    // MARK: - Running
+
+    /// Runs every launched job as a child task until `drain` has finished the stream.
+    nonisolated func run() async {
+        await withDiscardingTaskGroup { group in
+            for await launch in launches {
+                group.addTask { await self.execute(launch) }
+            }
+        }
+    }
+
+    private nonisolated func execute(_ launch: Launch) async {
+        let plan = launch.plan
+        store.recordStarted(plan.id, at: WallClock.now())
+        let outcome: RunOutcome
+        switch plan.kind {
+        case "exec":
+            let job = ExecJob(
+                argv: plan.argv ?? [], environment: plan.env, cwd: plan.cwd,
+                identity: identity(for: plan), outputPath: "\(configuration.logsDirectory)/\(plan.id).log",
+                outputLimit: configuration.outputLimitBytes,
+                timeout: plan.timeoutSeconds.map { .milliseconds(Int64($0 * 1000)) })
+            outcome = await runner.run(job, control: launch.control)
+        default:
+            outcome = RunOutcome(error: "this jobd has no handler named \(plan.kind)", wallSeconds: 0)
+        }
+        let stop = launch.control.stopReason
+        let attemptsUsed = plan.attempts + 1
+        let state = AttemptVerdict.state(
+            for: outcome, stop: stop, attemptsUsed: attemptsUsed, maxAttempts: plan.maxAttempts)
+        do {
+            if stop == .shutdown {
+                try await store.requeue([plan.id])
+            } else {
+                try await store.finish(plan.id, state: state, outcome: outcome, at: WallClock.now())
+            }
+        } catch {
+            // The row still says `running`, so the next start requeues the job: at-least-once holds.
+            logger.error("job \(plan.id): could not store its outcome: \(error)", metadata: ["job": "\(plan.id)"])
+        }
+        logger.debug("job \(plan.id) \(state.rawValue)", metadata: ["job": "\(plan.id)"])
+        await completed(plan, state: state, attemptsUsed: attemptsUsed)
+    }
+
+    /// Only a daemon running as root may run a job as its submitter; otherwise jobs keep our identity.
+    private nonisolated func identity(for plan: JobPlan) -> (uid: UInt32, gid: UInt32)? {
+        let daemonUID = SystemInfo.userID
+        guard daemonUID == 0, plan.ownerUID != 0 else { return nil }
+        return (plan.ownerUID, plan.ownerGID)
+    }
+
+    private func completed(_ plan: JobPlan, state: JobState, attemptsUsed: Int) {
+        controls[plan.id] = nil
+        counts[plan.class]!.running -= 1
+        counts[plan.class]![state] += 1
+        let actions = scheduler.jobFinished(plan.id)
+        if state == .queued && !isDraining {
+            var retry = plan
+            retry.attempts = attemptsUsed
+            plans[plan.id] = retry
+            perform(actions + scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority)))
+            return
+        }
+        plans[plan.id] = nil
+        if state.isFinished {
+            finishedSinceStart += 1
+            resumeWaiters(of: plan.id)
+        }
+        if !isDraining { perform(actions) }
+    }
+
+    // MARK: - Control
+
+    /// Cancels a waiting job at once, or tells a running one to stop.
+    /// - Throws: a storage error; the job then stays queued.
+    func cancel(_ id: JobID) async throws -> CancelResult {
+        guard let plan = plans[id] else { return .notActive }
+        guard scheduler.remove(id) else {
+            controls[id]?.stop(.cancelled)
+            return .stopping
+        }
+        plans[id] = nil
+        do {
+            _ = try await store.cancelWaiting(id, at: WallClock.now())
+        } catch {
+            enqueue([plan])
+            throw error
+        }
+        counts[plan.class]!.queued -= 1
+        counts[plan.class]!.cancelled += 1
+        finishedSinceStart += 1
+        resumeWaiters(of: id)
+        return .cancelledWaiting
+    }
+
+    /// Returns once the job has finished and its final state has committed; at once if it is not active.
+    func waitUntilFinished(_ id: JobID) async {
+        guard plans[id] != nil else { return }
+        await withCheckedContinuation { waiters[id, default: []].append($0) }
+    }
+
+    /// Whether the job is waiting or running.
+    func isActive(_ id: JobID) -> Bool { plans[id] != nil }
+
+    private func resumeWaiters(of id: JobID) {
+        for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.resume() }
+    }
+
+    // MARK: - Status
+
+    struct Snapshot: Sendable {
+        var counts: [JobClass: StateCounts]
+        var limits: Limits
+        var finishedSinceStart: Int64
+    }
+
+    func snapshot() -> Snapshot {
+        Snapshot(counts: counts, limits: scheduler.limits, finishedSinceStart: finishedSinceStart)
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops starting jobs, gives running ones `grace` to finish, stops and requeues the rest, and ends
+    /// `run()` once every attempt is recorded.
+    nonisolated func drain(grace: Duration) async {
+        await beginDrain()
+        let deadline = ContinuousClock.now + grace
+        // Polling is fine here: it runs once, at shutdown, for at most the grace period.
+        while await runningCount() > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for control in await runningControls() { control.stop(.shutdown) }
+        while await runningCount() > 0 {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        launchContinuation.finish()
+    }
+
+    private func beginDrain() { isDraining = true }
+    private func runningCount() -> Int { controls.count }
+    private func runningControls() -> [RunControl] { Array(controls.values) }
+    var isShuttingDown: Bool { isDraining }
+}

@@ -1,0 +1,80 @@
+import JobdProtocol
+import JobdRunners
+import JobdScheduler
+import JobdStore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The whole daemon as one `Service`: it owns the store's writer, the dispatcher's job tasks and the
+/// listener, all as child tasks of `run()`, so a graceful shutdown reaches every one of them.
+///
+/// Start-up order matters: recover the database before listening, so a client never sees a job that
+/// a dead daemon left `running`; listen before `run()` returns from `start`, so "started" means
+/// "accepting calls".
+public final class JobdDaemon: Service {
+    private let configuration: DaemonConfiguration
+    private let store: SQLiteStore
+    private let dispatcher: Dispatcher
+    private let listener: VarlinkListener
+    private let logger: Logger
+
+    /// Opens the database, recovers it, and binds the socket.
+    /// - Throws: `StoreError`, a socket problem (another jobd serves it), or a bind error.
+    public static func start(configuration: DaemonConfiguration, logger: Logger) async throws -> JobdDaemon {
+        let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability, logger: logger)
+        let startup = try await store.recover(at: WallClock.now())
+        return try await JobdDaemon(configuration: configuration, store: store, startup: startup, logger: logger)
+    }
+
+    private init(configuration: DaemonConfiguration, store: SQLiteStore, startup: StartupState, logger: Logger) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.store = store
+        try FileSystem.createDirectory(configuration.logsDirectory)
+        let runner = ExecRunner(
+            reactor: ProcessReactor(), killGrace: configuration.killGrace,
+            daemonEnvironment: ProcessEnvironment.current)
+        let dispatcher = Dispatcher(
+            store: store, runner: runner, configuration: configuration, counts: startup.counts, logger: logger)
+        self.dispatcher = dispatcher
+        if !startup.requeued.isEmpty {
+            let ids = startup.requeued.map(\.description).joined(separator: ", ")
+            logger.warning("requeued \(startup.requeued.count) jobs left running by a jobd that stopped: \(ids)")
+        }
+        await dispatcher.enqueue(startup.ready.map(JobPlan.init))
+        let responder = Responder(
+            dispatcher: dispatcher, store: store, classifier: Classifier(), configuration: configuration,
+            startedAt: .now, logger: logger)
+        self.listener = try await VarlinkListener.bind(
+            path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,
+            responder: responder, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        logger.info(
+            "jobd \(JobdInterface.version) listening on \(configuration.socketPath); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")
+    }
+
+    /// Serves until a graceful shutdown (SIGTERM/SIGINT): then stops accepting, drains running jobs
+    /// (requeueing what does not finish within the grace period), commits, and returns.
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.store.run() }
+            group.addTask { await self.dispatcher.run() }
+            group.addTask {
+                do {
+                    try await self.listener.run()
+                } catch {
+                    self.logger.error("listener stopped: \(error)")
+                }
+            }
+            try? await gracefulShutdown()
+            logger.info("shutting down: no new jobs; running jobs have \(configuration.shutdownGrace) to finish")
+            await listener.stopAccepting()
+            await dispatcher.drain(grace: configuration.shutdownGrace)
+            store.close()
+            // What is left are idle or waiting client connections.
+            group.cancelAll()
+        }
+        logger.info("jobd stopped")
+    }
+}

@@ -1,0 +1,88 @@
+import JobdProtocol
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Accepts connections on the Unix socket, splits each byte stream into varlink calls, and hands every
+/// call to the ``Responder``. It knows nothing about methods.
+///
+/// **A malformed or oversized message closes only its own connection**; every other connection and the
+/// daemon carry on.
+final class VarlinkListener: Sendable {
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    private let server: NIOAsyncChannel<(Connection, Caller), Never>
+    private let responder: Responder
+    private let logger: Logger
+    let path: String
+
+    /// Binds the socket (after removing a stale file); clients can connect once this returns.
+    static func bind(
+        path: String, maximumMessageBytes: Int, responder: Responder, group: any EventLoopGroup, logger: Logger
+    ) async throws -> VarlinkListener {
+        try await SocketFile.prepare(path, group: group)
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .bind(unixDomainSocketPath: path) { channel in
+                channel.peerCredentials().flatMapThrowing { caller in
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(NULFrameDecoder(maximumFrameLength: maximumMessageBytes)))
+                    return (try Connection(wrappingChannelSynchronously: channel), caller)
+                }
+            }
+        // Anyone may connect; each request is then authorised from the peer's uid (DESIGN §6).
+        SocketFile.makeConnectable(path)
+        return VarlinkListener(server: server, responder: responder, logger: logger, path: path)
+    }
+
+    private init(
+        server: NIOAsyncChannel<(Connection, Caller), Never>, responder: Responder, logger: Logger, path: String
+    ) {
+        self.server = server
+        self.responder = responder
+        self.logger = logger
+        self.path = path
+    }
+
+    /// Serves connections until ``stopAccepting()``; then waits for open connections until cancelled.
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { connections in
+                for try await (connection, caller) in connections {
+                    group.addTask { await self.serve(connection, caller: caller) }
+                }
+            }
+        }
+    }
+
+    /// Closes the listening socket and removes its file; open connections are untouched.
+    func stopAccepting() async {
+        try? await server.channel.close()
+        SocketFile.remove(path)
+    }
+
+    private func serve(_ connection: Connection, caller: Caller) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                for try await frame in inbound {
+                    let message = Array(frame.readableBytesView)
+                    guard let header = try? WireJSON.decode(VarlinkCallHeader.self, from: message) else {
+                        logger.notice("closing a connection from pid \(caller.pid): a message that is not a varlink call")
+                        return
+                    }
+                    let call = IncomingCall(header: header, message: message)
+                    try await responder.respond(to: call, caller: caller) { reply in
+                        var buffer = ByteBuffer()
+                        buffer.writeVarlinkMessage(reply)
+                        try await outbound.write(buffer)
+                    }
+                }
+            }
+        } catch let error as VarlinkFramingError {
+            logger.notice("closing a connection from pid \(caller.pid): \(error)")
+        } catch is CancellationError {
+        } catch {
+            logger.debug("connection from pid \(caller.pid) ended: \(error)")
+        }
+    }
+}

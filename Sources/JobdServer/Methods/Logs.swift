@@ -1,0 +1,36 @@
+import JobdProtocol
+import JobdRunners
+
+extension Responder {
+    /// Sends output from an offset; with `follow` (and `more`), keeps sending until the job has finished.
+    func logs(_ parameters: Logs.Parameters, more: Bool, caller: Caller, send: @escaping Send) async throws {
+        let job = try await authorizedJob(parameters.id, caller: caller)
+        guard (parameters.offset ?? 0) >= 0 else { throw JobdError.invalidParameter("offset") }
+        let path = "\(configuration.logsDirectory)/\(job.id).log"
+        var offset = parameters.offset ?? 0
+        let follow = parameters.follow == true && more
+        while true {
+            // Read activity first, then the file: output written before the job ended is then always seen.
+            let active = await dispatcher.isActive(job.id)
+            let chunk = OutputLog.read(path: path, from: offset, limit: Logs.maximumChunk)
+            offset += Int64(chunk.bytes.count)
+            let atEnd = offset >= chunk.size
+            let finished = !active && atEnd
+            let truncated = chunk.size >= configuration.outputLimitBytes
+            let reply = Logs.Reply(
+                text: String(decoding: chunk.bytes, as: UTF8.self), offset: offset, finished: finished,
+                truncated: truncated)
+            if !follow {
+                try await self.reply(reply, send)
+                return
+            }
+            if finished {
+                try await self.reply(reply, send)
+                return
+            }
+            if !chunk.bytes.isEmpty { try await self.reply(reply, send, continues: true) }
+            // Following polls the file: output has no change notification, and 100 ms is quick for a person.
+            if atEnd { try await Task.sleep(for: .milliseconds(100)) }
+        }
+    }
+}

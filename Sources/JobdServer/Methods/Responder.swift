@@ -1,0 +1,72 @@
+import JobdProtocol
+import JobdRunners
+import JobdScheduler
+import JobdStore
+import Logging
+
+/// Answers varlink calls: the single entry point the listener hands every call to.
+///
+/// Each method lives in its own file as an extension. Errors that reach the client are `JobdError`s,
+/// which name their varlink error; anything else is turned into one here.
+struct Responder: Sendable {
+    typealias Send = @Sendable ([UInt8]) async throws -> Void
+
+    let dispatcher: Dispatcher
+    let store: any JobStore
+    let classifier: Classifier
+    let configuration: DaemonConfiguration
+    let startedAt: ContinuousClock.Instant
+    let logger: Logger
+
+    /// Runs one call and sends its reply (or replies, for `more`), or its error.
+    /// - Throws: only when the connection fails; the caller closes it then.
+    func respond(to call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
+        let send: Send = call.header.oneway == true ? { @Sendable _ in } : send
+        do {
+            if call.header.upgrade == true { throw JobdError.methodNotImplemented(call.method + " with upgrade") }
+            try await route(call, caller: caller, send: send)
+        } catch let error as JobdError {
+            try await send(try WireJSON.encode(VarlinkErrorReply(error: error.varlinkName, parameters: error.varlinkParameters)))
+        } catch let error as StoreError {
+            logger.error("\(call.method) from uid \(caller.uid): \(error)")
+            let reply = JobdError.storageFailed(error.description)
+            try await send(try WireJSON.encode(VarlinkErrorReply(error: reply.varlinkName, parameters: reply.varlinkParameters)))
+        }
+    }
+
+    private func route(_ call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
+        switch call.method {
+        case Submit.method: try await reply(submit(call.parameters(Submit.Parameters.self), caller: caller), send)
+        case Get.method: try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
+        case List.method: try await reply(list(call.parameters(List.Parameters.self), caller: caller), send)
+        case Cancel.method: try await reply(cancel(call.parameters(Cancel.Parameters.self), caller: caller), send)
+        case Wait.method: try await reply(wait(call.parameters(Wait.Parameters.self), caller: caller), send)
+        case Status.method: try await reply(status(), send)
+        case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
+        case Logs.method:
+            try await logs(call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller, send: send)
+        case VarlinkService.getInfo: try await reply(info(), send)
+        case VarlinkService.getInterfaceDescription:
+            try await reply(interfaceDescription(call.parameters(VarlinkService.InterfaceQuery.self)), send)
+        default:
+            let interface = call.method.split(separator: ".").dropLast().joined(separator: ".")
+            if interface != JobdInterface.name && interface != VarlinkService.interfaceName {
+                throw JobdError.interfaceNotFound(interface)
+            }
+            throw JobdError.methodNotFound(call.method)
+        }
+    }
+
+    func reply(_ parameters: some Codable & Sendable, _ send: Send, continues: Bool = false) async throws {
+        try await send(try WireJSON.encode(VarlinkReply(parameters: parameters, continues: continues)))
+    }
+
+    /// The job, if it exists and the caller may see it; another user's job is "not found", so ids do not
+    /// reveal what others run.
+    func authorizedJob(_ id: JobID, caller: Caller) async throws -> Job {
+        guard let job = try await store.job(id), caller.mayAccess(jobOwnedBy: job.ownerUID) else {
+            throw JobdError.jobNotFound(id)
+        }
+        return job
+    }
+}

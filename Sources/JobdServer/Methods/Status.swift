@@ -1,0 +1,19 @@
+import JobdProtocol
+import JobdRunners
+
+extension Responder {
+    /// Kept counts, never a COUNT(*): cheap however many jobs the database holds.
+    func status() async -> Status.Reply {
+        let snapshot = await dispatcher.snapshot()
+        let cpu = snapshot.counts[.cpu] ?? StateCounts()
+        let io = snapshot.counts[.io] ?? StateCounts()
+        var total = StateCounts()
+        for state in JobState.allCases { total[state] = cpu[state] + io[state] }
+        let uptime = ContinuousClock.now - startedAt
+        return Status.Reply(
+            version: JobdInterface.version, pid: SystemInfo.processID,
+            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            total: total, cpu: cpu, io: io, cpuLimit: snapshot.limits.cpuSlots, ioLimit: snapshot.limits.ioSlots,
+            database: configuration.databasePath, finishedSinceStart: snapshot.finishedSinceStart)
+    }
+}

@@ -1,0 +1,39 @@
+import JobdProtocol
+import JobdRunners
+import JobdStore
+
+extension Responder {
+    /// Validates every job, stores them in one transaction, and only then replies and queues them.
+    func submit(_ parameters: Submit.Parameters, caller: Caller) async throws -> Submit.Reply {
+        guard !parameters.jobs.isEmpty else { throw JobdError.invalidParameter("jobs") }
+        if await dispatcher.isShuttingDown { throw JobdError.shuttingDown }
+        let daemonUID = SystemInfo.userID
+        let now = WallClock.now()
+        var newJobs: [NewJob] = []
+        newJobs.reserveCapacity(parameters.jobs.count)
+        for (index, spec) in parameters.jobs.enumerated() {
+            if let problem = spec.validate() { throw JobdError.invalidJob(index: index, reason: problem) }
+            guard spec.resolvedKind == "exec" else {
+                throw JobdError.invalidJob(index: index, reason: "unknown kind \"\(spec.resolvedKind)\"; this jobd runs: exec")
+            }
+            // A daemon that is not root cannot run a command as anyone but itself.
+            if daemonUID != 0 && caller.uid != daemonUID {
+                throw JobdError.permissionDenied(
+                    "this jobd runs as uid \(daemonUID) and accepts exec jobs only from that user; "
+                        + "use your own jobd (systemctl --user start jobd) or the system one")
+            }
+            let decision = classifier.classify(spec)
+            newJobs.append(
+                NewJob(
+                    spec: spec, class: decision.class, classSource: decision.source, classReason: decision.reason,
+                    ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
+        }
+        // Reply only after commit: a client that saw an id must find the job after a crash.
+        let ids = try await store.submit(newJobs)
+        let plans = zip(ids, newJobs).map { id, job in
+            JobPlan(id: id, spec: job.spec, class: job.class, ownerUID: job.ownerUID, ownerGID: job.ownerGID)
+        }
+        await dispatcher.accept(plans)
+        return Submit.Reply(ids: ids)
+    }
+}

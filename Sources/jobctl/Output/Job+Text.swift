@@ -1,0 +1,67 @@
+import JobdProtocol
+
+extension Job {
+    /// The command line, or the handler and payload, in one line for tables.
+    var commandLine: String {
+        if let argv { return argv.map(Self.quoted).joined(separator: " ") }
+        return "\(kind) \((try? WireJSON.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "")"
+    }
+
+    /// How it ended, in a few words: `exit 3`, `SIGKILL`, `error`, or blank while it has not.
+    var outcomeSummary: String {
+        if let signal { return "signal \(signal)" }
+        if let exitCode { return "exit \(exitCode)" }
+        if state.isFinished && error != nil { return "error" }
+        return ""
+    }
+
+    /// Every field, one per line, for `jobctl show`.
+    var detailText: String {
+        var lines: [(String, String)] = [
+            ("id", id.description),
+            ("state", state.rawValue),
+            ("name", name ?? "-"),
+            ("kind", kind),
+        ]
+        if let argv { lines.append(("command", argv.map(Self.quoted).joined(separator: " "))) }
+        if kind != "exec" { lines.append(("payload", Self.json(payload))) }
+        if let cwd { lines.append(("cwd", cwd)) }
+        lines += [
+            ("queue", queue),
+            ("class", classReason.map { "\(self.class.rawValue) (\(classSource.rawValue): \($0))" } ?? self.class.rawValue),
+            ("priority", String(priority)),
+            ("attempts", "\(attempts) (at most \(maxAttempts) unless jobd restarts mid-run)"),
+            ("timeout", timeoutSeconds.map { DurationText.format(seconds: $0) } ?? "-"),
+            ("owner", "uid \(ownerUID), gid \(ownerGID)"),
+            ("created", createdAt.rfc3339),
+            ("started", startedAt?.rfc3339 ?? "-"),
+            ("finished", finishedAt?.rfc3339 ?? "-"),
+            ("exit code", exitCode.map(String.init) ?? "-"),
+            ("signal", signal.map(String.init) ?? "-"),
+            ("error", error ?? "-"),
+            ("wall time", wallSeconds.map { DurationText.format(seconds: $0) } ?? "-"),
+            ("cpu time", cpuSeconds.map { cpu in
+                let user = cpuUserSeconds ?? 0
+                let system = cpuSystemSeconds ?? 0
+                return "\(DurationText.format(seconds: cpu)) (user \(DurationText.format(seconds: user)), sys \(DurationText.format(seconds: system)))"
+            } ?? "-"),
+            ("peak rss", maxRSSBytes.map { "\($0 / 1024) KiB" } ?? "-"),
+            ("worker", workerPID.map { "pid \($0)" } ?? "-"),
+        ]
+        if let result { lines.append(("result", Self.json(result))) }
+        let width = lines.map(\.0.count).max() ?? 0
+        return lines.map { "\($0.0.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.1)" }
+            .joined(separator: "\n")
+    }
+
+    private static func json(_ value: JSONValue) -> String {
+        (try? WireJSON.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+    }
+
+    /// Quotes an argument for display the way a shell would need it.
+    static func quoted(_ argument: String) -> String {
+        let safe = argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
+        if safe && !argument.isEmpty { return argument }
+        return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

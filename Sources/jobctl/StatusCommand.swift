@@ -1,0 +1,30 @@
+import ArgumentParser
+import JobdClient
+import JobdProtocol
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Counts by state and class, limits and uptime.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let status = try await global.withConnection { connection in
+            try await connection.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
+        }
+        if json {
+            try printJSON(status)
+            return
+        }
+        print("jobd \(status.version), pid \(status.pid), up \(DurationText.format(seconds: status.uptimeSeconds))")
+        print("database \(status.database)")
+        print("limits: \(status.cpuLimit) cpu at once, \(status.ioLimit) io at once; \(status.finishedSinceStart) finished since start")
+        print("")
+        var table = Table("STATE", "CPU", "IO", "TOTAL")
+        for state in JobState.allCases {
+            table.add([state.rawValue, String(status.cpu[state]), String(status.io[state]), String(status.total[state])])
+        }
+        print(table.render())
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import JobdClient
+import JobdProtocol
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a command (or a batch of jobs) and print the new id.",
+        discussion: """
+            The command runs without a shell: `jobctl submit -- sh -c 'a | b'` for pipes. It runs in the current
+            directory with the current environment. Prints only the id, so `id=$(jobctl submit -- ...)` works.
+            --batch FILE reads one JSON job per line (the io.jobd JobSpec: {"argv": [...], "class": "io", ...}),
+            submits them in one call and prints one id per line.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "The job is CPU-bound: run it in the worker pool.") var cpu = false
+    @Flag(help: "The job is I/O-bound: run it as a task in the daemon.") var io = false
+    @Option(help: "A label for list and show.") var name: String?
+    @Option(help: "The queue.") var queue: String?
+    @Option(help: "Higher runs first.") var priority: Int?
+    @Option(help: "Kill the job after this long: 500ms, 30s, 10m, 2h.") var timeout: String?
+    @Option(help: "Run again after a failure, up to this many more times.") var retries: Int?
+    @Option(help: "Working directory (default: the current one).") var cwd: String?
+    @Option(name: .customLong("batch"), help: "Submit one JSON job per line of FILE (- for stdin).") var batchFile: String?
+    @Flag(help: "Wait for the job and exit with its exit code.") var wait = false
+    @Flag(help: "Print {\"id\": N} (or {\"ids\": [...]}).") var json = false
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.") var command: [String] = []
+
+    func validate() throws {
+        if cpu && io { throw ValidationError("--cpu and --io exclude each other") }
+        if batchFile != nil && !command.isEmpty { throw ValidationError("give --batch or a command, not both") }
+        if batchFile == nil && arguments.isEmpty { throw ValidationError("nothing to run: jobctl submit -- COMMAND [ARG...]") }
+        if let timeout, DurationText.seconds(timeout) == nil {
+            throw ValidationError("--timeout \(timeout): expected a duration such as 500ms, 30s, 10m or 2h")
+        }
+        if let retries, retries < 0 { throw ValidationError("--retries cannot be negative") }
+    }
+
+    /// The command without the `--` separator ArgumentParser may keep.
+    private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    func run() async throws {
+        let specs = try batchFile.map(readBatch) ?? [commandSpec()]
+        let ids = try await global.withConnection { connection in
+            try await connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
+        }
+        if json {
+            if batchFile == nil { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
+        } else {
+            print(ids.map(\.description).joined(separator: "\n"))
+        }
+        guard wait else { return }
+        let jobs = try await global.withConnection { connection in
+            try await connection.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
+        }
+        throw ExitCode(ExitStatus.code(for: jobs))
+    }
+
+    private func commandSpec() -> JobSpec {
+        JobSpec(
+            argv: arguments, env: ProcessInfo.processInfo.environment,
+            cwd: cwd ?? FileManager.default.currentDirectoryPath, name: name, queue: queue,
+            class: cpu ? .cpu : io ? .io : nil, priority: priority, timeoutSeconds: timeout.flatMap(DurationText.seconds),
+            maxAttempts: retries.map { $0 + 1 })
+    }
+
+    private func readBatch(_ path: String) throws -> [JobSpec] {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                printError("cannot read \(path)")
+                throw ExitCode(ExitStatus.invalid)
+            }
+            data = contents
+        }
+        var specs: [JobSpec] = []
+        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.allSatisfy(\.isWhitespace) { continue }
+            do {
+                var spec = try WireJSON.decode(JobSpec.self, from: Array(line.utf8))
+                if spec.resolvedKind == "exec" && spec.cwd == nil { spec.cwd = FileManager.default.currentDirectoryPath }
+                specs.append(spec)
+            } catch {
+                printError("\(path) line \(number + 1) is not a JSON job: \(error)")
+                throw ExitCode(ExitStatus.invalid)
+            }
+        }
+        if specs.isEmpty {
+            printError("\(path) holds no jobs")
+            throw ExitCode(ExitStatus.invalid)
+        }
+        return specs
+    }
+}

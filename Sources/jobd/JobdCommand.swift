@@ -1,0 +1,107 @@
+import ArgumentParser
+import JobdProtocol
+import JobdRunners
+import JobdServer
+import JobdStore
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `jobd`: flags, logging, the database lock, and the service group. Everything else is `JobdServer`.
+@main
+struct JobdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobd",
+        abstract: "A durable job queue: stores every job in SQLite, runs CPU work in worker processes and I/O work in the daemon.",
+        discussion: """
+            Runs in the foreground and logs to stderr. Stop it with SIGTERM (or Ctrl-C): it stops taking jobs,
+            lets running ones finish within --shutdown-grace, requeues the rest, and exits 0.
+            Control it with jobctl, or any varlink client, on the socket.
+            """,
+        version: JobdInterface.version)
+
+    @Option(help: "The control socket. Default: $JOBD_SOCKET, else $XDG_RUNTIME_DIR/jobd/jobd.sock, else /run/jobd/jobd.sock.")
+    var socket: String?
+
+    @Option(help: "The SQLite database. Default: $XDG_STATE_HOME/jobd/jobd.db, else ~/.local/state/jobd/jobd.db.")
+    var database: String?
+
+    @Option(help: "I/O-class jobs that may run at once.")
+    var ioConcurrency: Int = 1024
+
+    @Option(help: "CPU-class jobs that may run at once. Default: the cores jobd may run on.")
+    var cpuWorkers: Int?
+
+    @Option(help: "normal: a commit survives a jobd crash; full: it survives a power cut too (fsync per commit).")
+    var durability: String = "normal"
+
+    @Option(help: "Seconds running jobs get to finish at shutdown before they are stopped and requeued.")
+    var shutdownGrace: Double = 10
+
+    @Option(help: "Seconds between SIGTERM and SIGKILL when a job is cancelled or times out.")
+    var killGrace: Double = 5
+
+    @Option(help: "Bytes of output kept per job.")
+    var outputLimit: Int64 = 16 << 20
+
+    @Option(help: "Largest control message accepted, in bytes.")
+    var maxMessageBytes: Int = SocketLocation.defaultMaximumMessageBytes
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if ioConcurrency < 1 { throw ValidationError("--io-concurrency must be at least 1") }
+        if let cpuWorkers, cpuWorkers < 1 { throw ValidationError("--cpu-workers must be at least 1") }
+        if SQLiteStore.Durability(rawValue: durability) == nil { throw ValidationError("--durability is normal or full") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
+        if shutdownGrace < 0 || killGrace < 0 { throw ValidationError("grace periods cannot be negative") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "jobd")
+        // The database and job logs hold commands, environments and output: private to the daemon's user.
+        // The socket is opened to everyone explicitly; each call is authorised from its peer's uid.
+        umask(0o077)
+        let environment = ProcessEnvironment.current
+        let configuration = DaemonConfiguration(
+            socketPath: socket ?? SocketLocation.defaultPath(environment: environment),
+            databasePath: database ?? SocketLocation.defaultDatabasePath(environment: environment),
+            durability: SQLiteStore.Durability(rawValue: durability)!,
+            cpuSlots: cpuWorkers ?? SystemInfo.availableCPUs, ioConcurrency: ioConcurrency,
+            maximumMessageBytes: maxMessageBytes, outputLimitBytes: outputLimit,
+            killGrace: .milliseconds(Int64(killGrace * 1000)), shutdownGrace: .milliseconds(Int64(shutdownGrace * 1000)))
+
+        let daemon: JobdDaemon
+        let lock: FileLock
+        do {
+            try FileSystem.createDirectory(parentOf: configuration.databasePath)
+            // Held for the life of the process: two daemons must never write one database.
+            lock = try FileLock(path: configuration.databasePath + ".lock")
+            daemon = try await JobdDaemon.start(configuration: configuration, logger: logger)
+        } catch let error as FileLockError {
+            try await fail(error.description, logger: logger)
+        } catch {
+            try await fail(String(describing: error), logger: logger)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        lock.release()
+    }
+
+    private func fail(_ message: String, logger: Logger) async throws -> Never {
+        logger.critical("\(message)")
+        throw ExitCode(1)
+    }
+}
