@@ -1,0 +1,45 @@
+import Foundation
+
+/// What a finished command printed and how it exited.
+public struct CommandResult: Sendable, CustomStringConvertible {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    public var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+
+    /// stdout without the trailing newline.
+    public var output: String { stdout.trimmingCharacters(in: .newlines) }
+}
+
+/// Runs a program to completion, feeding it `input`, without blocking the cooperative pool.
+public func runProgram(
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil
+) async throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let stdout = Pipe()
+    let stderr = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = stdin
+    let exited = AsyncStream<Int32>.makeStream()
+    process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    // Read both pipes to the end first: a full pipe would otherwise block the child forever.
+    async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
+    async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+    let (outData, errData) = await (out, err)
+    var status: Int32 = -1
+    for await code in exited.stream {
+        status = code
+        break
+    }
+    return CommandResult(
+        status: status, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
