@@ -136,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobdRunnersTests",
-            dependencies: ["JobdRunners", "JobdTestSupport"],
+            dependencies: ["JobdRunners", "JobdProtocol", "JobdTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

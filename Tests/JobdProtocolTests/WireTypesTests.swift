@@ -1,0 +1,93 @@
+import Foundation
+import JobdProtocol
+import Testing
+
+struct WireTypesTests {
+    @Test(arguments: [0.0, 1_764_000_000.123, 951_782_400.5, -86_400.25, 4_102_444_800.999])
+    func timestampsRoundTripThroughRFC3339(seconds: Double) throws {
+        let timestamp = Timestamp(secondsSinceEpoch: seconds)
+        let parsed = try #require(Timestamp(rfc3339: timestamp.rfc3339))
+        #expect(abs(parsed.secondsSinceEpoch - seconds) < 0.001)
+    }
+
+    @Test func timestampsFormatAsUTCWithMilliseconds() {
+        #expect(Timestamp(secondsSinceEpoch: 0).rfc3339 == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp(secondsSinceEpoch: 951_782_400.5).rfc3339 == "2000-02-29T00:00:00.500Z")
+        #expect(Timestamp(rfc3339: "2026-11-24T19:03:00+00:00")?.rfc3339 == "2026-11-24T19:03:00.000Z")
+        #expect(Timestamp(rfc3339: "yesterday") == nil)
+        #expect(Timestamp(rfc3339: "2026-11-24T19:03:00+02:00") == nil, "only UTC is written or read")
+    }
+
+    @Test func aJobEncodesEveryKeyWithNullForAbsentValues() throws {
+        let job = Job(
+            id: JobID(7), state: .queued, kind: "exec", argv: ["true"], class: .io, classSource: .hint,
+            ownerUID: 1000, ownerGID: 1000, createdAt: Timestamp(secondsSinceEpoch: 0))
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(try WireJSON.encode(job))) as? [String: Any])
+        #expect(object["exit_code"] is NSNull)
+        #expect(object["started_at"] is NSNull)
+        #expect(object["class_source"] as? String == "hint")
+        #expect(object["created_at"] as? String == "1970-01-01T00:00:00.000Z")
+        let decoded = try WireJSON.decode(Job.self, from: try WireJSON.encode(job))
+        #expect(decoded == job)
+    }
+
+    @Test func jobSpecsAreValidatedBeforeTheDaemonSeesThem() {
+        #expect(JobSpec(argv: ["true"]).validate() == nil)
+        #expect(JobSpec(argv: []).validate() == "an exec job needs a non-empty argv")
+        #expect(JobSpec().validate() == "an exec job needs a non-empty argv")
+        #expect(JobSpec(argv: ["a\u{0}b"]).validate() == "argv contains a NUL byte")
+        #expect(JobSpec(argv: ["true"], env: ["A=B": "c"]).validate() != nil)
+        #expect(JobSpec(argv: ["true"], timeoutSeconds: 0).validate() == "timeout_seconds must be positive")
+        #expect(JobSpec(argv: ["true"], maxAttempts: 0).validate() == "max_attempts must be at least 1")
+        #expect(JobSpec(kind: "sha256", argv: ["x"]).validate() != nil, "argv is for exec only")
+    }
+
+    @Test func jobSpecsUseSnakeCaseOnTheWire() throws {
+        let spec = try WireJSON.decode(
+            JobSpec.self, from: Array(#"{"argv": ["x"], "timeout_seconds": 1.5, "max_attempts": 3, "class": "io"}"#.utf8))
+        #expect(spec.timeoutSeconds == 1.5 && spec.maxAttempts == 3 && spec.class == .io)
+    }
+
+    @Test func errorsRoundTripThroughTheirVarlinkNames() {
+        let errors: [JobdError] = [
+            .jobNotFound(JobID(3)), .jobFinished(JobID(4), .failed), .invalidJob(index: 2, reason: "r"),
+            .permissionDenied("p"), .shuttingDown, .storageFailed("disk full"), .methodNotFound("io.jobd.X"),
+            .invalidParameter("id"), .interfaceNotFound("a.b"), .methodNotImplemented("m"),
+        ]
+        for error in errors {
+            #expect(JobdError(name: error.varlinkName, parameters: error.varlinkParameters) == error)
+        }
+    }
+
+    @Test func theInterfaceDeclaresEveryMethodAndError() {
+        for method in JobdInterface.methods {
+            let name = method.split(separator: ".").last!
+            #expect(JobdInterface.definition.contains("method \(name)("), "\(name) missing from io.jobd")
+        }
+        for error: JobdError in [.jobNotFound(JobID(1)), .jobFinished(JobID(1), .failed), .invalidJob(index: 0, reason: ""),
+                                 .permissionDenied(""), .shuttingDown, .storageFailed("")] {
+            let name = error.varlinkName.split(separator: ".").last!
+            #expect(JobdInterface.definition.contains("error \(name) ("), "\(name) missing from io.jobd")
+        }
+    }
+
+    @Test func durationsReadAsPeopleTypeThem() {
+        #expect(DurationText.seconds("500ms") == 0.5)
+        #expect(DurationText.seconds("30s") == 30)
+        #expect(DurationText.seconds("10m") == 600)
+        #expect(DurationText.seconds("2h") == 7200)
+        #expect(DurationText.seconds("12") == 12)
+        #expect(DurationText.seconds("-1s") == nil)
+        #expect(DurationText.seconds("soon") == nil)
+        #expect(DurationText.format(seconds: 125) == "2m05s")
+    }
+
+    @Test func theDefaultSocketFollowsTheEnvironment() {
+        #expect(SocketLocation.defaultPath(environment: ["JOBD_SOCKET": "/x.sock", "XDG_RUNTIME_DIR": "/run/user/1"]) == "/x.sock")
+        #expect(SocketLocation.defaultPath(environment: ["XDG_RUNTIME_DIR": "/run/user/1"]) == "/run/user/1/jobd/jobd.sock")
+        #expect(SocketLocation.defaultPath(environment: [:]) == "/run/jobd/jobd.sock")
+        #expect(SocketLocation.defaultDatabasePath(environment: ["HOME": "/home/a"]) == "/home/a/.local/state/jobd/jobd.db")
+        #expect(SocketLocation.defaultDatabasePath(environment: ["XDG_STATE_HOME": "/s"]) == "/s/jobd/jobd.db")
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import JobdProtocol
+import JobdRunners
+import JobdTestSupport
+import Testing
+
+/// The runner with real child processes, no daemon.
+struct ExecRunnerTests {
+    static let reactor = ProcessReactor()
+
+    private func run(
+        _ argv: [String], timeout: Duration? = nil, outputLimit: Int64 = 1 << 20, control: RunControl = RunControl()
+    ) async throws -> (outcome: JobdProtocolOutcome, output: String) {
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let runner = ExecRunner(reactor: Self.reactor, killGrace: .milliseconds(300), daemonEnvironment: ProcessInfo.processInfo.environment)
+        let job = ExecJob(
+            argv: argv, environment: nil, cwd: nil, identity: nil, outputPath: directory.file("out"),
+            outputLimit: outputLimit, timeout: timeout)
+        let outcome = await runner.run(job, control: control)
+        let output = (try? String(contentsOfFile: directory.file("out"), encoding: .utf8)) ?? ""
+        return (outcome, output)
+    }
+
+    @Test func exitCodeOutputAndRusage() async throws {
+        let (outcome, output) = try await run(["sh", "-c", "echo out; echo err >&2; exit 3"])
+        #expect(outcome.exitCode == 3 && outcome.signal == nil && outcome.error == "exited with code 3")
+        #expect(output == "out\nerr\n")
+        #expect(outcome.wallSeconds > 0)
+    }
+
+    @Test func aSignalDeathIsReported() async throws {
+        let (outcome, _) = try await run(["sh", "-c", "kill -TERM $$"])
+        #expect(outcome.signal == 15 && outcome.exitCode == nil)
+        #expect(outcome.error == "killed by signal 15 (SIGTERM)")
+    }
+
+    @Test func aTimeoutStopsTheProcessGroupAndEscalates() async throws {
+        // The shell ignores SIGTERM, so only the SIGKILL after the grace period ends it.
+        let started = ContinuousClock.now
+        let (outcome, _) = try await run(["sh", "-c", "trap '' TERM; sleep 30"], timeout: .milliseconds(200))
+        #expect(outcome.signal == 9)
+        #expect(outcome.error?.hasPrefix("timeout") == true)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test func aStopBeforeTheProcessStartsTakesEffectWhenItDoes() async throws {
+        let control = RunControl()
+        control.stop(.cancelled)
+        let (outcome, _) = try await run(["sleep", "30"], control: control)
+        #expect(outcome.error == "cancelled while running")
+        #expect(control.stopReason == .cancelled)
+    }
+
+    @Test func outputOverTheLimitIsDroppedButDrained() async throws {
+        let (outcome, output) = try await run(["sh", "-c", "head -c 200000 /dev/zero | tr '\\0' y"], outputLimit: 100)
+        #expect(outcome.isSuccess, "the writer was never blocked by a full pipe")
+        #expect(output == String(repeating: "y", count: 100))
+    }
+
+    @Test func lookupReportsMissingAndUnexecutableCommands() {
+        #expect(ExecutableLookup.resolve("sh", searchPath: "/nowhere:/bin", cwd: nil) == .success("/bin/sh"))
+        #expect(ExecutableLookup.resolve("zzz-none", searchPath: "/bin", cwd: nil) == .failure(.notFound("zzz-none")))
+        #expect(ExecutableLookup.resolve("/etc/passwd", searchPath: nil, cwd: nil) == .failure(.notExecutable("/etc/passwd")))
+        #expect(ExecutableLookup.resolve("./sh", searchPath: nil, cwd: "/bin") == .success("/bin/./sh"))
+    }
+
+    @Test func manyConcurrentChildrenAreAwaitedWithoutAThreadEach() async throws {
+        let started = ContinuousClock.now
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<200 { group.addTask { try await self.run(["sleep", "1"]).outcome.isSuccess } }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(outcomes == 200)
+        #expect(ContinuousClock.now - started < .seconds(8), "200 one-second sleeps overlap")
+    }
+}
+
+typealias JobdProtocolOutcome = RunOutcome

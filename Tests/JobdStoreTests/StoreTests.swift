@@ -1,0 +1,141 @@
+import GRDB
+import JobdProtocol
+import JobdStore
+import Logging
+import Testing
+
+struct StoreTests {
+    private func withStore<R>(_ body: (SQLiteStore, DatabaseQueue) async throws -> R) async throws -> R {
+        let queue = try DatabaseQueue()
+        let store = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { store.close() }
+            return try await body(store, queue)
+        }
+    }
+
+    private func newJob(_ argv: [String] = ["true"], class jobClass: JobClass = .cpu, owner: UInt32 = 1000) -> NewJob {
+        NewJob(
+            spec: JobSpec(argv: argv), class: jobClass, classSource: .default, classReason: nil, ownerUID: owner,
+            ownerGID: owner, createdAt: Timestamp(secondsSinceEpoch: 1000))
+    }
+
+    @Test func submittedJobsGetIncreasingIdsAndAreQueued() async throws {
+        try await withStore { store, _ in
+            let ids = try await store.submit([newJob(), newJob(), newJob()])
+            #expect(ids == [JobID(1), JobID(2), JobID(3)])
+            let job = try #require(try await store.job(JobID(2)))
+            #expect(job.state == .queued && job.argv == ["true"] && job.ownerUID == 1000)
+        }
+    }
+
+    @Test func concurrentSubmitsShareTransactionsAndAllCommit() async throws {
+        try await withStore { store, _ in
+            let ids = try await withThrowingTaskGroup(of: [JobID].self) { group in
+                for _ in 0..<50 { group.addTask { try await store.submit([self.newJob()]) } }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(Set(ids).count == 50)
+            let (jobs, more) = try await store.jobs(
+                matching: JobFilter(states: nil, queue: nil, beforeID: nil, limit: 100, ownerUID: nil))
+            #expect(jobs.count == 50 && !more)
+        }
+    }
+
+    @Test func oneFailingWriteDoesNotRollBackItsGroup() async throws {
+        try await withStore { store, _ in
+            var bad = newJob()
+            bad.spec.maxAttempts = 0  // violates the schema's CHECK
+            // Enqueued together, so they share one transaction; only the bad one fails.
+            async let good = store.submit([newJob()])
+            async let failing: Result<[JobID], any Error> = { () async -> Result<[JobID], any Error> in
+                do { return .success(try await store.submit([bad])) } catch { return .failure(error) }
+            }()
+            let goodIDs = try await good
+            let failed = await failing
+            #expect(throws: (any Error).self) { try failed.get() }
+            #expect(try await store.job(goodIDs[0]) != nil)
+        }
+    }
+
+    @Test func recoveryRequeuesRunningJobsAndCountsByClassAndState() async throws {
+        try await withStore { store, _ in
+            let ids = try await store.submit([newJob(), newJob(class: .io), newJob()])
+            store.recordStarted(ids[0], at: Timestamp(secondsSinceEpoch: 1001))
+            try await store.finish(
+                ids[2], state: .succeeded, outcome: RunOutcome(exitCode: 0, wallSeconds: 1),
+                at: Timestamp(secondsSinceEpoch: 1002))
+            let startup = try await store.recover(at: Timestamp(secondsSinceEpoch: 1003))
+            #expect(startup.requeued == [ids[0]])
+            #expect(startup.ready.map(\.id) == [ids[0], ids[1]])
+            #expect(startup.counts[.cpu]?.queued == 1 && startup.counts[.cpu]?.succeeded == 1)
+            #expect(startup.counts[.io]?.queued == 1)
+            let requeued = try #require(try await store.job(ids[0]))
+            #expect(requeued.state == .queued && requeued.attempts == 1)
+            #expect(requeued.error == "jobd stopped while attempt 1 ran; requeued")
+        }
+    }
+
+    @Test func finishRecordsWhatTheRunLeft() async throws {
+        try await withStore { store, _ in
+            let id = try await store.submit([newJob()])[0]
+            store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
+            let outcome = RunOutcome(
+                exitCode: nil, signal: 9, error: "killed by signal 9 (SIGKILL)", wallSeconds: 2.5, cpuUserSeconds: 1.25,
+                cpuSystemSeconds: 0.25, maxRSSBytes: 4096)
+            try await store.finish(id, state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1004))
+            let job = try #require(try await store.job(id))
+            #expect(job.state == .failed && job.signal == 9 && job.attempts == 1)
+            #expect(job.cpuSeconds == 1.5 && job.wallSeconds == 2.5 && job.maxRSSBytes == 4096)
+            #expect(job.startedAt == Timestamp(secondsSinceEpoch: 1001))
+            #expect(job.finishedAt == Timestamp(secondsSinceEpoch: 1004))
+        }
+    }
+
+    @Test func onlyWaitingJobsCanBeCancelledHere() async throws {
+        try await withStore { store, _ in
+            let ids = try await store.submit([newJob(), newJob()])
+            store.recordStarted(ids[1], at: Timestamp(secondsSinceEpoch: 1001))
+            #expect(try await store.cancelWaiting(ids[0], at: Timestamp(secondsSinceEpoch: 1002)))
+            #expect(try await !store.cancelWaiting(ids[1], at: Timestamp(secondsSinceEpoch: 1002)))
+            #expect(try await store.job(ids[0])?.state == .cancelled)
+        }
+    }
+
+    @Test func listingFiltersByOwnerStateAndPages() async throws {
+        try await withStore { store, _ in
+            _ = try await store.submit([newJob(owner: 1), newJob(owner: 2), newJob(owner: 1), newJob(owner: 1)])
+            let mine = try await store.jobs(
+                matching: JobFilter(states: [.queued], queue: nil, beforeID: nil, limit: 2, ownerUID: 1))
+            #expect(mine.jobs.map(\.id.rawValue) == [4, 3] && mine.more)
+            let rest = try await store.jobs(
+                matching: JobFilter(states: nil, queue: nil, beforeID: JobID(3), limit: 2, ownerUID: 1))
+            #expect(rest.jobs.map(\.id.rawValue) == [1] && !rest.more)
+            let none = try await store.jobs(
+                matching: JobFilter(states: [.failed], queue: nil, beforeID: nil, limit: 10, ownerUID: nil))
+            #expect(none.jobs.isEmpty)
+        }
+    }
+
+    @Test func aDatabaseWithAnUnknownMigrationIsRefused() async throws {
+        let queue = try DatabaseQueue()
+        _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('0099_future')")
+        }
+        #expect {
+            _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
+        } throws: { error in
+            "\(error)".contains("written by a newer jobd") && "\(error)".contains("0099_future")
+        }
+    }
+
+    @Test func migratingTwiceIsANoOp() throws {
+        let queue = try DatabaseQueue()
+        _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
+        _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
+        let applied = try queue.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
+        #expect(applied == ["0001_init"])
+    }
+}
