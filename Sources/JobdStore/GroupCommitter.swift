@@ -49,6 +49,14 @@ final class GroupCommitter: Sendable {
         }
     }
 
+    /// Queues `body` for the next group now, and returns a ticket to await its commit later. Writes queued
+    /// after this one (by any caller) are applied after it.
+    func enqueue(_ what: String, _ body: @escaping @Sendable (Database) throws -> Void) -> CommitTicket {
+        let ticket = CommitTicket()
+        enqueue(Pending(apply: body, committed: { ticket.complete($0) }))
+        return ticket
+    }
+
     /// Queues `body` for the next group without waiting; a failure is logged.
     func writeLater(_ what: String, _ body: @escaping @Sendable (Database) throws -> Void) {
         let logger = logger
@@ -112,5 +120,41 @@ final class GroupCommitter: Sendable {
             }
             for (pending, outcome) in zip(group, outcomes) { pending.committed(outcome) }
         }
+    }
+}
+
+/// A write that has been queued; `committed()` returns once its group has committed.
+public final class CommitTicket: Sendable {
+    private enum State {
+        case pending([CheckedContinuation<Void, any Error>])
+        case done(Result<Void, any Error>)
+    }
+
+    private let state = Mutex(State.pending([]))
+
+    /// Returns when the write has committed. - Throws: why it did not.
+    public func committed() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let result = state.withLock { state -> Result<Void, any Error>? in
+                switch state {
+                case .pending(var waiters):
+                    waiters.append(continuation)
+                    state = .pending(waiters)
+                    return nil
+                case .done(let result):
+                    return result
+                }
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+
+    func complete(_ result: Result<Void, any Error>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            guard case .pending(let waiters) = state else { return [] }
+            state = .done(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: result) }
     }
 }

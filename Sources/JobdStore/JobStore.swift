@@ -3,8 +3,9 @@ import JobdProtocol
 /// The one narrow interface through which the daemon reaches storage (DESIGN §5), so a second backend
 /// is an added type, not a rewrite.
 ///
-/// **Every method that changes a job returns only after its transaction has committed**, except the
-/// `record…` methods, which are queued behind earlier writes and committed with the next group.
+/// **Every `async` method that changes a job returns only after its transaction has committed.** The others
+/// queue their write at once, behind every write queued before, and return a ticket (or nothing) to await
+/// the commit with: the dispatcher frees a slot as soon as a job's outcome is queued, not committed.
 public protocol JobStore: Sendable {
     /// Requeues jobs a dead daemon left running and reports what the ready queues and counts start from.
     /// Call it once, before anything else.
@@ -16,14 +17,15 @@ public protocol JobStore: Sendable {
     /// Marks a job `running` and counts the attempt. Not awaited: ordered before the job's finish.
     func recordStarted(_ id: JobID, at now: Timestamp)
 
-    /// Stores an attempt's outcome and the job's new state.
-    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) async throws
+    /// Queues an attempt's outcome and the job's new state; await the ticket for the commit. Queued
+    /// at once, so any write queued after it (the next attempt's start) lands after it.
+    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket
 
     /// Cancels a job that is not running. - Returns: false if it was running or finished already.
     func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
 
-    /// Puts jobs that were running back to `queued` (daemon shutdown).
-    func requeue(_ ids: [JobID]) async throws
+    /// Queues putting jobs that were running back to `queued` (daemon shutdown).
+    func requeue(_ ids: [JobID]) -> CommitTicket
 
     /// One job, or nil.
     func job(_ id: JobID) async throws -> Job?

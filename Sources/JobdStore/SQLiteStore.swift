@@ -112,12 +112,11 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) async throws {
+    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket {
         precondition(state.isFinished || state == .queued, "finish into \(state)")
         var error = outcome.error
         var result: String?
-        if let value = outcome.result {
-            let bytes = try WireJSON.encode(value)
+        if let value = outcome.result, let bytes = try? WireJSON.encode(value) {
             if bytes.count <= Self.maximumResultBytes {
                 result = String(decoding: bytes, as: UTF8.self)
             } else {
@@ -130,7 +129,7 @@ public final class SQLiteStore: JobStore {
             result, outcome.wallSeconds, outcome.cpuUserSeconds, outcome.cpuSystemSeconds, outcome.maxRSSBytes,
             outcome.workerPID, id.rawValue,
         ]
-        try await committer.write { db in
+        return committer.enqueue("finish job \(id)") { db in
             try db.execute(
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
@@ -154,9 +153,8 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    public func requeue(_ ids: [JobID]) async throws {
-        guard !ids.isEmpty else { return }
-        try await committer.write { db in
+    public func requeue(_ ids: [JobID]) -> CommitTicket {
+        committer.enqueue("requeue \(ids.count) jobs") { db in
             let statement = try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = 'queued', error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'

@@ -1,10 +1,39 @@
 import ArgumentParser
+import Foundation
 import JobdClient
 import JobdProtocol
 
 /// `jobctl`: submit jobs to jobd and see the queue. Each subcommand is its own file.
 @main
 struct Jobctl: AsyncParsableCommand {
+    /// Accepts `--socket PATH` before the subcommand too (`jobctl --socket S status`): ArgumentParser
+    /// gives subcommands only the options after their name, so a leading one becomes JOBD_SOCKET.
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        while let first = arguments.first, first == "--socket" || first.hasPrefix("--socket=") {
+            let value: String
+            if first == "--socket" {
+                guard arguments.count >= 2 else { break }
+                value = arguments[1]
+                arguments.removeFirst(2)
+            } else {
+                value = String(first.dropFirst("--socket=".count))
+                arguments.removeFirst()
+            }
+            setenv("JOBD_SOCKET", value, 1)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "jobctl",
         abstract: "Submit jobs to jobd and see what is queued, running, failed, and why.",

@@ -63,9 +63,11 @@ struct StoreTests {
         try await withStore { store, _ in
             let ids = try await store.submit([newJob(), newJob(class: .io), newJob()])
             store.recordStarted(ids[0], at: Timestamp(secondsSinceEpoch: 1001))
+            // Committed in order: awaiting the finish also commits the start queued before it.
             try await store.finish(
                 ids[2], state: .succeeded, outcome: RunOutcome(exitCode: 0, wallSeconds: 1),
-                at: Timestamp(secondsSinceEpoch: 1002))
+                at: Timestamp(secondsSinceEpoch: 1002)
+            ).committed()
             let startup = try await store.recover(at: Timestamp(secondsSinceEpoch: 1003))
             #expect(startup.requeued == [ids[0]])
             #expect(startup.ready.map(\.id) == [ids[0], ids[1]])
@@ -84,7 +86,7 @@ struct StoreTests {
             let outcome = RunOutcome(
                 exitCode: nil, signal: 9, error: "killed by signal 9 (SIGKILL)", wallSeconds: 2.5, cpuUserSeconds: 1.25,
                 cpuSystemSeconds: 0.25, maxRSSBytes: 4096)
-            try await store.finish(id, state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1004))
+            try await store.finish(id, state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1004)).committed()
             let job = try #require(try await store.job(id))
             #expect(job.state == .failed && job.signal == 9 && job.attempts == 1)
             #expect(job.cpuSeconds == 1.5 && job.wallSeconds == 2.5 && job.maxRSSBytes == 4096)

@@ -27,7 +27,7 @@ actor Dispatcher {
     }
 
     private var scheduler: Scheduler
-    /// Waiting and running jobs. A job leaves only after its final state has committed.
+    /// Waiting and running jobs, and finished ones until their final state has committed.
     private var plans: [JobID: JobPlan] = [:]
     private var controls: [JobID: RunControl] = [:]
     private var counts: [JobClass: StateCounts]
@@ -113,18 +113,19 @@ actor Dispatcher {
         let attemptsUsed = plan.attempts + 1
         let state = AttemptVerdict.state(
             for: outcome, stop: stop, attemptsUsed: attemptsUsed, maxAttempts: plan.maxAttempts)
+        // Queue the outcome before the slot is freed: the next attempt's writes then land after it.
+        let commit =
+            stop == .shutdown
+            ? store.requeue([plan.id]) : store.finish(plan.id, state: state, outcome: outcome, at: WallClock.now())
+        await attemptEnded(plan, state: state, attemptsUsed: attemptsUsed)
         do {
-            if stop == .shutdown {
-                try await store.requeue([plan.id])
-            } else {
-                try await store.finish(plan.id, state: state, outcome: outcome, at: WallClock.now())
-            }
+            try await commit.committed()
         } catch {
             // The row still says `running`, so the next start requeues the job: at-least-once holds.
             logger.error("job \(plan.id): could not store its outcome: \(error)", metadata: ["job": "\(plan.id)"])
         }
         logger.debug("job \(plan.id) \(state.rawValue)", metadata: ["job": "\(plan.id)"])
-        await completed(plan, state: state, attemptsUsed: attemptsUsed)
+        await outcomeCommitted(plan, state: state)
     }
 
     /// Only a daemon running as root may run a job as its submitter; otherwise jobs keep our identity.
@@ -134,24 +135,27 @@ actor Dispatcher {
         return (plan.ownerUID, plan.ownerGID)
     }
 
-    private func completed(_ plan: JobPlan, state: JobState, attemptsUsed: Int) {
+    /// The attempt's process is gone and its outcome is queued: its slot goes to the next job now.
+    private func attemptEnded(_ plan: JobPlan, state: JobState, attemptsUsed: Int) {
         controls[plan.id] = nil
         counts[plan.class]!.running -= 1
         counts[plan.class]![state] += 1
-        let actions = scheduler.jobFinished(plan.id)
+        var actions = scheduler.jobFinished(plan.id)
         if state == .queued && !isDraining {
             var retry = plan
             retry.attempts = attemptsUsed
             plans[plan.id] = retry
-            perform(actions + scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority)))
-            return
-        }
-        plans[plan.id] = nil
-        if state.isFinished {
-            finishedSinceStart += 1
-            resumeWaiters(of: plan.id)
+            actions += scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority))
         }
         if !isDraining { perform(actions) }
+    }
+
+    /// The outcome has committed: clients waiting for the job see its final record from now on.
+    private func outcomeCommitted(_ plan: JobPlan, state: JobState) {
+        guard state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
+        plans[plan.id] = nil
+        finishedSinceStart += 1
+        resumeWaiters(of: plan.id)
     }
 
     // MARK: - Control
