@@ -4,8 +4,7 @@ import Synchronization
 
 /// The single writer: writes that arrive while one transaction commits share the next one (group commit).
 ///
-/// Each write runs in its own savepoint, so one that fails (a constraint) rolls back alone; the others in
-/// its group commit. A caller's `write` returns only after its group has committed: one fsync serves
+/// A write that fails (a constraint) rolls back alone; the others in its group commit. A caller's `write` returns only after its group has committed: one fsync serves
 /// thousands of submits. Writes are applied in the order they were enqueued.
 final class GroupCommitter: Sendable {
     private struct Pending: Sendable {
@@ -103,11 +102,22 @@ final class GroupCommitter: Sendable {
             let outcomes: [Result<Void, any Error>]
             do {
                 outcomes = try await writer.write { db in
-                    group.map { pending in
-                        Result {
-                            try db.inSavepoint {
-                                try pending.apply(db)
-                                return .commit
+                    // Optimistic: one transaction with no savepoints, which costs two statements per write.
+                    // If any write fails, the whole group is rolled back and replayed, each write in its own
+                    // savepoint, so one bad write never takes the others down with it.
+                    do {
+                        try db.inSavepoint {
+                            for pending in group { try pending.apply(db) }
+                            return .commit
+                        }
+                        return Array(repeating: .success(()), count: group.count)
+                    } catch {
+                        return group.map { pending in
+                            Result {
+                                try db.inSavepoint {
+                                    try pending.apply(db)
+                                    return .commit
+                                }
                             }
                         }
                     }

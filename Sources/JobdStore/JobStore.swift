@@ -27,6 +27,9 @@ public protocol JobStore: Sendable {
     /// Queues putting jobs that were running back to `queued` (daemon shutdown).
     func requeue(_ ids: [JobID]) -> CommitTicket
 
+    /// Several jobs by id, in one read; ids that do not exist are absent.
+    func jobs(_ ids: [JobID]) async throws -> [JobID: Job]
+
     /// One job, or nil.
     func job(_ id: JobID) async throws -> Job?
 

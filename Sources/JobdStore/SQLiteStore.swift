@@ -103,12 +103,12 @@ public final class SQLiteStore: JobStore {
 
     public func recordStarted(_ id: JobID, at now: Timestamp) {
         committer.writeLater("start job \(id)") { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, error = NULL
                     WHERE id = ?
-                    """,
-                arguments: [now.secondsSinceEpoch, id.rawValue])
+                    """
+            ).execute(arguments: [now.secondsSinceEpoch, id.rawValue])
         }
     }
 
@@ -130,14 +130,14 @@ public final class SQLiteStore: JobStore {
             outcome.workerPID, id.rawValue,
         ]
         return committer.enqueue("finish job \(id)") { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
                         wall_seconds = ?, cpu_user_seconds = ?, cpu_system_seconds = ?, max_rss_bytes = ?,
                         worker_pid = ?
                     WHERE id = ?
-                    """,
-                arguments: arguments)
+                    """
+            ).execute(arguments: arguments)
         }
     }
 
@@ -161,6 +161,25 @@ public final class SQLiteStore: JobStore {
                     WHERE id = ? AND state = 'running'
                     """)
             for id in ids { try statement.execute(arguments: [id.rawValue]) }
+        }
+    }
+
+    public func jobs(_ ids: [JobID]) async throws -> [JobID: Job] {
+        guard !ids.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var found: [JobID: Job] = [:]
+            // Chunks stay under SQLite's limit on bound parameters.
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT \(Job.columns) FROM jobs WHERE id IN (\(marks))",
+                    arguments: StatementArguments(chunk.map(\.rawValue)))
+                for row in rows {
+                    let job = try Job(row: row)
+                    found[job.id] = job
+                }
+            }
+            return found
         }
     }
 

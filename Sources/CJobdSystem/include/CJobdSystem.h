@@ -95,4 +95,7 @@ int jobd_lock_file(const char *path);
 /// The number of CPUs this process may run on (sched_getaffinity), at least 1.
 int jobd_available_cpus(void);
 
+/// Names the calling thread (at most 15 bytes), as `ps -L` and `perf` show it.
+void jobd_set_thread_name(const char *name);
+
 #endif

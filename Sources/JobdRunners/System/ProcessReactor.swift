@@ -71,7 +71,10 @@ public final class ProcessReactor: Sendable {
             var pid: Int32
             var pidfd: Int32
             var pipe: Int32  // -1 once closed
-            var output: Int32
+            /// Opened at the first byte of output: most jobs of a big batch write nothing, and a file created
+            /// per job would cost an open, a directory entry and a close each.
+            var output: Int32 = -1
+            var outputPath: String
             var written: Int64
             var limit: Int64
             var truncated: Bool
@@ -96,6 +99,7 @@ public final class ProcessReactor: Sendable {
         static func token(pid: Int32, isPipe: Bool) -> UInt64 { UInt64(UInt32(pid)) << 1 | (isPipe ? 1 : 0) }
 
         func run() {
+            jobd_set_thread_name("jobd-reactor")
             var ready = [jobd_ready](repeating: jobd_ready(), count: 128)
             while true {
                 let count = jobd_epoll_wait(epoll, &ready, Int32(ready.count), -1)
@@ -129,14 +133,9 @@ public final class ProcessReactor: Sendable {
         }
 
         private func spawn(_ spec: SpawnRequest) -> Result<Child, Failure> {
-            let output = open(spec.outputPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            guard output >= 0 else {
-                return .failure(Failure("cannot open the output file \(spec.outputPath): \(errnoText(errno))"))
-            }
             var fds: [Int32] = [-1, -1]
             let pipeError = jobd_pipe(&fds, 1)
             guard pipeError == 0 else {
-                close(output)
                 return .failure(Failure("cannot create a pipe: \(errnoText(pipeError))"))
             }
             var pid: pid_t = 0
@@ -158,7 +157,6 @@ public final class ProcessReactor: Sendable {
             close(fds[1])
             guard error == 0 else {
                 close(fds[0])
-                close(output)
                 let what = String(cString: jobd_spawn_step_name(step))
                 let subject = step == 6 ? " \(spec.cwd ?? "")" : step == 7 ? " \(spec.path)" : ""
                 return .failure(Failure("could not start: \(what)\(subject): \(errnoText(error))"))
@@ -169,8 +167,8 @@ public final class ProcessReactor: Sendable {
             _ = jobd_epoll_add(epoll, fds[0], Loop.token(pid: pid, isPipe: true))
             return .success(
                 Child(
-                    pid: pid, pidfd: pidfd, pipe: fds[0], output: output, written: 0, limit: spec.outputLimit,
-                    truncated: false, started: started, continuation: nil))
+                    pid: pid, pidfd: pidfd, pipe: fds[0], outputPath: spec.outputPath, written: 0,
+                    limit: spec.outputLimit, truncated: false, started: started, continuation: nil))
         }
 
         /// Reads what the pipe holds now, keeps what fits under the limit, and closes it at EOF.
@@ -181,7 +179,11 @@ public final class ProcessReactor: Sendable {
                 if count > 0 {
                     let room = max(0, child.limit - child.written)
                     let keep = min(Int64(count), room)
-                    if keep > 0 {
+                    if keep > 0 && child.output < 0 {
+                        child.output = open(child.outputPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+                        if child.output < 0 { child.limit = 0 }  // cannot keep it; drain and drop it all
+                    }
+                    if keep > 0 && child.output >= 0 {
                         buffer.withUnsafeBytes { _ = write(child.output, $0.baseAddress, Int(keep)) }
                         child.written += keep
                     }
@@ -214,7 +216,7 @@ public final class ProcessReactor: Sendable {
             }
             _ = jobd_epoll_remove(epoll, child.pidfd)
             close(child.pidfd)
-            close(child.output)
+            if child.output >= 0 { close(child.output) }
             child.continuation!.resume(
                 returning: .exited(
                     ChildExit(
@@ -237,9 +239,7 @@ public final class ProcessReactor: Sendable {
     public init() {
         let loop = Loop()
         self.loop = loop
-        let thread = Thread { loop.run() }
-        thread.name = "jobd-reactor"
-        thread.start()
+        Thread { loop.run() }.start()
     }
 
     /// Starts a process and returns when it has exited.

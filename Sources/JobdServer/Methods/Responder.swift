@@ -63,6 +63,14 @@ struct Responder: Sendable {
 
     /// The job, if it exists and the caller may see it; another user's job is "not found", so ids do not
     /// reveal what others run.
+    /// Checks that every job exists and the caller may see it, in one read.
+    func authorize(_ ids: [JobID], caller: Caller) async throws {
+        let found = try await store.jobs(ids)
+        for id in ids {
+            guard let job = found[id], caller.mayAccess(jobOwnedBy: job.ownerUID) else { throw JobdError.jobNotFound(id) }
+        }
+    }
+
     func authorizedJob(_ id: JobID, caller: Caller) async throws -> Job {
         guard let job = try await store.job(id), caller.mayAccess(jobOwnedBy: job.ownerUID) else {
             throw JobdError.jobNotFound(id)
