@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "jobctl", targets: ["jobctl"]),
         .library(name: "JobdServer", targets: ["JobdServer"]),
         .library(name: "JobdClient", targets: ["JobdClient"]),
+        .library(name: "JobdVarlinkNIO", targets: ["JobdVarlinkNIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,30 +45,29 @@ let package = Package(
         ),
 
         // MARK: - Client side
+        // A blocking connection and no NIO: jobctl starts in a few ms because its binary is small (Swift
+        // scans every protocol conformance in the binary at its first dynamic cast).
+        .target(name: "JobdClient", dependencies: ["JobdProtocol"], swiftSettings: swiftSettings),
+        // The varlink wire on SwiftNIO: the NUL-frame decoder the daemon's listener uses, and the async
+        // connection for code that holds many connections at once (tests, benchmarks).
         .target(
-            name: "JobdClient",
+            name: "JobdVarlinkNIO",
             dependencies: [
-                "JobdProtocol",
+                "JobdProtocol", "JobdClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
 
-        // MARK: - Shared wire types
-        // NIOCore is the one dependency: it holds the NUL-frame codec both sides share. NIOCore opens no
-        // sockets, so the protocol target stays free of I/O.
-        .target(
-            name: "JobdProtocol",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
-            swiftSettings: swiftSettings
-        ),
+        // MARK: - Shared wire types (stdlib and FoundationEssentials only)
+        .target(name: "JobdProtocol", swiftSettings: swiftSettings),
 
         // MARK: - Daemon
         .target(
             name: "JobdServer",
             dependencies: [
-                "JobdProtocol", "JobdStore", "JobdScheduler", "JobdRunners",
+                "JobdProtocol", "JobdVarlinkNIO", "JobdStore", "JobdScheduler", "JobdRunners",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "jobd-bench",
             dependencies: [
-                "JobdClient", "JobdProtocol",
+                "JobdClient", "JobdVarlinkNIO", "JobdProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/jobd-bench",
@@ -123,7 +123,7 @@ let package = Package(
         // MARK: - Tests
         .target(
             name: "JobdTestSupport",
-            dependencies: ["JobdClient", "JobdProtocol"],
+            dependencies: ["JobdClient", "JobdVarlinkNIO", "JobdProtocol"],
             path: "Tests/JobdTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -141,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["JobdClient", "JobdProtocol", "JobdTestSupport"],
+            dependencies: ["JobdClient", "JobdVarlinkNIO", "JobdProtocol", "JobdTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

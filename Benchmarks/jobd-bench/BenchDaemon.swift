@@ -1,5 +1,6 @@
 import Foundation
 import JobdClient
+import JobdVarlinkNIO
 import JobdProtocol
 
 /// A release `jobd` on a temp socket and database, for one workload.

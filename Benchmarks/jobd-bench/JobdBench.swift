@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobdClient
+import JobdVarlinkNIO
 import JobdProtocol
 
 /// `make bench`: the figures of ../shared/PEERS.md for the parts jobd has, each on a fresh daemon.

@@ -2,7 +2,7 @@ import ArgumentParser
 import JobdClient
 import JobdProtocol
 
-struct CancelCommand: AsyncParsableCommand {
+struct CancelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel",
         abstract: "Cancel jobs: a waiting one at once; a running one has its whole process group killed.")
@@ -14,10 +14,10 @@ struct CancelCommand: AsyncParsableCommand {
         if ids.isEmpty { throw ValidationError("name at least one job id") }
     }
 
-    func run() async throws {
-        try await global.withConnection { connection in
+    func run() throws {
+        try global.withConnection { connection in
             for id in ids {
-                let job = try await connection.call(Cancel.method, Cancel.Parameters(id: JobID(id)), returning: Cancel.Reply.self).job
+                let job = try connection.call(Cancel.method, Cancel.Parameters(id: JobID(id)), returning: Cancel.Reply.self).job
                 print("\(job.id) \(job.state.rawValue)")
             }
         }

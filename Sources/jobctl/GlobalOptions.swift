@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import JobdClient
 import JobdProtocol
 
@@ -11,9 +12,9 @@ struct GlobalOptions: ParsableArguments {
     var socketPath: String { socket ?? SocketLocation.defaultPath(environment: ProcessInfo.processInfo.environment) }
 
     /// Connects, runs `body`, and turns every failure into one line on stderr and a documented exit code.
-    func withConnection<R: Sendable>(_ body: (JobdConnection) async throws -> R) async throws -> R {
+    func withConnection<R>(_ body: (BlockingConnection) throws -> R) throws -> R {
         do {
-            return try await JobdConnection.withConnection(path: socketPath, body)
+            return try body(try BlockingConnection(path: socketPath))
         } catch let error as ClientError {
             printError(error.description)
             throw ExitCode(ExitStatus.code(for: error))
@@ -21,8 +22,15 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// One line on stderr, prefixed with the program's name.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("jobctl: \(message)\n".utf8))
+    let line = Array("jobctl: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Writes text to stdout as it is (no newline added).
+func writeOut(_ text: String) {
+    print(text, terminator: "")
 }
 
 /// Prints a value as indented JSON.

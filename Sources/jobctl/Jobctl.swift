@@ -1,14 +1,14 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import JobdClient
 import JobdProtocol
 
 /// `jobctl`: submit jobs to jobd and see the queue. Each subcommand is its own file.
 @main
-struct Jobctl: AsyncParsableCommand {
+struct Jobctl: ParsableCommand {
     /// Accepts `--socket PATH` before the subcommand too (`jobctl --socket S status`): ArgumentParser
     /// gives subcommands only the options after their name, so a leading one becomes JOBD_SOCKET.
-    static func main() async {
+    static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
         while let first = arguments.first, first == "--socket" || first.hasPrefix("--socket=") {
             let value: String
@@ -24,11 +24,7 @@ struct Jobctl: AsyncParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            try command.run()
         } catch {
             exit(withError: error)
         }

@@ -2,7 +2,7 @@ import ArgumentParser
 import JobdClient
 import JobdProtocol
 
-struct ListCommand: AsyncParsableCommand {
+struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List jobs, newest first.")
 
@@ -21,10 +21,10 @@ struct ListCommand: AsyncParsableCommand {
         if limit < 1 || limit > List.maximumLimit { throw ValidationError("--limit is 1 to \(List.maximumLimit)") }
     }
 
-    func run() async throws {
+    func run() throws {
         let wanted = states.flatMap { $0.split(separator: ",") }.compactMap { JobState(rawValue: String($0)) }
-        let reply = try await global.withConnection { connection in
-            try await connection.call(
+        let reply = try global.withConnection { connection in
+            try connection.call(
                 List.method, List.Parameters(states: wanted.isEmpty ? nil : wanted, queue: queue, limit: limit),
                 returning: List.Reply.self)
         }

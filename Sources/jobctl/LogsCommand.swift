@@ -1,9 +1,9 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import JobdClient
 import JobdProtocol
 
-struct LogsCommand: AsyncParsableCommand {
+struct LogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs", abstract: "Print a job's captured output (stdout and stderr, as written).")
 
@@ -11,13 +11,13 @@ struct LogsCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep printing until the job finishes.") var follow = false
     @Argument(help: "The job id.") var id: Int64
 
-    func run() async throws {
-        let truncated = try await global.withConnection { connection -> Bool in
+    func run() throws {
+        let truncated = try global.withConnection { connection -> Bool in
             let parameters = Logs.Parameters(id: JobID(id), follow: follow)
             if follow {
                 var truncated = false
-                try await connection.stream(Logs.method, parameters) { (reply: Logs.Reply) in
-                    FileHandle.standardOutput.write(Data(reply.text.utf8))
+                try connection.stream(Logs.method, parameters) { (reply: Logs.Reply) in
+                    writeOut(reply.text)
                     truncated = reply.truncated
                 }
                 return truncated
@@ -26,8 +26,8 @@ struct LogsCommand: AsyncParsableCommand {
             while true {
                 var page = parameters
                 page.offset = offset
-                let reply = try await connection.call(Logs.method, page, returning: Logs.Reply.self)
-                FileHandle.standardOutput.write(Data(reply.text.utf8))
+                let reply = try connection.call(Logs.method, page, returning: Logs.Reply.self)
+                writeOut(reply.text)
                 if reply.text.isEmpty || reply.offset == offset { return reply.truncated }
                 offset = reply.offset
             }

@@ -2,16 +2,16 @@ import ArgumentParser
 import JobdClient
 import JobdProtocol
 
-struct StatusCommand: AsyncParsableCommand {
+struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Counts by state and class, limits and uptime.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
-        let status = try await global.withConnection { connection in
-            try await connection.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
+    func run() throws {
+        let status = try global.withConnection { connection in
+            try connection.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
         }
         if json {
             try printJSON(status)

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import JobdClient
 import JobdProtocol
 
-struct SubmitCommand: AsyncParsableCommand {
+struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
         abstract: "Submit a command (or a batch of jobs) and print the new id.",
@@ -42,10 +42,10 @@ struct SubmitCommand: AsyncParsableCommand {
     /// The command without the `--` separator ArgumentParser may keep.
     private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
-    func run() async throws {
+    func run() throws {
         let specs = try batchFile.map(readBatch) ?? [commandSpec()]
-        let ids = try await global.withConnection { connection in
-            try await connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
+        let ids = try global.withConnection { connection in
+            try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
         }
         if json {
             if batchFile == nil { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
@@ -53,8 +53,8 @@ struct SubmitCommand: AsyncParsableCommand {
             print(ids.map(\.description).joined(separator: "\n"))
         }
         guard wait else { return }
-        let jobs = try await global.withConnection { connection in
-            try await connection.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
+        let jobs = try global.withConnection { connection in
+            try connection.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
         }
         throw ExitCode(ExitStatus.code(for: jobs))
     }
@@ -68,18 +68,20 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     private func readBatch(_ path: String) throws -> [JobSpec] {
-        let data: Data
+        let text: String
         if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
+            var lines: [String] = []
+            while let line = readLine(strippingNewline: false) { lines.append(line) }
+            text = lines.joined()
         } else {
             guard let contents = FileManager.default.contents(atPath: path) else {
                 printError("cannot read \(path)")
                 throw ExitCode(ExitStatus.invalid)
             }
-            data = contents
+            text = String(decoding: contents, as: UTF8.self)
         }
         var specs: [JobSpec] = []
-        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.allSatisfy(\.isWhitespace) { continue }
             do {
                 var spec = try WireJSON.decode(JobSpec.self, from: Array(line.utf8))

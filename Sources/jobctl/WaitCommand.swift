@@ -2,7 +2,7 @@ import ArgumentParser
 import JobdClient
 import JobdProtocol
 
-struct WaitCommand: AsyncParsableCommand {
+struct WaitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait",
         abstract: "Wait until jobs finish; exit with the job's exit code.",
@@ -19,9 +19,9 @@ struct WaitCommand: AsyncParsableCommand {
         if ids.isEmpty { throw ValidationError("name at least one job id") }
     }
 
-    func run() async throws {
-        let jobs = try await global.withConnection { connection in
-            try await connection.call(Wait.method, Wait.Parameters(ids: ids.map { JobID($0) }), returning: Wait.Reply.self).jobs
+    func run() throws {
+        let jobs = try global.withConnection { connection in
+            try connection.call(Wait.method, Wait.Parameters(ids: ids.map { JobID($0) }), returning: Wait.Reply.self).jobs
         }
         let code = ExitStatus.code(for: jobs)
         if code != 0 { throw ExitCode(code) }

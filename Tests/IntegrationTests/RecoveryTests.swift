@@ -1,5 +1,6 @@
 import Foundation
 import JobdClient
+import JobdVarlinkNIO
 import JobdProtocol
 import JobdTestSupport
 import Testing

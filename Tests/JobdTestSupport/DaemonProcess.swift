@@ -1,5 +1,6 @@
 import Foundation
 import JobdClient
+import JobdVarlinkNIO
 import JobdProtocol
 
 /// The real `jobd` binary on a temp socket and database, for integration tests.

@@ -1,4 +1,5 @@
 import JobdProtocol
+import JobdVarlinkNIO
 import Logging
 import NIOCore
 import NIOPosix

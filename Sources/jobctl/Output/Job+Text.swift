@@ -50,7 +50,7 @@ extension Job {
         ]
         if let result { lines.append(("result", Self.json(result))) }
         let width = lines.map(\.0.count).max() ?? 0
-        return lines.map { "\($0.0.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.1)" }
+        return lines.map { "\($0.0.padded(to: width))  \($0.1)" }
             .joined(separator: "\n")
     }
 
@@ -62,6 +62,6 @@ extension Job {
     static func quoted(_ argument: String) -> String {
         let safe = argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
         if safe && !argument.isEmpty { return argument }
-        return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "'" + argument.replacing("'", with: "'\\''") + "'"
     }
 }

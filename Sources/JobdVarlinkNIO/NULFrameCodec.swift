@@ -1,3 +1,4 @@
+import JobdProtocol
 import NIOCore
 
 /// Splits a varlink byte stream into messages: each is JSON followed by one NUL byte.

@@ -1,3 +1,4 @@
+import JobdClient
 import JobdProtocol
 import NIOCore
 import NIOPosix
@@ -80,23 +81,7 @@ public final class JobdConnection {
 
     private func nextReply<R: Decodable & Sendable>(_ type: R.Type) async throws -> (parameters: R, continues: Bool) {
         guard let bytes = try await nextRawReply() else { throw ClientError.connectionClosed }
-        let header: VarlinkReplyHeader
-        do {
-            header = try WireJSON.decode(VarlinkReplyHeader.self, from: bytes)
-        } catch {
-            throw ClientError.malformedReply(String(describing: error))
-        }
-        if let name = header.error {
-            let parameters = (try? WireJSON.decode(VarlinkErrorReply.self, from: bytes).parameters) ?? [:]
-            if let known = JobdError(name: name, parameters: parameters) { throw ClientError.remote(known) }
-            throw ClientError.unknownRemoteError(name: name, parameters: parameters)
-        }
-        do {
-            let reply = try WireJSON.decode(VarlinkReply<R>.self, from: bytes)
-            return (reply.parameters, reply.continues == true)
-        } catch {
-            throw ClientError.malformedReply(String(describing: error))
-        }
+        return try ReplyDecoder.decode(bytes, as: R.self)
     }
 
     private static func describe(_ error: any Error) -> String {
