@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // MARK: - Executables (thin)
@@ -36,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "jobd",
             dependencies: [
-                "JobdServer", "JobdRunners", "JobdProtocol",
+                "JobdServer", "JobdRunners", "JobdHandlers", "JobdProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -67,7 +69,7 @@ let package = Package(
         .target(
             name: "JobdServer",
             dependencies: [
-                "JobdProtocol", "JobdVarlinkNIO", "JobdStore", "JobdScheduler", "JobdRunners",
+                "JobdProtocol", "JobdVarlinkNIO", "JobdStore", "JobdScheduler", "JobdRunners", "JobdHandlers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,9 +98,20 @@ let package = Package(
         .target(
             name: "JobdRunners",
             dependencies: [
-                "JobdProtocol", "CJobdSystem",
+                "JobdProtocol", "JobdHandlers", "CJobdSystem",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Handlers: kinds of job that run as Swift code, in the daemon or in a worker. No process or
+        // socket code here, so a new handler is a small file and one line in HandlerRegistry.builtIn.
+        .target(
+            name: "JobdHandlers",
+            dependencies: ["JobdProtocol", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The Linux calls Swift's Glibc module hides (pidfd_open, pipe2, epoll, prctl, vfork-based spawn,

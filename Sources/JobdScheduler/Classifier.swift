@@ -2,8 +2,8 @@ import JobdProtocol
 
 /// Decides a new job's class by the rules of DESIGN §3, in order, and says which rule decided and why.
 ///
-/// Today two rules exist: the submitter's hint, and the default. Handler classes and learned profiles
-/// slot in between (issues 4 and 5).
+/// Today three rules exist: the submitter's hint, the handler's declared class, and the default. Learned
+/// profiles slot in before the default (issue 5).
 public struct Classifier: Sendable {
     /// The class of a job no rule decides.
     public var defaultClass: JobClass
@@ -20,9 +20,15 @@ public struct Classifier: Sendable {
         public var reason: String
     }
 
-    public func classify(_ spec: JobSpec) -> Decision {
+    /// - Parameter declaredClass: the class the job's handler declares, if it declares one.
+    public func classify(_ spec: JobSpec, declaredClass: JobClass?) -> Decision {
         if let hint = spec.class {
             return Decision(class: hint, source: .hint, reason: "the submitter asked for --\(hint.rawValue)")
+        }
+        if let declaredClass {
+            return Decision(
+                class: declaredClass, source: .kind,
+                reason: "the \(spec.resolvedKind) handler declares \(declaredClass.rawValue)")
         }
         return Decision(
             class: defaultClass, source: .default,

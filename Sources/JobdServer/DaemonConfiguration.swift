@@ -20,6 +20,12 @@ public struct DaemonConfiguration: Sendable {
     public var killGrace: Duration
     /// At SIGTERM, how long running jobs may finish before they are stopped and requeued.
     public var shutdownGrace: Duration
+    /// The command that starts one CPU worker: this very executable in its `worker` mode.
+    public var workerCommand: [String] = ["/proc/self/exe", "worker"]
+    /// Retire a worker after this many jobs; nil: never.
+    public var workerMaxJobs: Int?
+    /// Retire a worker whose resident set passed this many bytes; nil: never.
+    public var workerMaxRSSBytes: Int64?
 
     public init(
         socketPath: String, databasePath: String, logsDirectory: String? = nil,

@@ -1,3 +1,4 @@
+import JobdHandlers
 import JobdProtocol
 import JobdRunners
 import JobdScheduler
@@ -17,6 +18,7 @@ public final class JobdDaemon: Service {
     private let configuration: DaemonConfiguration
     private let store: SQLiteStore
     private let dispatcher: Dispatcher
+    private let pool: WorkerPool
     private let listener: VarlinkListener
     private let logger: Logger
 
@@ -33,11 +35,22 @@ public final class JobdDaemon: Service {
         self.logger = logger
         self.store = store
         try FileSystem.createDirectory(configuration.logsDirectory)
-        let runner = ExecRunner(
-            reactor: ProcessReactor(), killGrace: configuration.killGrace,
-            daemonEnvironment: ProcessEnvironment.current)
+        // One reactor thread spawns every process, workers included: PDEATHSIG follows the forking thread.
+        let reactor = ProcessReactor()
+        let environment = ProcessEnvironment.current
+        let runner = ExecRunner(reactor: reactor, killGrace: configuration.killGrace, daemonEnvironment: environment)
+        let pool = WorkerPool(
+            configuration: WorkerPoolConfiguration(
+                size: configuration.cpuSlots, executable: configuration.workerCommand[0],
+                arguments: ["jobd"] + configuration.workerCommand.dropFirst(), environment: environment,
+                maxJobs: configuration.workerMaxJobs, maxRSSBytes: configuration.workerMaxRSSBytes,
+                killGrace: configuration.killGrace),
+            reactor: reactor, logger: logger)
+        self.pool = pool
+        let registry = HandlerRegistry.builtIn
         let dispatcher = Dispatcher(
-            store: store, runner: runner, configuration: configuration, counts: startup.counts, logger: logger)
+            store: store, runner: runner, pool: pool, registry: registry, configuration: configuration,
+            counts: startup.counts, logger: logger)
         self.dispatcher = dispatcher
         if !startup.requeued.isEmpty {
             let ids = startup.requeued.map(\.description).joined(separator: ", ")
@@ -45,7 +58,7 @@ public final class JobdDaemon: Service {
         }
         await dispatcher.enqueue(startup.ready.map(JobPlan.init))
         let responder = Responder(
-            dispatcher: dispatcher, store: store, classifier: Classifier(), configuration: configuration,
+            dispatcher: dispatcher, store: store, classifier: Classifier(), registry: registry, configuration: configuration,
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,
@@ -60,6 +73,7 @@ public final class JobdDaemon: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.store.run() }
             group.addTask { await self.dispatcher.run() }
+            group.addTask { await self.pool.supervise() }
             group.addTask {
                 do {
                     try await self.listener.run()
@@ -71,6 +85,7 @@ public final class JobdDaemon: Service {
             logger.info("shutting down: no new jobs; running jobs have \(configuration.shutdownGrace) to finish")
             await listener.stopAccepting()
             await dispatcher.drain(grace: configuration.shutdownGrace)
+            await pool.shutdown()
             store.close()
             // What is left are idle or waiting client connections.
             group.cancelAll()

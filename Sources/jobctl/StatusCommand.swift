@@ -4,7 +4,7 @@ import JobdProtocol
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Counts by state and class, limits and uptime.")
+        commandName: "status", abstract: "Counts by state and class, limits, uptime and the CPU workers.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
@@ -26,5 +26,16 @@ struct StatusCommand: ParsableCommand {
             table.add([state.rawValue, String(status.cpu[state]), String(status.io[state]), String(status.total[state])])
         }
         print(table.render())
+        guard !status.workers.isEmpty else { return }
+        print("")
+        var workers = Table("WORKER", "PID", "STATE", "JOB", "JOBS RUN", "RSS")
+        for worker in status.workers {
+            workers.add([
+                String(worker.slot), worker.pid.map(String.init) ?? "-", worker.state,
+                worker.jobID.map(\.description) ?? "-", String(worker.jobsRun),
+                worker.rssBytes.map { "\($0 >> 20) MiB" } ?? "-",
+            ])
+        }
+        print(workers.render())
     }
 }

@@ -10,6 +10,8 @@ struct SubmitCommand: ParsableCommand {
         discussion: """
             The command runs without a shell: `jobctl submit -- sh -c 'a | b'` for pipes. It runs in the current
             directory with the current environment. Prints only the id, so `id=$(jobctl submit -- ...)` works.
+            --kind NAME runs a handler instead of a command: jobctl submit --kind sha256 --payload '{"path": "/f"}'.
+            Built-in handlers: sha256 (cpu), noop and sleep (io; {"seconds": N}).
             --batch FILE reads one JSON job per line (the io.jobd JobSpec: {"argv": [...], "class": "io", ...}),
             submits them in one call and prints one id per line.
             """)
@@ -18,6 +20,8 @@ struct SubmitCommand: ParsableCommand {
 
     @Flag(help: "The job is CPU-bound: run it in the worker pool.") var cpu = false
     @Flag(help: "The job is I/O-bound: run it as a task in the daemon.") var io = false
+    @Option(help: "Run this handler instead of a command (sha256, noop, sleep, ...).") var kind: String?
+    @Option(help: "The handler's input, as JSON.") var payload: String?
     @Option(help: "A label for list and show.") var name: String?
     @Option(help: "The queue.") var queue: String?
     @Option(help: "Higher runs first.") var priority: Int?
@@ -32,7 +36,14 @@ struct SubmitCommand: ParsableCommand {
     func validate() throws {
         if cpu && io { throw ValidationError("--cpu and --io exclude each other") }
         if batchFile != nil && !command.isEmpty { throw ValidationError("give --batch or a command, not both") }
-        if batchFile == nil && arguments.isEmpty { throw ValidationError("nothing to run: jobctl submit -- COMMAND [ARG...]") }
+        if kind != nil && !arguments.isEmpty { throw ValidationError("give --kind or a command, not both") }
+        if payload != nil && kind == nil { throw ValidationError("--payload goes with --kind") }
+        if let payload, (try? WireJSON.decode(JSONValue.self, from: Array(payload.utf8))) == nil {
+            throw ValidationError("--payload is not JSON: \(payload)")
+        }
+        if batchFile == nil && kind == nil && arguments.isEmpty {
+            throw ValidationError("nothing to run: jobctl submit -- COMMAND [ARG...]")
+        }
         if let timeout, DurationText.seconds(timeout) == nil {
             throw ValidationError("--timeout \(timeout): expected a duration such as 500ms, 30s, 10m or 2h")
         }
@@ -60,7 +71,13 @@ struct SubmitCommand: ParsableCommand {
     }
 
     private func commandSpec() -> JobSpec {
-        JobSpec(
+        if let kind, kind != "exec" {
+            return JobSpec(
+                kind: kind, payload: payload.flatMap { try? WireJSON.decode(JSONValue.self, from: Array($0.utf8)) },
+                name: name, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
+                timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
+        }
+        return JobSpec(
             argv: arguments, env: ProcessInfo.processInfo.environment,
             cwd: cwd ?? FileManager.default.currentDirectoryPath, name: name, queue: queue,
             class: cpu ? .cpu : io ? .io : nil, priority: priority, timeoutSeconds: timeout.flatMap(DurationText.seconds),

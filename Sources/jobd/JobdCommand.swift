@@ -21,7 +21,8 @@ struct JobdCommand: AsyncParsableCommand {
             lets running ones finish within --shutdown-grace, requeues the rest, and exits 0.
             Control it with jobctl, or any varlink client, on the socket.
             """,
-        version: JobdInterface.version)
+        version: JobdInterface.version,
+        subcommands: [WorkerCommand.self])
 
     @Option(help: "The control socket. Default: $JOBD_SOCKET, else $XDG_RUNTIME_DIR/jobd/jobd.sock, else /run/jobd/jobd.sock.")
     var socket: String?
@@ -34,6 +35,12 @@ struct JobdCommand: AsyncParsableCommand {
 
     @Option(help: "CPU-class jobs that may run at once. Default: the cores jobd may run on.")
     var cpuWorkers: Int?
+
+    @Option(help: "Retire a CPU worker after it has run this many jobs (default: never).")
+    var workerMaxJobs: Int?
+
+    @Option(help: "Retire a CPU worker whose resident memory passed this size, e.g. 512M or 2G.")
+    var workerMaxRss: String = "1G"
 
     @Option(help: "normal: a commit survives a jobd crash; full: it survives a power cut too (fsync per commit).")
     var durability: String = "normal"
@@ -59,6 +66,10 @@ struct JobdCommand: AsyncParsableCommand {
         if SQLiteStore.Durability(rawValue: durability) == nil { throw ValidationError("--durability is normal or full") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
         if shutdownGrace < 0 || killGrace < 0 { throw ValidationError("grace periods cannot be negative") }
+        if let workerMaxJobs, workerMaxJobs < 1 { throw ValidationError("--worker-max-jobs must be at least 1") }
+        if ByteSize.parse(workerMaxRss) == nil {
+            throw ValidationError("--worker-max-rss takes a size such as 512M, 2G or 1048576 (bytes)")
+        }
     }
 
     func run() async throws {
@@ -73,13 +84,19 @@ struct JobdCommand: AsyncParsableCommand {
         // The socket is opened to everyone explicitly; each call is authorised from its peer's uid.
         umask(0o077)
         let environment = ProcessEnvironment.current
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             socketPath: socket ?? SocketLocation.defaultPath(environment: environment),
             databasePath: database ?? SocketLocation.defaultDatabasePath(environment: environment),
             durability: SQLiteStore.Durability(rawValue: durability)!,
             cpuSlots: cpuWorkers ?? SystemInfo.availableCPUs, ioConcurrency: ioConcurrency,
             maximumMessageBytes: maxMessageBytes, outputLimitBytes: outputLimit,
             killGrace: .milliseconds(Int64(killGrace * 1000)), shutdownGrace: .milliseconds(Int64(shutdownGrace * 1000)))
+
+        configuration.workerCommand = [
+            "/proc/self/exe", "worker", "--kill-grace", "\(killGrace)", "--log-level", logLevel,
+        ]
+        configuration.workerMaxJobs = workerMaxJobs
+        configuration.workerMaxRSSBytes = ByteSize.parse(workerMaxRss)
 
         let daemon: JobdDaemon
         let lock: FileLock

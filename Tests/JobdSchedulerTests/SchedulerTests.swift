@@ -60,12 +60,17 @@ struct SchedulerTests {
         #expect(scheduler.setLimits(Limits(cpuSlots: 3, ioSlots: 1)) == [.start(JobID(2), .cpu), .start(JobID(3), .cpu)])
     }
 
-    @Test func theHintWinsElseTheDefault() {
+    @Test func theHintWinsThenTheHandlerThenTheDefault() {
         let classifier = Classifier(defaultClass: .cpu)
-        let hinted = classifier.classify(JobSpec(argv: ["curl"], class: .io))
+        let hinted = classifier.classify(JobSpec(argv: ["curl"], class: .io), declaredClass: nil)
         #expect(hinted.class == .io && hinted.source == .hint)
-        let plain = classifier.classify(JobSpec(argv: ["curl"]))
+        let hintOverHandler = classifier.classify(JobSpec(kind: "sha256", class: .io), declaredClass: .cpu)
+        #expect(hintOverHandler.class == .io && hintOverHandler.source == .hint)
+        let declared = classifier.classify(JobSpec(kind: "sleep"), declaredClass: .io)
+        #expect(declared.class == .io && declared.source == .kind)
+        #expect(declared.reason == "the sleep handler declares io")
+        let plain = classifier.classify(JobSpec(argv: ["curl"]), declaredClass: nil)
         #expect(plain.class == .cpu && plain.source == .default)
-        #expect(Classifier(defaultClass: .io).classify(JobSpec(argv: ["x"])).class == .io)
+        #expect(Classifier(defaultClass: .io).classify(JobSpec(argv: ["x"]), declaredClass: nil).class == .io)
     }
 }

@@ -30,6 +30,16 @@ public struct RunOutcome: Hashable, Sendable, Codable {
         self.workerPID = workerPID
     }
 
+    enum CodingKeys: String, CodingKey {
+        case signal, error, result
+        case exitCode = "exit_code"
+        case wallSeconds = "wall_seconds"
+        case cpuUserSeconds = "cpu_user_seconds"
+        case cpuSystemSeconds = "cpu_system_seconds"
+        case maxRSSBytes = "max_rss_bytes"
+        case workerPID = "worker_pid"
+    }
+
     /// True when the attempt succeeded: exit code 0, no signal, no error.
     public var isSuccess: Bool { exitCode == 0 && signal == nil && error == nil }
 }

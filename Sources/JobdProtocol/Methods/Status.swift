@@ -18,11 +18,15 @@ public enum Status {
         public var database: String
         /// Jobs finished since start-up.
         public var finishedSinceStart: Int64
+        /// The CPU pool, one entry per slot.
+        public var workers: [WorkerInfo]
 
         public init(
             version: String, pid: Int32, uptimeSeconds: Double, total: StateCounts, cpu: StateCounts,
-            io: StateCounts, cpuLimit: Int, ioLimit: Int, database: String, finishedSinceStart: Int64
+            io: StateCounts, cpuLimit: Int, ioLimit: Int, database: String, finishedSinceStart: Int64,
+            workers: [WorkerInfo]
         ) {
+            self.workers = workers
             self.version = version
             self.pid = pid
             self.uptimeSeconds = uptimeSeconds
@@ -36,7 +40,7 @@ public enum Status {
         }
 
         enum CodingKeys: String, CodingKey {
-            case version, pid, total, cpu, io, database
+            case version, pid, total, cpu, io, database, workers
             case uptimeSeconds = "uptime_seconds"
             case cpuLimit = "cpu_limit"
             case ioLimit = "io_limit"
@@ -80,5 +84,46 @@ public struct StateCounts: Hashable, Sendable, Codable {
             case .cancelled: cancelled = newValue
             }
         }
+    }
+}
+
+/// One CPU worker process, as `io.jobd.Status` reports it.
+public struct WorkerInfo: Hashable, Sendable, Codable {
+    /// 1-based; a replacement keeps the slot of the worker it replaced.
+    public var slot: Int
+    /// Absent while the slot's worker is being started.
+    public var pid: Int32?
+    /// `starting`, `idle`, `busy` or `retiring`.
+    public var state: String
+    public var jobID: JobID?
+    /// Jobs this process has run.
+    public var jobsRun: Int
+    public var rssBytes: Int64?
+
+    public init(slot: Int, pid: Int32?, state: String, jobID: JobID?, jobsRun: Int, rssBytes: Int64?) {
+        self.slot = slot
+        self.pid = pid
+        self.state = state
+        self.jobID = jobID
+        self.jobsRun = jobsRun
+        self.rssBytes = rssBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case slot, pid, state
+        case jobID = "job_id"
+        case jobsRun = "jobs_run"
+        case rssBytes = "rss_bytes"
+    }
+
+    // Absent values are sent as null, so `--json` always shows every field.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(slot, forKey: .slot)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(state, forKey: .state)
+        try c.encode(jobID, forKey: .jobID)
+        try c.encode(jobsRun, forKey: .jobsRun)
+        try c.encode(rssBytes, forKey: .rssBytes)
     }
 }

@@ -100,7 +100,17 @@ public enum JobdInterface {
         # Captured output from a byte offset. With follow and more, streams until the job finishes.
         method Logs(id: int, offset: ?int, follow: ?bool) -> (text: string, offset: int, finished: bool, truncated: bool)
 
-        # Counts by state and class, limits and uptime.
+        # One CPU worker process. state: starting, idle, busy or retiring.
+        type WorkerInfo (
+          slot: int,
+          pid: ?int,
+          state: string,
+          job_id: ?int,
+          jobs_run: int,
+          rss_bytes: ?int
+        )
+
+        # Counts by state and class, limits, uptime and the CPU workers.
         method Status() -> (
           version: string,
           pid: int,
@@ -111,7 +121,8 @@ public enum JobdInterface {
           cpu_limit: int,
           io_limit: int,
           database: string,
-          finished_since_start: int
+          finished_since_start: int,
+          workers: []WorkerInfo
         )
 
         # The cheapest round trip.

@@ -41,7 +41,10 @@ public struct ExecRunner: Sendable {
     }
 
     /// Runs one attempt to its end. Never throws: a failure to start is an outcome with an `error`.
-    public func run(_ job: ExecJob, control: RunControl) async -> RunOutcome {
+    /// - Parameter started: called with the process group once the command runs (a worker reports it).
+    public func run(
+        _ job: ExecJob, control: RunControl, started: @escaping @Sendable (Int32) -> Void = { _ in }
+    ) async -> RunOutcome {
         let environment = job.environment ?? daemonEnvironment
         let path: String
         switch ExecutableLookup.resolve(job.argv[0], searchPath: environment["PATH"], cwd: job.cwd) {
@@ -56,7 +59,10 @@ public struct ExecRunner: Sendable {
 
         let result = await withTaskGroup(of: ChildResult?.self) { group in
             group.addTask {
-                let result = await reactor.run(request) { pid in control.started(processGroup: pid) }
+                let result = await reactor.run(request) { pid in
+                    control.started(processGroup: pid)
+                    started(pid)
+                }
                 control.finished()
                 return result
             }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// Reads a job's captured output file.
 public enum OutputLog {
@@ -17,4 +18,49 @@ public enum OutputLog {
         let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
         return (Array(bytes.prefix(max(0, got))), size)
     }
+}
+
+/// Appends a job's output to its log file, up to a limit; the file is created at the first byte.
+/// Thread-safe: a handler may write from any thread.
+public final class OutputAppender: Sendable {
+    private struct State {
+        var fd: Int32 = -1
+        var written: Int64 = 0
+        var failed = false
+    }
+
+    private let path: String
+    private let limit: Int64
+    private let state = Mutex(State())
+
+    public init(path: String, limit: Int64) {
+        self.path = path
+        self.limit = limit
+    }
+
+    public func append(_ bytes: [UInt8]) {
+        state.withLock { state in
+            let keep = Int(max(0, min(Int64(bytes.count), limit - state.written)))
+            guard keep > 0, !state.failed else { return }
+            if state.fd < 0 {
+                state.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+                if state.fd < 0 {
+                    state.failed = true
+                    return
+                }
+            }
+            bytes.withUnsafeBytes { _ = write(state.fd, $0.baseAddress, keep) }
+            state.written += Int64(keep)
+        }
+    }
+
+    /// Closes the file; later appends reopen it.
+    public func close() {
+        state.withLock { state in
+            if state.fd >= 0 { _ = Glibc.close(state.fd) }
+            state.fd = -1
+        }
+    }
+
+    deinit { close() }
 }

@@ -16,6 +16,8 @@ public struct SpawnRequest: Sendable {
     /// stdout and stderr are appended here, up to `outputLimit` bytes; the rest is read and dropped.
     public var outputPath: String
     public var outputLimit: Int64
+    /// Given stdin, stdout and stderr instead of the captured output (a worker's pipes): nothing is read.
+    public var descriptors: (stdin: Int32, stdout: Int32, stderr: Int32)?
 
     public init(
         path: String, argv: [String], environment: [String], cwd: String?, identity: (uid: UInt32, gid: UInt32)?,
@@ -28,6 +30,16 @@ public struct SpawnRequest: Sendable {
         self.identity = identity
         self.outputPath = outputPath
         self.outputLimit = outputLimit
+    }
+
+    /// A process whose stdin, stdout and stderr are the given descriptors; the reactor only reaps it.
+    public init(
+        path: String, argv: [String], environment: [String], descriptors: (stdin: Int32, stdout: Int32, stderr: Int32)
+    ) {
+        self.init(
+            path: path, argv: argv, environment: environment, cwd: nil, identity: nil, outputPath: "/dev/null",
+            outputLimit: 0)
+        self.descriptors = descriptors
     }
 }
 
@@ -134,10 +146,13 @@ public final class ProcessReactor: Sendable {
 
         private func spawn(_ spec: SpawnRequest) -> Result<Child, Failure> {
             var fds: [Int32] = [-1, -1]
-            let pipeError = jobd_pipe(&fds, 1)
-            guard pipeError == 0 else {
-                return .failure(Failure("cannot create a pipe: \(errnoText(pipeError))"))
+            if spec.descriptors == nil {
+                let pipeError = jobd_pipe(&fds, 1)
+                guard pipeError == 0 else {
+                    return .failure(Failure("cannot create a pipe: \(errnoText(pipeError))"))
+                }
             }
+            let stdio = spec.descriptors ?? (stdin: -1, stdout: fds[1], stderr: fds[1])
             var pid: pid_t = 0
             var step: Int32 = 0
             let started = ContinuousClock.now
@@ -146,17 +161,17 @@ public final class ProcessReactor: Sendable {
                     spec.path.withCString { path in
                         withOptionalCString(spec.cwd) { cwd in
                             var request = jobd_spawn_request(
-                                path: path, argv: argv, envp: envp, cwd: cwd, stdin_fd: -1, stdout_fd: fds[1],
-                                stderr_fd: fds[1], uid: spec.identity.map { Int64($0.uid) } ?? -1,
+                                path: path, argv: argv, envp: envp, cwd: cwd, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout,
+                                stderr_fd: stdio.stderr, uid: spec.identity.map { Int64($0.uid) } ?? -1,
                                 gid: spec.identity.map { Int64($0.gid) } ?? -1, kill_with_parent: 1)
                             return jobd_spawn(&request, &pid, &step)
                         }
                     }
                 }
             }
-            close(fds[1])
+            if fds[1] >= 0 { close(fds[1]) }
             guard error == 0 else {
-                close(fds[0])
+                if fds[0] >= 0 { close(fds[0]) }
                 let what = String(cString: jobd_spawn_step_name(step))
                 let subject = step == 6 ? " \(spec.cwd ?? "")" : step == 7 ? " \(spec.path)" : ""
                 return .failure(Failure("could not start: \(what)\(subject): \(errnoText(error))"))
@@ -164,7 +179,7 @@ public final class ProcessReactor: Sendable {
             let pidfd = jobd_pidfd_open(pid)
             precondition(pidfd >= 0, "pidfd_open(\(pid)) failed: \(errnoText(-pidfd)); jobd needs Linux 5.3 or later")
             _ = jobd_epoll_add(epoll, pidfd, Loop.token(pid: pid, isPipe: false))
-            _ = jobd_epoll_add(epoll, fds[0], Loop.token(pid: pid, isPipe: true))
+            if fds[0] >= 0 { _ = jobd_epoll_add(epoll, fds[0], Loop.token(pid: pid, isPipe: true)) }
             return .success(
                 Child(
                     pid: pid, pidfd: pidfd, pipe: fds[0], outputPath: spec.outputPath, written: 0,
@@ -256,6 +271,11 @@ public final class ProcessReactor: Sendable {
     /// Sends `signal` to every process in the group `pgid`. The corresponding C function is `kill`.
     public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
         _ = jobd_kill_group(pgid, signal)
+    }
+
+    /// Sends `signal` to one process. The corresponding C function is `kill`.
+    public static func signalProcess(_ pid: Int32, _ signal: Int32) {
+        _ = kill(pid, signal)
     }
 }
 

@@ -25,3 +25,15 @@ public enum SystemInfo {
         return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
+
+extension SystemInfo {
+    /// CPU seconds this process has used so far, user and system (`getrusage(RUSAGE_SELF)`).
+    public static var processCPUTime: (user: Double, system: Double) {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return (
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+            Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        )
+    }
+}

@@ -1,3 +1,4 @@
+import JobdHandlers
 import JobdProtocol
 import JobdRunners
 import JobdScheduler
@@ -37,17 +38,22 @@ actor Dispatcher {
 
     private let store: any JobStore
     private let runner: ExecRunner
+    private let handlerRunner = HandlerRunner(measuresProcessCPU: false)
+    private let pool: WorkerPool
+    private let registry: HandlerRegistry
     private let configuration: DaemonConfiguration
     private let logger: Logger
     private let launches: AsyncStream<Launch>
     private let launchContinuation: AsyncStream<Launch>.Continuation
 
     init(
-        store: any JobStore, runner: ExecRunner, configuration: DaemonConfiguration, counts: [JobClass: StateCounts],
-        logger: Logger
+        store: any JobStore, runner: ExecRunner, pool: WorkerPool, registry: HandlerRegistry,
+        configuration: DaemonConfiguration, counts: [JobClass: StateCounts], logger: Logger
     ) {
         self.store = store
         self.runner = runner
+        self.pool = pool
+        self.registry = registry
         self.configuration = configuration
         self.counts = counts
         self.logger = logger
@@ -97,18 +103,7 @@ actor Dispatcher {
     private nonisolated func execute(_ launch: Launch) async {
         let plan = launch.plan
         store.recordStarted(plan.id, at: WallClock.now())
-        let outcome: RunOutcome
-        switch plan.kind {
-        case "exec":
-            let job = ExecJob(
-                argv: plan.argv ?? [], environment: plan.env, cwd: plan.cwd,
-                identity: identity(for: plan), outputPath: "\(configuration.logsDirectory)/\(plan.id).log",
-                outputLimit: configuration.outputLimitBytes,
-                timeout: plan.timeoutSeconds.map { .milliseconds(Int64($0 * 1000)) })
-            outcome = await runner.run(job, control: launch.control)
-        default:
-            outcome = RunOutcome(error: "this jobd has no handler named \(plan.kind)", wallSeconds: 0)
-        }
+        let outcome = await run(plan, control: launch.control)
         let stop = launch.control.stopReason
         let attemptsUsed = plan.attempts + 1
         let state = AttemptVerdict.state(
@@ -126,6 +121,35 @@ actor Dispatcher {
         }
         logger.debug("job \(plan.id) \(state.rawValue)", metadata: ["job": "\(plan.id)"])
         await outcomeCommitted(plan, state: state)
+    }
+
+    /// The two paths of DESIGN §4: a CPU-class job goes to a worker process; an I/O-class one runs here,
+    /// as this task (an exec job's child is awaited on the reactor thread, never on this pool).
+    private nonisolated func run(_ plan: JobPlan, control: RunControl) async -> RunOutcome {
+        let outputPath = "\(configuration.logsDirectory)/\(plan.id).log"
+        let timeout = plan.timeoutSeconds.map { Duration.milliseconds(Int64($0 * 1000)) }
+        guard let kind = registry.kind(named: plan.kind) else {
+            return RunOutcome(error: "this jobd has no handler named \(plan.kind)", wallSeconds: 0)
+        }
+        switch (plan.class, kind) {
+        case (.cpu, _):
+            let job = WorkerJob(
+                id: plan.id, kind: plan.kind, payload: plan.payload, argv: plan.argv, environment: plan.env,
+                cwd: plan.cwd, identity: identity(for: plan), outputPath: outputPath,
+                outputLimit: configuration.outputLimitBytes, timeout: timeout)
+            return await pool.run(job, control: control)
+        case (.io, .exec):
+            let job = ExecJob(
+                argv: plan.argv ?? [], environment: plan.env, cwd: plan.cwd, identity: identity(for: plan),
+                outputPath: outputPath, outputLimit: configuration.outputLimitBytes, timeout: timeout)
+            return await runner.run(job, control: control)
+        case (.io, .handler(let handler)):
+            let output = OutputAppender(path: outputPath, limit: configuration.outputLimitBytes)
+            defer { output.close() }
+            return await handlerRunner.run(
+                handler, payload: plan.payload ?? .null, jobID: plan.id, output: { output.append($0) },
+                control: control, timeout: timeout)
+        }
     }
 
     /// Only a daemon running as root may run a job as its submitter; otherwise jobs keep our identity.
@@ -205,6 +229,11 @@ actor Dispatcher {
 
     func snapshot() -> Snapshot {
         Snapshot(counts: counts, limits: scheduler.limits, finishedSinceStart: finishedSinceStart)
+    }
+
+    /// The CPU pool's workers, for `status`.
+    nonisolated func workers() async -> [WorkerStatus] {
+        await pool.statuses()
     }
 
     // MARK: - Shutdown

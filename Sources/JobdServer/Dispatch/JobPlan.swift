@@ -7,6 +7,7 @@ struct JobPlan: Sendable {
     var `class`: JobClass
     var priority: Int
     var kind: String
+    var payload: JSONValue?
     var argv: [String]?
     var env: [String: String]?
     var cwd: String?
@@ -22,6 +23,7 @@ struct JobPlan: Sendable {
         `class` = job.class
         priority = job.priority
         kind = job.kind
+        payload = job.payload
         argv = job.argv
         env = job.env
         cwd = job.cwd
@@ -37,6 +39,7 @@ struct JobPlan: Sendable {
         self.class = `class`
         priority = spec.priority ?? 0
         kind = spec.resolvedKind
+        payload = spec.payload
         argv = spec.argv
         env = spec.env
         cwd = spec.cwd

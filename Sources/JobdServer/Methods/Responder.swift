@@ -1,3 +1,4 @@
+import JobdHandlers
 import JobdProtocol
 import JobdRunners
 import JobdScheduler
@@ -14,6 +15,7 @@ struct Responder: Sendable {
     let dispatcher: Dispatcher
     let store: any JobStore
     let classifier: Classifier
+    let registry: HandlerRegistry
     let configuration: DaemonConfiguration
     let startedAt: ContinuousClock.Instant
     let logger: Logger

@@ -1,3 +1,4 @@
+import JobdHandlers
 import JobdProtocol
 import JobdRunners
 import JobdStore
@@ -13,16 +14,21 @@ extension Responder {
         newJobs.reserveCapacity(parameters.jobs.count)
         for (index, spec) in parameters.jobs.enumerated() {
             if let problem = spec.validate() { throw JobdError.invalidJob(index: index, reason: problem) }
-            guard spec.resolvedKind == "exec" else {
-                throw JobdError.invalidJob(index: index, reason: "unknown kind \"\(spec.resolvedKind)\"; this jobd runs: exec")
+            guard let kind = registry.kind(named: spec.resolvedKind) else {
+                throw JobdError.invalidJob(
+                    index: index,
+                    reason: "unknown kind \"\(spec.resolvedKind)\"; this jobd runs: \(registry.names.joined(separator: ", "))")
+            }
+            if case .handler(let handler) = kind, let problem = handler.validate(spec.payload ?? .null) {
+                throw JobdError.invalidJob(index: index, reason: problem)
             }
             // A daemon that is not root cannot run a command as anyone but itself.
-            if daemonUID != 0 && caller.uid != daemonUID {
+            if case .exec = kind, daemonUID != 0 && caller.uid != daemonUID {
                 throw JobdError.permissionDenied(
                     "this jobd runs as uid \(daemonUID) and accepts exec jobs only from that user; "
                         + "use your own jobd (systemctl --user start jobd) or the system one")
             }
-            let decision = classifier.classify(spec)
+            let decision = classifier.classify(spec, declaredClass: kind.declaredClass)
             newJobs.append(
                 NewJob(
                     spec: spec, class: decision.class, classSource: decision.source, classReason: decision.reason,

@@ -1,0 +1,32 @@
+import JobdProtocol
+import Synchronization
+
+/// What a running handler may use: its job's id, a sink for output, and whether it should stop.
+public final class HandlerContext: Sendable {
+    public let jobID: JobID
+    private let output: @Sendable ([UInt8]) -> Void
+    private let cancelled = Atomic<Bool>(false)
+
+    /// - Parameter output: where `write` sends bytes: the job's log file in the daemon, an output frame in
+    ///   a worker.
+    public init(jobID: JobID, output: @escaping @Sendable ([UInt8]) -> Void) {
+        self.jobID = jobID
+        self.output = output
+    }
+
+    /// Appends to the job's output (`jobctl logs`).
+    public func write(_ text: String) {
+        output(Array(text.utf8))
+    }
+
+    /// True once the attempt has been asked to stop. A blocking handler has no task to cancel: it reads
+    /// this in its loop.
+    public var isCancelled: Bool {
+        cancelled.load(ordering: .relaxed) || Task.isCancelled
+    }
+
+    /// Asks the handler to stop; the runner calls it on cancel, timeout or shutdown.
+    public func cancel() {
+        cancelled.store(true, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,106 @@
+import JobdHandlers
+import JobdProtocol
+
+/// Runs one attempt of a handler in this process, as a task: in the daemon for an I/O-class job, in a
+/// worker for a CPU-class one. A stop (cancel, timeout, shutdown) cancels the task and sets the context's
+/// flag; the handler decides how soon it notices.
+public struct HandlerRunner: Sendable {
+    /// True in a worker, which runs one job at a time: the process's CPU time over the attempt is the
+    /// job's. The daemon runs many jobs at once and reports none for its in-process handlers.
+    public var measuresProcessCPU: Bool
+
+    public init(measuresProcessCPU: Bool) {
+        self.measuresProcessCPU = measuresProcessCPU
+    }
+
+    public func run(
+        _ handler: any JobHandler, payload: JSONValue, jobID: JobID, output: @escaping @Sendable ([UInt8]) -> Void,
+        control: RunControl, timeout: Duration?
+    ) async -> RunOutcome {
+        let context = HandlerContext(jobID: jobID, output: output)
+        let start = ContinuousClock.now
+        let cpuBefore = measuresProcessCPU ? SystemInfo.processCPUTime : nil
+        let result = await withTaskGroup(of: Result<JSONValue, HandlerError>?.self) { group in
+            group.addTask {
+                do throws(HandlerError) {
+                    return .success(try await handler.run(payload, context: context))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                guard let reason = await Self.firstStop(control: control, timeout: timeout) else { return nil }
+                control.stop(reason)
+                context.cancel()
+                return nil
+            }
+            var outcome: Result<JSONValue, HandlerError>?
+            while let next = await group.next() {
+                if let next {
+                    outcome = next
+                    group.cancelAll()  // the watchdog
+                } else if control.stopReason != nil {
+                    group.cancelAll()  // the handler: it was asked to stop
+                }
+            }
+            control.finished()
+            return outcome!
+        }
+        let wall = (ContinuousClock.now - start).seconds
+        var outcome = RunOutcome(wallSeconds: wall)
+        if let cpuBefore {
+            let cpuAfter = SystemInfo.processCPUTime
+            outcome.cpuUserSeconds = max(0, cpuAfter.user - cpuBefore.user)
+            outcome.cpuSystemSeconds = max(0, cpuAfter.system - cpuBefore.system)
+            outcome.maxRSSBytes = SystemInfo.residentBytes
+        }
+        switch result {
+        case .success(let value) where control.stopReason == nil || control.stopReason == .shutdown:
+            outcome.exitCode = 0
+            outcome.result = value
+        case .success:
+            outcome.error = control.stopReason?.failureText
+        case .failure(let error):
+            outcome.error = control.stopReason?.failureText ?? error.message
+        }
+        return outcome
+    }
+
+    /// The timeout or the first outside stop, whichever comes first; nil when the attempt ends first.
+    static func firstStop(control: RunControl, timeout: Duration?) async -> StopReason? {
+        await withTaskGroup(of: StopReason?.self) { group in
+            if let timeout {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: timeout)
+                        return .timedOut(timeout)
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            group.addTask { await control.firstStopRequest() }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+extension StopReason {
+    /// The sentence an attempt stopped for this reason fails with.
+    public var failureText: String {
+        switch self {
+        case .timedOut(let limit): "timeout: still running after \(limit.formattedSeconds); it was stopped"
+        case .cancelled: "cancelled while running"
+        case .shutdown: "jobd shut down while it ran"
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

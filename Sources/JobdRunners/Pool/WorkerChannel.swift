@@ -1,0 +1,37 @@
+import Foundation
+import JobdProtocol
+import NIOCore
+import NIOExtras
+import NIOPosix
+
+/// The two pipes between the daemon and one worker, as a NIO channel of whole frames: a 4-byte
+/// big-endian length, then that many bytes of JSON (one ``WorkerMessage``). NIOExtras does the framing.
+typealias WorkerChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+enum WorkerFraming {
+    /// A frame larger than this is a broken peer, not a message (handler output is sent in 64 KiB chunks).
+    static let maximumFrameBytes = 64 << 20
+
+    /// Wraps a read and a write descriptor (taking ownership of both).
+    static func channel(reading input: Int32, writing output: Int32) async throws -> WorkerChannel {
+        try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .takingOwnershipOfDescriptors(input: input, output: output) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .fourBytes)))
+                    try channel.pipeline.syncOperations.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
+                    return try WorkerChannel(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    static func encode(_ message: WorkerMessage) -> ByteBuffer {
+        // Encoding our own struct cannot fail (no floats that are NaN reach it: durations are finite).
+        ByteBuffer(bytes: try! JSONEncoder().encode(message))
+    }
+
+    static func decode(_ frame: ByteBuffer) throws -> WorkerMessage {
+        try JSONDecoder().decode(WorkerMessage.self, from: Data(frame.readableBytesView))
+    }
+
+}

@@ -1,0 +1,355 @@
+import DequeModule
+import JobdProtocol
+import Logging
+import NIOCore
+
+/// The CPU pool: a fixed number of worker processes (`jobd worker`), each fed one job at a time over
+/// its pipes (docs/WORKERS.md).
+///
+/// The scheduler never starts more CPU-class jobs than there are slots, so a job waits here only while
+/// its worker is being replaced. A worker that dies fails its job's attempt with the reason and is
+/// replaced at once; a worker is retired after `maxJobs` jobs or past `maxRSSBytes`.
+public actor WorkerPool {
+    /// One live worker process, as the pool sees it. Touched only on the actor.
+    private final class Worker {
+        let slot: Int
+        let pid: Int32
+        let post: AsyncStream<WorkerMessage>.Continuation
+        var state = WorkerStatus.State.starting
+        var jobsRun = 0
+        var rssBytes: Int64?
+        var assignment: Assignment?
+        /// Why the pool killed it, if it did: the job's failure then says that, not "killed by signal 9".
+        var killReason: String?
+
+        init(slot: Int, pid: Int32, post: AsyncStream<WorkerMessage>.Continuation) {
+            self.slot = slot
+            self.pid = pid
+            self.post = post
+        }
+
+        var name: String { "worker \(slot) (pid \(pid))" }
+    }
+
+    private struct Assignment {
+        let job: WorkerJob
+        let control: RunControl
+        let continuation: CheckedContinuation<RunOutcome, Never>
+        let started = ContinuousClock.now
+        var processGroup: Int32?
+        let output: OutputAppender
+    }
+
+    private struct Waiting {
+        let job: WorkerJob
+        let control: RunControl
+        let continuation: CheckedContinuation<RunOutcome, Never>
+    }
+
+    private var workers: [Int: Worker] = [:]
+    private var waiting: Deque<Waiting> = []
+    private var isShuttingDown = false
+    private let configuration: WorkerPoolConfiguration
+    private let reactor: ProcessReactor
+    private let logger: Logger
+
+    public init(configuration: WorkerPoolConfiguration, reactor: ProcessReactor, logger: Logger) {
+        self.configuration = configuration
+        self.reactor = reactor
+        self.logger = logger
+    }
+
+    // MARK: - Running jobs
+
+    /// Runs one job on the first idle worker (waiting for one if none is) and returns its outcome. A stop
+    /// through `control` is sent to the worker; a job that does not end `killGrace` after it, or after its
+    /// timeout, is killed with its worker.
+    public nonisolated func run(_ job: WorkerJob, control: RunControl) async -> RunOutcome {
+        await withTaskGroup(of: RunOutcome?.self) { group in
+            group.addTask { await self.assign(job, control: control) }
+            group.addTask {
+                await self.watch(job, control: control)
+                return nil
+            }
+            var outcome: RunOutcome?
+            for await result in group where result != nil {
+                outcome = result
+                group.cancelAll()
+            }
+            return outcome!
+        }
+    }
+
+    private func assign(_ job: WorkerJob, control: RunControl) async -> RunOutcome {
+        await withCheckedContinuation { continuation in
+            let waiter = Waiting(job: job, control: control, continuation: continuation)
+            if let worker = firstIdleWorker() {
+                start(waiter, on: worker)
+            } else {
+                waiting.append(waiter)
+            }
+        }
+    }
+
+    private func firstIdleWorker() -> Worker? {
+        workers.values.filter { $0.state == .idle }.min { $0.slot < $1.slot }
+    }
+
+    private func start(_ waiter: Waiting, on worker: Worker) {
+        worker.state = .busy
+        worker.assignment = Assignment(
+            job: waiter.job, control: waiter.control, continuation: waiter.continuation,
+            output: OutputAppender(path: waiter.job.outputPath, limit: waiter.job.outputLimit))
+        worker.post.yield(waiter.job.runMessage)
+    }
+
+    private func handNextJob(to worker: Worker) {
+        guard worker.state == .idle, let next = waiting.popFirst() else { return }
+        start(next, on: worker)
+    }
+
+    /// Forwards a stop to the worker; kills the job and its worker if it outlives its timeout or a stop.
+    private nonisolated func watch(_ job: WorkerJob, control: RunControl) async {
+        // The worker enforces the timeout itself; this later deadline is the backstop for one that cannot.
+        let backstop = job.timeout.map { $0 + configuration.killGrace + .seconds(1) }
+        guard let reason = await HandlerRunner.firstStop(control: control, timeout: backstop) else { return }
+        if case .timedOut = reason, let timeout = job.timeout {
+            await killHard(job.id, reason: StopReason.timedOut(timeout).failureText + " (its worker was killed)")
+            return
+        }
+        await forward(reason, to: job.id)
+        do {
+            try await Task.sleep(for: configuration.killGrace + .seconds(1))
+        } catch {
+            return  // it ended in time
+        }
+        await killHard(job.id, reason: reason.failureText + " (its worker was killed)")
+    }
+
+    private func forward(_ reason: StopReason, to id: JobID) {
+        if let index = waiting.firstIndex(where: { $0.job.id == id }) {
+            let waiter = waiting.remove(at: index)
+            waiter.control.finished()
+            waiter.continuation.resume(returning: RunOutcome(error: reason.failureText, wallSeconds: 0))
+            return
+        }
+        guard let worker = worker(running: id) else { return }
+        var cancel = WorkerMessage(type: .cancel, job: id)
+        cancel.reason = reason.wireName
+        worker.post.yield(cancel)
+    }
+
+    /// Kills a job's process group and its worker; the worker's exit then fails the job with `reason`.
+    private func killHard(_ id: JobID, reason: String) {
+        guard let worker = worker(running: id) else { return }
+        logger.warning("\(worker.name): job \(id) did not stop; killing it and its worker", metadata: ["job": "\(id)"])
+        worker.killReason = reason
+        if let group = worker.assignment?.processGroup { ProcessReactor.signalGroup(group, SIGKILL_VALUE) }
+        ProcessReactor.signalProcess(worker.pid, SIGKILL_VALUE)
+    }
+
+    private func worker(running id: JobID) -> Worker? {
+        workers.values.first { $0.assignment?.job.id == id }
+    }
+
+    // MARK: - Frames from workers
+
+    private func received(_ message: WorkerMessage, from slot: Int) {
+        guard let worker = workers[slot] else { return }
+        switch message.type {
+        case .ready:
+            worker.state = .idle
+            handNextJob(to: worker)
+        case .started:
+            worker.assignment?.processGroup = message.processGroup
+        case .output:
+            if let data = message.data, worker.assignment?.job.id == message.job {
+                worker.assignment?.output.append(Array(data))
+            }
+        case .result:
+            guard let assignment = worker.assignment, assignment.job.id == message.job else {
+                logger.error("\(worker.name) sent a result for job \(message.job.map { "\($0)" } ?? "none") it was not running")
+                return
+            }
+            worker.assignment = nil
+            worker.jobsRun += 1
+            worker.rssBytes = message.rssBytes ?? worker.rssBytes
+            assignment.output.close()
+            assignment.control.finished()
+            var outcome = message.outcome ?? RunOutcome(error: "\(worker.name) sent no outcome", wallSeconds: 0)
+            outcome.workerPID = worker.pid
+            assignment.continuation.resume(returning: outcome)
+            if shouldRetire(worker) {
+                retire(worker)
+            } else {
+                worker.state = .idle
+                handNextJob(to: worker)
+            }
+        case .heartbeat:
+            worker.rssBytes = message.rssBytes ?? worker.rssBytes
+        case .run, .cancel:
+            logger.error("\(worker.name) sent a \(message.type.rawValue) frame, which only the daemon sends")
+        }
+    }
+
+    private func shouldRetire(_ worker: Worker) -> Bool {
+        if isShuttingDown { return true }
+        if let maxJobs = configuration.maxJobs, worker.jobsRun >= maxJobs { return true }
+        if let maxRSS = configuration.maxRSSBytes, let rss = worker.rssBytes, rss > maxRSS { return true }
+        return false
+    }
+
+    /// Closes the worker's stdin: it exits when it reads EOF, and its slot starts a fresh one.
+    private func retire(_ worker: Worker) {
+        worker.state = .retiring
+        worker.post.finish()
+    }
+
+    // MARK: - Worker lifetimes
+
+    /// Keeps every slot filled with a live worker until ``shutdown()``.
+    public nonisolated func supervise() async {
+        await withDiscardingTaskGroup { group in
+            for slot in 1...configuration.size {
+                group.addTask { await self.superviseSlot(slot) }
+            }
+        }
+    }
+
+    private nonisolated func superviseSlot(_ slot: Int) async {
+        var failedStarts = 0
+        while await !isShuttingDown {
+            if await runWorker(slot: slot) {
+                failedStarts = 0
+            } else {
+                // A worker that cannot start (a broken install) must not be respawned in a tight loop.
+                failedStarts += 1
+                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failedStarts, 6))))
+            }
+        }
+    }
+
+    /// Spawns one worker and serves its frames until it exits. Returns whether it became ready.
+    ///
+    /// Why fork+exec of our own executable rather than a bare `fork()`: the daemon is multi-threaded
+    /// (NIO's event loops, the cooperative pool, the reactor), and a forked copy holds only the forking
+    /// thread, with every lock another thread held stuck forever. A fresh exec starts clean.
+    private nonisolated func runWorker(slot: Int) async -> Bool {
+        let toWorker: Pipe
+        let fromWorker: Pipe
+        do {
+            toWorker = try Pipe()
+            fromWorker = try Pipe()
+        } catch {
+            logger.error("worker \(slot): \(error)")
+            return false
+        }
+        let request = SpawnRequest(
+            path: configuration.executable, argv: configuration.arguments + ["--slot", "\(slot)"],
+            environment: configuration.environment.map { "\($0.key)=\($0.value)" },
+            descriptors: (stdin: toWorker.readEnd, stdout: fromWorker.writeEnd, stderr: 2))
+        let (pids, pidSink) = AsyncStream.makeStream(of: Int32.self)
+        async let exit: ChildResult = {
+            let result = await reactor.run(request) { pid in pidSink.yield(pid) }
+            pidSink.finish()
+            return result
+        }()
+        var pidIterator = pids.makeAsyncIterator()
+        let pid = await pidIterator.next()
+        Pipe.close(toWorker.readEnd)
+        Pipe.close(fromWorker.writeEnd)
+        guard let pid else {
+            Pipe.close(toWorker.writeEnd)
+            Pipe.close(fromWorker.readEnd)
+            let failure = await exit
+            logger.error("worker \(slot) could not start: \(failure)")
+            return false
+        }
+
+        var becameReady = false
+        let (outbox, post) = AsyncStream.makeStream(of: WorkerMessage.self)
+        await register(Worker(slot: slot, pid: pid, post: post))
+        do {
+            let channel = try await WorkerFraming.channel(reading: fromWorker.readEnd, writing: toWorker.writeEnd)
+            try await channel.executeThenClose { inbound, outbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask {
+                        for await message in outbox { try await outbound.write(WorkerFraming.encode(message)) }
+                        outbound.finish()  // the worker reads EOF and exits
+                    }
+                    for try await frame in inbound {
+                        let message = try WorkerFraming.decode(frame)
+                        if message.type == .ready { becameReady = true }
+                        await self.received(message, from: slot)
+                    }
+                    post.finish()
+                }
+            }
+        } catch {
+            logger.debug("worker \(slot) (pid \(pid)): pipe closed: \(error)")
+            ProcessReactor.signalProcess(pid, SIGKILL_VALUE)  // it is no use to us without its pipes
+        }
+        post.finish()
+        let ending = await exit
+        await workerExited(slot: slot, pid: pid, how: ending)
+        return becameReady
+    }
+
+    private func register(_ worker: Worker) {
+        workers[worker.slot] = worker
+        if isShuttingDown { retire(worker) }
+    }
+
+    private func workerExited(slot: Int, pid: Int32, how result: ChildResult) {
+        guard let worker = workers.removeValue(forKey: slot) else { return }
+        let ending: String
+        switch result {
+        case .exited(let exit) where exit.signal != nil:
+            ending = "killed by signal \(exit.signal!) (\(signalName(exit.signal!)))"
+        case .exited(let exit):
+            ending = "exited with code \(exit.exitCode ?? -1)"
+        case .failedToStart(let reason):
+            ending = reason
+        }
+        if let assignment = worker.assignment {
+            // Its exec job's process died with it (PDEATHSIG); anything that job left in its group goes too.
+            if let group = assignment.processGroup { ProcessReactor.signalGroup(group, SIGKILL_VALUE) }
+            assignment.output.close()
+            assignment.control.finished()
+            let wall = (ContinuousClock.now - assignment.started).seconds
+            assignment.continuation.resume(
+                returning: RunOutcome(
+                    error: worker.killReason ?? "\(worker.name) \(ending) while running it", wallSeconds: wall,
+                    workerPID: pid))
+        }
+        if worker.state != .retiring {
+            logger.warning("\(worker.name) \(ending); starting a replacement", metadata: ["pid": "\(pid)"])
+        }
+    }
+
+    // MARK: - Status and shutdown
+
+    /// Every slot, in order; a slot between workers shows as `starting` with no pid.
+    public func statuses() -> [WorkerStatus] {
+        (1...configuration.size).map { slot in
+            guard let worker = workers[slot] else {
+                return WorkerStatus(slot: slot, pid: nil, state: .starting, jobID: nil, jobsRun: 0, rssBytes: nil)
+            }
+            return WorkerStatus(
+                slot: slot, pid: worker.pid, state: worker.state, jobID: worker.assignment?.job.id,
+                jobsRun: worker.jobsRun, rssBytes: worker.rssBytes)
+        }
+    }
+
+    /// Retires every worker (idle ones now, busy ones after their job) and ends ``supervise()``.
+    /// Call it after the dispatcher has drained: jobs still waiting here fail.
+    public func shutdown() {
+        isShuttingDown = true
+        for worker in workers.values where worker.assignment == nil { retire(worker) }
+        for waiter in waiting {
+            waiter.control.finished()
+            waiter.continuation.resume(returning: RunOutcome(error: StopReason.shutdown.failureText, wallSeconds: 0))
+        }
+        waiting.removeAll()
+    }
+}

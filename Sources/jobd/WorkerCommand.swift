@@ -1,0 +1,33 @@
+import ArgumentParser
+import JobdHandlers
+import JobdRunners
+import Logging
+
+/// `jobd worker`: one process of the CPU pool. Started by the daemon, never by hand: it reads `run`
+/// frames on stdin and writes reports on stdout (docs/WORKERS.md), so nothing else may print to stdout.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Run as a CPU worker of a jobd (started by jobd itself).",
+        shouldDisplay: false)
+
+    @Option(help: "The pool slot this worker fills, for log lines.")
+    var slot: Int = 0
+
+    @Option(help: "Seconds between SIGTERM and SIGKILL when a job is stopped.")
+    var killGrace: Double = 5
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "jobd.worker.\(slot)")
+        try await WorkerMain.run(
+            registry: .builtIn, killGrace: .milliseconds(Int64(killGrace * 1000)), logger: logger)
+    }
+}
