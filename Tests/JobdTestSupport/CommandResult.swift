@@ -12,9 +12,11 @@ public struct CommandResult: Sendable, CustomStringConvertible {
     public var output: String { stdout.trimmingCharacters(in: .newlines) }
 }
 
-/// Runs a program to completion, feeding it `input`, without blocking the cooperative pool.
+/// Runs a program to completion, feeding it `input`, without blocking the cooperative pool. A program
+/// still running after `limit` is killed and the call throws `TimedOut`: a test never hangs the run.
 public func runProgram(
-    _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil,
+    within limit: Duration = .seconds(30)
 ) async throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
@@ -28,9 +30,16 @@ public func runProgram(
     process.standardInput = stdin
     let exited = AsyncStream<Int32>.makeStream()
     process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
+    let started = ContinuousClock.now
     try process.run()
     if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
     try stdin.fileHandleForWriting.close()
+    let watchdog = Task {
+        try await Task.sleep(for: limit)
+        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
+    }
+    defer { watchdog.cancel() }
     // Read both pipes to the end first: a full pipe would otherwise block the child forever.
     async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
     async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
@@ -39,6 +48,9 @@ public func runProgram(
     for await code in exited.stream {
         status = code
         break
+    }
+    if watchdog.isCancelled == false, ContinuousClock.now > started + limit {
+        throw TimedOut("\(path) \(arguments.joined(separator: " ")) was still running after \(limit)")
     }
     return CommandResult(
         status: status, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))

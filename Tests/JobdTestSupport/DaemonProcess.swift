@@ -144,9 +144,14 @@ public final class DaemonProcess: @unchecked Sendable {
         }
     }
 
-    /// Waits (in the daemon) for jobs to finish; returns their records.
-    public func wait(_ ids: [JobID]) async throws -> [Job] {
-        try await connect { try await $0.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs }
+    /// Waits (in the daemon) for jobs to finish, for at most `limit`; returns their records.
+    public func wait(_ ids: [JobID], within limit: Duration = .seconds(30)) async throws -> [Job] {
+        let socket = socket
+        return try await withDeadline("jobs \(ids) finishing", within: limit) {
+            try await JobdConnection.withConnection(path: socket) {
+                try await $0.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
+            }
+        }
     }
 
     /// The daemon's status.

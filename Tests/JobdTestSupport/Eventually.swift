@@ -21,3 +21,21 @@ public func eventually<T>(
     }
     throw TimedOut("\(what) did not happen within \(limit)" + (lastError.map { "; last error: \($0)" } ?? ""))
 }
+
+/// Runs `body`, failing with `TimedOut` if it takes longer than `limit`: a test that waits on the daemon
+/// must fail with a message, never hang the whole run.
+public func withDeadline<T: Sendable>(
+    _ what: String, within limit: Duration = .seconds(30), _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        let first = try await group.next()!
+        group.cancelAll()
+        guard let first else { throw TimedOut("\(what) did not finish within \(limit)") }
+        return first
+    }
+}

@@ -20,7 +20,10 @@ enum WorkerFraming {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .fourBytes)))
                     try channel.pipeline.syncOperations.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
-                    return try WorkerChannel(wrappingChannelSynchronously: channel)
+                    // Half-closure on: finishing the writer closes our write end, which is how a worker is told to exit.
+                    return try WorkerChannel(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
     }
