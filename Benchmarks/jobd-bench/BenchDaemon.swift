@@ -18,9 +18,11 @@ final class BenchDaemon {
         try process.run()
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if (try? await JobdConnection.withConnection(path: socket, { try await $0.call(Ping.method, Ping.Parameters(), returning: Ping.Reply.self) })) != nil {
-                return
+            // Ready means every CPU worker is up, so a workload does not time their start.
+            let status = try? await JobdConnection.withConnection(path: socket) {
+                try await $0.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
             }
+            if let status, status.workers.allSatisfy({ $0.state == "idle" }) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw BenchError("jobd did not start")

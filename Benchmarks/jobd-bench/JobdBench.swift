@@ -4,7 +4,8 @@ import JobdClient
 import JobdVarlinkNIO
 import JobdProtocol
 
-/// `make bench`: the figures of ../shared/PEERS.md for the parts jobd has, each on a fresh daemon.
+/// `make bench`: the workloads of ../shared/PEERS.md (W1–W5) and the `jobctl status` time, each on a
+/// fresh daemon with 2 CPU workers.
 ///
 /// Prints one line per figure, in the peers' units. Not a test: nothing here passes or fails.
 @main
@@ -12,45 +13,139 @@ struct JobdBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "jobd-bench")
 
     @Option(help: "Where the release jobd and jobctl are.") var binDir: String = ".build/release"
-    @Option(help: "Jobs in the batch workload.") var batchJobs: Int = 10_000
-    @Option(help: "Jobs in the one-at-a-time workload.") var sequentialJobs: Int = 1_000
+    @Option(help: "W1: no-op jobs in one batch.") var noopJobs: Int = 20_000
+    @Option(help: "W2: sha256 jobs.") var hashJobs: Int = 200
+    @Option(help: "W3: jobs that each wait 1 s.") var sleepJobs: Int = 5_000
+    @Option(help: "W4: /bin/true jobs.") var execJobs: Int = 1_000
+    @Option(help: "W5: jobs one after another.") var sequentialJobs: Int = 1_000
     @Option(help: "jobctl status calls to time.") var statusCalls: Int = 200
+    @Option(help: "Run only these workloads (w1 … w5, status), comma-separated.") var only: String?
 
     func run() async throws {
-        print("jobd-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores; each workload on a fresh daemon")
-        for durability in ["normal", "full"] {
-            try await batch(class: nil, durability: durability)
+        let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
+        func wants(_ name: String) -> Bool { selected?.contains(name) ?? true }
+        print("jobd-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, 2 CPU workers; each workload on a fresh daemon")
+        if wants("w1") {
+            try await noopBatch(class: .cpu)
+            try await noopBatch(class: .io)
         }
-        try await batch(class: .io, durability: "normal")
-        for durability in ["normal", "full"] {
-            try await sequential(durability: durability)
+        if wants("w2") { try await hashes() }
+        if wants("w3") { try await sleepers() }
+        if wants("w4") { try await execs() }
+        if wants("w5") {
+            for durability in ["normal", "full"] {
+                try await sequential(class: .io, durability: durability)
+            }
+            try await sequential(class: .cpu, durability: "normal")
         }
-        try await jobctlStatus()
+        if wants("status") { try await jobctlStatus() }
     }
 
-    /// (a) `batchJobs` × /bin/true in one Submit call; submit → all finished.
-    private func batch(class jobClass: JobClass?, durability: String) async throws {
-        let daemon = try await BenchDaemon(binDirectory: binDir, arguments: ["--durability", durability])
-        defer { daemon.stop() }
-        let specs = Array(repeating: JobSpec(argv: ["/bin/true"], env: [:], class: jobClass), count: batchJobs)
+    private func daemon(_ arguments: [String] = []) async throws -> BenchDaemon {
+        try await BenchDaemon(binDirectory: binDir, arguments: ["--cpu-workers", "2"] + arguments)
+    }
+
+    /// Submits `specs` in one call and waits for all; returns the jobs and the seconds from submit to the end.
+    private func submitAndWait(_ specs: [JobSpec], on daemon: BenchDaemon) async throws -> ([Job], Double) {
         let started = ContinuousClock.now
         let jobs = try await JobdConnection.withConnection(path: daemon.socket) { connection in
             let ids = try await connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
             return try await connection.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
         }
-        let elapsed = seconds(ContinuousClock.now - started)
-        let failed = jobs.filter { $0.state != .succeeded }.count
-        let label = jobClass.map { "--\($0.rawValue)" } ?? "default class (cpu)"
-        print(String(
-            format: "(a) %d × /bin/true, one batch, %@, durability=%@: %.2f s, %.0f jobs/s%@",
-            batchJobs, label, durability, elapsed, Double(batchJobs) / elapsed, failed > 0 ? " (\(failed) failed!)" : ""))
+        return (jobs, seconds(ContinuousClock.now - started))
     }
 
-    /// (b) `sequentialJobs` × /bin/true, each submitted after the previous finished: submit → completion seen.
-    private func sequential(durability: String) async throws {
-        let daemon = try await BenchDaemon(binDirectory: binDir, arguments: ["--durability", durability])
+    private func failures(_ jobs: [Job]) -> String {
+        let failed = jobs.filter { $0.state != .succeeded }
+        return failed.isEmpty ? "" : " (\(failed.count) failed: \(failed[0].error ?? "?"))"
+    }
+
+    /// W1: `noopJobs` no-op jobs in one Submit, durable; submit → all finished.
+    private func noopBatch(class jobClass: JobClass) async throws {
+        let daemon = try await daemon()
         defer { daemon.stop() }
-        let spec = JobSpec(argv: ["/bin/true"], env: [:])
+        let (jobs, elapsed) = try await submitAndWait(
+            Array(repeating: JobSpec(kind: "noop", class: jobClass), count: noopJobs), on: daemon)
+        let path = jobClass == .cpu ? "--cpu: through the worker pool" : "--io: in the daemon"
+        print(String(
+            format: "W1 %d × noop, one batch, %@: %.2f s, %.0f jobs/s%@",
+            noopJobs, path, elapsed, Double(noopJobs) / elapsed, failures(jobs)))
+    }
+
+    /// W2: `hashJobs` sha256 jobs of a file sized so one takes about 20 ms, on 2 workers.
+    private func hashes() async throws {
+        let daemon = try await daemon()
+        defer { daemon.stop() }
+        let file = daemon.directory + "/hash-input"
+        // Calibrate: time one job over 16 MiB, then size the file for 20 ms.
+        try writeFile(file, bytes: 16 << 20)
+        let probe = JobSpec(kind: "sha256", payload: .object(["path": .string(file)]))
+        var (jobs, _) = try await submitAndWait(Array(repeating: probe, count: 5), on: daemon)
+        let perByte = (jobs.map { $0.wallSeconds ?? 0 }.min() ?? 0.01) / Double(16 << 20)
+        let size = Int(0.020 / perByte)
+        try writeFile(file, bytes: size)
+        // The single-job time: the computation alone (the job's wall time in its worker), median of jobs
+        // run one at a time so nothing else shares the cores. Everything else jobd does counts against it.
+        var singles: [Double] = []
+        for _ in 0..<21 {
+            let (single, _) = try await submitAndWait([probe], on: daemon)
+            singles.append(single[0].wallSeconds ?? 0)
+        }
+        let single = singles.sorted()[singles.count / 2]
+        let elapsed: Double
+        (jobs, elapsed) = try await submitAndWait(Array(repeating: probe, count: hashJobs), on: daemon)
+        let inWorker = jobs.compactMap(\.wallSeconds).reduce(0, +)
+        print(String(
+            format: "W2 %d × sha256 of %.1f MiB on 2 workers: makespan %.3f s; one job computes in %.1f ms, so the ideal is %.3f s: efficiency %.3f (against the batch's own compute times, %.3f)%@",
+            hashJobs, Double(size) / Double(1 << 20), elapsed, single * 1000, Double(hashJobs) * single / 2,
+            Double(hashJobs) * single / 2 / elapsed, inWorker / 2 / elapsed, failures(jobs)))
+    }
+
+    /// W3: `sleepJobs` jobs that each wait 1 s (the `sleep` handler, I/O class): makespan, daemon peak RSS.
+    private func sleepers() async throws {
+        let daemon = try await daemon(["--io-concurrency", "10000"])
+        defer { daemon.stop() }
+        let (jobs, elapsed) = try await submitAndWait(
+            Array(repeating: JobSpec(kind: "sleep", payload: .object(["seconds": .int(1)])), count: sleepJobs), on: daemon)
+        print(String(
+            format: "W3 %d × sleep 1 s, durable: makespan %.3f s, daemon peak RSS %.1f MB%@",
+            sleepJobs, elapsed, Double(daemon.peakRSS) / 1e6, failures(jobs)))
+    }
+
+    /// W4: `execJobs` × /bin/true as CPU jobs (2 at a time, in the workers), against 2 / one exec's time.
+    private func execs() async throws {
+        let one = try execTime()
+        let daemon = try await daemon()
+        defer { daemon.stop() }
+        let (jobs, elapsed) = try await submitAndWait(
+            Array(repeating: JobSpec(argv: ["/bin/true"], env: [:], class: .cpu), count: execJobs), on: daemon)
+        let rate = Double(execJobs) / elapsed
+        print(String(
+            format: "W4 %d × /bin/true, --cpu: %.0f jobs/s; one exec here takes %.3f ms, so the limit is %.0f/s: %.0f%%%@",
+            execJobs, rate, one * 1000, 2 / one, rate / (2 / one) * 100, failures(jobs)))
+    }
+
+    /// The time of one `/bin/true` spawned and reaped, here, one after another (posix_spawn + waitpid).
+    private func execTime() throws -> Double {
+        var times: [Double] = []
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(argv[0]) }
+        for _ in 0..<300 {
+            let started = ContinuousClock.now
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, "/bin/true", nil, nil, argv, environ) == 0 else { throw BenchError("posix_spawn failed") }
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            times.append(seconds(ContinuousClock.now - started))
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// W5: `sequentialJobs` no-op jobs, each submitted after the previous finished: submit → completion seen.
+    private func sequential(class jobClass: JobClass, durability: String) async throws {
+        let daemon = try await daemon(["--durability", durability])
+        defer { daemon.stop() }
+        let spec = JobSpec(kind: "noop", class: jobClass)
         let latencies = try await JobdConnection.withConnection(path: daemon.socket) { connection -> [Double] in
             var latencies: [Double] = []
             latencies.reserveCapacity(sequentialJobs)
@@ -64,31 +159,51 @@ struct JobdBench: AsyncParsableCommand {
         }
         let sorted = latencies.sorted()
         print(String(
-            format: "(b) %d × /bin/true one after another, durability=%@: p50 %.3f ms, p99 %.3f ms (submit → completion seen)",
-            sequentialJobs, durability, percentile(sorted, 0.50), percentile(sorted, 0.99)))
+            format: "W5 %d × noop one after another, --%@, durability=%@: p50 %.3f ms, p99 %.3f ms (submit → completion seen)",
+            sequentialJobs, jobClass.rawValue, durability, percentile(sorted, 0.50), percentile(sorted, 0.99)))
     }
 
-    /// (c) A whole `jobctl status`, process start included.
+    /// A whole `jobctl status`, process start included.
     private func jobctlStatus() async throws {
-        let daemon = try await BenchDaemon(binDirectory: binDir, arguments: [])
+        let daemon = try await daemon()
         defer { daemon.stop() }
+        // posix_spawn + waitpid, not Foundation's Process: its waitUntilExit polls its run loop every
+        // 50 ms, which is what it would measure.
+        let arguments = [binDir + "/jobctl", "--socket", daemon.socket, "status"]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        defer { posix_spawn_file_actions_destroy(&actions) }
         var times: [Double] = []
         for _ in 0..<statusCalls {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binDir + "/jobctl")
-            process.arguments = ["--socket", daemon.socket, "status"]
-            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             let started = ContinuousClock.now
-            try process.run()
-            process.waitUntilExit()
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, argv[0]!, &actions, nil, argv, environ) == 0 else { throw BenchError("cannot spawn jobctl") }
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
             times.append(seconds(ContinuousClock.now - started) * 1000)
-            if process.terminationStatus != 0 { throw BenchError("jobctl status failed") }
+            if status != 0 { throw BenchError("jobctl status failed") }
         }
         let sorted = times.sorted()
         print(String(
-            format: "(c) jobctl status × %d, process start included: p50 %.2f ms, p99 %.2f ms",
+            format: "jobctl status × %d, process start included: p50 %.2f ms, p99 %.2f ms",
             statusCalls, percentile(sorted, 0.50), percentile(sorted, 0.99)))
     }
+}
+
+/// A file of `bytes` pseudo-random bytes (contents do not matter to SHA-256's speed; size does).
+func writeFile(_ path: String, bytes: Int) throws {
+    var data = Data(count: bytes)
+    data.withUnsafeMutableBytes { buffer in
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for index in 0..<buffer.count {
+            state = state &* 6_364_136_223_846_793_005 &+ 1
+            buffer[index] = UInt8(truncatingIfNeeded: state >> 56)
+        }
+    }
+    try data.write(to: URL(fileURLWithPath: path))
 }
 
 func seconds(_ duration: Duration) -> Double {
