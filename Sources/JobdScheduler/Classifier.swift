@@ -2,8 +2,8 @@ import JobdProtocol
 
 /// Decides a new job's class by the rules of DESIGN §3, in order, and says which rule decided and why.
 ///
-/// Today three rules exist: the submitter's hint, the handler's declared class, and the default. Learned
-/// profiles slot in before the default (issue 5).
+/// The rules, in order: the submitter's hint, the handler's declared class, the learned (or pinned)
+/// profile of the job's signature, the default.
 public struct Classifier: Sendable {
     /// The class of a job no rule decides.
     public var defaultClass: JobClass
@@ -20,8 +20,10 @@ public struct Classifier: Sendable {
         public var reason: String
     }
 
-    /// - Parameter declaredClass: the class the job's handler declares, if it declares one.
-    public func classify(_ spec: JobSpec, declaredClass: JobClass?) -> Decision {
+    /// - Parameters:
+    ///   - declaredClass: the class the job's handler declares, if it declares one.
+    ///   - profile: what was learned about the job's signature, if anything.
+    public func classify(_ spec: JobSpec, declaredClass: JobClass?, profile: Profile? = nil) -> Decision {
         if let hint = spec.class {
             return Decision(class: hint, source: .hint, reason: "the submitter asked for --\(hint.rawValue)")
         }
@@ -30,8 +32,14 @@ public struct Classifier: Sendable {
                 class: declaredClass, source: .kind,
                 reason: "the \(spec.resolvedKind) handler declares \(declaredClass.rawValue)")
         }
+        if let profile, let learned = profile.effectiveClass {
+            return Decision(class: learned, source: .learned, reason: profile.reason)
+        }
+        let evidence =
+            profile.map { "\($0.runs) runs of \($0.signature) average \(Profile.format($0.cpuRatio)) CPU-s per wall-s, between the thresholds" }
+            ?? "nothing learned yet"
         return Decision(
             class: defaultClass, source: .default,
-            reason: "no hint and nothing learned yet, so the default class")
+            reason: "no hint and \(evidence), so the default class")
     }
 }

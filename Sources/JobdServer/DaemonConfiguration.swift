@@ -22,6 +22,13 @@ public struct DaemonConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// The command that starts one CPU worker: this very executable in its `worker` mode.
     public var workerCommand: [String] = ["/proc/self/exe", "worker"]
+    /// The class of a job no other rule decides.
+    public var defaultClass: JobClass = .cpu
+    /// Where a signature switches class (DESIGN §3).
+    public var thresholds = ClassThresholds()
+    /// An I/O-class job that burns CPU above the upper threshold over this much wall time has its
+    /// signature switched to `cpu` while it runs.
+    public var reclassifyAfter: Duration = .seconds(5)
     /// Retire a worker after this many jobs; nil: never.
     public var workerMaxJobs: Int?
     /// Retire a worker whose resident set passed this many bytes; nil: never.

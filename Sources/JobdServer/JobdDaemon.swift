@@ -48,9 +48,11 @@ public final class JobdDaemon: Service {
             reactor: reactor, logger: logger)
         self.pool = pool
         let registry = HandlerRegistry.builtIn
+        let profileBook = ProfileBook(
+            store: store, profiles: try await store.profiles(), thresholds: configuration.thresholds)
         let dispatcher = Dispatcher(
-            store: store, runner: runner, pool: pool, registry: registry, configuration: configuration,
-            counts: startup.counts, logger: logger)
+            store: store, runner: runner, pool: pool, registry: registry, profileBook: profileBook,
+            configuration: configuration, counts: startup.counts, logger: logger)
         self.dispatcher = dispatcher
         if !startup.requeued.isEmpty {
             let ids = startup.requeued.map(\.description).joined(separator: ", ")
@@ -58,7 +60,8 @@ public final class JobdDaemon: Service {
         }
         await dispatcher.enqueue(startup.ready.map(JobPlan.init))
         let responder = Responder(
-            dispatcher: dispatcher, store: store, classifier: Classifier(), registry: registry, configuration: configuration,
+            dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
+            profileBook: profileBook, configuration: configuration,
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,

@@ -7,7 +7,7 @@ extension Job {
         id, name, state, kind, payload, argv, env, cwd, queue, class, class_source, class_reason, priority, \
         attempts, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, started_at, finished_at, \
         exit_code, signal, error, result, wall_seconds, cpu_user_seconds, cpu_system_seconds, max_rss_bytes, \
-        worker_pid
+        worker_pid, signature
         """
 
     /// Reads a row selected with ``columns``. The schema's CHECK constraints guarantee the enum texts.
@@ -32,6 +32,7 @@ extension Job {
             class: JobClass(rawValue: row["class"])!,
             classSource: ClassSource(rawValue: row["class_source"])!,
             classReason: row["class_reason"],
+            signature: row["signature"],
             priority: row["priority"],
             attempts: row["attempts"],
             maxAttempts: row["max_attempts"],

@@ -35,4 +35,18 @@ public protocol JobStore: Sendable {
 
     /// Jobs, newest first, and whether more match.
     func jobs(matching filter: JobFilter) async throws -> (jobs: [Job], more: Bool)
+
+    // MARK: Learned classes
+
+    /// Every stored profile.
+    func profiles() async throws -> [Profile]
+
+    /// Queues storing a profile (insert or replace).
+    func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket
+
+    /// Queues removing a profile.
+    func deleteProfile(_ signature: String) -> CommitTicket
+
+    /// Rewrites a job's class reason (a running job reclassified). Not awaited.
+    func updateClassReason(_ id: JobID, reason: String)
 }

@@ -7,14 +7,16 @@ public struct NewJob: Sendable {
     public var `class`: JobClass
     public var classSource: ClassSource
     public var classReason: String?
+    public var signature: String?
     public var ownerUID: UInt32
     public var ownerGID: UInt32
     public var createdAt: Timestamp
 
     public init(
-        spec: JobSpec, class: JobClass, classSource: ClassSource, classReason: String?, ownerUID: UInt32,
-        ownerGID: UInt32, createdAt: Timestamp
+        spec: JobSpec, class: JobClass, classSource: ClassSource, classReason: String?, signature: String? = nil,
+        ownerUID: UInt32, ownerGID: UInt32, createdAt: Timestamp
     ) {
+        self.signature = signature
         self.spec = spec
         self.class = `class`
         self.classSource = classSource

@@ -91,8 +91,8 @@ public final class SQLiteStore: JobStore {
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO jobs (name, kind, payload, argv, env, cwd, queue, class, class_source, class_reason,
-                        priority, max_attempts, timeout_seconds, state, owner_uid, owner_gid, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                        priority, max_attempts, timeout_seconds, state, owner_uid, owner_gid, created_at, signature)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
                     """)
             return try rows.map { row in
                 try statement.execute(arguments: row.arguments)
@@ -220,6 +220,51 @@ public final class SQLiteStore: JobStore {
     }
 }
 
+// MARK: - Profiles
+
+extension SQLiteStore {
+    public func profiles() async throws -> [Profile] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT signature, runs, cpu_ratio, class, changed_at, pinned FROM profiles ORDER BY signature"
+            ).map { row in
+                Profile(
+                    signature: row["signature"], runs: row["runs"], cpuRatio: row["cpu_ratio"],
+                    learnedClass: (row["class"] as String?).flatMap(JobClass.init(rawValue:)),
+                    changedAt: (row["changed_at"] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
+                    pinned: (row["pinned"] as String?).flatMap(JobClass.init(rawValue:)))
+            }
+        }
+    }
+
+    public func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket {
+        let arguments: StatementArguments = [
+            profile.signature, profile.runs, profile.cpuRatio, profile.learnedClass?.rawValue,
+            profile.changedAt?.secondsSinceEpoch, profile.pinned?.rawValue, now.secondsSinceEpoch,
+        ]
+        return committer.enqueue("save profile") { db in
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO profiles (signature, runs, cpu_ratio, class, changed_at, pinned, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: arguments)
+        }
+    }
+
+    public func deleteProfile(_ signature: String) -> CommitTicket {
+        committer.enqueue("reset profile") { db in
+            try db.execute(sql: "DELETE FROM profiles WHERE signature = ?", arguments: [signature])
+        }
+    }
+
+    public func updateClassReason(_ id: JobID, reason: String) {
+        committer.writeLater("reason of job \(id)") { db in
+            try db.execute(sql: "UPDATE jobs SET class_reason = ? WHERE id = ?", arguments: [reason, id.rawValue])
+        }
+    }
+}
+
 /// A `NewJob` turned into column values once, outside the write transaction.
 private struct InsertRow: Sendable {
     let arguments: StatementArguments
@@ -233,7 +278,7 @@ private struct InsertRow: Sendable {
             spec.name, spec.resolvedKind, try json(spec.payload) ?? "null", try json(spec.argv), try json(spec.env),
             spec.cwd, spec.queue ?? "default", job.class.rawValue, job.classSource.rawValue, job.classReason,
             spec.priority ?? 0, spec.maxAttempts ?? 1, spec.timeoutSeconds, job.ownerUID, job.ownerGID,
-            job.createdAt.secondsSinceEpoch,
+            job.createdAt.secondsSinceEpoch, job.signature,
         ]
     }
 }

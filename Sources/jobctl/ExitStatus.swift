@@ -18,7 +18,7 @@ enum ExitStatus {
         case .malformedReply, .unknownRemoteError: software
         case .remote(let error):
             switch error {
-            case .jobNotFound: notFound
+            case .jobNotFound, .profileNotFound: notFound
             case .invalidJob, .invalidParameter, .jobFinished: invalid
             case .permissionDenied: denied
             case .shuttingDown, .storageFailed: temporary

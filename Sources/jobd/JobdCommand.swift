@@ -36,6 +36,18 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: "CPU-class jobs that may run at once. Default: the cores jobd may run on.")
     var cpuWorkers: Int?
 
+    @Option(help: "The class of a job no hint, handler or learned profile decides: cpu or io.")
+    var defaultClass: String = "cpu"
+
+    @Option(help: "A command whose runs average at least this many CPU-s per wall-s becomes cpu.")
+    var cpuThreshold: Double = 0.6
+
+    @Option(help: "A command whose runs average at most this many CPU-s per wall-s becomes io.")
+    var ioThreshold: Double = 0.3
+
+    @Option(help: "Seconds of CPU burn above --cpu-threshold after which a running io job's command becomes cpu.")
+    var reclassifyAfter: Double = 5
+
     @Option(help: "Retire a CPU worker after it has run this many jobs (default: never).")
     var workerMaxJobs: Int?
 
@@ -66,6 +78,11 @@ struct JobdCommand: AsyncParsableCommand {
         if SQLiteStore.Durability(rawValue: durability) == nil { throw ValidationError("--durability is normal or full") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
         if shutdownGrace < 0 || killGrace < 0 { throw ValidationError("grace periods cannot be negative") }
+        if JobClass(rawValue: defaultClass) == nil { throw ValidationError("--default-class is cpu or io") }
+        if !(ioThreshold >= 0 && ioThreshold < cpuThreshold) {
+            throw ValidationError("--io-threshold must be at least 0 and below --cpu-threshold")
+        }
+        if !(reclassifyAfter > 0) { throw ValidationError("--reclassify-after must be positive") }
         if let workerMaxJobs, workerMaxJobs < 1 { throw ValidationError("--worker-max-jobs must be at least 1") }
         if ByteSize.parse(workerMaxRss) == nil {
             throw ValidationError("--worker-max-rss takes a size such as 512M, 2G or 1048576 (bytes)")
@@ -96,6 +113,9 @@ struct JobdCommand: AsyncParsableCommand {
             "/proc/self/exe", "worker", "--kill-grace", "\(killGrace)", "--log-level", logLevel,
         ]
         configuration.workerMaxJobs = workerMaxJobs
+        configuration.defaultClass = JobClass(rawValue: defaultClass)!
+        configuration.thresholds = ClassThresholds(upper: cpuThreshold, lower: ioThreshold)
+        configuration.reclassifyAfter = .milliseconds(Int64(reclassifyAfter * 1000))
         configuration.workerMaxRSSBytes = ByteSize.parse(workerMaxRss)
 
         let daemon: JobdDaemon

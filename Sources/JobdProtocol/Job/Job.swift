@@ -15,6 +15,8 @@ public struct Job: Hashable, Sendable, Codable {
     public var classSource: ClassSource
     /// The sentence `jobctl show` prints about why the job has its class.
     public var classReason: String?
+    /// What this job's runs teach: its kind, or for exec the resolved command (docs/CLASSIFICATION.md).
+    public var signature: String?
     public var priority: Int
     public var attempts: Int
     public var maxAttempts: Int
@@ -39,7 +41,7 @@ public struct Job: Hashable, Sendable, Codable {
     public init(
         id: JobID, name: String? = nil, state: JobState, kind: String, argv: [String]? = nil,
         env: [String: String]? = nil, cwd: String? = nil, payload: JSONValue = .null, queue: String = "default",
-        class: JobClass, classSource: ClassSource, classReason: String? = nil, priority: Int = 0,
+        class: JobClass, classSource: ClassSource, classReason: String? = nil, signature: String? = nil, priority: Int = 0,
         attempts: Int = 0, maxAttempts: Int = 1, timeoutSeconds: Double? = nil, ownerUID: UInt32,
         ownerGID: UInt32, createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil,
         exitCode: Int? = nil, signal: Int? = nil, error: String? = nil, result: JSONValue? = nil,
@@ -58,6 +60,7 @@ public struct Job: Hashable, Sendable, Codable {
         self.class = `class`
         self.classSource = classSource
         self.classReason = classReason
+        self.signature = signature
         self.priority = priority
         self.attempts = attempts
         self.maxAttempts = maxAttempts
@@ -83,6 +86,7 @@ public struct Job: Hashable, Sendable, Codable {
         case id, name, state, kind, argv, env, cwd, payload, queue, `class`, priority, attempts, signal, error, result
         case classSource = "class_source"
         case classReason = "class_reason"
+        case signature
         case maxAttempts = "max_attempts"
         case timeoutSeconds = "timeout_seconds"
         case ownerUID = "owner_uid"
@@ -114,6 +118,7 @@ public struct Job: Hashable, Sendable, Codable {
         try c.encode(`class`, forKey: .class)
         try c.encode(classSource, forKey: .classSource)
         try c.encode(classReason, forKey: .classReason)
+        try c.encode(signature, forKey: .signature)
         try c.encode(priority, forKey: .priority)
         try c.encode(attempts, forKey: .attempts)
         try c.encode(maxAttempts, forKey: .maxAttempts)

@@ -47,6 +47,7 @@ public enum JobdInterface {
           class: JobClass,
           class_source: ClassSource,
           class_reason: ?string,
+          signature: ?string,
           priority: int,
           attempts: int,
           max_attempts: int,
@@ -125,11 +126,33 @@ public enum JobdInterface {
           workers: []WorkerInfo
         )
 
+        # What jobd learned about one signature (docs/CLASSIFICATION.md). class: learned, null while undecided.
+        type Profile (
+          signature: string,
+          runs: int,
+          cpu_ratio: float,
+          class: ?JobClass,
+          changed_at: ?string,
+          pinned: ?JobClass
+        )
+
+        # Every learned or pinned signature, most recently changed first.
+        method Profiles() -> (profiles: []Profile)
+
+        # Forgets a signature's profile and pin.
+        method ResetProfile(signature: string) -> ()
+
+        # Pins a signature to a class (null unpins). Root or the daemon's user only.
+        method PinProfile(signature: string, class: ?JobClass) -> (profile: Profile)
+
         # The cheapest round trip.
         method Ping() -> (version: string)
 
         # No job has this id, or it belongs to another user.
         error JobNotFound (id: int)
+
+        # No profile has this signature.
+        error ProfileNotFound (signature: string)
 
         # The job has already finished.
         error JobFinished (id: int, state: JobState)
@@ -151,5 +174,6 @@ public enum JobdInterface {
     /// Every `io.jobd` method, for dispatch tables and tests.
     public static let methods: [String] = [
         Submit.method, Get.method, List.method, Cancel.method, Wait.method, Logs.method, Status.method, Ping.method,
+        Profiles.method, ResetProfile.method, PinProfile.method,
     ]
 }

@@ -16,6 +16,8 @@ public enum JobdError: ReplyError, Hashable {
     case invalidJob(index: Int, reason: String)
     /// The caller may not do this (e.g. an exec job for a daemon of another user).
     case permissionDenied(String)
+    /// No profile has this signature.
+    case profileNotFound(String)
     /// The daemon is stopping and takes no new work; retry against the next instance.
     case shuttingDown
     /// The database refused a write (full disk, read-only file, ...). Nothing was stored.
@@ -35,6 +37,7 @@ public enum JobdError: ReplyError, Hashable {
         case .jobFinished: "io.jobd.JobFinished"
         case .invalidJob: "io.jobd.InvalidJob"
         case .permissionDenied: "io.jobd.PermissionDenied"
+        case .profileNotFound: "io.jobd.ProfileNotFound"
         case .shuttingDown: "io.jobd.ShuttingDown"
         case .storageFailed: "io.jobd.StorageFailed"
         case .methodNotFound: "org.varlink.service.MethodNotFound"
@@ -50,6 +53,7 @@ public enum JobdError: ReplyError, Hashable {
         case .jobFinished(let id, let state): ["id": .int(id.rawValue), "state": .string(state.rawValue)]
         case .invalidJob(let index, let reason): ["index": .int(Int64(index)), "reason": .string(reason)]
         case .permissionDenied(let reason): ["reason": .string(reason)]
+        case .profileNotFound(let signature): ["signature": .string(signature)]
         case .shuttingDown: [:]
         case .storageFailed(let reason): ["reason": .string(reason)]
         case .methodNotFound(let method): ["method": .string(method)]
@@ -65,6 +69,7 @@ public enum JobdError: ReplyError, Hashable {
         case .jobFinished(let id, let state): "job \(id) has already finished (\(state.rawValue))"
         case .invalidJob(let index, let reason): "job \(index + 1) of the request is invalid: \(reason)"
         case .permissionDenied(let reason): "permission denied: \(reason)"
+        case .profileNotFound(let signature): "no profile for \(signature) (see jobctl profiles)"
         case .shuttingDown: "jobd is shutting down; submit again once it is back"
         case .storageFailed(let reason): "jobd could not store the change: \(reason)"
         case .methodNotFound(let method): "jobd has no method \(method)"
@@ -85,6 +90,7 @@ public enum JobdError: ReplyError, Hashable {
             self = .invalidJob(
                 index: Int(parameters["index"]?.doubleValue ?? 0), reason: parameters["reason"]?.stringValue ?? "")
         case "io.jobd.PermissionDenied": self = .permissionDenied(parameters["reason"]?.stringValue ?? "")
+        case "io.jobd.ProfileNotFound": self = .profileNotFound(parameters["signature"]?.stringValue ?? "")
         case "io.jobd.ShuttingDown": self = .shuttingDown
         case "io.jobd.StorageFailed": self = .storageFailed(parameters["reason"]?.stringValue ?? "")
         case "org.varlink.service.MethodNotFound": self = .methodNotFound(parameters["method"]?.stringValue ?? "")

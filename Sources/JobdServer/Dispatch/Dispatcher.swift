@@ -41,6 +41,7 @@ actor Dispatcher {
     private let handlerRunner = HandlerRunner(measuresProcessCPU: false)
     private let pool: WorkerPool
     private let registry: HandlerRegistry
+    private let profileBook: ProfileBook
     private let configuration: DaemonConfiguration
     private let logger: Logger
     private let launches: AsyncStream<Launch>
@@ -48,8 +49,9 @@ actor Dispatcher {
 
     init(
         store: any JobStore, runner: ExecRunner, pool: WorkerPool, registry: HandlerRegistry,
-        configuration: DaemonConfiguration, counts: [JobClass: StateCounts], logger: Logger
+        profileBook: ProfileBook, configuration: DaemonConfiguration, counts: [JobClass: StateCounts], logger: Logger
     ) {
+        self.profileBook = profileBook
         self.store = store
         self.runner = runner
         self.pool = pool
@@ -105,6 +107,7 @@ actor Dispatcher {
         store.recordStarted(plan.id, at: WallClock.now())
         let outcome = await run(plan, control: launch.control)
         let stop = launch.control.stopReason
+        await learn(from: outcome, of: plan, stop: stop)
         let attemptsUsed = plan.attempts + 1
         let state = AttemptVerdict.state(
             for: outcome, stop: stop, attemptsUsed: attemptsUsed, maxAttempts: plan.maxAttempts)
@@ -142,13 +145,71 @@ actor Dispatcher {
             let job = ExecJob(
                 argv: plan.argv ?? [], environment: plan.env, cwd: plan.cwd, identity: identity(for: plan),
                 outputPath: outputPath, outputLimit: configuration.outputLimitBytes, timeout: timeout)
-            return await runner.run(job, control: control)
+            return await withTaskGroup(of: RunOutcome?.self) { group in
+                group.addTask { await self.runner.run(job, control: control) }
+                group.addTask {
+                    await self.watchForCPUBurn(plan, control: control)
+                    return nil
+                }
+                var outcome: RunOutcome?
+                for await result in group where result != nil {
+                    outcome = result
+                    group.cancelAll()
+                }
+                return outcome!
+            }
         case (.io, .handler(let handler)):
             let output = OutputAppender(path: outputPath, limit: configuration.outputLimitBytes)
             defer { output.close() }
             return await handlerRunner.run(
                 handler, payload: plan.payload ?? .null, jobID: plan.id, output: { output.append($0) },
                 control: control, timeout: timeout)
+        }
+    }
+
+    // MARK: - Learning (DESIGN §3)
+
+    /// A finished run's CPU ratio goes into its signature's profile. Not for a run that was cancelled
+    /// or stopped at shutdown (killed at once, it says nothing about the work), nor one that never
+    /// started, nor an in-daemon handler (its CPU time is not measured).
+    private nonisolated func learn(from outcome: RunOutcome, of plan: JobPlan, stop: StopReason?) async {
+        guard let signature = plan.signature, outcome.wallSeconds > 0 else { return }
+        switch stop {
+        case .cancelled, .shutdown: return
+        case .timedOut, nil: break
+        }
+        guard plan.kind == HandlerRegistry.execKind || plan.class == .cpu else { return }
+        let ratio = (outcome.cpuUserSeconds + outcome.cpuSystemSeconds) / outcome.wallSeconds
+        await profileBook.record(signature, ratio: ratio, at: WallClock.now())
+    }
+
+    /// While an I/O-class exec job runs in the daemon, samples its process group's CPU time every
+    /// `reclassifyAfter`; a stretch above the upper threshold switches its signature to `cpu` at once,
+    /// so the next job of it goes to the pool, and says so in this job's class reason.
+    private nonisolated func watchForCPUBurn(_ plan: JobPlan, control: RunControl) async {
+        guard let signature = plan.signature else { return }
+        let window = configuration.reclassifyAfter
+        let upper = await profileBook.thresholds.upper
+        var lastCPU = 0.0
+        while true {
+            do {
+                try await Task.sleep(for: window)
+            } catch {
+                return  // the job ended
+            }
+            guard let group = control.processGroup else { continue }
+            let cpu = SystemInfo.processGroupCPUSeconds(group)
+            let ratio = (cpu - lastCPU) / window.secondsValue
+            lastCPU = cpu
+            guard ratio >= upper else { continue }
+            let profile = await profileBook.recordWhileRunning(signature, ratio: ratio, at: WallClock.now())
+            let note =
+                "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s over "
+                + "\(window.secondsValue)s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
+                + "this job stays io"
+            store.updateClassReason(plan.id, reason: (plan.classReason.map { $0 + "; " } ?? "") + note)
+            logger.info("job \(plan.id): \(note)", metadata: ["job": "\(plan.id)"])
+            return
         }
     }
 
@@ -258,4 +319,8 @@ actor Dispatcher {
     private func runningCount() -> Int { controls.count }
     private func runningControls() -> [RunControl] { Array(controls.values) }
     var isShuttingDown: Bool { isDraining }
+}
+
+extension Duration {
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

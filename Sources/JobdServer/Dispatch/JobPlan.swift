@@ -1,4 +1,5 @@
 import JobdProtocol
+import JobdStore
 
 /// What the dispatcher keeps in memory for a job that is waiting or running: everything needed to start
 /// it, so dispatch never reads the database per job.
@@ -17,6 +18,9 @@ struct JobPlan: Sendable {
     var maxAttempts: Int
     var ownerUID: UInt32
     var ownerGID: UInt32
+    /// What this job's runs teach (nil for jobs stored before profiles existed).
+    var signature: String?
+    var classReason: String?
 
     init(_ job: Job) {
         id = job.id
@@ -32,11 +36,14 @@ struct JobPlan: Sendable {
         maxAttempts = job.maxAttempts
         ownerUID = job.ownerUID
         ownerGID = job.ownerGID
+        signature = job.signature
+        classReason = job.classReason
     }
 
-    init(id: JobID, spec: JobSpec, class: JobClass, ownerUID: UInt32, ownerGID: UInt32) {
+    init(id: JobID, _ job: NewJob) {
+        let spec = job.spec
         self.id = id
-        self.class = `class`
+        self.class = job.class
         priority = spec.priority ?? 0
         kind = spec.resolvedKind
         payload = spec.payload
@@ -46,7 +53,9 @@ struct JobPlan: Sendable {
         timeoutSeconds = spec.timeoutSeconds
         attempts = 0
         maxAttempts = spec.maxAttempts ?? 1
-        self.ownerUID = ownerUID
-        self.ownerGID = ownerGID
+        ownerUID = job.ownerUID
+        ownerGID = job.ownerGID
+        signature = job.signature
+        classReason = job.classReason
     }
 }

@@ -16,6 +16,7 @@ struct Responder: Sendable {
     let store: any JobStore
     let classifier: Classifier
     let registry: HandlerRegistry
+    let profileBook: ProfileBook
     let configuration: DaemonConfiguration
     let startedAt: ContinuousClock.Instant
     let logger: Logger
@@ -45,6 +46,11 @@ struct Responder: Sendable {
         case Wait.method: try await reply(wait(call.parameters(Wait.Parameters.self), caller: caller), send)
         case Status.method: try await reply(status(), send)
         case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
+        case Profiles.method: try await reply(profiles(), send)
+        case ResetProfile.method:
+            try await reply(resetProfile(call.parameters(ResetProfile.Parameters.self), caller: caller), send)
+        case PinProfile.method:
+            try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
         case Logs.method:
             try await logs(call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller, send: send)
         case VarlinkService.getInfo: try await reply(info(), send)

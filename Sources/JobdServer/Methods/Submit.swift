@@ -1,6 +1,7 @@
 import JobdHandlers
 import JobdProtocol
 import JobdRunners
+import JobdScheduler
 import JobdStore
 
 extension Responder {
@@ -12,6 +13,8 @@ extension Responder {
         let now = WallClock.now()
         var newJobs: [NewJob] = []
         newJobs.reserveCapacity(parameters.jobs.count)
+        var kinds: [JobKind] = []
+        kinds.reserveCapacity(parameters.jobs.count)
         for (index, spec) in parameters.jobs.enumerated() {
             if let problem = spec.validate() { throw JobdError.invalidJob(index: index, reason: problem) }
             guard let kind = registry.kind(named: spec.resolvedKind) else {
@@ -28,18 +31,46 @@ extension Responder {
                     "this jobd runs as uid \(daemonUID) and accepts exec jobs only from that user; "
                         + "use your own jobd (systemctl --user start jobd) or the system one")
             }
-            let decision = classifier.classify(spec, declaredClass: kind.declaredClass)
+            kinds.append(kind)
+        }
+        // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
+        var signatures = SignatureCache()
+        let jobSignatures = parameters.jobs.map { signatures.signature(of: $0) }
+        let profiles = await profileBook.profiles(for: Set(jobSignatures))
+        for (index, spec) in parameters.jobs.enumerated() {
+            let decision = classifier.classify(
+                spec, declaredClass: kinds[index].declaredClass, profile: profiles[jobSignatures[index]])
             newJobs.append(
                 NewJob(
                     spec: spec, class: decision.class, classSource: decision.source, classReason: decision.reason,
-                    ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
+                    signature: jobSignatures[index], ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
         }
         // Reply only after commit: a client that saw an id must find the job after a crash.
         let ids = try await store.submit(newJobs)
         let plans = zip(ids, newJobs).map { id, job in
-            JobPlan(id: id, spec: job.spec, class: job.class, ownerUID: job.ownerUID, ownerGID: job.ownerGID)
+            JobPlan(id: id, job)
         }
         await dispatcher.accept(plans)
         return Submit.Reply(ids: ids)
+    }
+}
+
+/// Signatures of a submit's jobs, resolving each distinct command once (a batch of 20,000 runs of one
+/// command makes one PATH lookup).
+private struct SignatureCache {
+    private var resolved: [String: String?] = [:]
+
+    mutating func signature(of spec: JobSpec) -> String {
+        guard spec.resolvedKind == HandlerRegistry.execKind, let argv = spec.argv else {
+            return Signature.of(kind: spec.resolvedKind)
+        }
+        let path = spec.env?["PATH"]
+        return Signature.of(argv: argv, cwd: spec.cwd) { command in
+            let key = "\(command)\u{0}\(path ?? "")\u{0}\(command.contains("/") ? spec.cwd ?? "" : "")"
+            if let known = resolved[key] { return known }
+            let found = try? ExecutableLookup.resolve(command, searchPath: path, cwd: spec.cwd).get()
+            resolved[key] = found
+            return found
+        }
     }
 }

@@ -28,7 +28,10 @@ extension Job {
         if let cwd { lines.append(("cwd", cwd)) }
         lines += [
             ("queue", queue),
-            ("class", classReason.map { "\(self.class.rawValue) (\(classSource.rawValue): \($0))" } ?? self.class.rawValue),
+            // "cpu (learned from 7 runs of /usr/bin/ffmpeg: …)" reads as a sentence; the others name their rule.
+            ("class", classReason.map {
+                "\(self.class.rawValue) (\(classSource.rawValue)\($0.hasPrefix("from ") ? " " : ": ")\($0))"
+            } ?? self.class.rawValue),
             ("priority", String(priority)),
             ("attempts", "\(attempts) (at most \(maxAttempts) unless jobd restarts mid-run)"),
             ("timeout", timeoutSeconds.map { DurationText.format(seconds: $0) } ?? "-"),

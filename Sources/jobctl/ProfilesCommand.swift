@@ -1,0 +1,83 @@
+import ArgumentParser
+import JobdClient
+import JobdProtocol
+
+/// `jobctl profiles`: what jobd learned about each signature, and the two ways to overrule it.
+struct ProfilesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profiles",
+        abstract: "List what jobd learned about each command: runs, CPU ratio, class.",
+        discussion: """
+            A signature is a handler's kind, or an exec job's resolved command (for interpreters, with its
+            script). Above a CPU ratio of 0.6 a signature becomes cpu, below 0.3 io; in between it keeps its
+            class. A ratio above 1 is about the number of cores the command kept busy.
+            """,
+        subcommands: [List.self, Reset.self, Pin.self],
+        defaultSubcommand: List.self)
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the profiles (the default).")
+
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON: an array of profiles.") var json = false
+
+        func run() throws {
+            let profiles = try global.withConnection { connection in
+                try connection.call(Profiles.method, Profiles.Parameters(), returning: Profiles.Reply.self).profiles
+            }
+            if json {
+                try printJSON(profiles)
+                return
+            }
+            var table = Table("SIGNATURE", "RUNS", "CPU RATIO", "CLASS", "CHANGED", "PINNED")
+            for profile in profiles {
+                let ratio = Profile.format(profile.cpuRatio) + (profile.cpuRatio > 1.05 ? " (≈\(Profile.format(profile.cpuRatio)) cores)" : "")
+                table.add([
+                    profile.signature, String(profile.runs), ratio, profile.learnedClass?.rawValue ?? "-",
+                    profile.changedAt?.description ?? "-", profile.pinned?.rawValue ?? "-",
+                ])
+            }
+            print(table.render())
+        }
+    }
+
+    struct Reset: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset", abstract: "Forget a signature: its next job is classified from scratch.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The signature, as `jobctl profiles` prints it.") var signature: String
+
+        func run() throws {
+            try global.withConnection { connection in
+                _ = try connection.call(
+                    ResetProfile.method, ResetProfile.Parameters(signature: signature), returning: ResetProfile.Reply.self)
+            }
+        }
+    }
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pin", abstract: "Fix a signature's class whatever its runs show (none unpins).")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The signature, as `jobctl profiles` prints it.") var signature: String
+        @Argument(help: "cpu, io, or none.") var jobClass: String
+
+        func validate() throws {
+            if jobClass != "none" && JobClass(rawValue: jobClass) == nil {
+                throw ValidationError("the class is cpu, io or none, not \(jobClass)")
+            }
+        }
+
+        func run() throws {
+            let profile = try global.withConnection { connection in
+                try connection.call(
+                    PinProfile.method, PinProfile.Parameters(signature: signature, class: JobClass(rawValue: jobClass)),
+                    returning: PinProfile.Reply.self
+                ).profile
+            }
+            print("\(profile.signature): \(profile.pinned.map { "pinned to \($0.rawValue)" } ?? "unpinned")")
+        }
+    }
+}
