@@ -19,7 +19,9 @@ struct JobdBench: AsyncParsableCommand {
     @Option(help: "W4: /bin/true jobs.") var execJobs: Int = 1_000
     @Option(help: "W5: jobs one after another.") var sequentialJobs: Int = 1_000
     @Option(help: "jobctl status calls to time.") var statusCalls: Int = 200
-    @Option(help: "Run only these workloads (w1 … w5, status), comma-separated.") var only: String?
+    @Option(help: "Mixed workload: CPU-heavy commands.") var mixedCPU: Int = 40
+    @Option(help: "Mixed workload: sleep-heavy commands.") var mixedSleep: Int = 400
+    @Option(help: "Run only these workloads (w1 … w5, status, mixed), comma-separated.") var only: String?
 
     func run() async throws {
         let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
@@ -39,6 +41,7 @@ struct JobdBench: AsyncParsableCommand {
             try await sequential(class: .cpu, durability: "normal")
         }
         if wants("status") { try await jobctlStatus() }
+        if wants("mixed") { try await mixed() }
     }
 
     private func daemon(_ arguments: [String] = []) async throws -> BenchDaemon {
@@ -190,6 +193,58 @@ struct JobdBench: AsyncParsableCommand {
         print(String(
             format: "jobctl status × %d, process start included: p50 %.2f ms, p99 %.2f ms",
             statusCalls, percentile(sorted, 0.50), percentile(sorted, 0.99)))
+    }
+}
+
+extension JobdBench {
+    /// Issue 5: `mixedCPU` CPU-heavy and `mixedSleep` sleep-heavy commands, interleaved, submitted in one
+    /// call without hints after one warm-up run of each; against correct hints, all forced to the CPU
+    /// pool (one queue, as in task-spooler or pueue), and all forced to the I/O path.
+    func mixed() async throws {
+        let directory = NSTemporaryDirectory() + "jobd-bench-mixed"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let burner = directory + "/burn.py"
+        try "import time\nend = time.time() + 0.2\nwhile time.time() < end: pass\n".write(
+            toFile: burner, atomically: true, encoding: .utf8)
+        let burn = JobSpec(argv: ["/usr/bin/python3", burner], env: [:])
+        let nap = JobSpec(argv: ["/usr/bin/sleep", "0.1"], env: [:])
+        func workload(burn: JobSpec, nap: JobSpec) -> [JobSpec] {
+            var specs: [JobSpec] = []
+            let naps = mixedSleep / max(1, mixedCPU)
+            for index in 0..<max(mixedCPU, mixedSleep) {
+                if index < mixedCPU { specs.append(burn) }
+                for _ in 0..<naps where specs.count < mixedCPU + mixedSleep { specs.append(nap) }
+            }
+            return Array(specs.prefix(mixedCPU + mixedSleep))
+        }
+        func hinted(_ spec: JobSpec, _ jobClass: JobClass) -> JobSpec {
+            var spec = spec
+            spec.class = jobClass
+            return spec
+        }
+        var results: [(String, Double)] = []
+        for (label, specs) in [
+            ("learned (no hints, after one warm-up run of each)", workload(burn: burn, nap: nap)),
+            ("correct hints", workload(burn: hinted(burn, .cpu), nap: hinted(nap, .io))),
+            ("all forced to the CPU pool", workload(burn: hinted(burn, .cpu), nap: hinted(nap, .cpu))),
+            ("all forced to the I/O path", workload(burn: hinted(burn, .io), nap: hinted(nap, .io))),
+        ] {
+            let daemon = try await daemon()
+            defer { daemon.stop() }
+            if label.hasPrefix("learned") {
+                _ = try await submitAndWait([burn], on: daemon)
+                _ = try await submitAndWait([nap], on: daemon)
+            }
+            let (jobs, elapsed) = try await submitAndWait(specs, on: daemon)
+            let cpu = jobs.filter { $0.class == .cpu }.count
+            results.append((label, elapsed))
+            print(String(
+                format: "mixed %d CPU-heavy + %d sleep-heavy, %@: makespan %.2f s (%d ran as cpu)%@",
+                mixedCPU, mixedSleep, label, elapsed, cpu, failures(jobs)))
+        }
+        print(String(
+            format: "mixed: learned is %.1f%% of the correct hints' makespan; forced-CPU %.1fx, forced-I/O %.2fx the learned",
+            results[0].1 / results[1].1 * 100, results[2].1 / results[0].1, results[3].1 / results[0].1))
     }
 }
 

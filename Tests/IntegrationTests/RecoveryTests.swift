@@ -5,102 +5,104 @@ import JobdProtocol
 import JobdTestSupport
 import Testing
 
-/// Nothing is lost: across restarts, a kill -9, and start-up refusals.
-@Suite(.serialized) struct RecoveryTests {
-    @Test func jobsAndOutcomesSurviveARestart() async throws {
-        try await DaemonProcess.with { daemon in
-            let ids = try await daemon.submit([JobSpec(argv: ["sh", "-c", "echo kept; exit 2"]), JobSpec(argv: ["true"])])
-            let before = try await daemon.wait(ids)
-            #expect(try await daemon.terminate() == 0, "SIGTERM exits 0")
-            try await daemon.start()
-            let after = try await ids.asyncMap { try await daemon.job($0) }
-            #expect(after == before)
-            #expect(try await daemon.jobctl("logs", ids[0].description).stdout == "kept\n")
-            let status = try await daemon.status()
-            #expect(status.total.failed == 1 && status.total.succeeded == 1, "counts are rebuilt at start-up")
-            let next = try await daemon.submit([JobSpec(argv: ["true"])])
-            #expect(next == [JobID(3)], "ids keep increasing")
-        }
-    }
-
-    @Test func aJobRunningAtKill9IsRunAgainWithItsAttemptCounted() async throws {
-        try await DaemonProcess.with { daemon in
-            let marker = daemon.directory.file("runs")
-            // Each run appends a line; the first run then hangs, the second finishes.
-            let script = "echo run >> \(marker); [ $(wc -l < \(marker)) -ge 2 ] || sleep 300"
-            let id = try await daemon.submit([JobSpec(argv: ["sh", "-c", script])])[0]
-            try await eventually("the first attempt runs") { try await daemon.job(id).state == .running ? true : nil }
-            try await eventually("the first attempt wrote its line") { FileManager.default.fileExists(atPath: marker) ? true : nil }
-            try await daemon.killHard()
-            try await daemon.start()
-            let job = try await daemon.wait([id])[0]
-            #expect(job.state == .succeeded)
-            #expect(job.attempts == 2, "the interrupted attempt counts")
-            #expect(try String(contentsOfFile: marker, encoding: .utf8) == "run\nrun\n")
-            #expect(daemon.log.contains("requeued 1 jobs left running"))
-        }
-    }
-
-    @Test func aJobsProcessesDieWithTheDaemon() async throws {
-        try await DaemonProcess.with { daemon in
-            let pidFile = daemon.directory.file("pid")
-            let id = try await daemon.submit([JobSpec(argv: ["sh", "-c", "echo $$ > \(pidFile); exec sleep 300"])])[0]
-            let pid = try await eventually("the job wrote its pid") { () -> Int32? in
-                (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+extension AgainstTheRealDaemon {
+    /// Nothing is lost: across restarts, a kill -9, and start-up refusals.
+    @Suite struct RecoveryTests {
+        @Test func jobsAndOutcomesSurviveARestart() async throws {
+            try await DaemonProcess.with { daemon in
+                let ids = try await daemon.submit([JobSpec(argv: ["sh", "-c", "echo kept; exit 2"]), JobSpec(argv: ["true"])])
+                let before = try await daemon.wait(ids)
+                #expect(try await daemon.terminate() == 0, "SIGTERM exits 0")
+                try await daemon.start()
+                let after = try await ids.asyncMap { try await daemon.job($0) }
+                #expect(after == before)
+                #expect(try await daemon.jobctl("logs", ids[0].description).stdout == "kept\n")
+                let status = try await daemon.status()
+                #expect(status.total.failed == 1 && status.total.succeeded == 1, "counts are rebuilt at start-up")
+                let next = try await daemon.submit([JobSpec(argv: ["true"])])
+                #expect(next == [JobID(3)], "ids keep increasing")
             }
-            _ = id
-            try await daemon.killHard()
-            try await eventually("the job's process died with jobd (PR_SET_PDEATHSIG)") { kill(pid, 0) != 0 ? true : nil }
         }
-    }
 
-    @Test func sigtermRequeuesWhatDoesNotFinishWithinTheGracePeriod() async throws {
-        try await DaemonProcess.with { daemon in
-            let slow = try await daemon.submit([JobSpec(argv: ["sleep", "300"])])[0]
-            let quick = try await daemon.submit([JobSpec(argv: ["sleep", "0.2"])])[0]
-            try await eventually("both run") {
-                try await daemon.status().total.running == 2 ? true : nil
+        @Test func aJobRunningAtKill9IsRunAgainWithItsAttemptCounted() async throws {
+            try await DaemonProcess.with { daemon in
+                let marker = daemon.directory.file("runs")
+                // Each run appends a line; the first run then hangs, the second finishes.
+                let script = "echo run >> \(marker); [ $(wc -l < \(marker)) -ge 2 ] || sleep 300"
+                let id = try await daemon.submit([JobSpec(argv: ["sh", "-c", script])])[0]
+                try await eventually("the first attempt runs") { try await daemon.job(id).state == .running ? true : nil }
+                try await eventually("the first attempt wrote its line") { FileManager.default.fileExists(atPath: marker) ? true : nil }
+                try await daemon.killHard()
+                try await daemon.start()
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .succeeded)
+                #expect(job.attempts == 2, "the interrupted attempt counts")
+                #expect(try String(contentsOfFile: marker, encoding: .utf8) == "run\nrun\n")
+                #expect(daemon.log.contains("requeued 1 jobs left running"))
             }
-            #expect(try await daemon.terminate() == 0, "SIGTERM drains and exits 0")
-            // Straight from the file: the quick one finished within the grace period, the slow one is queued again.
-            let rows = try await runProgram(
-                "/usr/bin/sqlite3", [daemon.database, "SELECT id, state, attempts, error FROM jobs ORDER BY id"])
-            #expect(rows.stdout == "\(slow)|queued|1|jobd stopped while attempt 1 ran; requeued\n\(quick)|succeeded|1|\n", "\(rows)")
         }
-    }
 
-    @Test func aSecondDaemonOnTheSameSocketIsRefused() async throws {
-        try await DaemonProcess.with { daemon in
-            let other = try TempDirectory()
-            defer { other.remove() }
-            let result = try await runProgram(
-                Binaries.jobd, ["--socket", daemon.socket, "--database", other.file("other.db")])
-            #expect(result.status != 0)
-            #expect(result.stderr.contains("another jobd is already serving \(daemon.socket)"), "\(result)")
-            #expect(try await daemon.status().version == JobdInterface.version, "the first one is unaffected")
+        @Test func aJobsProcessesDieWithTheDaemon() async throws {
+            try await DaemonProcess.with { daemon in
+                let pidFile = daemon.directory.file("pid")
+                let id = try await daemon.submit([JobSpec(argv: ["sh", "-c", "echo $$ > \(pidFile); exec sleep 300"])])[0]
+                let pid = try await eventually("the job wrote its pid") { () -> Int32? in
+                    (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                }
+                _ = id
+                try await daemon.killHard()
+                try await eventually("the job's process died with jobd (PR_SET_PDEATHSIG)") { kill(pid, 0) != 0 ? true : nil }
+            }
         }
-    }
 
-    @Test func aStaleSocketFileIsReplaced() async throws {
-        try await DaemonProcess.with { daemon in
-            try await daemon.killHard()
-            #expect(FileManager.default.fileExists(atPath: daemon.socket), "kill -9 leaves the socket file")
-            try await daemon.start()
-            #expect(try await daemon.status().total.queued == 0)
+        @Test func sigtermRequeuesWhatDoesNotFinishWithinTheGracePeriod() async throws {
+            try await DaemonProcess.with { daemon in
+                let slow = try await daemon.submit([JobSpec(argv: ["sleep", "300"])])[0]
+                let quick = try await daemon.submit([JobSpec(argv: ["sleep", "0.2"])])[0]
+                try await eventually("both run") {
+                    try await daemon.status().total.running == 2 ? true : nil
+                }
+                #expect(try await daemon.terminate() == 0, "SIGTERM drains and exits 0")
+                // Straight from the file: the quick one finished within the grace period, the slow one is queued again.
+                let rows = try await runProgram(
+                    "/usr/bin/sqlite3", [daemon.database, "SELECT id, state, attempts, error FROM jobs ORDER BY id"])
+                #expect(rows.stdout == "\(slow)|queued|1|jobd stopped while attempt 1 ran; requeued\n\(quick)|succeeded|1|\n", "\(rows)")
+            }
         }
-    }
 
-    @Test func aDatabaseFromANewerJobdIsRefused() async throws {
-        try await DaemonProcess.with { daemon in
-            #expect(try await daemon.terminate() == 0)
-            let sqlite = try await runProgram(
-                "/usr/bin/sqlite3",
-                [daemon.database, "INSERT INTO grdb_migrations (identifier) VALUES ('9999_from_the_future')"])
-            #expect(sqlite.status == 0, "\(sqlite)")
-            let refused = try await runProgram(Binaries.jobd, ["--socket", daemon.socket, "--database", daemon.database])
-            #expect(refused.status != 0)
-            #expect(refused.stderr.contains("was written by a newer jobd"), "\(refused)")
-            #expect(refused.stderr.contains("9999_from_the_future"))
+        @Test func aSecondDaemonOnTheSameSocketIsRefused() async throws {
+            try await DaemonProcess.with { daemon in
+                let other = try TempDirectory()
+                defer { other.remove() }
+                let result = try await runProgram(
+                    Binaries.jobd, ["--socket", daemon.socket, "--database", other.file("other.db")])
+                #expect(result.status != 0)
+                #expect(result.stderr.contains("another jobd is already serving \(daemon.socket)"), "\(result)")
+                #expect(try await daemon.status().version == JobdInterface.version, "the first one is unaffected")
+            }
+        }
+
+        @Test func aStaleSocketFileIsReplaced() async throws {
+            try await DaemonProcess.with { daemon in
+                try await daemon.killHard()
+                #expect(FileManager.default.fileExists(atPath: daemon.socket), "kill -9 leaves the socket file")
+                try await daemon.start()
+                #expect(try await daemon.status().total.queued == 0)
+            }
+        }
+
+        @Test func aDatabaseFromANewerJobdIsRefused() async throws {
+            try await DaemonProcess.with { daemon in
+                #expect(try await daemon.terminate() == 0)
+                let sqlite = try await runProgram(
+                    "/usr/bin/sqlite3",
+                    [daemon.database, "INSERT INTO grdb_migrations (identifier) VALUES ('9999_from_the_future')"])
+                #expect(sqlite.status == 0, "\(sqlite)")
+                let refused = try await runProgram(Binaries.jobd, ["--socket", daemon.socket, "--database", daemon.database])
+                #expect(refused.status != 0)
+                #expect(refused.stderr.contains("was written by a newer jobd"), "\(refused)")
+                #expect(refused.stderr.contains("9999_from_the_future"))
+            }
         }
     }
 }

@@ -3,151 +3,153 @@ import JobdProtocol
 import JobdTestSupport
 import Testing
 
-/// The CPU pool (issue 4): real `jobd worker` processes behind the real daemon.
-@Suite(.serialized) struct WorkerPoolTests {
-    @Test func theCPULimitHoldsWhileIOJobsRunBesideIt() async throws {
-        try await DaemonProcess.with(arguments: ["--cpu-workers", "2"]) { daemon in
-            let cpuIDs = try await daemon.submit(
-                (1...6).map { _ in JobSpec(argv: ["sleep", "0.3"], class: .cpu) })
-            // Sample what runs until every CPU job is done; never more than two at once, and two at some point.
-            var mostRunning = 0
-            var mostBusy = 0
-            var ioFinishedWhileCPUFull = false
-            var ioID: JobID?
-            try await eventually("six CPU jobs finished", within: .seconds(10)) { () -> Bool? in
-                let status = try await daemon.status()
-                mostRunning = max(mostRunning, status.cpu.running)
-                let busy = status.workers.filter { $0.state == "busy" }
-                mostBusy = max(mostBusy, busy.count)
-                if busy.count == 2 && ioID == nil {
-                    ioID = try await daemon.submit([JobSpec(kind: "sleep", payload: .object(["seconds": .double(0.01)]))])[0]
+extension AgainstTheRealDaemon {
+    /// The CPU pool (issue 4): real `jobd worker` processes behind the real daemon.
+    @Suite struct WorkerPoolTests {
+        @Test func theCPULimitHoldsWhileIOJobsRunBesideIt() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "2"]) { daemon in
+                let cpuIDs = try await daemon.submit(
+                    (1...6).map { _ in JobSpec(argv: ["sleep", "0.3"], class: .cpu) })
+                // Sample what runs until every CPU job is done; never more than two at once, and two at some point.
+                var mostRunning = 0
+                var mostBusy = 0
+                var ioFinishedWhileCPUFull = false
+                var ioID: JobID?
+                try await eventually("six CPU jobs finished", within: .seconds(10)) { () -> Bool? in
+                    let status = try await daemon.status()
+                    mostRunning = max(mostRunning, status.cpu.running)
+                    let busy = status.workers.filter { $0.state == "busy" }
+                    mostBusy = max(mostBusy, busy.count)
+                    if busy.count == 2 && ioID == nil {
+                        ioID = try await daemon.submit([JobSpec(kind: "sleep", payload: .object(["seconds": .double(0.01)]))])[0]
+                    }
+                    if let ioID, !ioFinishedWhileCPUFull, status.cpu.queued + status.cpu.running >= 2 {
+                        let job = try await daemon.job(ioID)
+                        if job.state == .succeeded { ioFinishedWhileCPUFull = true }
+                    }
+                    return status.cpu.succeeded == 6 ? true : nil
                 }
-                if let ioID, !ioFinishedWhileCPUFull, status.cpu.queued + status.cpu.running >= 2 {
-                    let job = try await daemon.job(ioID)
-                    if job.state == .succeeded { ioFinishedWhileCPUFull = true }
-                }
-                return status.cpu.succeeded == 6 ? true : nil
-            }
-            #expect(mostRunning == 2, "running CPU jobs peaked at \(mostRunning)")
-            #expect(mostBusy == 2, "busy workers peaked at \(mostBusy)")
-            #expect(ioFinishedWhileCPUFull, "an I/O job finished while the CPU pool was full")
-            let jobs = try await daemon.wait(cpuIDs)
-            let workerPIDs = Set(jobs.compactMap(\.workerPID))
-            #expect(workerPIDs.count == 2, "the jobs ran in the two workers: \(workerPIDs)")
-            #expect(!workerPIDs.contains(daemon.pid))
-        }
-    }
-
-    @Test func theSHA256HandlerRunsInAWorkerAndReturnsTheDigest() async throws {
-        try await DaemonProcess.with { daemon in
-            let file = daemon.directory.file("abc")
-            try "abc".write(toFile: file, atomically: true, encoding: .utf8)
-            let submitted = try await daemon.jobctl(
-                "submit", "--wait", "--kind", "sha256", "--payload", "{\"path\": \"\(file)\"}")
-            #expect(submitted.status == 0, "\(submitted)")
-            let job = try await daemon.job(JobID(1))
-            #expect(job.state == .succeeded)
-            #expect(job.class == .cpu && job.classSource == .kind)
-            #expect(job.result?["sha256"]?.stringValue == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-            #expect(job.result?["bytes"] == .int(3))
-            let workers = try await daemon.status().workers.compactMap(\.pid)
-            #expect(job.workerPID.map(workers.contains) == true, "ran in worker \(String(describing: job.workerPID)) of \(workers)")
-
-            let show = try await daemon.jobctl("show", "1")
-            #expect(show.stdout.contains("ba7816bf"), "show prints the result: \(show.stdout)")
-            let missing = try await daemon.jobctl("submit", "--wait", "--kind", "sha256", "--payload", "{\"path\": \"/no/such\"}")
-            #expect(missing.status == 1)
-            #expect(try await daemon.job(JobID(2)).error == "cannot open /no/such: No such file or directory")
-            let bad = try await daemon.jobctl("submit", "--kind", "sha256", "--payload", "{}")
-            #expect(bad.status == 65 && bad.stderr.contains("{\"path\": \"/absolute/file\"}"), "\(bad)")
-        }
-    }
-
-    @Test func aKilledWorkerFailsItsJobAndIsReplaced() async throws {
-        try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
-            let id = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
-            let worker = try await eventually("the worker is busy with the job") { () -> WorkerInfo? in
-                try await daemon.status().workers.first { $0.jobID == id && $0.state == "busy" }
-            }
-            let pid = try #require(worker.pid)
-            #expect(kill(pid, SIGKILL) == 0)
-            let job = try await daemon.wait([id])[0]
-            #expect(job.state == .failed)
-            #expect(job.error == "worker 1 (pid \(pid)) killed by signal 9 (SIGKILL) while running it")
-            let replacement = try await eventually("a new worker fills slot 1") { () -> WorkerInfo? in
-                try await daemon.status().workers.first { $0.slot == 1 && $0.state == "idle" && $0.pid != pid }
-            }
-            let next = try await daemon.wait(try await daemon.submit([JobSpec(argv: ["true"], class: .cpu)]))[0]
-            #expect(next.state == .succeeded && next.workerPID == replacement.pid)
-            #expect(daemon.log.contains("killed by signal 9 (SIGKILL); starting a replacement"))
-        }
-    }
-
-    @Test func timeoutAndCancelStopACPUJobsWholeProcessGroup() async throws {
-        try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
-            let pidFile = daemon.directory.file("child")
-            let timed = try await daemon.submit([
-                JobSpec(argv: ["sh", "-c", "sleep 300 & echo $! > \(pidFile); wait"], class: .cpu, timeoutSeconds: 0.3)
-            ])[0]
-            let job = try await daemon.wait([timed])[0]
-            #expect(job.state == .failed)
-            #expect(job.error?.hasPrefix("timeout") == true, "\(String(describing: job.error))")
-            let child = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
-            try await eventually("the job's background child was killed too") { kill(child, 0) != 0 ? true : nil }
-
-            let cancelled = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
-            try await eventually("the job runs") { try await daemon.job(cancelled).state == .running ? true : nil }
-            let result = try await daemon.jobctl("cancel", cancelled.description)
-            #expect(result.status == 0, "\(result)")
-            let ended = try await daemon.wait([cancelled])[0]
-            #expect(ended.state == .cancelled)
-            let workers = try await daemon.status().workers
-            #expect(workers.count == 1 && workers[0].jobsRun == 2, "the same worker ran both: \(workers)")
-        }
-    }
-
-    @Test func aWorkerThatDoesNotStopIsKilledAndReplaced() async throws {
-        try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
-            // A handler that never looks at its cancellation is what a stopped worker looks like from outside.
-            let id = try await daemon.submit([JobSpec(kind: "sleep", payload: .object(["seconds": .int(300)]), class: .cpu)])[0]
-            let worker = try await eventually("the worker is busy") { () -> WorkerInfo? in
-                try await daemon.status().workers.first { $0.jobID == id }
-            }
-            let pid = try #require(worker.pid)
-            #expect(kill(pid, SIGSTOP) == 0)
-            _ = try await daemon.jobctl("cancel", id.description)
-            let job = try await daemon.wait([id])[0]
-            #expect(job.state == .cancelled)
-            #expect(job.error == "cancelled while running (its worker was killed)", "\(String(describing: job.error))")
-            try await eventually("slot 1 has a new worker") { () -> Bool? in
-                try await daemon.status().workers.first { $0.slot == 1 && $0.state == "idle" && $0.pid != pid } != nil ? true : nil
+                #expect(mostRunning == 2, "running CPU jobs peaked at \(mostRunning)")
+                #expect(mostBusy == 2, "busy workers peaked at \(mostBusy)")
+                #expect(ioFinishedWhileCPUFull, "an I/O job finished while the CPU pool was full")
+                let jobs = try await daemon.wait(cpuIDs)
+                let workerPIDs = Set(jobs.compactMap(\.workerPID))
+                #expect(workerPIDs.count == 2, "the jobs ran in the two workers: \(workerPIDs)")
+                #expect(!workerPIDs.contains(daemon.pid))
             }
         }
-    }
 
-    @Test func workersAreRecycledAfterMaxJobs() async throws {
-        try await DaemonProcess.with(arguments: ["--cpu-workers", "1", "--worker-max-jobs", "2"]) { daemon in
-            var pids: [Int32?] = []
-            for _ in 1...3 {
-                let job = try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))[0]
+        @Test func theSHA256HandlerRunsInAWorkerAndReturnsTheDigest() async throws {
+            try await DaemonProcess.with { daemon in
+                let file = daemon.directory.file("abc")
+                try "abc".write(toFile: file, atomically: true, encoding: .utf8)
+                let submitted = try await daemon.jobctl(
+                    "submit", "--wait", "--kind", "sha256", "--payload", "{\"path\": \"\(file)\"}")
+                #expect(submitted.status == 0, "\(submitted)")
+                let job = try await daemon.job(JobID(1))
                 #expect(job.state == .succeeded)
-                pids.append(job.workerPID)
-            }
-            #expect(pids[0] != nil && pids[0] == pids[1], "the first worker ran two jobs: \(pids)")
-            #expect(pids[2] != nil && pids[2] != pids[0], "then a fresh worker took over: \(pids)")
-            #expect(!daemon.log.contains("starting a replacement"), "retiring is not a failure")
-        }
-    }
+                #expect(job.class == .cpu && job.classSource == .kind)
+                #expect(job.result?["sha256"]?.stringValue == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+                #expect(job.result?["bytes"] == .int(3))
+                let workers = try await daemon.status().workers.compactMap(\.pid)
+                #expect(job.workerPID.map(workers.contains) == true, "ran in worker \(String(describing: job.workerPID)) of \(workers)")
 
-    @Test func workersDieWithTheDaemon() async throws {
-        try await DaemonProcess.with { daemon in
-            let workers = try await eventually("workers are up") { () -> [Int32]? in
-                let pids = try await daemon.status().workers.compactMap(\.pid)
-                return pids.count == 2 ? pids : nil
+                let show = try await daemon.jobctl("show", "1")
+                #expect(show.stdout.contains("ba7816bf"), "show prints the result: \(show.stdout)")
+                let missing = try await daemon.jobctl("submit", "--wait", "--kind", "sha256", "--payload", "{\"path\": \"/no/such\"}")
+                #expect(missing.status == 1)
+                #expect(try await daemon.job(JobID(2)).error == "cannot open /no/such: No such file or directory")
+                let bad = try await daemon.jobctl("submit", "--kind", "sha256", "--payload", "{}")
+                #expect(bad.status == 65 && bad.stderr.contains("{\"path\": \"/absolute/file\"}"), "\(bad)")
             }
-            try await daemon.killHard()
-            for pid in workers {
-                try await eventually("worker \(pid) died with jobd") { kill(pid, 0) != 0 ? true : nil }
+        }
+
+        @Test func aKilledWorkerFailsItsJobAndIsReplaced() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                let worker = try await eventually("the worker is busy with the job") { () -> WorkerInfo? in
+                    try await daemon.status().workers.first { $0.jobID == id && $0.state == "busy" }
+                }
+                let pid = try #require(worker.pid)
+                #expect(kill(pid, SIGKILL) == 0)
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .failed)
+                #expect(job.error == "worker 1 (pid \(pid)) killed by signal 9 (SIGKILL) while running it")
+                let replacement = try await eventually("a new worker fills slot 1") { () -> WorkerInfo? in
+                    try await daemon.status().workers.first { $0.slot == 1 && $0.state == "idle" && $0.pid != pid }
+                }
+                let next = try await daemon.wait(try await daemon.submit([JobSpec(argv: ["true"], class: .cpu)]))[0]
+                #expect(next.state == .succeeded && next.workerPID == replacement.pid)
+                #expect(daemon.log.contains("killed by signal 9 (SIGKILL); starting a replacement"))
+            }
+        }
+
+        @Test func timeoutAndCancelStopACPUJobsWholeProcessGroup() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                let pidFile = daemon.directory.file("child")
+                let timed = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "sleep 300 & echo $! > \(pidFile); wait"], class: .cpu, timeoutSeconds: 0.3)
+                ])[0]
+                let job = try await daemon.wait([timed])[0]
+                #expect(job.state == .failed)
+                #expect(job.error?.hasPrefix("timeout") == true, "\(String(describing: job.error))")
+                let child = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+                try await eventually("the job's background child was killed too") { kill(child, 0) != 0 ? true : nil }
+
+                let cancelled = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                try await eventually("the job runs") { try await daemon.job(cancelled).state == .running ? true : nil }
+                let result = try await daemon.jobctl("cancel", cancelled.description)
+                #expect(result.status == 0, "\(result)")
+                let ended = try await daemon.wait([cancelled])[0]
+                #expect(ended.state == .cancelled)
+                let workers = try await daemon.status().workers
+                #expect(workers.count == 1 && workers[0].jobsRun == 2, "the same worker ran both: \(workers)")
+            }
+        }
+
+        @Test func aWorkerThatDoesNotStopIsKilledAndReplaced() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                // A handler that never looks at its cancellation is what a stopped worker looks like from outside.
+                let id = try await daemon.submit([JobSpec(kind: "sleep", payload: .object(["seconds": .int(300)]), class: .cpu)])[0]
+                let worker = try await eventually("the worker is busy") { () -> WorkerInfo? in
+                    try await daemon.status().workers.first { $0.jobID == id }
+                }
+                let pid = try #require(worker.pid)
+                #expect(kill(pid, SIGSTOP) == 0)
+                _ = try await daemon.jobctl("cancel", id.description)
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .cancelled)
+                #expect(job.error == "cancelled while running (its worker was killed)", "\(String(describing: job.error))")
+                try await eventually("slot 1 has a new worker") { () -> Bool? in
+                    try await daemon.status().workers.first { $0.slot == 1 && $0.state == "idle" && $0.pid != pid } != nil ? true : nil
+                }
+            }
+        }
+
+        @Test func workersAreRecycledAfterMaxJobs() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1", "--worker-max-jobs", "2"]) { daemon in
+                var pids: [Int32?] = []
+                for _ in 1...3 {
+                    let job = try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))[0]
+                    #expect(job.state == .succeeded)
+                    pids.append(job.workerPID)
+                }
+                #expect(pids[0] != nil && pids[0] == pids[1], "the first worker ran two jobs: \(pids)")
+                #expect(pids[2] != nil && pids[2] != pids[0], "then a fresh worker took over: \(pids)")
+                #expect(!daemon.log.contains("starting a replacement"), "retiring is not a failure")
+            }
+        }
+
+        @Test func workersDieWithTheDaemon() async throws {
+            try await DaemonProcess.with { daemon in
+                let workers = try await eventually("workers are up") { () -> [Int32]? in
+                    let pids = try await daemon.status().workers.compactMap(\.pid)
+                    return pids.count == 2 ? pids : nil
+                }
+                try await daemon.killHard()
+                for pid in workers {
+                    try await eventually("worker \(pid) died with jobd") { kill(pid, 0) != 0 ? true : nil }
+                }
             }
         }
     }

@@ -138,6 +138,6 @@ struct StoreTests {
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         let applied = try queue.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        #expect(applied == ["0001_init"])
+        #expect(applied == ["0001_init", "0002_profiles"], "each migration once, in order")
     }
 }
