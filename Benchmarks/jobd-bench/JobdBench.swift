@@ -204,7 +204,8 @@ extension JobdBench {
         let directory = NSTemporaryDirectory() + "jobd-bench-mixed"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let burner = directory + "/burn.py"
-        try "import time\nend = time.time() + 0.2\nwhile time.time() < end: pass\n".write(
+        // CPU time, not wall time: a fixed amount of work however many share the cores.
+        try "import time\nwhile time.process_time() < 0.2: pass\n".write(
             toFile: burner, atomically: true, encoding: .utf8)
         let burn = JobSpec(argv: ["/usr/bin/python3", burner], env: [:])
         let nap = JobSpec(argv: ["/usr/bin/sleep", "0.1"], env: [:])
@@ -238,9 +239,15 @@ extension JobdBench {
             let (jobs, elapsed) = try await submitAndWait(specs, on: daemon)
             let cpu = jobs.filter { $0.class == .cpu }.count
             results.append((label, elapsed))
+            // Makespan alone hides what a wrong class costs: time to completion of each kind of job.
+            func meanTurnaround(_ isBurner: Bool) -> Double {
+                let picked = jobs.filter { ($0.argv?.first == "/usr/bin/python3") == isBurner }
+                let total = picked.map { ($0.finishedAt?.secondsSinceEpoch ?? 0) - $0.createdAt.secondsSinceEpoch }.reduce(0, +)
+                return total / Double(max(1, picked.count))
+            }
             print(String(
-                format: "mixed %d CPU-heavy + %d sleep-heavy, %@: makespan %.2f s (%d ran as cpu)%@",
-                mixedCPU, mixedSleep, label, elapsed, cpu, failures(jobs)))
+                format: "mixed %d CPU-heavy + %d sleep-heavy, %@: makespan %.2f s; mean time to completion: CPU-heavy %.2f s, sleep-heavy %.2f s (%d ran as cpu)%@",
+                mixedCPU, mixedSleep, label, elapsed, meanTurnaround(true), meanTurnaround(false), cpu, failures(jobs)))
         }
         print(String(
             format: "mixed: learned is %.1f%% of the correct hints' makespan; forced-CPU %.1fx, forced-I/O %.2fx the learned",
