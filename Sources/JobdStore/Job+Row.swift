@@ -11,46 +11,49 @@ extension Job {
         """
 
     /// Reads a row selected with ``columns``. The schema's CHECK constraints guarantee the enum texts.
+    ///
+    /// Columns are read by position, in the order of ``columns``: a lookup by name lowercases and hashes
+    /// the name for every column of every row, which `perf` showed on the Wait path.
     init(row: Row) throws {
-        func json<T: Decodable>(_ type: T.Type, _ column: String) throws -> T? {
+        func json<T: Decodable>(_ type: T.Type, _ column: Int) throws -> T? {
             guard let text: String = row[column] else { return nil }
             return try WireJSON.decode(type, from: Array(text.utf8))
         }
-        func time(_ column: String) -> Timestamp? {
+        func time(_ column: Int) -> Timestamp? {
             (row[column] as Double?).map(Timestamp.init(secondsSinceEpoch:))
         }
         self.init(
-            id: JobID(row["id"]),
-            name: row["name"],
-            state: JobState(rawValue: row["state"])!,
-            kind: row["kind"],
-            argv: try json([String].self, "argv"),
-            env: try json([String: String].self, "env"),
-            cwd: row["cwd"],
-            payload: try json(JSONValue.self, "payload") ?? .null,
-            queue: row["queue"],
-            class: JobClass(rawValue: row["class"])!,
-            classSource: ClassSource(rawValue: row["class_source"])!,
-            classReason: row["class_reason"],
-            signature: row["signature"],
-            priority: row["priority"],
-            attempts: row["attempts"],
-            maxAttempts: row["max_attempts"],
-            timeoutSeconds: row["timeout_seconds"],
-            ownerUID: row["owner_uid"],
-            ownerGID: row["owner_gid"],
-            createdAt: time("created_at")!,
-            startedAt: time("started_at"),
-            finishedAt: time("finished_at"),
-            exitCode: row["exit_code"],
-            signal: row["signal"],
-            error: row["error"],
-            result: try json(JSONValue.self, "result"),
-            wallSeconds: row["wall_seconds"],
-            cpuUserSeconds: row["cpu_user_seconds"],
-            cpuSystemSeconds: row["cpu_system_seconds"],
-            maxRSSBytes: row["max_rss_bytes"],
-            workerPID: row["worker_pid"]
+            id: JobID(row[0]),
+            name: row[1],
+            state: JobState(rawValue: row[2])!,
+            kind: row[3],
+            argv: try json([String].self, 5),
+            env: try json([String: String].self, 6),
+            cwd: row[7],
+            payload: try json(JSONValue.self, 4) ?? .null,
+            queue: row[8],
+            class: JobClass(rawValue: row[9])!,
+            classSource: ClassSource(rawValue: row[10])!,
+            classReason: row[11],
+            signature: row[30],
+            priority: row[12],
+            attempts: row[13],
+            maxAttempts: row[14],
+            timeoutSeconds: row[15],
+            ownerUID: row[16],
+            ownerGID: row[17],
+            createdAt: time(18)!,
+            startedAt: time(19),
+            finishedAt: time(20),
+            exitCode: row[21],
+            signal: row[22],
+            error: row[23],
+            result: try json(JSONValue.self, 24),
+            wallSeconds: row[25],
+            cpuUserSeconds: row[26],
+            cpuSystemSeconds: row[27],
+            maxRSSBytes: row[28],
+            workerPID: row[29]
         )
     }
 }
