@@ -28,13 +28,20 @@ enum WorkerFraming {
             }
     }
 
-    static func encode(_ message: WorkerMessage) -> ByteBuffer {
-        // Encoding our own struct cannot fail (no floats that are NaN reach it: durations are finite).
-        ByteBuffer(bytes: try! JSONEncoder().encode(message))
-    }
+    /// Encodes and decodes frames for one end of one channel. Each loop keeps its own: a coder is not
+    /// shared across threads, and making one per frame showed in `perf` on the 20,000-job batch.
+    struct Coder {
+        private let encoder = JSONEncoder()
+        private let decoder = JSONDecoder()
 
-    static func decode(_ frame: ByteBuffer) throws -> WorkerMessage {
-        try JSONDecoder().decode(WorkerMessage.self, from: Data(frame.readableBytesView))
+        func encode(_ message: WorkerMessage) -> ByteBuffer {
+            // Encoding our own struct cannot fail (no floats that are NaN reach it: durations are finite).
+            ByteBuffer(bytes: try! encoder.encode(message))
+        }
+
+        func decode(_ frame: ByteBuffer) throws -> WorkerMessage {
+            try decoder.decode(WorkerMessage.self, from: Data(frame.readableBytesView))
+        }
     }
 
 }

@@ -274,11 +274,13 @@ public actor WorkerPool {
             try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask {
-                        for await message in outbox { try await outbound.write(WorkerFraming.encode(message)) }
+                        let coder = WorkerFraming.Coder()
+                        for await message in outbox { try await outbound.write(coder.encode(message)) }
                         outbound.finish()  // the worker reads EOF and exits
                     }
+                    let coder = WorkerFraming.Coder()
                     for try await frame in inbound {
-                        let message = try WorkerFraming.decode(frame)
+                        let message = try coder.decode(frame)
                         if message.type == .ready { becameReady = true }
                         await self.received(message, from: slot)
                     }

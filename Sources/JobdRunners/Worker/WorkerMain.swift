@@ -22,7 +22,8 @@ public enum WorkerMain {
         try await channel.executeThenClose { inbound, outbound in
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
-                    for await message in outbox { try await outbound.write(WorkerFraming.encode(message)) }
+                    let coder = WorkerFraming.Coder()
+                    for await message in outbox { try await outbound.write(coder.encode(message)) }
                 }
                 group.addTask {
                     while !Task.isCancelled {
@@ -36,8 +37,9 @@ public enum WorkerMain {
                 ready.pid = SystemInfo.processID
                 post.yield(ready)
 
+                let coder = WorkerFraming.Coder()
                 for try await frame in inbound {
-                    let message = try WorkerFraming.decode(frame)
+                    let message = try coder.decode(frame)
                     switch message.type {
                     case .run:
                         guard let id = message.job else { continue }
