@@ -19,6 +19,7 @@ public final class RunControl: Sendable {
         var processGroup: Int32?
         var reason: StopReason?
         var isFinished = false
+        var stopHandler: (@Sendable (StopReason) -> Void)?
     }
 
     private let state = Mutex(State())
@@ -46,6 +47,19 @@ public final class RunControl: Sendable {
         guard case .some(let processGroup) = group else { return }
         if let processGroup { ProcessReactor.signalGroup(processGroup, SIGTERM_VALUE) }
         stopContinuation.yield(reason)
+        state.withLock { $0.stopHandler }?(reason)
+    }
+
+    /// Calls `handler` once when the attempt is asked to stop (at once if it already was), unless the
+    /// attempt has finished. A callback, not a task waiting on a stream: a runner of many short jobs
+    /// would otherwise pay a task group per job for a stop that almost never comes.
+    func onStop(_ handler: @escaping @Sendable (StopReason) -> Void) {
+        let pending = state.withLock { state -> StopReason? in
+            guard !state.isFinished else { return nil }
+            state.stopHandler = handler
+            return state.reason
+        }
+        if let pending { handler(pending) }
     }
 
     /// Sends a signal to the attempt's process group, if it is running.
@@ -67,7 +81,10 @@ public final class RunControl: Sendable {
 
     /// The attempt is over; later stops are ignored.
     func finished() {
-        state.withLock { $0.isFinished = true }
+        state.withLock {
+            $0.isFinished = true
+            $0.stopHandler = nil
+        }
         stopContinuation.finish()
     }
 

@@ -20,32 +20,33 @@ public struct HandlerRunner: Sendable {
         let context = HandlerContext(jobID: jobID, output: output)
         let start = ContinuousClock.now
         let cpuBefore = measuresProcessCPU ? SystemInfo.processCPUTime : nil
-        let result = await withTaskGroup(of: Result<JSONValue, HandlerError>?.self) { group in
-            group.addTask {
-                do throws(HandlerError) {
-                    return .success(try await handler.run(payload, context: context))
-                } catch {
-                    return .failure(error)
-                }
+        // The handler runs as a task of its own so a stop can cancel it; stops arrive by callback, and a
+        // timer task exists only for a job with a timeout (most have none).
+        let work = Task { () -> Result<JSONValue, HandlerError> in
+            do throws(HandlerError) {
+                return .success(try await handler.run(payload, context: context))
+            } catch {
+                return .failure(error)
             }
-            group.addTask {
-                guard let reason = await Self.firstStop(control: control, timeout: timeout) else { return nil }
-                control.stop(reason)
-                context.cancel()
-                return nil
-            }
-            var outcome: Result<JSONValue, HandlerError>?
-            while let next = await group.next() {
-                if let next {
-                    outcome = next
-                    group.cancelAll()  // the watchdog
-                } else if control.stopReason != nil {
-                    group.cancelAll()  // the handler: it was asked to stop
-                }
-            }
-            control.finished()
-            return outcome!
         }
+        control.onStop { _ in
+            context.cancel()
+            work.cancel()
+        }
+        let timer = timeout.map { limit in
+            Task {
+                try await Task.sleep(for: limit)
+                control.stop(.timedOut(limit))
+            }
+        }
+        let result = await withTaskCancellationHandler {
+            await work.value
+        } onCancel: {
+            context.cancel()
+            work.cancel()
+        }
+        timer?.cancel()
+        control.finished()
         let wall = (ContinuousClock.now - start).seconds
         var outcome = RunOutcome(wallSeconds: wall)
         if let cpuBefore {
@@ -64,26 +65,6 @@ public struct HandlerRunner: Sendable {
             outcome.error = control.stopReason?.failureText ?? error.message
         }
         return outcome
-    }
-
-    /// The timeout or the first outside stop, whichever comes first; nil when the attempt ends first.
-    static func firstStop(control: RunControl, timeout: Duration?) async -> StopReason? {
-        await withTaskGroup(of: StopReason?.self) { group in
-            if let timeout {
-                group.addTask {
-                    do {
-                        try await Task.sleep(for: timeout)
-                        return .timedOut(timeout)
-                    } catch {
-                        return nil
-                    }
-                }
-            }
-            group.addTask { await control.firstStopRequest() }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
     }
 }
 

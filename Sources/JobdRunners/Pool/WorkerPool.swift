@@ -33,6 +33,7 @@ public actor WorkerPool {
 
     private struct Assignment {
         let job: WorkerJob
+        let attempt: Int
         let control: RunControl
         let continuation: CheckedContinuation<RunOutcome, Never>
         let started = ContinuousClock.now
@@ -42,6 +43,7 @@ public actor WorkerPool {
 
     private struct Waiting {
         let job: WorkerJob
+        let attempt: Int
         let control: RunControl
         let continuation: CheckedContinuation<RunOutcome, Never>
     }
@@ -49,6 +51,7 @@ public actor WorkerPool {
     private var workers: [Int: Worker] = [:]
     private var waiting: Deque<Waiting> = []
     private var isShuttingDown = false
+    private var attemptCounter = 0
     private let configuration: WorkerPoolConfiguration
     private let reactor: ProcessReactor
     private let logger: Logger
@@ -65,29 +68,52 @@ public actor WorkerPool {
     /// through `control` is sent to the worker; a job that does not end `killGrace` after it, or after its
     /// timeout, is killed with its worker.
     public nonisolated func run(_ job: WorkerJob, control: RunControl) async -> RunOutcome {
-        await withTaskGroup(of: RunOutcome?.self) { group in
-            group.addTask { await self.assign(job, control: control) }
-            group.addTask {
-                await self.watch(job, control: control)
-                return nil
-            }
-            var outcome: RunOutcome?
-            for await result in group where result != nil {
-                outcome = result
-                group.cancelAll()
-            }
-            return outcome!
+        let attempt = await nextAttempt()
+        // Stops arrive by callback; only a job with a timeout gets a timer task (most have none).
+        control.onStop { reason in
+            Task { await self.stopRequested(job.id, attempt: attempt, reason: reason) }
         }
+        // The worker enforces the timeout itself; this later deadline is the backstop for one that cannot.
+        let backstop = job.timeout.map { timeout in
+            Task {
+                try await Task.sleep(for: timeout + configuration.killGrace + .seconds(1))
+                await killHard(
+                    job.id, attempt: attempt,
+                    reason: StopReason.timedOut(timeout).failureText + " (its worker was killed)")
+            }
+        }
+        defer { backstop?.cancel() }
+        return await assign(job, attempt: attempt, control: control)
     }
 
-    private func assign(_ job: WorkerJob, control: RunControl) async -> RunOutcome {
+    private func nextAttempt() -> Int {
+        attemptCounter += 1
+        return attemptCounter
+    }
+
+    private func assign(_ job: WorkerJob, attempt: Int, control: RunControl) async -> RunOutcome {
+        // Runs on the actor: the continuation's body is synchronous, so no other call slips in between.
         await withCheckedContinuation { continuation in
-            let waiter = Waiting(job: job, control: control, continuation: continuation)
-            if let worker = firstIdleWorker() {
+            let waiter = Waiting(job: job, attempt: attempt, control: control, continuation: continuation)
+            if let reason = control.stopReason {  // stopped before it reached a worker
+                control.finished()
+                continuation.resume(returning: RunOutcome(error: reason.failureText, wallSeconds: 0))
+            } else if let worker = firstIdleWorker() {
                 start(waiter, on: worker)
             } else {
                 waiting.append(waiter)
             }
+        }
+    }
+
+    /// Forwards a stop to the worker, and kills the job with its worker if it has not ended
+    /// `killGrace` + 1 s later.
+    private func stopRequested(_ id: JobID, attempt: Int, reason: StopReason) {
+        forward(reason, to: id, attempt: attempt)
+        let grace = configuration.killGrace + .seconds(1)
+        Task {
+            try await Task.sleep(for: grace)
+            await self.killHard(id, attempt: attempt, reason: reason.failureText + " (its worker was killed)")
         }
     }
 
@@ -98,7 +124,7 @@ public actor WorkerPool {
     private func start(_ waiter: Waiting, on worker: Worker) {
         worker.state = .busy
         worker.assignment = Assignment(
-            job: waiter.job, control: waiter.control, continuation: waiter.continuation,
+            job: waiter.job, attempt: waiter.attempt, control: waiter.control, continuation: waiter.continuation,
             output: OutputAppender(path: waiter.job.outputPath, limit: waiter.job.outputLimit))
         worker.post.yield(waiter.job.runMessage)
     }
@@ -108,48 +134,31 @@ public actor WorkerPool {
         start(next, on: worker)
     }
 
-    /// Forwards a stop to the worker; kills the job and its worker if it outlives its timeout or a stop.
-    private nonisolated func watch(_ job: WorkerJob, control: RunControl) async {
-        // The worker enforces the timeout itself; this later deadline is the backstop for one that cannot.
-        let backstop = job.timeout.map { $0 + configuration.killGrace + .seconds(1) }
-        guard let reason = await HandlerRunner.firstStop(control: control, timeout: backstop) else { return }
-        if case .timedOut = reason, let timeout = job.timeout {
-            await killHard(job.id, reason: StopReason.timedOut(timeout).failureText + " (its worker was killed)")
-            return
-        }
-        await forward(reason, to: job.id)
-        do {
-            try await Task.sleep(for: configuration.killGrace + .seconds(1))
-        } catch {
-            return  // it ended in time
-        }
-        await killHard(job.id, reason: reason.failureText + " (its worker was killed)")
-    }
-
-    private func forward(_ reason: StopReason, to id: JobID) {
-        if let index = waiting.firstIndex(where: { $0.job.id == id }) {
+    private func forward(_ reason: StopReason, to id: JobID, attempt: Int) {
+        if let index = waiting.firstIndex(where: { $0.attempt == attempt }) {
             let waiter = waiting.remove(at: index)
             waiter.control.finished()
             waiter.continuation.resume(returning: RunOutcome(error: reason.failureText, wallSeconds: 0))
             return
         }
-        guard let worker = worker(running: id) else { return }
+        guard let worker = worker(running: attempt) else { return }
         var cancel = WorkerMessage(type: .cancel, job: id)
         cancel.reason = reason.wireName
         worker.post.yield(cancel)
     }
 
     /// Kills a job's process group and its worker; the worker's exit then fails the job with `reason`.
-    private func killHard(_ id: JobID, reason: String) {
-        guard let worker = worker(running: id) else { return }
+    private func killHard(_ id: JobID, attempt: Int, reason: String) {
+        guard let worker = worker(running: attempt) else { return }
         logger.warning("\(worker.name): job \(id) did not stop; killing it and its worker", metadata: ["job": "\(id)"])
         worker.killReason = reason
         if let group = worker.assignment?.processGroup { ProcessReactor.signalGroup(group, SIGKILL_VALUE) }
         ProcessReactor.signalProcess(worker.pid, SIGKILL_VALUE)
     }
 
-    private func worker(running id: JobID) -> Worker? {
-        workers.values.first { $0.assignment?.job.id == id }
+    /// The worker running this attempt: by attempt, not job id, so a late kill never hits a retry.
+    private func worker(running attempt: Int) -> Worker? {
+        workers.values.first { $0.assignment?.attempt == attempt }
     }
 
     // MARK: - Frames from workers
