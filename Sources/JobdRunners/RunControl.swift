@@ -23,12 +23,8 @@ public final class RunControl: Sendable {
     }
 
     private let state = Mutex(State())
-    private let stopRequests: AsyncStream<StopReason>
-    private let stopContinuation: AsyncStream<StopReason>.Continuation
 
-    public init() {
-        (stopRequests, stopContinuation) = AsyncStream.makeStream(of: StopReason.self, bufferingPolicy: .bufferingNewest(1))
-    }
+    public init() {}
 
     /// The first reason the attempt was asked to stop, if any.
     public var stopReason: StopReason? { state.withLock { $0.reason } }
@@ -46,7 +42,6 @@ public final class RunControl: Sendable {
         }
         guard case .some(let processGroup) = group else { return }
         if let processGroup { ProcessReactor.signalGroup(processGroup, SIGTERM_VALUE) }
-        stopContinuation.yield(reason)
         state.withLock { $0.stopHandler }?(reason)
     }
 
@@ -85,13 +80,6 @@ public final class RunControl: Sendable {
             $0.isFinished = true
             $0.stopHandler = nil
         }
-        stopContinuation.finish()
-    }
-
-    /// Waits for the first stop request; nil if the attempt finished (or the task was cancelled) first.
-    func firstStopRequest() async -> StopReason? {
-        for await reason in stopRequests { return reason }
-        return nil
     }
 }
 

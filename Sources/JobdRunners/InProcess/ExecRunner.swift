@@ -57,56 +57,28 @@ public struct ExecRunner: Sendable {
             path: path, argv: job.argv, environment: environment.map { "\($0.key)=\($0.value)" }, cwd: job.cwd,
             identity: job.identity, outputPath: job.outputPath, outputLimit: job.outputLimit)
 
-        let result = await withTaskGroup(of: ChildResult?.self) { group in
-            group.addTask {
-                let result = await reactor.run(request) { pid in
-                    control.started(processGroup: pid)
-                    started(pid)
-                }
-                control.finished()
-                return result
+        // Stops arrive by callback: stop() has sent SIGTERM to the group; SIGKILL follows after the grace
+        // period unless the process is gone by then. Only a job with a timeout gets a timer task.
+        let killGrace = killGrace
+        control.onStop { _ in
+            Task {
+                try await Task.sleep(for: killGrace)
+                control.signal(SIGKILL_VALUE)  // does nothing once the attempt has finished
             }
-            group.addTask {
-                await enforceStops(control: control, timeout: job.timeout)
-                return nil
-            }
-            var childResult: ChildResult?
-            for await result in group where result != nil {
-                childResult = result
-                group.cancelAll()  // the watchdog
-            }
-            return childResult!
         }
+        let timer = job.timeout.map { limit in
+            Task {
+                try await Task.sleep(for: limit)
+                control.stop(.timedOut(limit))
+            }
+        }
+        let result = await reactor.run(request) { pid in
+            control.started(processGroup: pid)
+            started(pid)
+        }
+        control.finished()
+        timer?.cancel()
         return Self.outcome(of: result, stop: control.stopReason)
-    }
-
-    /// Stops the attempt at its timeout or when asked, escalating to SIGKILL after the grace period.
-    /// Returns when the attempt is over (this task is cancelled then).
-    private func enforceStops(control: RunControl, timeout: Duration?) async {
-        let reason = await withTaskGroup(of: StopReason?.self) { group in
-            if let timeout {
-                group.addTask {
-                    do {
-                        try await Task.sleep(for: timeout)
-                        return .timedOut(timeout)
-                    } catch {
-                        return nil
-                    }
-                }
-            }
-            group.addTask { await control.firstStopRequest() }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        guard let reason else { return }
-        control.stop(reason)  // a timeout is delivered here; an outside stop already was
-        do {
-            try await Task.sleep(for: killGrace)
-        } catch {
-            return  // it exited within the grace period
-        }
-        control.signal(SIGKILL_VALUE)
     }
 
     static func outcome(of result: ChildResult, stop: StopReason?) -> RunOutcome {
