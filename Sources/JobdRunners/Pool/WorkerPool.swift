@@ -2,6 +2,7 @@ import DequeModule
 import JobdProtocol
 import Logging
 import NIOCore
+import Synchronization
 
 /// The CPU pool: a fixed number of worker processes (`jobd worker`), each fed one job at a time over
 /// its pipes (docs/WORKERS.md).
@@ -51,7 +52,8 @@ public actor WorkerPool {
     private var workers: [Int: Worker] = [:]
     private var waiting: Deque<Waiting> = []
     private var isShuttingDown = false
-    private var attemptCounter = 0
+    /// Numbers every attempt handed to the pool, without a hop onto the actor.
+    private static let attempts = Atomic<Int>(0)
     private let configuration: WorkerPoolConfiguration
     private let reactor: ProcessReactor
     private let logger: Logger
@@ -68,7 +70,7 @@ public actor WorkerPool {
     /// through `control` is sent to the worker; a job that does not end `killGrace` after it, or after its
     /// timeout, is killed with its worker.
     public nonisolated func run(_ job: WorkerJob, control: RunControl) async -> RunOutcome {
-        let attempt = await nextAttempt()
+        let attempt = Self.attempts.add(1, ordering: .relaxed).newValue
         // Stops arrive by callback; only a job with a timeout gets a timer task (most have none).
         control.onStop { reason in
             Task { await self.stopRequested(job.id, attempt: attempt, reason: reason) }
@@ -84,11 +86,6 @@ public actor WorkerPool {
         }
         defer { backstop?.cancel() }
         return await assign(job, attempt: attempt, control: control)
-    }
-
-    private func nextAttempt() -> Int {
-        attemptCounter += 1
-        return attemptCounter
     }
 
     private func assign(_ job: WorkerJob, attempt: Int, control: RunControl) async -> RunOutcome {

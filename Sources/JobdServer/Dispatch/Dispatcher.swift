@@ -107,7 +107,6 @@ actor Dispatcher {
         store.recordStarted(plan.id, at: WallClock.now())
         let outcome = await run(plan, control: launch.control)
         let stop = launch.control.stopReason
-        await learn(from: outcome, of: plan, stop: stop)
         let attemptsUsed = plan.attempts + 1
         let state = AttemptVerdict.state(
             for: outcome, stop: stop, attemptsUsed: attemptsUsed, maxAttempts: plan.maxAttempts)
@@ -116,6 +115,8 @@ actor Dispatcher {
             stop == .shutdown
             ? store.requeue([plan.id]) : store.finish(plan.id, state: state, outcome: outcome, at: WallClock.now())
         await attemptEnded(plan, state: state, attemptsUsed: attemptsUsed)
+        // After the slot is free: the next job need not wait for the profile update.
+        await learn(from: outcome, of: plan, stop: stop)
         do {
             try await commit.committed()
         } catch {
