@@ -91,3 +91,15 @@ struct WireTypesTests {
         #expect(SocketLocation.defaultDatabasePath(environment: ["XDG_STATE_HOME": "/s"]) == "/s/jobd/jobd.db")
     }
 }
+
+@Test func anArrayReplyEncodedPiecewiseIsTheSameJSON() throws {
+    let jobs = [
+        Job(id: JobID(1), state: .queued, kind: "noop", class: .io, classSource: .kind, ownerUID: 0, ownerGID: 0,
+            createdAt: Timestamp(secondsSinceEpoch: 0)),
+        Job(id: JobID(2), state: .succeeded, kind: "exec", argv: ["true"], class: .cpu, classSource: .default,
+            ownerUID: 1, ownerGID: 1, createdAt: Timestamp(secondsSinceEpoch: 1)),
+    ]
+    let whole = try WireJSON.encode(VarlinkReply(parameters: Wait.Reply(jobs: jobs)))
+    #expect(try WireJSON.encodeArrayReply(key: "jobs", jobs) == whole)
+    #expect(try WireJSON.encodeArrayReply(key: "jobs", [Job]()) == WireJSON.encode(VarlinkReply(parameters: Wait.Reply(jobs: []))))
+}

@@ -21,6 +21,22 @@ public enum WireJSON {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
+    /// The bytes of a reply `{"parameters": {"<key>": [<element>, ...]}}`, each element encoded on its own.
+    ///
+    /// The same JSON as encoding the whole reply at once, without the encoder's intermediate tree of the
+    /// whole array: a Wait for 20,000 jobs peaked at tens of MB that way.
+    public static func encodeArrayReply(key: String, _ elements: [some Encodable]) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var bytes = Array("{\"parameters\":{\"\(key)\":[".utf8)
+        for (index, element) in elements.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes += try encoder.encode(element)
+        }
+        bytes += Array("]}}".utf8)
+        return bytes
+    }
+
     /// Decodes a value from JSON bytes.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
         try JSONDecoder().decode(type, from: Data(bytes))

@@ -43,7 +43,9 @@ struct Responder: Sendable {
         case Get.method: try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
         case List.method: try await reply(list(call.parameters(List.Parameters.self), caller: caller), send)
         case Cancel.method: try await reply(cancel(call.parameters(Cancel.Parameters.self), caller: caller), send)
-        case Wait.method: try await reply(wait(call.parameters(Wait.Parameters.self), caller: caller), send)
+        case Wait.method:
+            let jobs = try await wait(call.parameters(Wait.Parameters.self), caller: caller).jobs
+            try await send(WireJSON.encodeArrayReply(key: "jobs", jobs))
         case Status.method: try await reply(status(), send)
         case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
         case Profiles.method: try await reply(profiles(), send)
