@@ -30,6 +30,9 @@ public protocol JobStore: Sendable {
     /// Several jobs by id, in one read; ids that do not exist are absent.
     func jobs(_ ids: [JobID]) async throws -> [JobID: Job]
 
+    /// The owner uid of each job that exists, in one read.
+    func owners(_ ids: [JobID]) async throws -> [JobID: UInt32]
+
     /// One job, or nil.
     func job(_ id: JobID) async throws -> Job?
 

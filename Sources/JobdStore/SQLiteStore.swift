@@ -183,6 +183,21 @@ public final class SQLiteStore: JobStore {
         }
     }
 
+    public func owners(_ ids: [JobID]) async throws -> [JobID: UInt32] {
+        guard !ids.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var found: [JobID: UInt32] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                let statement = try db.cachedStatement(sql: "SELECT id, owner_uid FROM jobs WHERE id IN (\(marks))")
+                for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
+                    found[JobID(rawValue: row[0])] = row[1]
+                }
+            }
+            return found
+        }
+    }
+
     public func job(_ id: JobID) async throws -> Job? {
         try await writer.read { db in
             try Row.fetchOne(

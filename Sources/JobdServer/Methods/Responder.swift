@@ -71,16 +71,16 @@ struct Responder: Sendable {
         try await send(try WireJSON.encode(VarlinkReply(parameters: parameters, continues: continues)))
     }
 
-    /// The job, if it exists and the caller may see it; another user's job is "not found", so ids do not
-    /// reveal what others run.
-    /// Checks that every job exists and the caller may see it, in one read.
+    /// Checks that every job exists and the caller may see it, in one read of their owners only. Another
+    /// user's job is "not found", so ids do not reveal what others run.
     func authorize(_ ids: [JobID], caller: Caller) async throws {
-        let found = try await store.jobs(ids)
+        let owners = try await store.owners(ids)
         for id in ids {
-            guard let job = found[id], caller.mayAccess(jobOwnedBy: job.ownerUID) else { throw JobdError.jobNotFound(id) }
+            guard let owner = owners[id], caller.mayAccess(jobOwnedBy: owner) else { throw JobdError.jobNotFound(id) }
         }
     }
 
+    /// The job, if it exists and the caller may see it.
     func authorizedJob(_ id: JobID, caller: Caller) async throws -> Job {
         guard let job = try await store.job(id), caller.mayAccess(jobOwnedBy: job.ownerUID) else {
             throw JobdError.jobNotFound(id)

@@ -5,9 +5,7 @@ extension Responder {
     func wait(_ parameters: Wait.Parameters, caller: Caller) async throws -> Wait.Reply {
         guard !parameters.ids.isEmpty else { throw JobdError.invalidParameter("ids") }
         try await authorize(parameters.ids, caller: caller)  // unknown ids fail before any waiting
-        for id in parameters.ids {
-            await dispatcher.waitUntilFinished(id)
-        }
+        await dispatcher.waitUntilFinished(parameters.ids)
         let found = try await store.jobs(parameters.ids)
         return Wait.Reply(jobs: try parameters.ids.map { id in
             guard let job = found[id] else { throw JobdError.jobNotFound(id) }  // pruned meanwhile
