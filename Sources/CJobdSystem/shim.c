@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -230,4 +231,38 @@ int jobd_available_cpus(void) {
 
 void jobd_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+// Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups,
+// on this thread only: setfsuid/setfsgid and the raw setgroups syscall change the calling thread's
+// credentials (glibc's setgroups() would change every thread's). Restores them before returning.
+int jobd_open_read_as(const char *path, long long uid, long long gid) {
+    if (uid < 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+    }
+    gid_t groups[256];
+    int ngroups = 0;
+    struct passwd pw, *found = NULL;
+    char buffer[4096];
+    if (getpwuid_r((uid_t)uid, &pw, buffer, sizeof buffer, &found) == 0 && found != NULL) {
+        ngroups = (int)(sizeof groups / sizeof groups[0]);
+        if (getgrouplist(found->pw_name, (gid_t)gid, groups, &ngroups) < 0) ngroups = 0;
+    }
+    if (ngroups == 0) {
+        groups[0] = (gid_t)gid;
+        ngroups = 1;
+    }
+    gid_t saved[256];
+    int nsaved = getgroups((int)(sizeof saved / sizeof saved[0]), saved);
+    if (nsaved < 0) return -errno;
+    if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) return -errno;
+    int old_gid = setfsgid((gid_t)gid);
+    int old_uid = setfsuid((uid_t)uid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int error = errno;
+    setfsuid((uid_t)old_uid);
+    setfsgid((gid_t)old_gid);
+    syscall(SYS_setgroups, (size_t)nsaved, saved);
+    return fd < 0 ? -error : fd;
 }

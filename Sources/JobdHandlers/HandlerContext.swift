@@ -5,13 +5,25 @@ import Synchronization
 public final class HandlerContext: Sendable {
     public let jobID: JobID
     private let output: @Sendable ([UInt8]) -> Void
+    private let opener: @Sendable (String) -> Result<Int32, HandlerError>
     private let cancelled = Atomic<Bool>(false)
 
-    /// - Parameter output: where `write` sends bytes: the job's log file in the daemon, an output frame in
-    ///   a worker.
-    public init(jobID: JobID, output: @escaping @Sendable ([UInt8]) -> Void) {
+    /// - Parameters:
+    ///   - output: where `write` sends bytes: the job's log file in the daemon, an output frame in a worker.
+    ///   - opener: opens a file for reading with the submitter's permissions (the runner knows how).
+    public init(
+        jobID: JobID, output: @escaping @Sendable ([UInt8]) -> Void,
+        opener: @escaping @Sendable (String) -> Result<Int32, HandlerError>
+    ) {
         self.jobID = jobID
         self.output = output
+        self.opener = opener
+    }
+
+    /// Opens a file for reading as the job's submitter would: a root daemon never reads for a user a file
+    /// that user could not read. Always open files through this; close the descriptor when done.
+    public func openForReading(_ path: String) throws(HandlerError) -> Int32 {
+        try opener(path).get()
     }
 
     /// Appends to the job's output (`jobctl logs`).

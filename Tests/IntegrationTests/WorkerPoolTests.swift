@@ -154,3 +154,49 @@ extension AgainstTheRealDaemon {
         }
     }
 }
+
+extension AgainstTheRealDaemon {
+    /// A root daemon runs handlers for every user: it must read files only as the submitter could.
+    @Suite struct HandlerPermissionTests {
+        @Test func aHandlerReadsFilesWithTheSubmittersPermissions() async throws {
+            guard getuid() == 0 else { return }  // needs a root daemon and a second user (nobody)
+            try await DaemonProcess.with { daemon in
+                // nobody may pass through the test directory (to the socket) but not list it.
+                #expect(chmod(daemon.directory.path, 0o711) == 0)
+                let jobctl = daemon.directory.file("jobctl")
+                try FileManager.default.copyItem(atPath: Binaries.jobctl, toPath: jobctl)
+                #expect(chmod(jobctl, 0o755) == 0)
+                let secret = daemon.directory.file("secret")
+                try "root only".write(toFile: secret, atomically: true, encoding: .utf8)
+                #expect(chmod(secret, 0o600) == 0)
+
+                func submitAsNobody(_ path: String) async throws -> CommandResult {
+                    try await runProgram(
+                        "/usr/bin/setpriv",
+                        ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", daemon.socket, "submit",
+                         "--json", "--kind", "sha256", "--payload", "{\"path\": \"\(path)\"}"])
+                }
+                func id(of result: CommandResult) throws -> JobID {
+                    JobID(try WireJSON.decode([String: Int64].self, from: Array(result.stdout.utf8))["id"]!)
+                }
+
+                let denied = try await submitAsNobody(secret)
+                #expect(denied.status == 0, "\(denied)")
+                let deniedJob = try await daemon.wait([try id(of: denied)])[0]
+                #expect(deniedJob.ownerUID == 65534)
+                #expect(deniedJob.state == .failed)
+                #expect(deniedJob.error == "cannot open \(secret): Permission denied", "\(String(describing: deniedJob.error))")
+
+                let allowed = try await daemon.wait([try id(of: try await submitAsNobody("/etc/passwd"))])[0]
+                #expect(allowed.state == .succeeded, "\(String(describing: allowed.error))")
+                let expected = try await runProgram("/usr/bin/sha256sum", ["/etc/passwd"]).stdout.split(separator: " ").first
+                #expect(allowed.result?["sha256"]?.stringValue == expected.map(String.init))
+
+                // The same file for root, the daemon's own user, reads fine.
+                let mine = try await daemon.wait(
+                    try await daemon.submit([JobSpec(kind: "sha256", payload: .object(["path": .string(secret)]))]))[0]
+                #expect(mine.state == .succeeded)
+            }
+        }
+    }
+}

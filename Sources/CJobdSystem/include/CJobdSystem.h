@@ -98,4 +98,8 @@ int jobd_available_cpus(void);
 /// Names the calling thread (at most 15 bytes), as `ps -L` and `perf` show it.
 void jobd_set_thread_name(const char *name);
 
+/// Opens `path` read-only as uid/gid (and that user's groups) on this thread; uid < 0 opens as we are.
+/// Returns the fd, or -errno.
+int jobd_open_read_as(const char *path, long long uid, long long gid);
+
 #endif

@@ -21,8 +21,7 @@ public struct SHA256FileHandler: BlockingJobHandler {
 
     public func runBlocking(_ payload: JSONValue, context: HandlerContext) throws(HandlerError) -> JSONValue {
         guard let path = payload["path"]?.stringValue else { throw HandlerError("payload has no \"path\"") }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw HandlerError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        let fd = try context.openForReading(path)
         defer { close(fd) }
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

@@ -13,11 +13,15 @@ public struct HandlerRunner: Sendable {
         self.measuresProcessCPU = measuresProcessCPU
     }
 
+    /// - Parameter identity: the submitter, when files must be opened with their permissions (a root
+    ///   daemon running another user's job); nil opens files as this process.
     public func run(
-        _ handler: any JobHandler, payload: JSONValue, jobID: JobID, output: @escaping @Sendable ([UInt8]) -> Void,
-        control: RunControl, timeout: Duration?
+        _ handler: any JobHandler, payload: JSONValue, jobID: JobID, identity: (uid: UInt32, gid: UInt32)?,
+        output: @escaping @Sendable ([UInt8]) -> Void, control: RunControl, timeout: Duration?
     ) async -> RunOutcome {
-        let context = HandlerContext(jobID: jobID, output: output)
+        let context = HandlerContext(jobID: jobID, output: output) { path in
+            FileAccess.openForReading(path, as: identity).mapError { HandlerError($0.description) }
+        }
         let start = ContinuousClock.now
         let cpuBefore = measuresProcessCPU ? SystemInfo.processCPUTime : nil
         // The handler runs as a task of its own so a stop can cancel it; stops arrive by callback, and a

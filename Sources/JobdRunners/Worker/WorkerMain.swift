@@ -91,6 +91,7 @@ public enum WorkerMain {
             post.yield(WorkerMessage(type: .started, job: id))
             return await handlerRunner.run(
                 handler, payload: message.payload ?? .null, jobID: id,
+                identity: message.uid.flatMap { uid in message.gid.map { (uid, $0) } },
                 output: { bytes in
                     var chunk = WorkerMessage(type: .output, job: id)
                     chunk.data = Data(bytes)

@@ -163,7 +163,8 @@ actor Dispatcher {
             let output = OutputAppender(path: outputPath, limit: configuration.outputLimitBytes)
             defer { output.close() }
             return await handlerRunner.run(
-                handler, payload: plan.payload ?? .null, jobID: plan.id, output: { output.append($0) },
+                handler, payload: plan.payload ?? .null, jobID: plan.id, identity: identity(for: plan),
+                output: { output.append($0) },
                 control: control, timeout: timeout)
         }
     }
