@@ -192,6 +192,17 @@ extension AgainstTheRealDaemon {
                 let expected = try await runProgram("/usr/bin/sha256sum", ["/etc/passwd"]).stdout.split(separator: " ").first
                 #expect(allowed.result?["sha256"]?.stringValue == expected.map(String.init))
 
+                // An exec job of nobody's runs as nobody, in the pool and in the daemon.
+                for classFlag in ["--cpu", "--io"] {
+                    let submitted = try await runProgram(
+                        "/usr/bin/setpriv",
+                        ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", daemon.socket, "submit",
+                         "--json", classFlag, "--cwd", "/", "--", "/usr/bin/id", "-u"])
+                    let job = try await daemon.wait([try id(of: submitted)])[0]
+                    #expect(job.state == .succeeded, "\(String(describing: job.error))")
+                    #expect(try await daemon.jobctl("logs", job.id.description).stdout == "65534\n", "\(classFlag)")
+                }
+
                 // The same file for root, the daemon's own user, reads fine.
                 let mine = try await daemon.wait(
                     try await daemon.submit([JobSpec(kind: "sha256", payload: .object(["path": .string(secret)]))]))[0]
