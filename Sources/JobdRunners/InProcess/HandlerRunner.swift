@@ -57,7 +57,7 @@ public struct HandlerRunner: Sendable {
             let cpuAfter = SystemInfo.processCPUTime
             outcome.cpuUserSeconds = max(0, cpuAfter.user - cpuBefore.user)
             outcome.cpuSystemSeconds = max(0, cpuAfter.system - cpuBefore.system)
-            outcome.maxRSSBytes = SystemInfo.residentBytes
+            outcome.maxRSSBytes = cpuAfter.peakRSSBytes
         }
         switch result {
         case .success(let value) where control.stopReason == nil || control.stopReason == .shutdown:

@@ -27,13 +27,15 @@ public enum SystemInfo {
 }
 
 extension SystemInfo {
-    /// CPU seconds this process has used so far, user and system (`getrusage(RUSAGE_SELF)`).
-    public static var processCPUTime: (user: Double, system: Double) {
+    /// CPU seconds this process has used so far, user and system, and its peak resident set in bytes
+    /// (`getrusage(RUSAGE_SELF)`: one syscall for all three).
+    public static var processCPUTime: (user: Double, system: Double, peakRSSBytes: Int64) {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return (
             Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
-            Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+            Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
+            Int64(usage.ru_maxrss) * 1024
         )
     }
 }

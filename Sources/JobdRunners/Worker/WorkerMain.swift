@@ -88,7 +88,6 @@ public enum WorkerMain {
                 post.yield(started)
             }
         case .handler(let handler):
-            post.yield(WorkerMessage(type: .started, job: id))
             return await handlerRunner.run(
                 handler, payload: message.payload ?? .null, jobID: id,
                 identity: message.uid.flatMap { uid in message.gid.map { (uid, $0) } },
