@@ -150,5 +150,20 @@ extension AgainstTheRealDaemon {
                 #expect(try await daemon.status().total.succeeded == 3, "an invalid batch stores nothing")
             }
         }
+
+        @Test func waitReadsIdsFromStdin() async throws {
+            try await DaemonProcess.with { daemon in
+                let ids = try await daemon.jobctl(
+                    "submit", "--batch", "-", input: "{\"kind\": \"noop\"}\n{\"argv\": [\"sh\", \"-c\", \"exit 4\"]}\n")
+                #expect(ids.stdout == "1\n2\n", "\(ids)")
+                let waited = try await daemon.jobctl("wait", "-", input: ids.stdout)
+                #expect(waited.status == 4, "the first failure's code: \(waited)")
+                #expect(try await daemon.jobctl("wait", "-", input: "1 1\n").status == 0)
+                let garbage = try await daemon.jobctl("wait", "-", input: "1 x\n")
+                #expect(garbage.status == 65 && garbage.stderr.contains("x is not a job id"), "\(garbage)")
+                #expect(try await daemon.jobctl("wait", "-", input: "").status == 65)
+                #expect(try await daemon.jobctl("wait", "nine").status == 64)
+            }
+        }
     }
 }
