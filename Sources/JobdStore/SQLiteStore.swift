@@ -165,33 +165,31 @@ public final class SQLiteStore: JobStore {
     }
 
     public func jobs(_ ids: [JobID]) async throws -> [JobID: Job] {
-        guard !ids.isEmpty else { return [:] }
-        return try await writer.read { db in
-            var found: [JobID: Job] = [:]
-            // Chunks stay under SQLite's limit on bound parameters.
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
-                let marks = chunk.map { _ in "?" }.joined(separator: ",")
-                // Cached: preparing a statement runs GRDB's authorizer over it, the biggest cost of a Wait.
-                let statement = try db.cachedStatement(sql: "SELECT \(Job.columns) FROM jobs WHERE id IN (\(marks))")
-                let rows = try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue)))
-                for row in rows {
-                    let job = try Job(row: row)
-                    found[job.id] = job
-                }
-            }
-            return found
+        try await rows(of: ids, columns: Job.columns) { row in
+            let job = try Job(row: row)
+            return (job.id, job)
         }
     }
 
     public func owners(_ ids: [JobID]) async throws -> [JobID: UInt32] {
+        try await rows(of: ids, columns: "id, owner_uid") { row in (JobID(rawValue: row[0]), row[1]) }
+    }
+
+    /// `SELECT columns FROM jobs WHERE id IN (...)` for many ids in one read, in chunks that stay under
+    /// SQLite's limit on bound parameters. Statements are cached: preparing one runs GRDB's authorizer
+    /// over it, which was the biggest cost of a Wait.
+    private func rows<Value: Sendable>(
+        of ids: [JobID], columns: String, _ read: @escaping @Sendable (Row) throws -> (JobID, Value)
+    ) async throws -> [JobID: Value] {
         guard !ids.isEmpty else { return [:] }
         return try await writer.read { db in
-            var found: [JobID: UInt32] = [:]
+            var found: [JobID: Value] = [:]
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                 let marks = chunk.map { _ in "?" }.joined(separator: ",")
-                let statement = try db.cachedStatement(sql: "SELECT id, owner_uid FROM jobs WHERE id IN (\(marks))")
+                let statement = try db.cachedStatement(sql: "SELECT \(columns) FROM jobs WHERE id IN (\(marks))")
                 for row in try Row.fetchAll(statement, arguments: StatementArguments(chunk.map(\.rawValue))) {
-                    found[JobID(rawValue: row[0])] = row[1]
+                    let (id, value) = try read(row)
+                    found[id] = value
                 }
             }
             return found

@@ -27,3 +27,10 @@ public enum DurationText {
 
     private static func pad2(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }
+
+extension Duration {
+    /// The duration in seconds, as a Double (for outcomes, ratios and messages).
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -119,8 +119,7 @@ public func signalName(_ number: Int32) -> String {
 extension Duration {
     /// `1.5s`, for messages.
     var formattedSeconds: String {
-        let (seconds, attoseconds) = components
-        let value = Double(seconds) + Double(attoseconds) / 1e18
+        let value = inSeconds
         return value == value.rounded() ? "\(Int64(value))s" : "\(value)s"
     }
 }

@@ -51,7 +51,7 @@ public struct HandlerRunner: Sendable {
         }
         timer?.cancel()
         control.finished()
-        let wall = (ContinuousClock.now - start).seconds
+        let wall = (ContinuousClock.now - start).inSeconds
         var outcome = RunOutcome(wallSeconds: wall)
         if let cpuBefore {
             let cpuAfter = SystemInfo.processCPUTime
@@ -80,12 +80,5 @@ extension StopReason {
         case .cancelled: "cancelled while running"
         case .shutdown: "jobd shut down while it ran"
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

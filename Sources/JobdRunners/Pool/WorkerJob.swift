@@ -40,7 +40,7 @@ public struct WorkerJob: Sendable {
         message.gid = identity?.gid
         message.outputPath = outputPath
         message.outputLimit = outputLimit
-        message.timeoutSeconds = timeout.map { $0.seconds }
+        message.timeoutSeconds = timeout.map { $0.inSeconds }
         return message
     }
 }

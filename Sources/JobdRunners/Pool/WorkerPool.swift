@@ -324,7 +324,7 @@ public actor WorkerPool {
             if let group = assignment.processGroup { ProcessReactor.signalGroup(group, SIGKILL_VALUE) }
             assignment.output.close()
             assignment.control.finished()
-            let wall = (ContinuousClock.now - assignment.started).seconds
+            let wall = (ContinuousClock.now - assignment.started).inSeconds
             assignment.continuation.resume(
                 returning: RunOutcome(
                     error: worker.killReason ?? "\(worker.name) \(ending) while running it", wallSeconds: wall,

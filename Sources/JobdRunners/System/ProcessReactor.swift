@@ -237,7 +237,7 @@ public final class ProcessReactor: Sendable {
                     ChildExit(
                         pid: pid, exitCode: exit.signal == 0 ? Int(exit.exit_code) : nil,
                         signal: exit.signal == 0 ? nil : exit.signal,
-                        wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
+                        wallSeconds: wall.inSeconds,
                         cpuUserSeconds: Double(exit.user_usec) / 1e6, cpuSystemSeconds: Double(exit.system_usec) / 1e6,
                         maxRSSBytes: exit.max_rss_bytes, outputTruncated: child.truncated)))
         }

@@ -14,13 +14,8 @@ public enum SystemInfo {
 
     /// Resident set size of this process, in bytes (the second field of `/proc/self/statm`, in pages).
     public static var residentBytes: Int64? {
-        let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 128)
-        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return nil }
-        let fields = String(decoding: bytes[0..<count], as: UTF8.self).split(separator: " ")
+        guard let text = readSmallFile("/proc/self/statm") else { return nil }
+        let fields = text.split(separator: " ")
         guard fields.count >= 2, let pages = Int64(fields[1]) else { return nil }
         return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
     }
@@ -60,7 +55,8 @@ extension SystemInfo {
         return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    private static func readSmallFile(_ path: String) -> String? {
+    /// The first KiB of a small file (a /proc entry), or nil.
+    fileprivate static func readSmallFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

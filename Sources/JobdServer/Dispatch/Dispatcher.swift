@@ -201,13 +201,13 @@ actor Dispatcher {
             }
             guard let group = control.processGroup else { continue }
             let cpu = SystemInfo.processGroupCPUSeconds(group)
-            let ratio = (cpu - lastCPU) / window.secondsValue
+            let ratio = (cpu - lastCPU) / window.inSeconds
             lastCPU = cpu
             guard ratio >= upper else { continue }
             let profile = await profileBook.recordWhileRunning(signature, ratio: ratio, at: WallClock.now())
             let note =
                 "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s over "
-                + "\(window.secondsValue)s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
+                + "\(window.inSeconds)s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
                 + "this job stays io"
             store.updateClassReason(plan.id, reason: (plan.classReason.map { $0 + "; " } ?? "") + note)
             logger.info("job \(plan.id): \(note)", metadata: ["job": "\(plan.id)"])
@@ -330,10 +330,6 @@ actor Dispatcher {
     private func runningCount() -> Int { controls.count }
     private func runningControls() -> [RunControl] { Array(controls.values) }
     var isShuttingDown: Bool { isDraining }
-}
-
-extension Duration {
-    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// A client waiting for some jobs: resumed when the last of them has finished. Touched only on the

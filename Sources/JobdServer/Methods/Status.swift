@@ -17,7 +17,7 @@ extension Responder {
         }
         return Status.Reply(
             version: JobdInterface.version, pid: SystemInfo.processID,
-            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            uptimeSeconds: uptime.inSeconds,
             total: total, cpu: cpu, io: io, cpuLimit: snapshot.limits.cpuSlots, ioLimit: snapshot.limits.ioSlots,
             database: configuration.databasePath, finishedSinceStart: snapshot.finishedSinceStart,
             workers: workers)
