@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Targets are listed in the order a job travels (see ../shared/STYLE.md §2):
-// client -> protocol -> server -> store -> scheduler -> runners.
+// client -> protocol -> server -> store -> scheduler -> runners -> handlers.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]

@@ -203,6 +203,13 @@ extension AgainstTheRealDaemon {
                     #expect(try await daemon.jobctl("logs", job.id.description).stdout == "65534\n", "\(classFlag)")
                 }
 
+                // Profiles steer every user's jobs: only root or the daemon's user may change them.
+                let pin = try await runProgram(
+                    "/usr/bin/setpriv",
+                    ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", daemon.socket, "profiles",
+                     "pin", "/usr/bin/id", "cpu"])
+                #expect(pin.status == 77 && pin.stderr.contains("only root or uid 0 may change them"), "\(pin)")
+
                 // The same file for root, the daemon's own user, reads fine.
                 let mine = try await daemon.wait(
                     try await daemon.submit([JobSpec(kind: "sha256", payload: .object(["path": .string(secret)]))]))[0]
