@@ -6,12 +6,13 @@ STATE_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/jobd
 .PHONY: deps build release run test bench install clean
 
 # What the build needs from the system: SQLite's headers (GRDB links the system libsqlite3), and the
-# reference varlink client that the interoperability test drives jobd with. Installed only if missing.
+# reference varlink client that the interoperability test drives jobd with; the sqlite3 shell, with which
+# tests read the database file as a restart would find it. Installed only if missing.
 deps:
-	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
-	  echo "installing libsqlite3-dev"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq libsqlite3-dev; fi; }
+	@dpkg -s libsqlite3-dev sqlite3 >/dev/null 2>&1 || { \
+	  echo "installing libsqlite3-dev sqlite3"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev sqlite3; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq libsqlite3-dev sqlite3; fi; }
 	@python3 -c 'import varlink' 2>/dev/null || python3 -m pip install -q varlink==31.0.0 \
 	  || echo "note: python varlink not installed; its interoperability test will say so"
 

@@ -29,6 +29,18 @@ public struct Scheduler: Sendable {
         return fill(job.class)
     }
 
+    /// Many jobs became ready at once (start-up): all are queued before any starts, so the free slots
+    /// go to the highest priorities among them, not to whichever came first.
+    /// - Returns: the jobs to start now.
+    public mutating func enqueue(contentsOf jobs: [ReadyJob]) -> [SchedulerAction] {
+        for job in jobs {
+            precondition(!waiting.contains(job.id) && !isRunning(job.id), "job \(job.id) enqueued twice")
+            waiting.insert(job.id)
+            ready[job.class, default: []].insert(ReadyEntry(job: job))
+        }
+        return JobClass.allCases.flatMap { fill($0) }
+    }
+
     /// A running job ended (whatever its outcome); its slot goes to the next ready job of its class.
     public mutating func jobFinished(_ id: JobID) -> [SchedulerAction] {
         for jobClass in JobClass.allCases where running[jobClass]!.remove(id) != nil {

@@ -58,7 +58,12 @@ public final class JobdDaemon: Service {
             let ids = startup.requeued.map(\.description).joined(separator: ", ")
             logger.warning("requeued \(startup.requeued.count) jobs left running by a jobd that stopped: \(ids)")
         }
-        await dispatcher.enqueue(startup.ready.map(JobPlan.init))
+        if !startup.poisoned.isEmpty {
+            let ids = startup.poisoned.map(\.description).joined(separator: ", ")
+            logger.error(
+                "jobs \(ids) were running at each of the last \(SQLiteStore.uncleanStopsBeforeDead) unclean stops of jobd; they end dead and do not run again")
+        }
+        await dispatcher.enqueue(startup.ready)
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
             profileBook: profileBook, configuration: configuration,

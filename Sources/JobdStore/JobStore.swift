@@ -47,8 +47,8 @@ public protocol JobStore: Sendable {
     /// Queues storing a profile (insert or replace).
     func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket
 
-    /// Queues removing a profile.
-    func deleteProfile(_ signature: String) -> CommitTicket
+    /// Queues removing a profile (owner nil: a daemon-wide pin).
+    func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket
 
     /// Rewrites a job's class reason (a running job reclassified). Not awaited.
     func updateClassReason(_ id: JobID, reason: String)

@@ -32,10 +32,27 @@ public struct NewJob: Sendable {
 public struct StartupState: Sendable {
     /// Jobs left `running` by a daemon that died; they are `queued` again (the attempt counted).
     public var requeued: [JobID]
-    /// Every `queued` job, oldest first.
-    public var ready: [Job]
+    /// Jobs left `running` by the last three unclean stops in a row: ended `dead`, not run again.
+    public var poisoned: [JobID]
+    /// Every `queued` job, oldest first: what scheduling needs of it, not what running it needs.
+    public var ready: [QueuedJob]
     /// Jobs per class and state.
     public var counts: [JobClass: StateCounts]
+}
+
+/// A queued job as start-up rebuilds the ready queues from it: no command, environment or payload.
+public struct QueuedJob: Sendable, Hashable {
+    public var id: JobID
+    public var `class`: JobClass
+    public var priority: Int
+    public var ownerUID: UInt32
+
+    public init(id: JobID, class: JobClass, priority: Int, ownerUID: UInt32) {
+        self.id = id
+        self.class = `class`
+        self.priority = priority
+        self.ownerUID = ownerUID
+    }
 }
 
 /// Which jobs `list` returns.

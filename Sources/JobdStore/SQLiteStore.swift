@@ -66,24 +66,61 @@ public final class SQLiteStore: JobStore {
         // Straight to the writer, not through the group committer: recovery runs once, before any other
         // write, and before `run()` has started committing groups.
         try await writer.write { db in
-            let requeued = try JobID.fetchAll(db, sql: "SELECT id FROM jobs WHERE state = 'running' ORDER BY id")
-            try db.execute(
-                sql: """
-                    UPDATE jobs SET state = 'queued',
-                        error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'
-                    WHERE state = 'running'
-                    """)
-            let ready = try Row.fetchAll(
-                db, sql: "SELECT \(Job.columns) FROM jobs WHERE state = 'queued' ORDER BY id"
-            ).map(Job.init(row:))
+            // Jobs left `running` mean the last stop was unclean (a drain requeues every job it stops).
+            let running = try Row.fetchAll(
+                db, sql: "SELECT id, unclean_stops FROM jobs WHERE state = 'running' ORDER BY id")
+            // A run of unclean stops that missed a job ends its count: only stops in a row count.
+            if !running.isEmpty {
+                try db.execute(sql: "UPDATE jobs SET unclean_stops = 0 WHERE unclean_stops > 0 AND state <> 'running'")
+            }
+            var requeued: [JobID] = []
+            var poisoned: [JobID] = []
+            for row in running {
+                let id = JobID(rawValue: row[0])
+                let stops = (row[1] as Int64) + 1
+                if stops >= Self.uncleanStopsBeforeDead {
+                    poisoned.append(id)
+                    try db.execute(
+                        sql: """
+                            UPDATE jobs SET state = 'dead', finished_at = ?, unclean_stops = ?,
+                                error = 'the daemon stopped uncleanly ' || ? || ' times while it ran'
+                            WHERE id = ?
+                            """,
+                        arguments: [now.secondsSinceEpoch, stops, stops, id.rawValue])
+                } else {
+                    requeued.append(id)
+                    try db.execute(
+                        sql: """
+                            UPDATE jobs SET state = 'queued', unclean_stops = ?,
+                                error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'
+                            WHERE id = ?
+                            """,
+                        arguments: [stops, id.rawValue])
+                }
+            }
+            // Only what scheduling needs: a million queued jobs must not be read whole at start-up.
+            var ready: [QueuedJob] = []
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, class, priority, owner_uid FROM jobs WHERE state = 'queued' ORDER BY id")
+            while let row = try rows.next() {
+                ready.append(
+                    QueuedJob(
+                        id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
+                        ownerUID: row[3]))
+            }
             var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
             // Counted once here; afterwards the daemon keeps the counts as jobs move.
             for row in try Row.fetchAll(db, sql: "SELECT class, state, COUNT(*) FROM jobs GROUP BY class, state") {
-                counts[JobClass(rawValue: row[0])!]![JobState(rawValue: row[1])!] = row[2]
+                guard let jobClass = JobClass(rawValue: row[0]), let state = JobState(rawValue: row[1]) else { continue }
+                counts[jobClass, default: StateCounts()][state] = row[2]
             }
-            return StartupState(requeued: requeued, ready: ready, counts: counts)
+            return StartupState(requeued: requeued, poisoned: poisoned, ready: ready, counts: counts)
         }
     }
+
+    /// Unclean stops in a row that may find a job running before recovery ends it `dead` (Sidekiq's
+    /// "poison pill" rule): the third crash with the same job running is taken as the job's doing.
+    public static let uncleanStopsBeforeDead: Int64 = 3
 
     public func submit(_ jobs: [NewJob]) async throws -> [JobID] {
         let rows = try jobs.map(InsertRow.init)
@@ -134,7 +171,7 @@ public final class SQLiteStore: JobStore {
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
                         wall_seconds = ?, cpu_user_seconds = ?, cpu_system_seconds = ?, max_rss_bytes = ?,
-                        worker_pid = ?
+                        worker_pid = ?, unclean_stops = 0
                     WHERE id = ?
                     """
             ).execute(arguments: arguments)
@@ -240,9 +277,15 @@ extension SQLiteStore {
     public func profiles() async throws -> [Profile] {
         try await writer.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT signature, runs, cpu_ratio, class, changed_at, pinned FROM profiles ORDER BY signature"
+                db,
+                sql: """
+                    SELECT owner_uid, signature, runs, cpu_ratio, class, changed_at, pinned FROM owner_profiles
+                    ORDER BY owner_uid, signature
+                    """
             ).map { row in
-                Profile(
+                let owner: Int64 = row["owner_uid"]
+                return Profile(
+                    ownerUID: owner < 0 ? nil : UInt32(truncatingIfNeeded: owner),
                     signature: row["signature"], runs: row["runs"], cpuRatio: row["cpu_ratio"],
                     learnedClass: (row["class"] as String?).flatMap(JobClass.init(rawValue:)),
                     changedAt: (row["changed_at"] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
@@ -253,24 +296,31 @@ extension SQLiteStore {
 
     public func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket {
         let arguments: StatementArguments = [
-            profile.signature, profile.runs, profile.cpuRatio, profile.learnedClass?.rawValue,
-            profile.changedAt?.secondsSinceEpoch, profile.pinned?.rawValue, now.secondsSinceEpoch,
+            Self.ownerColumn(profile.ownerUID), profile.signature, profile.runs, profile.cpuRatio,
+            profile.learnedClass?.rawValue, profile.changedAt?.secondsSinceEpoch, profile.pinned?.rawValue,
+            now.secondsSinceEpoch,
         ]
         return committer.enqueue("save profile") { db in
             try db.cachedStatement(
                 sql: """
-                    INSERT OR REPLACE INTO profiles (signature, runs, cpu_ratio, class, changed_at, pinned, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO owner_profiles
+                        (owner_uid, signature, runs, cpu_ratio, class, changed_at, pinned, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: arguments)
         }
     }
 
-    public func deleteProfile(_ signature: String) -> CommitTicket {
-        committer.enqueue("reset profile") { db in
-            try db.execute(sql: "DELETE FROM profiles WHERE signature = ?", arguments: [signature])
+    public func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket {
+        let owner = Self.ownerColumn(owner)
+        return committer.enqueue("reset profile") { db in
+            try db.execute(
+                sql: "DELETE FROM owner_profiles WHERE owner_uid = ? AND signature = ?", arguments: [owner, signature])
         }
     }
+
+    /// -1 stands for "everyone" (a daemon-wide pin) in `owner_profiles.owner_uid`.
+    private static func ownerColumn(_ owner: UInt32?) -> Int64 { owner.map(Int64.init) ?? -1 }
 
     public func updateClassReason(_ id: JobID, reason: String) {
         committer.writeLater("reason of job \(id)") { db in

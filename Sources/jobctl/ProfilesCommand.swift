@@ -9,7 +9,7 @@ struct ProfilesCommand: ParsableCommand {
         abstract: "List what jobd learned about each command: runs, CPU ratio, class.",
         discussion: """
             A signature is a handler's kind, or an exec job's resolved command (for interpreters, with its
-            script). Above a CPU ratio of 0.6 a signature becomes cpu, below 0.3 io; in between it keeps its
+            script). Each user's runs teach only that user's profiles; root sees every user's. Above a CPU ratio of 0.6 a signature becomes cpu, below 0.3 io; in between it keeps its
             class. A ratio above 1 is about the number of cores the command kept busy.
             """,
         subcommands: [List.self, Reset.self, Pin.self],
@@ -29,11 +29,11 @@ struct ProfilesCommand: ParsableCommand {
                 try printJSON(profiles)
                 return
             }
-            var table = Table("SIGNATURE", "RUNS", "CPU RATIO", "CLASS", "CHANGED", "PINNED")
+            var table = Table("OWNER", "SIGNATURE", "RUNS", "CPU RATIO", "CLASS", "CHANGED", "PINNED")
             for profile in profiles {
                 let ratio = Profile.format(profile.cpuRatio) + (profile.cpuRatio > 1.05 ? " (≈\(Profile.format(profile.cpuRatio)) cores)" : "")
                 table.add([
-                    profile.signature, String(profile.runs), ratio, profile.learnedClass?.rawValue ?? "-",
+                    profile.ownerUID.map { "uid \($0)" } ?? "everyone", profile.signature, String(profile.runs), ratio, profile.learnedClass?.rawValue ?? "-",
                     profile.changedAt?.description ?? "-", profile.pinned?.rawValue ?? "-",
                 ])
             }
@@ -47,11 +47,14 @@ struct ProfilesCommand: ParsableCommand {
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The signature, as `jobctl profiles` prints it.") var signature: String
+        @Flag(help: "Remove the pin for everyone (root or the daemon's user) instead of your own profile.")
+        var everyone = false
 
         func run() throws {
             try global.withConnection { connection in
                 _ = try connection.call(
-                    ResetProfile.method, ResetProfile.Parameters(signature: signature), returning: ResetProfile.Reply.self)
+                    ResetProfile.method, ResetProfile.Parameters(signature: signature, everyone: everyone ? true : nil),
+                    returning: ResetProfile.Reply.self)
             }
         }
     }
@@ -63,6 +66,8 @@ struct ProfilesCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The signature, as `jobctl profiles` prints it.") var signature: String
         @Argument(help: "cpu, io, or none.") var jobClass: String
+        @Flag(help: "Pin it for every user (root or the daemon's user only); without it, for your own jobs.")
+        var everyone = false
 
         func validate() throws {
             if jobClass != "none" && JobClass(rawValue: jobClass) == nil {
@@ -73,7 +78,8 @@ struct ProfilesCommand: ParsableCommand {
         func run() throws {
             let profile = try global.withConnection { connection in
                 try connection.call(
-                    PinProfile.method, PinProfile.Parameters(signature: signature, class: JobClass(rawValue: jobClass)),
+                    PinProfile.method, PinProfile.Parameters(
+                        signature: signature, class: JobClass(rawValue: jobClass), everyone: everyone ? true : nil),
                     returning: PinProfile.Reply.self
                 ).profile
             }

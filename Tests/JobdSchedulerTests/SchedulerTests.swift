@@ -74,3 +74,13 @@ struct SchedulerTests {
         #expect(Classifier(defaultClass: .io).classify(JobSpec(argv: ["x"]), declaredClass: nil).class == .io)
     }
 }
+
+@Test func jobsQueuedTogetherAtStartUpStartByPriorityNotArrival() {
+    var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+    let actions = scheduler.enqueue(contentsOf: [
+        ReadyJob(id: JobID(1), class: .cpu), ReadyJob(id: JobID(2), class: .cpu, priority: 10),
+        ReadyJob(id: JobID(3), class: .io),
+    ])
+    #expect(actions == [.start(JobID(2), .cpu), .start(JobID(3), .io)])
+    #expect(scheduler.jobFinished(JobID(2)) == [.start(JobID(1), .cpu)])
+}

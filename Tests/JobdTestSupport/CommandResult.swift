@@ -40,9 +40,11 @@ public func runProgram(
         kill(process.processIdentifier, SIGKILL)
     }
     defer { watchdog.cancel() }
-    // Read both pipes to the end first: a full pipe would otherwise block the child forever.
-    async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
-    async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+    // Read both pipes to the end first: a full pipe would otherwise block the child forever. On threads of
+    // their own: a blocking read on the cooperative pool (2 threads on 2 cores) would starve every other
+    // task of the test, this function's own watchdog included, while the program runs.
+    async let out = readToEnd(stdout.fileHandleForReading)
+    async let err = readToEnd(stderr.fileHandleForReading)
     let (outData, errData) = await (out, err)
     var status: Int32 = -1
     for await code in exited.stream {
@@ -54,4 +56,11 @@ public func runProgram(
     }
     return CommandResult(
         status: status, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Reads a pipe to its end on a new thread, never on the cooperative pool.
+private func readToEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }.start()
+    }
 }

@@ -1,6 +1,9 @@
 /// What jobd has learned about one signature: how many runs, how CPU-hungry they were, and the class
 /// that follows.
 public struct Profile: Hashable, Sendable, Codable {
+    /// Whose runs taught it: a user's runs teach only that user's profiles, so no one steers another's
+    /// jobs. Nil: a daemon-wide pin, set by root or the daemon's user, which applies to everyone.
+    public var ownerUID: UInt32?
     public var signature: String
     public var runs: Int
     /// Moving average of CPU seconds (user + sys, the job's whole process tree) per wall second. Above 1,
@@ -14,9 +17,10 @@ public struct Profile: Hashable, Sendable, Codable {
     public var pinned: JobClass?
 
     public init(
-        signature: String, runs: Int = 0, cpuRatio: Double = 0, learnedClass: JobClass? = nil,
+        ownerUID: UInt32? = nil, signature: String, runs: Int = 0, cpuRatio: Double = 0, learnedClass: JobClass? = nil,
         changedAt: Timestamp? = nil, pinned: JobClass? = nil
     ) {
+        self.ownerUID = ownerUID
         self.signature = signature
         self.runs = runs
         self.cpuRatio = cpuRatio
@@ -27,6 +31,7 @@ public struct Profile: Hashable, Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case signature, runs, pinned
+        case ownerUID = "owner_uid"
         case cpuRatio = "cpu_ratio"
         case learnedClass = "class"
         case changedAt = "changed_at"
@@ -35,6 +40,7 @@ public struct Profile: Hashable, Sendable, Codable {
     // Absent values are sent as null, so `jobctl profiles --json` always shows every field.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ownerUID, forKey: .ownerUID)
         try c.encode(signature, forKey: .signature)
         try c.encode(runs, forKey: .runs)
         try c.encode(cpuRatio, forKey: .cpuRatio)
@@ -53,7 +59,8 @@ public struct Profile: Hashable, Sendable, Codable {
     /// The class moves only across the band: to `cpu` at or above `upper`, to `io` at or below `lower`;
     /// in between it keeps what it had, so a ratio near one threshold does not flap.
     public mutating func record(ratio: Double, at now: Timestamp, thresholds: ClassThresholds) {
-        let ratio = max(0, ratio)
+        // Bounded: a ratio is CPU-s per wall-s, at most the core count; a bogus one must not poison the average.
+        let ratio = ratio.isFinite ? min(max(0, ratio), 4096) : 0
         cpuRatio = runs == 0 ? ratio : thresholds.weight * ratio + (1 - thresholds.weight) * cpuRatio
         runs += 1
         reconsider(at: now, thresholds: thresholds)
@@ -81,14 +88,17 @@ public struct Profile: Hashable, Sendable, Codable {
 
     /// The sentence `jobctl show` prints for a job this profile classified.
     public var reason: String {
-        if let pinned { return "\(signature) is pinned to \(pinned.rawValue) (jobctl profiles pin)" }
+        if let pinned {
+            let whose = ownerUID == nil ? "for everyone " : ""
+            return "\(signature) is pinned to \(pinned.rawValue) \(whose)(jobctl profiles pin)"
+        }
         let runsText = runs == 1 ? "1 run" : "\(runs) runs"
         return "from \(runsText) of \(signature): \(Self.format(cpuRatio)) CPU-s per wall-s"
     }
 
     /// A ratio with two decimals, for sentences.
     public static func format(_ ratio: Double) -> String {
-        let hundredths = Int((ratio * 100).rounded())
+        let hundredths = Int(exactly: (min(max(ratio, 0), 1e6) * 100).rounded()) ?? 0
         let fraction = String(hundredths % 100)
         return "\(hundredths / 100).\(fraction.count == 1 ? "0" + fraction : fraction)"
     }

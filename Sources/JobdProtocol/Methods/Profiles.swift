@@ -16,7 +16,12 @@ public enum ResetProfile {
 
     public struct Parameters: Hashable, Sendable, Codable {
         public var signature: String
-        public init(signature: String) { self.signature = signature }
+        /// The pin for everyone rather than the caller's own profile.
+        public var everyone: Bool?
+        public init(signature: String, everyone: Bool? = nil) {
+            self.signature = signature
+            self.everyone = everyone
+        }
     }
 
     public typealias Reply = Empty
@@ -29,9 +34,12 @@ public enum PinProfile {
     public struct Parameters: Hashable, Sendable, Codable {
         public var signature: String
         public var `class`: JobClass?
-        public init(signature: String, class: JobClass?) {
+        /// For every user, not only the caller (root or the daemon's user only).
+        public var everyone: Bool?
+        public init(signature: String, class: JobClass?, everyone: Bool? = nil) {
             self.signature = signature
             self.class = `class`
+            self.everyone = everyone
         }
     }
 

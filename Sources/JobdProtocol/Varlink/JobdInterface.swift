@@ -126,8 +126,11 @@ public enum JobdInterface {
           workers: []WorkerInfo
         )
 
-        # What jobd learned about one signature (docs/CLASSIFICATION.md). class: learned, null while undecided.
+        # What jobd learned about one signature from one user's runs (docs/CLASSIFICATION.md).
+        # owner_uid: whose runs taught it; null for a pin that applies to everyone.
+        # class: learned, null while undecided.
         type Profile (
+          owner_uid: ?int,
           signature: string,
           runs: int,
           cpu_ratio: float,
@@ -136,14 +139,15 @@ public enum JobdInterface {
           pinned: ?JobClass
         )
 
-        # Every learned or pinned signature, most recently changed first.
+        # The caller's own profiles and the pins for everyone (root: every user's), most recently changed first.
         method Profiles() -> (profiles: []Profile)
 
-        # Forgets a signature's profile and pin.
-        method ResetProfile(signature: string) -> ()
+        # Forgets one of the caller's signatures (everyone: the pin for everyone; root or the daemon's user).
+        method ResetProfile(signature: string, everyone: ?bool) -> ()
 
-        # Pins a signature to a class (null unpins). Root or the daemon's user only.
-        method PinProfile(signature: string, class: ?JobClass) -> (profile: Profile)
+        # Pins one of the caller's signatures to a class (null unpins); with everyone, for every user
+        # (root or the daemon's user only).
+        method PinProfile(signature: string, class: ?JobClass, everyone: ?bool) -> (profile: Profile)
 
         # The cheapest round trip.
         method Ping() -> (version: string)

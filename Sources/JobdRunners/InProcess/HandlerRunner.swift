@@ -1,5 +1,6 @@
 import JobdHandlers
 import JobdProtocol
+import Synchronization
 
 /// Runs one attempt of a handler in this process, as a task: in the daemon for an I/O-class job, in a
 /// worker for a CPU-class one. A stop (cancel, timeout, shutdown) cancels the task and sets the context's
@@ -8,9 +9,12 @@ public struct HandlerRunner: Sendable {
     /// True in a worker, which runs one job at a time: the process's CPU time over the attempt is the
     /// job's. The daemon runs many jobs at once and reports none for its in-process handlers.
     public var measuresProcessCPU: Bool
+    /// How long a stopped handler has to return before its slot is taken back (see ``run``).
+    public var killGrace: Duration
 
-    public init(measuresProcessCPU: Bool) {
+    public init(measuresProcessCPU: Bool, killGrace: Duration) {
         self.measuresProcessCPU = measuresProcessCPU
+        self.killGrace = killGrace
     }
 
     /// - Parameter identity: the submitter, when files must be opened with their permissions (a root
@@ -33,9 +37,21 @@ public struct HandlerRunner: Sendable {
                 return .failure(error)
             }
         }
+        // A handler that ignores cancellation (a blocking read of a FIFO that nobody writes) cannot be
+        // killed: it is a thread of ours, not a process. Its slot is taken back `killGrace` after a stop,
+        // and the attempt fails saying so; the abandoned task ends whenever its call returns.
+        let ending = HandlerEnding()
+        let killGrace = killGrace
         control.onStop { _ in
             context.cancel()
             work.cancel()
+            Task {
+                try await Task.sleep(for: killGrace)
+                ending.resolve(.abandoned)
+            }
+        }
+        Task {
+            ending.resolve(.returned(await work.value))
         }
         let timer = timeout.map { limit in
             Task {
@@ -43,8 +59,8 @@ public struct HandlerRunner: Sendable {
                 control.stop(.timedOut(limit))
             }
         }
-        let result = await withTaskCancellationHandler {
-            await work.value
+        let end = await withTaskCancellationHandler {
+            await ending.value()
         } onCancel: {
             context.cancel()
             work.cancel()
@@ -58,6 +74,11 @@ public struct HandlerRunner: Sendable {
             outcome.cpuUserSeconds = max(0, cpuAfter.user - cpuBefore.user)
             outcome.cpuSystemSeconds = max(0, cpuAfter.system - cpuBefore.system)
             outcome.maxRSSBytes = cpuAfter.peakRSSBytes
+        }
+        guard case .returned(let result) = end else {
+            let why = control.stopReason?.failureText ?? "stopped"
+            outcome.error = "\(why); the handler ignored cancellation for \(killGrace.formattedSeconds), so its slot was freed"
+            return outcome
         }
         switch result {
         case .success(let value) where control.stopReason == nil || control.stopReason == .shutdown:
@@ -79,6 +100,43 @@ extension StopReason {
         case .timedOut(let limit): "timeout: still running after \(limit.formattedSeconds); it was stopped"
         case .cancelled: "cancelled while running"
         case .shutdown: "jobd shut down while it ran"
+        }
+    }
+}
+
+/// How a handler attempt ended: it returned, or it was abandoned after ignoring a stop. Whichever comes
+/// first wins; the other is dropped.
+private final class HandlerEnding: Sendable {
+    enum End: Sendable {
+        case returned(Result<JSONValue, HandlerError>)
+        case abandoned
+    }
+
+    private enum State {
+        case pending(CheckedContinuation<End, Never>?)
+        case resolved(End)
+    }
+
+    private let state = Mutex(State.pending(nil))
+
+    func resolve(_ end: End) {
+        let waiting = state.withLock { state -> CheckedContinuation<End, Never>?? in
+            guard case .pending(let continuation) = state else { return .none }
+            state = .resolved(end)
+            return .some(continuation)
+        }
+        if case .some(let continuation?) = waiting { continuation.resume(returning: end) }
+    }
+
+    func value() async -> End {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> End? in
+                switch state {
+                case .pending: state = .pending(continuation); return nil
+                case .resolved(let end): return end
+                }
+            }
+            if let done { continuation.resume(returning: done) }
         }
     }
 }

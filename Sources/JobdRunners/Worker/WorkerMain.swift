@@ -16,7 +16,7 @@ public enum WorkerMain {
         let (outbox, post) = AsyncStream.makeStream(of: WorkerMessage.self)
         let runner = ExecRunner(
             reactor: ProcessReactor(), killGrace: killGrace, daemonEnvironment: ProcessEnvironment.current)
-        let handlerRunner = HandlerRunner(measuresProcessCPU: true)
+        let handlerRunner = HandlerRunner(measuresProcessCPU: true, killGrace: killGrace)
         let current = CurrentJob()
 
         try await channel.executeThenClose { inbound, outbound in

@@ -5,7 +5,7 @@ import JobdScheduler
 import JobdStore
 import Logging
 
-/// Owns the scheduler and everything that changes when a job moves: the plans of waiting and running
+/// Owns the scheduler and everything that changes when a job moves: the waiting and running jobs,
 /// jobs, their run controls, the kept counts, and the clients waiting for a job to end.
 ///
 /// Scheduler actions become launches; `run()` turns each launch into a child task, so every running job
@@ -13,9 +13,27 @@ import Logging
 actor Dispatcher {
     /// One job handed to a runner.
     struct Launch: Sendable {
-        var plan: JobPlan
+        var id: JobID
+        var `class`: JobClass
+        /// Nil when the plan was not kept in memory: it is read from the store as the job starts.
+        var plan: JobPlan?
         var control: RunControl
     }
+
+    /// A job the dispatcher holds: waiting or running, or finished until its final state has committed.
+    /// Small on purpose: a million queued jobs are a million of these (issue 9).
+    struct ActiveJob {
+        var `class`: JobClass
+        var priority: Int
+        var ownerUID: UInt32
+        /// What running it needs, kept while it waits if fewer than ``plansKeptInMemory`` are kept.
+        var plan: JobPlan?
+    }
+
+    /// Waiting jobs whose whole plan (argv, environment, payload) stays in memory; the others are read
+    /// from the store, one indexed row, as they start. Bounds the daemon's memory whatever the queue
+    /// holds, while a burst of submits still starts without a read per job.
+    static let plansKeptInMemory = 10_000
 
     /// What `cancel` did.
     enum CancelResult {
@@ -29,16 +47,20 @@ actor Dispatcher {
 
     private var scheduler: Scheduler
     /// Waiting and running jobs, and finished ones until their final state has committed.
-    private var plans: [JobID: JobPlan] = [:]
+    private var active: [JobID: ActiveJob] = [:]
+    /// How many entries of `active` hold their plan.
+    private var keptPlans = 0
     private var controls: [JobID: RunControl] = [:]
     private var counts: [JobClass: StateCounts]
     private var waiters: [JobID: [Waiter]] = [:]
     private var isDraining = false
+    /// The drain is over: no job will finish in this process any more.
+    private var hasDrained = false
     private(set) var finishedSinceStart: Int64 = 0
 
     private let store: any JobStore
     private let runner: ExecRunner
-    private let handlerRunner = HandlerRunner(measuresProcessCPU: false)
+    private let handlerRunner: HandlerRunner
     private let pool: WorkerPool
     private let registry: HandlerRegistry
     private let profileBook: ProfileBook
@@ -59,6 +81,7 @@ actor Dispatcher {
         self.configuration = configuration
         self.counts = counts
         self.logger = logger
+        self.handlerRunner = HandlerRunner(measuresProcessCPU: false, killGrace: configuration.killGrace)
         self.scheduler = Scheduler(limits: Limits(cpuSlots: configuration.cpuSlots, ioSlots: configuration.ioConcurrency))
         (launches, launchContinuation) = AsyncStream.makeStream(of: Launch.self)
     }
@@ -67,28 +90,61 @@ actor Dispatcher {
 
     /// Takes newly committed jobs (they are `queued`): counts them and puts them in the ready queues.
     func accept(_ newPlans: [JobPlan]) {
-        for plan in newPlans { counts[plan.class]!.queued += 1 }
-        enqueue(newPlans)
-    }
-
-    /// Puts jobs in the ready queues: those found `queued` at start-up (already counted), and new ones.
-    func enqueue(_ newPlans: [JobPlan]) {
+        for plan in newPlans { counts[plan.class, default: StateCounts()].queued += 1 }
         guard !isDraining else { return }  // stored as queued; the next start runs them
         for plan in newPlans {
-            plans[plan.id] = plan
-            perform(scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority)))
+            let keep = keptPlans < Self.plansKeptInMemory
+            if keep { keptPlans += 1 }
+            enqueue(
+                plan.id, ActiveJob(class: plan.class, priority: plan.priority, ownerUID: plan.ownerUID, plan: keep ? plan : nil))
         }
+    }
+
+    /// Puts the jobs found `queued` at start-up (already counted) in the ready queues; their plans are
+    /// read as they start.
+    func enqueue(_ queued: [QueuedJob]) {
+        guard !isDraining else { return }
+        for job in queued {
+            active[job.id] = ActiveJob(class: job.class, priority: job.priority, ownerUID: job.ownerUID, plan: nil)
+        }
+        perform(scheduler.enqueue(contentsOf: queued.map { ReadyJob(id: $0.id, class: $0.class, priority: $0.priority) }))
+    }
+
+    private func enqueue(_ id: JobID, _ job: ActiveJob) {
+        active[id] = job
+        perform(scheduler.enqueue(ReadyJob(id: id, class: job.class, priority: job.priority)))
     }
 
     private func perform(_ actions: [SchedulerAction]) {
         for case .start(let id, let jobClass) in actions {
-            guard let plan = plans[id] else { preconditionFailure("scheduler started unknown job \(id)") }
+            guard var job = active[id] else { preconditionFailure("scheduler started unknown job \(id)") }
             let control = RunControl()
             controls[id] = control
-            counts[jobClass]!.queued -= 1
-            counts[jobClass]!.running += 1
-            launchContinuation.yield(Launch(plan: plan, control: control))
+            counts[jobClass, default: StateCounts()].queued -= 1
+            counts[jobClass, default: StateCounts()].running += 1
+            let plan = job.plan
+            if plan != nil {
+                job.plan = nil
+                keptPlans -= 1
+                active[id] = job
+            }
+            launchContinuation.yield(Launch(id: id, class: jobClass, plan: plan, control: control))
         }
+    }
+
+    /// A job's plan from the store, for one that was not kept in memory.
+    private nonisolated func loadPlan(_ launch: Launch) async -> Result<JobPlan, LoadFailure> {
+        do {
+            guard let job = try await store.job(launch.id) else { return .failure(LoadFailure("its row is gone")) }
+            return .success(JobPlan(job))
+        } catch {
+            return .failure(LoadFailure("\(error)"))
+        }
+    }
+
+    private struct LoadFailure: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
     // MARK: - Running
@@ -103,29 +159,83 @@ actor Dispatcher {
     }
 
     private nonisolated func execute(_ launch: Launch) async {
-        let plan = launch.plan
-        store.recordStarted(plan.id, at: WallClock.now())
-        let outcome = await run(plan, control: launch.control)
+        let plan: JobPlan
+        let outcome: RunOutcome
+        if let kept = launch.plan {
+            plan = kept
+            store.recordStarted(plan.id, at: WallClock.now())
+            outcome = await run(plan, control: launch.control)
+        } else {
+            switch await loadPlan(launch) {
+            case .success(let loaded):
+                plan = loaded
+                store.recordStarted(plan.id, at: WallClock.now())
+                outcome = await run(plan, control: launch.control)
+            case .failure(let failure):
+                // Without its row there is nothing to run; the attempt fails and says why.
+                plan = await fallbackPlan(launch)
+                outcome = RunOutcome(error: "could not read the job from the database: \(failure.reason)", wallSeconds: 0)
+            }
+        }
         let stop = launch.control.stopReason
         let attemptsUsed = plan.attempts + 1
         let state = AttemptVerdict.state(
             for: outcome, stop: stop, attemptsUsed: attemptsUsed, maxAttempts: plan.maxAttempts)
-        // Queue the outcome before the slot is freed: the next attempt's writes then land after it.
-        let commit =
+        let finishedAt = WallClock.now()
+        let write: @Sendable () -> CommitTicket = { [store] in
             stop == .shutdown
-            ? store.requeue([plan.id]) : store.finish(plan.id, state: state, outcome: outcome, at: WallClock.now())
+                ? store.requeue([plan.id]) : store.finish(plan.id, state: state, outcome: outcome, at: finishedAt)
+        }
+        // Queue the outcome before the slot is freed: the next attempt's writes then land after it.
+        let commit = write()
         await attemptEnded(plan, state: state, attemptsUsed: attemptsUsed)
         // After the slot is free: the next job need not wait for the profile update.
         await learn(from: outcome, of: plan, stop: stop)
-        do {
-            try await commit.committed()
-        } catch {
-            // The row still says `running`, so the next start requeues the job: at-least-once holds.
-            logger.error("job \(plan.id): could not store its outcome: \(error)", metadata: ["job": "\(plan.id)"])
-        }
+        // A retry's outcome is not written again: its next attempt's start would land before the rewrite.
+        let committed = await commitKeepingOutcome(
+            of: plan.id, first: commit, retry: state == .queued && stop != .shutdown ? nil : write)
         logger.debug("job \(plan.id) \(state.rawValue)", metadata: ["job": "\(plan.id)"])
-        await outcomeCommitted(plan, state: state)
+        // Waiters wake only once the outcome is stored: what they then read is what a restart would find.
+        if committed { await outcomeCommitted(plan, state: state) }
     }
+
+    /// Awaits an outcome's commit; when it fails (a full disk, an I/O error), keeps the outcome and
+    /// writes it again with backoff until it commits, the store closes, or the daemon stops this task.
+    /// Until then the row says `running`, so a restart requeues the job: at-least-once holds either way.
+    /// - Returns: whether the outcome is stored.
+    private nonisolated func commitKeepingOutcome(
+        of id: JobID, first: CommitTicket, retry write: (@Sendable () -> CommitTicket)?
+    ) async -> Bool {
+        var ticket = first
+        var delay = Duration.milliseconds(100)
+        for failures in 1... {
+            do {
+                try await ticket.committed()
+                if failures > 1 { logger.notice("job \(id): its outcome is stored at last", metadata: ["job": "\(id)"]) }
+                return true
+            } catch {
+                if case StoreError.closed = error { return false }
+                guard let write else {
+                    logger.error("job \(id): could not store its outcome: \(error)", metadata: ["job": "\(id)"])
+                    return false
+                }
+                logger.error(
+                    "job \(id): could not store its outcome (try \(failures)): \(error); trying again in \(delay)",
+                    metadata: ["job": "\(id)"])
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    return false  // the daemon is stopping; the next start requeues the job
+                }
+                delay = min(delay * 2, Self.longestOutcomeRetryDelay)
+                ticket = write()
+            }
+        }
+        return false
+    }
+
+    /// The longest pause between two tries of an outcome write that the disk refused.
+    static let longestOutcomeRetryDelay = Duration.seconds(5)
 
     /// The two paths of DESIGN §4: a CPU-class job goes to a worker process; an I/O-class one runs here,
     /// as this task (an exec job's child is awaited on the reactor thread, never on this pool).
@@ -182,7 +292,7 @@ actor Dispatcher {
         }
         guard plan.kind == HandlerRegistry.execKind || plan.class == .cpu else { return }
         let ratio = (outcome.cpuUserSeconds + outcome.cpuSystemSeconds) / outcome.wallSeconds
-        await profileBook.record(signature, ratio: ratio, at: WallClock.now())
+        await profileBook.record(signature, owner: plan.ownerUID, ratio: ratio, at: WallClock.now())
     }
 
     /// While an I/O-class exec job runs in the daemon, samples its process group's CPU time every
@@ -204,7 +314,8 @@ actor Dispatcher {
             let ratio = (cpu - lastCPU) / window.inSeconds
             lastCPU = cpu
             guard ratio >= upper else { continue }
-            let profile = await profileBook.recordWhileRunning(signature, ratio: ratio, at: WallClock.now())
+            let profile = await profileBook.recordWhileRunning(
+                signature, owner: plan.ownerUID, ratio: ratio, at: WallClock.now())
             let note =
                 "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s over "
                 + "\(window.inSeconds)s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
@@ -225,13 +336,15 @@ actor Dispatcher {
     /// The attempt's process is gone and its outcome is queued: its slot goes to the next job now.
     private func attemptEnded(_ plan: JobPlan, state: JobState, attemptsUsed: Int) {
         controls[plan.id] = nil
-        counts[plan.class]!.running -= 1
-        counts[plan.class]![state] += 1
+        counts[plan.class, default: StateCounts()].running -= 1
+        counts[plan.class, default: StateCounts()][state] += 1
         var actions = scheduler.jobFinished(plan.id)
         if state == .queued && !isDraining {
             var retry = plan
             retry.attempts = attemptsUsed
-            plans[plan.id] = retry
+            // Kept whatever the budget: its stored attempt count may not have committed yet.
+            active[plan.id]?.plan = retry
+            keptPlans += 1
             actions += scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority))
         }
         if !isDraining { perform(actions) }
@@ -240,7 +353,7 @@ actor Dispatcher {
     /// The outcome has committed: clients waiting for the job see its final record from now on.
     private func outcomeCommitted(_ plan: JobPlan, state: JobState) {
         guard state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
-        plans[plan.id] = nil
+        active[plan.id] = nil
         finishedSinceStart += 1
         resumeWaiters(of: plan.id)
     }
@@ -250,20 +363,22 @@ actor Dispatcher {
     /// Cancels a waiting job at once, or tells a running one to stop.
     /// - Throws: a storage error; the job then stays queued.
     func cancel(_ id: JobID) async throws -> CancelResult {
-        guard let plan = plans[id] else { return .notActive }
+        guard let job = active[id] else { return .notActive }
         guard scheduler.remove(id) else {
             controls[id]?.stop(.cancelled)
             return .stopping
         }
-        plans[id] = nil
+        active[id] = nil
+        if job.plan != nil { keptPlans -= 1 }
         do {
             _ = try await store.cancelWaiting(id, at: WallClock.now())
         } catch {
-            enqueue([plan])
+            if job.plan != nil { keptPlans += 1 }
+            enqueue(id, job)
             throw error
         }
-        counts[plan.class]!.queued -= 1
-        counts[plan.class]!.cancelled += 1
+        counts[job.class, default: StateCounts()].queued -= 1
+        counts[job.class, default: StateCounts()].cancelled += 1
         finishedSinceStart += 1
         resumeWaiters(of: id)
         return .cancelledWaiting
@@ -271,21 +386,35 @@ actor Dispatcher {
 
     /// Returns once every job has finished and its final state has committed; at once for jobs that are
     /// not active. One hop onto the actor however many ids: a Wait for a 20,000-job batch is one call.
-    func waitUntilFinished(_ ids: [JobID]) async {
-        let active = ids.filter { plans[$0] != nil }
-        guard !active.isEmpty else { return }
-        await withCheckedContinuation { continuation in
-            let waiter = Waiter(remaining: active.count, continuation: continuation)
-            for id in active { waiters[id, default: []].append(waiter) }
+    /// - Returns: true when they have finished; false when the daemon drained first (the jobs that were
+    ///   still waiting or running are requeued for the next start, so no answer will come from this one).
+    func waitUntilFinished(_ ids: [JobID]) async -> Bool {
+        let unfinished = ids.filter { active[$0] != nil }
+        guard !unfinished.isEmpty else { return true }
+        if hasDrained { return false }
+        return await withCheckedContinuation { continuation in
+            let waiter = Waiter(remaining: unfinished.count, continuation: continuation)
+            for id in unfinished { waiters[id, default: []].append(waiter) }
         }
     }
 
-    func waitUntilFinished(_ id: JobID) async {
-        await waitUntilFinished([id])
+    /// Whether the job is waiting or running.
+    func isActive(_ id: JobID) -> Bool { active[id] != nil }
+
+    /// The owners of those of these jobs that are waiting or running (for `status`, which shows a user
+    /// only their own running jobs).
+    func owners(of ids: [JobID]) -> [JobID: UInt32] {
+        var found: [JobID: UInt32] = [:]
+        for id in ids { found[id] = active[id]?.ownerUID }
+        return found
     }
 
-    /// Whether the job is waiting or running.
-    func isActive(_ id: JobID) -> Bool { plans[id] != nil }
+    /// A stand-in plan for a job whose row could not be read: enough to record the failed attempt.
+    private func fallbackPlan(_ launch: Launch) -> JobPlan {
+        let job = active[launch.id]
+        return JobPlan(
+            id: launch.id, class: launch.class, priority: job?.priority ?? 0, ownerUID: job?.ownerUID ?? 0)
+    }
 
     private func resumeWaiters(of id: JobID) {
         for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.oneFinished() }
@@ -312,6 +441,12 @@ actor Dispatcher {
 
     /// Stops starting jobs, gives running ones `grace` to finish, stops and requeues the rest, and ends
     /// `run()` once every attempt is recorded.
+    ///
+    /// **It returns within `grace + killGrace + 1 s`**, whatever jobs and clients do: a stopped job's
+    /// processes get SIGKILL after the kill grace, a handler that ignores cancellation loses its slot then,
+    /// and a worker job that still has not ended is killed with its worker a second later. An attempt still
+    /// unrecorded after that stays `running` in the database, and the next start requeues it. Clients
+    /// waiting for jobs that did not finish are answered `ShuttingDown`.
     nonisolated func drain(grace: Duration) async {
         await beginDrain()
         let deadline = ContinuousClock.now + grace
@@ -320,13 +455,30 @@ actor Dispatcher {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for control in await runningControls() { control.stop(.shutdown) }
-        while await runningCount() > 0 {
+        let killDeadline = ContinuousClock.now + configuration.killGrace + .seconds(1)
+        while await runningCount() > 0, ContinuousClock.now < killDeadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        let left = await runningCount()
+        if left > 0 {
+            logger.warning("\(left) jobs did not stop within the kill grace; the next start requeues them")
+        }
         launchContinuation.finish()
+        await answerWaitersAtShutdown()
     }
 
     private func beginDrain() { isDraining = true }
+
+    /// Nothing more finishes in this daemon: every client still waiting is told so instead of hanging.
+    private func answerWaitersAtShutdown() {
+        hasDrained = true
+        let pending = waiters
+        waiters.removeAll()
+        var answered = Set<ObjectIdentifier>()
+        for waiter in pending.values.joined() where answered.insert(ObjectIdentifier(waiter)).inserted {
+            waiter.shuttingDown()
+        }
+    }
     private func runningCount() -> Int { controls.count }
     private func runningControls() -> [RunControl] { Array(controls.values) }
     var isShuttingDown: Bool { isDraining }
@@ -336,15 +488,23 @@ actor Dispatcher {
 /// dispatcher's actor.
 private final class Waiter {
     private var remaining: Int
-    private let continuation: CheckedContinuation<Void, Never>
+    private let continuation: CheckedContinuation<Bool, Never>
 
-    init(remaining: Int, continuation: CheckedContinuation<Void, Never>) {
+    init(remaining: Int, continuation: CheckedContinuation<Bool, Never>) {
         self.remaining = remaining
         self.continuation = continuation
     }
 
     func oneFinished() {
+        guard remaining > 0 else { return }
         remaining -= 1
-        if remaining == 0 { continuation.resume() }
+        if remaining == 0 { continuation.resume(returning: true) }
+    }
+
+    /// The daemon stops before the last job finished; resumes the client once.
+    func shuttingDown() {
+        guard remaining > 0 else { return }
+        remaining = 0
+        continuation.resume(returning: false)
     }
 }

@@ -40,6 +40,18 @@ struct JobPlan: Sendable {
         classReason = job.classReason
     }
 
+    /// A plan with nothing to run, for recording an attempt that could not start.
+    init(id: JobID, class: JobClass, priority: Int, ownerUID: UInt32) {
+        self.id = id
+        self.class = `class`
+        self.priority = priority
+        kind = "exec"
+        attempts = 0
+        maxAttempts = 1
+        self.ownerUID = ownerUID
+        ownerGID = 0
+    }
+
     init(id: JobID, _ job: NewJob) {
         let spec = job.spec
         self.id = id

@@ -46,9 +46,9 @@ struct Responder: Sendable {
         case Wait.method:
             let jobs = try await wait(call.parameters(Wait.Parameters.self), caller: caller).jobs
             try await send(WireJSON.encodeArrayReply(key: "jobs", jobs))
-        case Status.method: try await reply(status(), send)
+        case Status.method: try await reply(status(caller: caller), send)
         case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
-        case Profiles.method: try await reply(profiles(), send)
+        case Profiles.method: try await reply(profiles(caller: caller), send)
         case ResetProfile.method:
             try await reply(resetProfile(call.parameters(ResetProfile.Parameters.self), caller: caller), send)
         case PinProfile.method:

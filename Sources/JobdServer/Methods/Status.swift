@@ -3,17 +3,21 @@ import JobdRunners
 
 extension Responder {
     /// Kept counts, never a COUNT(*): cheap however many jobs the database holds.
-    func status() async -> Status.Reply {
+    func status(caller: Caller) async -> Status.Reply {
         let snapshot = await dispatcher.snapshot()
         let cpu = snapshot.counts[.cpu] ?? StateCounts()
         let io = snapshot.counts[.io] ?? StateCounts()
         var total = StateCounts()
         for state in JobState.allCases { total[state] = cpu[state] + io[state] }
         let uptime = ContinuousClock.now - startedAt
-        let workers = await dispatcher.workers().map {
-            WorkerInfo(
-                slot: $0.slot, pid: $0.pid, state: $0.state.rawValue, jobID: $0.jobID, jobsRun: $0.jobsRun,
-                rssBytes: $0.rssBytes)
+        let statuses = await dispatcher.workers()
+        // Which job a worker runs is the owner's business (and root's): another user sees the worker busy.
+        let owners = caller.isRoot ? [:] : await dispatcher.owners(of: statuses.compactMap(\.jobID))
+        let workers = statuses.map {
+            let visible = caller.isRoot || $0.jobID.flatMap { owners[$0] } == caller.uid
+            return WorkerInfo(
+                slot: $0.slot, pid: $0.pid, state: $0.state.rawValue, jobID: visible ? $0.jobID : nil,
+                jobsRun: $0.jobsRun, rssBytes: $0.rssBytes)
         }
         return Status.Reply(
             version: JobdInterface.version, pid: SystemInfo.processID,

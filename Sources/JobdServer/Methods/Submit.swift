@@ -36,7 +36,7 @@ extension Responder {
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache()
         let jobSignatures = parameters.jobs.map { signatures.signature(of: $0) }
-        let profiles = await profileBook.profiles(for: Set(jobSignatures))
+        let profiles = await profileBook.profiles(for: Set(jobSignatures), owner: caller.uid)
         for (index, spec) in parameters.jobs.enumerated() {
             let decision = classifier.classify(
                 spec, declaredClass: kinds[index].declaredClass, profile: profiles[jobSignatures[index]])

@@ -1,0 +1,164 @@
+import Foundation
+import JobdClient
+import JobdVarlinkNIO
+import JobdProtocol
+import JobdTestSupport
+import Synchronization
+import Testing
+
+extension AgainstTheRealDaemon {
+    /// Faults the daemon must outlive without losing or repeating work (issue 9): a job that keeps
+    /// crashing it, a shutdown that clients and handlers try to hold up, a disk that fills.
+    @Suite struct FaultTests {
+        @Test func aJobRunningAtThreeUncleanStopsInARowEndsDeadInsteadOfRunningAgain() async throws {
+            try await DaemonProcess.with { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["sleep", "300"])])[0]
+                for crash in 1...3 {
+                    try await eventually("attempt \(crash) runs", within: .seconds(10)) { () -> Bool? in
+                        let job = try await daemon.job(id)
+                        return job.state == .running && job.attempts == crash ? true : nil
+                    }
+                    try await daemon.killHard()
+                    try await daemon.start()
+                }
+                let job = try await daemon.job(id)
+                #expect(job.state == .dead, "\(job.state)")
+                #expect(job.error == "the daemon stopped uncleanly 3 times while it ran")
+                #expect(job.attempts == 3)
+                let status = try await daemon.status()
+                #expect(status.total.dead == 1 && status.total.running == 0 && status.total.queued == 0)
+                #expect(daemon.log.contains("they end dead and do not run again"))
+            }
+        }
+
+        @Test func anUncleanStopThatMissesAJobEndsItsCount() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                let first = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                try await eventually("the first job runs") { try await daemon.job(first).state == .running ? true : nil }
+                // Waits for the one worker; after the restart its priority puts it ahead of the first job.
+                let urgent = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu, priority: 10)])[0]
+                try await daemon.killHard()
+                try await daemon.start()
+                try await eventually("the urgent job runs") { try await daemon.job(urgent).state == .running ? true : nil }
+                #expect(try await daemon.job(first).state == .queued)
+                // This crash finds the first job waiting: it did not cause it, so its count starts again.
+                try await daemon.killHard()
+                try await daemon.start()
+                let rows = try await runProgram(
+                    "/usr/bin/sqlite3", [daemon.database, "SELECT id, unclean_stops FROM jobs ORDER BY id"])
+                #expect(rows.stdout == "\(first)|0\n\(urgent)|1\n", "\(rows)")
+            }
+        }
+
+        @Test func sigtermAnswersWaitingClientsAndEndsWithinItsBound() async throws {
+            try await DaemonProcess.with { daemon in
+                // A job that ignores SIGTERM, and a client waiting for it: neither may hold up the stop.
+                let stubborn = try await daemon.submit(
+                    [JobSpec(argv: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], class: .io)])[0]
+                try await eventually("the job runs") { try await daemon.job(stubborn).state == .running ? true : nil }
+                async let waiter = daemon.jobctl("wait", stubborn.description)
+                // jobctl connects in a few ms; the daemon shows no sign of a waiting client to poll for, and a
+                // client that had not connected would exit 69, not 75, so this cannot pass by accident.
+                try await Task.sleep(for: .milliseconds(500))
+                let started = ContinuousClock.now
+                // shutdown-grace 1 s + kill-grace 1 s + 1 s, and a little for a loaded machine.
+                #expect(try await daemon.terminate(within: .seconds(6)) == 0)
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(5), "the drain took \(took)")
+                let waited = try await waiter
+                #expect(waited.status == 75, "the waiting client is told jobd is shutting down: \(waited)")
+                #expect(waited.stderr.contains("shutting down"), "\(waited)")
+            }
+        }
+
+        @Test func aHandlerThatIgnoresCancellationLosesItsSlotAfterTheKillGrace() async throws {
+            try await DaemonProcess.with { daemon in
+                // Opening a FIFO nobody writes blocks in the kernel: the handler cannot notice cancellation.
+                let fifo = daemon.directory.file("fifo")
+                #expect(mkfifo(fifo, 0o600) == 0)
+                let id = try await daemon.submit(
+                    [JobSpec(kind: "sha256", payload: .object(["path": .string(fifo)]), class: .io)])[0]
+                try await eventually("the handler runs") { try await daemon.job(id).state == .running ? true : nil }
+                let cancelled = try await daemon.jobctl("cancel", id.description)
+                #expect(cancelled.status == 0, "\(cancelled)")
+                let job = try await daemon.job(id)
+                #expect(job.state == .cancelled)
+                #expect(
+                    job.error == "cancelled while running; the handler ignored cancellation for 1s, so its slot was freed",
+                    "\(String(describing: job.error))")
+                #expect(try await daemon.status().io.running == 0, "its slot is free")
+
+                // Another one that blocks, then SIGTERM: the drain still ends in time.
+                let second = try await daemon.submit(
+                    [JobSpec(kind: "sha256", payload: .object(["path": .string(fifo)]), class: .io)])[0]
+                try await eventually("the second handler runs") { try await daemon.job(second).state == .running ? true : nil }
+                let started = ContinuousClock.now
+                #expect(try await daemon.terminate(within: .seconds(6)) == 0)
+                #expect(ContinuousClock.now - started < .seconds(5))
+            }
+        }
+
+        @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs to fill needs root"))
+        func aFullDiskRefusesSubmitsKeepsTheOutcomeAndRecovers() async throws {
+            let disk = try TempDirectory()
+            let mounted = try await runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", disk.path])
+            try #require(mounted.status == 0, "\(mounted)")
+            defer {
+                _ = umount2(disk.path, Int32(MNT_DETACH))
+                disk.remove()
+            }
+            try await DaemonProcess.with(arguments: ["--database", disk.file("jobd.db")]) { daemon in
+                let go = daemon.directory.file("go")
+                let acknowledged = try await daemon.submit((1...50).map { _ in JobSpec(argv: ["true"]) })
+                _ = try await daemon.wait(acknowledged)
+                // Runs until told to end, writing no output (the logs live on the full disk too).
+                let id = try await daemon.submit(
+                    [JobSpec(argv: ["sh", "-c", "while [ ! -e \(go) ]; do sleep 0.05; done"], class: .io)])[0]
+                try await eventually("the job runs") { try await daemon.job(id).state == .running ? true : nil }
+
+                // Fill the disk, then show that a submit is refused with "try again" and the daemon stays up.
+                _ = try await runProgram("/bin/dd", ["if=/dev/zero", "of=\(disk.file("filler"))", "bs=64k"])
+                let refused = try await eventually("a submit is refused", within: .seconds(10)) { () -> CommandResult? in
+                    let result = try await daemon.jobctl("submit", "--", "true")
+                    return result.status == 75 ? result : nil
+                }
+                #expect(refused.stderr.contains("could not store"), "\(refused)")
+
+                // The job ends while the disk is full: its outcome cannot be written and is kept, and a client
+                // waiting for it is not answered until it is stored.
+                let socket = daemon.socket
+                let answered = Mutex(false)
+                let waiter = Task {
+                    defer { answered.withLock { $0 = true } }
+                    return try await JobdConnection.withConnection(path: socket) {
+                        try await $0.call(Wait.method, Wait.Parameters(ids: [id]), returning: Wait.Reply.self).jobs
+                    }
+                }
+                FileManager.default.createFile(atPath: go, contents: nil)
+                try await eventually("the outcome write fails and is retried", within: .seconds(10)) {
+                    daemon.log.contains("job \(id): could not store its outcome (try 1)") ? true : nil
+                }
+                #expect(try await daemon.status().version == JobdInterface.version, "the daemon stays up")
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(!answered.withLock { $0 }, "a waiter is not woken before the outcome is stored")
+
+                // Space returns: the kept outcome is written, the waiter sees it, submits work again.
+                try FileManager.default.removeItem(atPath: disk.file("filler"))
+                let finished = try await withDeadline("the outcome is stored", within: .seconds(15)) {
+                    try await waiter.value
+                }
+                #expect(finished.first?.state == .succeeded, "\(finished)")
+                #expect(daemon.log.contains("job \(id): its outcome is stored at last"))
+                let next = try await daemon.jobctl("submit", "--wait", "--", "true")
+                #expect(next.status == 0, "\(next)")
+                for job in try await daemon.wait(acknowledged) { #expect(job.state == .succeeded) }
+
+                // And it holds across a restart: nothing acknowledged was lost.
+                #expect(try await daemon.terminate() == 0)
+                try await daemon.start()
+                #expect(try await daemon.job(id).state == .succeeded)
+                #expect(try await daemon.status().total.succeeded == 52)
+            }
+        }
+    }
+}
