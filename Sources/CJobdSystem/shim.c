@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +73,11 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
         if (devnull < 0) return errno;
     }
     int stdin_fd = request->stdin_fd < 0 ? devnull : request->stdin_fd;
+    // For the fallback close loop when close_range(2) is missing (Linux < 5.9): every fd is below the limit.
+    // Read here, since the child may only make async-signal-safe calls.
+    struct rlimit fd_limit = {.rlim_cur = 1024};
+    getrlimit(RLIMIT_NOFILE, &fd_limit);
+    int highest_fd = fd_limit.rlim_cur == RLIM_INFINITY || fd_limit.rlim_cur > 1048576 ? 1048576 : (int)fd_limit.rlim_cur;
 
     sigset_t all, previous;
     sigfillset(&all);
@@ -83,29 +89,37 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
     volatile int child_step = STEP_NONE;
     pid_t pid = vfork();
     if (pid == 0) {
+        // First of all, give up the daemon's descriptors: until then this child holds a copy of every one of
+        // them, the database lock included (flock belongs to the open file description), and a jobd
+        // restarted after a kill -9 would find the lock held by a process that is about to exec `sleep`.
+        if (dup2(stdin_fd, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0) {
+            child_step = STEP_DUP;
+            goto fail;
+        }
+        // Nothing of the daemon's (database, sockets, other jobs' pipes) may leak into a job.
+        if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
+            for (int fd = 3; fd < highest_fd; fd++) close(fd);
+        }
         for (int s = 1; s < NSIG; s++) {
             if (s == SIGKILL || s == SIGSTOP) continue;
             signal(s, SIG_DFL);  // NIO ignores SIGPIPE; a job must not inherit that.
         }
         setpgid(0, 0);
-        if (request->kill_with_parent) {
-            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { child_step = STEP_PDEATHSIG; goto fail; }
-            if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
-        }
         if (request->uid >= 0) {
             if (setgroups((size_t)ngroups, groups) != 0) { child_step = STEP_SETGROUPS; goto fail; }
             if (setgid((gid_t)request->gid) != 0) { child_step = STEP_SETGID; goto fail; }
             if (setuid((uid_t)request->uid) != 0) { child_step = STEP_SETUID; goto fail; }
         }
-        if (dup2(stdin_fd, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0) {
-            child_step = STEP_DUP;
-            goto fail;
+        // After the credential switch, never before: the kernel clears PR_SET_PDEATHSIG when a process
+        // changes its uid or gid (prctl(2)), and a job of another user would then outlive a killed jobd and
+        // run a second time after its restart.
+        if (request->kill_with_parent) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { child_step = STEP_PDEATHSIG; goto fail; }
+            if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
         }
+        // Jobs create files others may read, as a login shell's would; the daemon's own 077 is for its files.
+        umask(022);
         if (request->cwd != NULL && chdir(request->cwd) != 0) { child_step = STEP_CHDIR; goto fail; }
-        // Nothing of the daemon's (database, sockets, other jobs' pipes) may leak into a job.
-        if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
-            for (int fd = 3; fd < 1024; fd++) close(fd);
-        }
         sigset_t empty;
         sigemptyset(&empty);
         sigprocmask(SIG_SETMASK, &empty, NULL);
