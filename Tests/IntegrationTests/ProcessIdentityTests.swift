@@ -40,10 +40,78 @@ extension AgainstTheRealDaemon {
                 _ = try await daemon.jobctl("cancel", id.description)
             }
         }
+
+        // MARK: - A restart after a crash
+
+        @Test func aSecondJobdOnTheDatabaseWaitsThenNamesTheHolder() async throws {
+            try await DaemonProcess.with { daemon in
+                let other = try TempDirectory()
+                defer { other.remove() }
+                let started = ContinuousClock.now
+                let result = try await runProgram(
+                    Binaries.jobd,
+                    ["--socket", other.file("jobd.sock"), "--database", daemon.database, "--lock-wait", "0.5"])
+                #expect(ContinuousClock.now - started >= .milliseconds(500), "it waited for the lock")
+                #expect(result.status != 0)
+                #expect(result.stderr.contains("waiting up to 0.5s"), "\(result)")
+                #expect(
+                    result.stderr.contains("\(daemon.database).lock is held by another jobd (pid \(daemon.pid))"),
+                    "\(result)")
+                #expect(try await daemon.status().version == JobdInterface.version, "the first one is unaffected")
+            }
+        }
+
+        @Test func kill9AndAnImmediateRestartUnderLoadAlwaysStartsAndLosesNothing() async throws {
+            try await DaemonProcess.with { daemon in
+                let acknowledged = IDs()
+                let clients = (0..<3).map { client in
+                    Task {
+                        // noop runs in a worker (a process the pool spawns), /bin/true in the daemon's reactor:
+                        // both paths vfork while the database lock is held.
+                        let batch =
+                            Array(repeating: JobSpec(kind: "noop", class: .cpu), count: 10)
+                            + Array(repeating: JobSpec(argv: ["/bin/true"], class: .io), count: 10)
+                        while !Task.isCancelled {
+                            if let ids = try? await daemon.submit(batch) {
+                                acknowledged.add(ids)
+                            } else {
+                                try? await Task.sleep(for: .milliseconds(5))
+                            }
+                        }
+                        _ = client
+                    }
+                }
+                for round in 1...10 {
+                    let before = acknowledged.count
+                    try await eventually("submits are acknowledged before kill \(round)", within: .seconds(20)) {
+                        acknowledged.count > before ? true : nil
+                    }
+                    try await daemon.killHard()
+                    try await daemon.start()
+                }
+                for client in clients { client.cancel() }
+                for client in clients { await client.value }
+                let ids = acknowledged.all
+                #expect(ids.count >= 10 * 20)
+                // Wait answers JobNotFound for an id it does not have: every acknowledged job exists and ends.
+                let jobs = try await daemon.wait(ids, within: .seconds(120))
+                #expect(jobs.count == ids.count)
+                #expect(jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.filter { $0.state != .succeeded }.prefix(3))")
+            }
+        }
     }
 }
 
 // MARK: - Helpers
+
+/// Job ids acknowledged to concurrent clients.
+final class IDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: [JobID] = []
+    func add(_ more: [JobID]) { lock.withLock { ids += more } }
+    var count: Int { lock.withLock { ids.count } }
+    var all: [JobID] { lock.withLock { ids } }
+}
 
 /// A copy of `jobctl` that nobody (uid 65534) may run, in the daemon's directory, which nobody may pass
 /// through (0711) but not list.
