@@ -28,6 +28,22 @@
 #define SYS_close_range 436
 #endif
 
+// The soft RLIMIT_NOFILE jobd was started with, restored in every job (RLIM_INFINITY: leave it alone).
+static rlim_t job_open_file_soft_limit = RLIM_INFINITY;
+
+int jobd_raise_open_file_limit(uint64_t *soft_before, uint64_t *soft_now) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
+    *soft_before = limit.rlim_cur;
+    *soft_now = limit.rlim_cur;
+    job_open_file_soft_limit = limit.rlim_cur;
+    if (limit.rlim_cur >= limit.rlim_max) return 0;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
+    *soft_now = limit.rlim_cur;
+    return 0;
+}
+
 enum { STEP_NONE, STEP_PDEATHSIG, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_DUP, STEP_CHDIR, STEP_EXEC };
 
 const char *jobd_spawn_step_name(int step) {
@@ -78,6 +94,10 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
     struct rlimit fd_limit = {.rlim_cur = 1024};
     getrlimit(RLIMIT_NOFILE, &fd_limit);
     int highest_fd = fd_limit.rlim_cur == RLIM_INFINITY || fd_limit.rlim_cur > 1048576 ? 1048576 : (int)fd_limit.rlim_cur;
+    // A job gets the soft limit jobd was started with, not the one jobd raised for itself: programs that
+    // still use select() break on descriptors past 1024.
+    struct rlimit job_fd_limit = {.rlim_cur = job_open_file_soft_limit, .rlim_max = fd_limit.rlim_max};
+    int restore_fd_limit = job_open_file_soft_limit != RLIM_INFINITY && job_open_file_soft_limit < fd_limit.rlim_cur;
 
     sigset_t all, previous;
     sigfillset(&all);
@@ -100,6 +120,7 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
         if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
             for (int fd = 3; fd < highest_fd; fd++) close(fd);
         }
+        if (restore_fd_limit) setrlimit(RLIMIT_NOFILE, &job_fd_limit);
         for (int s = 1; s < NSIG; s++) {
             if (s == SIGKILL || s == SIGSTOP) continue;
             signal(s, SIG_DFL);  // NIO ignores SIGPIPE; a job must not inherit that.
@@ -216,6 +237,11 @@ int jobd_reap(pid_t pid, struct jobd_exit *exit) {
     exit->system_usec = (int64_t)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec;
     exit->max_rss_bytes = (int64_t)usage.ru_maxrss * 1024;
     return 1;
+}
+
+void jobd_reap_blocking(pid_t pid) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 }
 
 int jobd_kill_group(pid_t pgid, int signal) {

@@ -102,6 +102,14 @@ struct JobdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "jobd")
+        switch OpenFileLimit.raiseToHardLimit() {
+        case .success(let limit) where limit.now > limit.before:
+            logger.info("open file limit raised from \(limit.before) to \(limit.now) (jobs keep \(limit.before))")
+        case .success(let limit):
+            logger.info("open file limit \(limit.now) (already the hard limit)")
+        case .failure(let error):
+            logger.warning("\(error); running jobs are limited by it")
+        }
         // The database and job logs hold commands, environments and output: private to the daemon's user.
         // The socket is opened to everyone explicitly; each call is authorised from its peer's uid.
         umask(0o077)

@@ -99,6 +99,44 @@ extension AgainstTheRealDaemon {
                 #expect(jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.filter { $0.state != .succeeded }.prefix(3))")
             }
         }
+
+        // MARK: - File descriptors
+
+        @Test func aThousandIOJobsRunAtOnceUnderTheSystemdDefaultFileLimit() async throws {
+            // systemd starts services with a soft limit of 1024; each running I/O job holds a pidfd and a pipe.
+            try await DaemonProcess.with(arguments: ["--io-concurrency", "2000"], shellSetup: "ulimit -Sn 1024") { daemon in
+                let limits = try String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)
+                let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
+                let numbers = line.split(separator: " ").compactMap { Int($0) }
+                #expect(numbers.count == 2 && numbers[0] == numbers[1] && numbers[0] > 1024, "soft raised to hard: \(line)")
+                #expect(daemon.log.contains("open file limit raised from 1024 to"), "\(daemon.log)")
+
+                let ids = try await daemon.submit(Array(repeating: JobSpec(argv: ["sleep", "1"], class: .io), count: 1000))
+                let jobs = try await daemon.wait(ids, within: .seconds(120))
+                let failed = jobs.filter { $0.state != .succeeded }
+                #expect(failed.count == 0, "\(failed.count) failed, e.g. \(failed.first.map { "\($0.error ?? "")" } ?? "")")
+                #expect(daemon.isRunning)
+                #expect(try await daemon.status().total.succeeded == 1000)
+            }
+        }
+
+        @Test func aSpawnWithoutDescriptorsFailsThatJobAndTheDaemonCarriesOn() async throws {
+            try await DaemonProcess.with(shellSetup: "ulimit -Sn 64; ulimit -Hn 64") { daemon in
+                let ids = try await daemon.submit(Array(repeating: JobSpec(argv: ["sleep", "1"], class: .io), count: 80))
+                let jobs = try await daemon.wait(ids, within: .seconds(60))
+                let failed = jobs.filter { $0.state == .failed }
+                #expect(failed.count > 0, "64 descriptors cannot hold 80 running jobs")
+                for job in failed {
+                    #expect(job.error?.hasPrefix("could not start: ") == true, "\(job.error ?? "")")
+                    #expect(job.error?.contains("Too many open files") == true, "\(job.error ?? "")")
+                }
+                #expect(daemon.isRunning)
+                #expect(try await daemon.status().version == JobdInterface.version)
+                // Once the running ones are done, descriptors are back: a new job runs.
+                let next = try await daemon.wait(try await daemon.submit([JobSpec(argv: ["true"], class: .io)]))[0]
+                #expect(next.state == .succeeded, "\(next.error ?? "")")
+            }
+        }
     }
 }
 

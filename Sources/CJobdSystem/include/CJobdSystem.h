@@ -85,12 +85,19 @@ struct jobd_exit {
 /// wait4(pid, WNOHANG) with rusage. Returns 1 if reaped, 0 if still running, or -errno.
 int jobd_reap(pid_t pid, struct jobd_exit *exit);
 
+/// waitpid(pid, 0), retried on EINTR: reaps a child just killed, whose outcome nobody wants.
+void jobd_reap_blocking(pid_t pid);
+
 /// kill(-pgid, signal): the whole process group. Returns 0 or errno.
 int jobd_kill_group(pid_t pgid, int signal);
 
 /// flock(LOCK_EX | LOCK_NB) on a file opened (created) at `path`. Returns the fd, or -errno
 /// (-EWOULDBLOCK when another process holds it).
 int jobd_lock_file(const char *path);
+
+/// Raises the soft RLIMIT_NOFILE to the hard one (getrlimit/setrlimit) and remembers the old soft limit,
+/// which `jobd_spawn` restores in every job it starts. Sets the soft limit before and after; returns 0 or errno.
+int jobd_raise_open_file_limit(uint64_t *soft_before, uint64_t *soft_now);
 
 /// The number of CPUs this process may run on (sched_getaffinity), at least 1.
 int jobd_available_cpus(void);

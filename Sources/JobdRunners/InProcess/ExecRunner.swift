@@ -46,8 +46,12 @@ public struct ExecRunner: Sendable {
         _ job: ExecJob, control: RunControl, started: @escaping @Sendable (Int32) -> Void = { _ in }
     ) async -> RunOutcome {
         let environment = job.environment ?? daemonEnvironment
+        guard let command = job.argv.first else {
+            control.finished()
+            return RunOutcome(error: "could not start: the job has no command (argv is empty)", wallSeconds: 0)
+        }
         let path: String
-        switch ExecutableLookup.resolve(job.argv[0], searchPath: environment["PATH"], cwd: job.cwd) {
+        switch ExecutableLookup.resolve(command, searchPath: environment["PATH"], cwd: job.cwd) {
         case .success(let found): path = found
         case .failure(let failure):
             control.finished()
@@ -120,6 +124,14 @@ extension Duration {
     /// `1.5s`, for messages.
     var formattedSeconds: String {
         let value = inSeconds
-        return value == value.rounded() ? "\(Int64(value))s" : "\(value)s"
+        if value == value.rounded(), let whole = Int64(exactly: value) { return "\(whole)s" }
+        return "\(value)s"
+    }
+
+    /// `seconds` as a duration, to the millisecond, clamped to 0...100 years (NaN is 0): a number from a
+    /// frame or a flag must never trap in the conversion to integer milliseconds.
+    static func clamped(seconds: Double) -> Duration {
+        guard seconds.isFinite, seconds > 0 else { return .zero }
+        return .milliseconds(Int64(min(seconds, 100 * 365 * 86_400) * 1000))
     }
 }
