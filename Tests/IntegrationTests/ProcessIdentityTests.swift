@@ -137,6 +137,62 @@ extension AgainstTheRealDaemon {
                 #expect(next.state == .succeeded, "\(next.error ?? "")")
             }
         }
+
+        // MARK: - A daemon that is not root
+
+        @Test(.enabled(if: getuid() == 0, "needs root: starts jobd as nobody and calls it as root"))
+        func aDaemonThatIsNotRootServesOnlyItsOwnUser() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            #expect(chown(directory.path, 65534, 65534) == 0)
+            let socket = directory.file("run/jobd.sock")
+            let logFile = directory.file("jobd.log")
+            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = [
+                "--reuid=65534", "--regid=65534", "--clear-groups", Binaries.jobd, "--socket", socket, "--database",
+                directory.file("jobd.db"),
+            ]
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+            try process.run()
+            defer {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            let log = { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+            try await eventually("jobd as nobody listens") { () -> Bool? in
+                guard process.isRunning else { throw TimedOut("jobd exited: \(log())") }
+                return log().contains("listening on") ? true : nil
+            }
+
+            var socketInfo = stat()
+            var directoryInfo = stat()
+            #expect(stat(socket, &socketInfo) == 0 && stat(directory.file("run"), &directoryInfo) == 0)
+            #expect(socketInfo.st_uid == 65534 && socketInfo.st_mode & 0o777 == 0o600, "socket mode \(String(socketInfo.st_mode & 0o777, radix: 8))")
+            #expect(directoryInfo.st_mode & 0o777 == 0o700, "directory mode \(String(directoryInfo.st_mode & 0o777, radix: 8))")
+
+            // Root may open any socket: the daemon itself must refuse, for every method.
+            for method in [Ping.method, Status.method] {
+                do {
+                    _ = try await JobdConnection.withConnection(path: socket) { connection in
+                        try await connection.call(method, Ping.Parameters(), returning: JSONValue.self)
+                    }
+                    Issue.record("\(method) from root was served by a jobd running as nobody")
+                } catch ClientError.remote(.permissionDenied(let message)) {
+                    #expect(message.contains("serves only that user; use your own jobd"), "\(message)")
+                }
+            }
+            let submitted = try await runProgram(Binaries.jobctl, ["--socket", socket, "submit", "--kind", "noop"])
+            #expect(submitted.status == 77, "\(submitted)")
+
+            // Its own user is served.
+            let jobctl = directory.file("jobctl")
+            try FileManager.default.copyItem(atPath: Binaries.jobctl, toPath: jobctl)
+            let own = try await runProgram(
+                "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", socket, "status"])
+            #expect(own.status == 0, "\(own)")
+        }
     }
 }
 
