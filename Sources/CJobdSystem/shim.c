@@ -273,14 +273,19 @@ void jobd_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
-// Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups,
-// on this thread only: setfsuid/setfsgid and the raw setgroups syscall change the calling thread's
-// credentials (glibc's setgroups() would change every thread's). Restores them before returning.
-int jobd_open_read_as(const char *path, long long uid, long long gid) {
-    if (uid < 0) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
-    }
+// The file-system identity of one thread, switched to a user's and back: setfsuid/setfsgid and the raw
+// setgroups syscall change the calling thread's credentials only (glibc's setgroups() would change every
+// thread's), so the daemon's other threads keep root's rights meanwhile. A switch away from fsuid 0 also
+// drops CAP_DAC_OVERRIDE and the other file capabilities from this thread, so the kernel checks permissions
+// exactly as it would for that user.
+struct fs_identity {
+    gid_t groups[256];
+    int ngroups;
+    int fsuid;
+    int fsgid;
+};
+
+static int switch_fs_identity(long long uid, long long gid, struct fs_identity *saved) {
     gid_t groups[256];
     int ngroups = 0;
     struct passwd pw, *found = NULL;
@@ -293,16 +298,52 @@ int jobd_open_read_as(const char *path, long long uid, long long gid) {
         groups[0] = (gid_t)gid;
         ngroups = 1;
     }
-    gid_t saved[256];
-    int nsaved = getgroups((int)(sizeof saved / sizeof saved[0]), saved);
-    if (nsaved < 0) return -errno;
-    if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) return -errno;
-    int old_gid = setfsgid((gid_t)gid);
-    int old_uid = setfsuid((uid_t)uid);
+    saved->ngroups = getgroups((int)(sizeof saved->groups / sizeof saved->groups[0]), saved->groups);
+    if (saved->ngroups < 0) return errno;
+    if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) return errno;
+    saved->fsgid = setfsgid((gid_t)gid);
+    saved->fsuid = setfsuid((uid_t)uid);
+    return 0;
+}
+
+static void restore_fs_identity(const struct fs_identity *saved) {
+    setfsuid((uid_t)saved->fsuid);
+    setfsgid((gid_t)saved->fsgid);
+    syscall(SYS_setgroups, (size_t)saved->ngroups, saved->groups);
+}
+
+// Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups.
+int jobd_open_read_as(const char *path, long long uid, long long gid) {
+    if (uid < 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+    }
+    struct fs_identity saved;
+    int switch_error = switch_fs_identity(uid, gid, &saved);
+    if (switch_error != 0) return -switch_error;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     int error = errno;
-    setfsuid((uid_t)old_uid);
-    setfsgid((gid_t)old_gid);
-    syscall(SYS_setgroups, (size_t)nsaved, saved);
+    restore_fs_identity(&saved);
     return fd < 0 ? -error : fd;
+}
+
+int jobd_probe_executable_as(const char *path, long long uid, long long gid) {
+    struct fs_identity saved;
+    if (uid >= 0) {
+        int switch_error = switch_fs_identity(uid, gid, &saved);
+        if (switch_error != 0) return -switch_error;
+    }
+    struct stat info;
+    int result;
+    if (stat(path, &info) != 0) {
+        result = JOBD_PROBE_MISSING;  // missing, or in a directory this user cannot search: the same to them
+    } else if (S_ISDIR(info.st_mode)) {
+        result = JOBD_PROBE_DIRECTORY;
+    } else {
+        // AT_EACCESS: check with the effective (here: file-system) ids; plain access() uses the real uid,
+        // which is root's.
+        result = faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0 ? JOBD_PROBE_EXECUTABLE : JOBD_PROBE_NOT_EXECUTABLE;
+    }
+    if (uid >= 0) restore_fs_identity(&saved);
+    return result;
 }

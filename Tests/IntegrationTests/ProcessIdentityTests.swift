@@ -193,10 +193,120 @@ extension AgainstTheRealDaemon {
                 "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", socket, "status"])
             #expect(own.status == 0, "\(own)")
         }
+
+        // MARK: - What a job inherits
+
+        @Test(.enabled(if: getuid() == 0, "needs root: a root daemon's clean environment for a job without env"))
+        func aJobWithoutEnvGetsACleanEnvironmentOfItsOwnerNotTheDaemons() async throws {
+            try await DaemonProcess.with(environment: ["JOBD_DAEMON_ONLY": "secret"]) { daemon in
+                // root's own jobs, in the daemon and in a worker
+                for jobClass in [JobClass.io, .cpu] {
+                    let job = try await daemon.wait(try await daemon.submit([JobSpec(argv: ["/usr/bin/env"], cwd: "/", class: jobClass)]))[0]
+                    #expect(job.state == .succeeded, "\(job.error ?? "")")
+                    let variables = Set(try await daemon.jobctl("logs", job.id.description).stdout.split(separator: "\n").map(String.init))
+                    #expect(!variables.contains { $0.hasPrefix("JOBD_DAEMON_ONLY=") }, "\(jobClass): \(variables)")
+                    #expect(variables.isSuperset(of: ["HOME=/root", "USER=root", "LOGNAME=root"]), "\(jobClass): \(variables)")
+                    #expect(variables.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
+                }
+
+                // nobody's, sent without env over the protocol (jobctl always sends its own)
+                let nobody = try #require(passwdEntry(named: "nobody"))
+                for jobClass in ["io", "cpu"] {
+                    let reply = try await rawCallAsNobody(
+                        daemon,
+                        #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":["/usr/bin/env"],"cwd":"/","class":"\#(jobClass)"}]}}"#)
+                    let ids = try WireJSON.decode([String: [String: [Int64]]].self, from: Array(reply.utf8))["parameters"]?["ids"]
+                    let id = try #require(ids?.first, "\(reply)")
+                    let job = try await daemon.wait([JobID(id)])[0]
+                    #expect(job.state == .succeeded && job.ownerUID == 65534, "\(job.error ?? "")")
+                    let variables = Set(try await daemon.jobctl("logs", job.id.description).stdout.split(separator: "\n").map(String.init))
+                    #expect(!variables.contains { $0.hasPrefix("JOBD_DAEMON_ONLY=") }, "\(jobClass): \(variables)")
+                    #expect(
+                        variables == ["HOME=\(nobody.home)", "USER=nobody", "LOGNAME=nobody", "SHELL=\(nobody.shell)", "PATH=/usr/local/bin:/usr/bin:/bin"],
+                        "\(jobClass): \(variables)")
+                }
+            }
+        }
+
+        @Test func aFileAJobCreatesIsReadableByOthers() async throws {
+            try await DaemonProcess.with { daemon in
+                for jobClass in [JobClass.io, .cpu] {
+                    let file = daemon.directory.file("made-by-\(jobClass.rawValue)")
+                    let job = try await daemon.wait(try await daemon.submit([JobSpec(argv: ["/usr/bin/touch", file], class: jobClass)]))[0]
+                    #expect(job.state == .succeeded, "\(job.error ?? "")")
+                    var info = stat()
+                    #expect(stat(file, &info) == 0)
+                    #expect(info.st_mode & 0o777 == 0o644, "\(jobClass): \(String(info.st_mode & 0o777, radix: 8)) (umask 022, not the daemon's 077)")
+                }
+            }
+        }
+
+        @Test(.enabled(if: getuid() == 0, "needs root: a root daemon looking up a command for nobody"))
+        func aCommandBehindADirectoryTheSubmitterCannotSearchLooksMissing() async throws {
+            try await DaemonProcess.with { daemon in
+                let jobctl = try NobodyClient(daemon)
+                let secret = daemon.directory.file("secretdir")
+                try FileManager.default.createDirectory(atPath: secret, withIntermediateDirectories: false)
+                #expect(chmod(secret, 0o700) == 0)
+                let program = secret + "/prog"
+                try "#!/bin/sh\necho ran\n".write(toFile: program, atomically: true, encoding: .utf8)
+                #expect(chmod(program, 0o755) == 0)
+
+                func failure(of path: String, _ classFlag: String) async throws -> (error: String, signature: String?) {
+                    let id = try jobID(printedBy: try await jobctl.run(["submit", "--json", classFlag, "--cwd", "/", "--", path]))
+                    let job = try await daemon.wait([id])[0]
+                    #expect(job.state == .failed)
+                    return ((job.error ?? "").replacingOccurrences(of: path, with: "PATH"), job.signature?.replacingOccurrences(of: path, with: "PATH"))
+                }
+                for classFlag in ["--io", "--cpu"] {
+                    let hidden = try await failure(of: program, classFlag)
+                    let missing = try await failure(of: secret + "/missing", classFlag)
+                    #expect(hidden.error == "command not found: PATH", "\(classFlag): \(hidden)")
+                    #expect(hidden.error == missing.error && hidden.signature == missing.signature, "\(classFlag): \(hidden) vs \(missing)")
+                }
+                // root, who may look, runs it
+                let mine = try await daemon.wait(try await daemon.submit([JobSpec(argv: [program], class: .io)]))[0]
+                #expect(mine.state == .succeeded, "\(mine.error ?? "")")
+            }
+        }
     }
 }
 
 // MARK: - Helpers
+
+/// One varlink call sent as nobody over a raw socket (python3), so the request holds exactly what the
+/// test wrote; returns the reply text.
+func rawCallAsNobody(_ daemon: DaemonProcess, _ call: String) async throws -> String {
+    #expect(chmod(daemon.directory.path, 0o711) == 0)
+    let script = daemon.directory.file("call.py")
+    try """
+        import socket, sys
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sys.argv[1])
+        s.sendall(sys.argv[2].encode() + b"\\0")
+        reply = b""
+        while not reply.endswith(b"\\0"):
+            chunk = s.recv(65536)
+            if not chunk: break
+            reply += chunk
+        sys.stdout.write(reply.rstrip(b"\\0").decode())
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+    #expect(chmod(script, 0o644) == 0)
+    let result = try await runProgram(
+        "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", script, daemon.socket, call])
+    guard result.status == 0 else { throw TimedOut("the raw call failed: \(result)") }
+    return result.stdout
+}
+
+/// A user's home and shell from /etc/passwd.
+func passwdEntry(named name: String) -> (home: String, shell: String)? {
+    guard let text = try? String(contentsOfFile: "/etc/passwd", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+        if fields.count >= 7, fields[0] == name { return (String(fields[5]), String(fields[6])) }
+    }
+    return nil
+}
 
 /// Job ids acknowledged to concurrent clients.
 final class IDs: @unchecked Sendable {

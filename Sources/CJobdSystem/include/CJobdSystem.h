@@ -109,4 +109,20 @@ void jobd_set_thread_name(const char *name);
 /// Returns the fd, or -errno.
 int jobd_open_read_as(const char *path, long long uid, long long gid);
 
+/// What `jobd_probe_executable_as` found at a path.
+enum {
+    /// A file this user may execute.
+    JOBD_PROBE_EXECUTABLE = 0,
+    /// Nothing this user can see: missing, or behind a directory they cannot search.
+    JOBD_PROBE_MISSING = 1,
+    /// A directory.
+    JOBD_PROBE_DIRECTORY = 2,
+    /// A file this user may not execute.
+    JOBD_PROBE_NOT_EXECUTABLE = 3,
+};
+
+/// stat(2) and faccessat(X_OK, AT_EACCESS) of `path` as uid/gid and that user's groups, on this thread
+/// (uid < 0: as we are). Returns a JOBD_PROBE_* value, or -errno when the identity could not be switched.
+int jobd_probe_executable_as(const char *path, long long uid, long long gid);
+
 #endif
