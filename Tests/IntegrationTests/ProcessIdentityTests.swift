@@ -61,6 +61,33 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        @Test func aStartWaitsForTheLockWhileAChildOfADeadJobdStillHoldsIt() async throws {
+            try await DaemonProcess.with { daemon in
+                #expect(try await daemon.terminate() == 0)
+                // What a kill -9 can leave: the process that took the lock is gone, a child still holds a
+                // copy of its descriptor for a moment (here 1.5 s).
+                let script = daemon.directory.file("hold.py")
+                try """
+                    import fcntl, os, sys, time
+                    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    child = os.fork()
+                    if child == 0:
+                        os.closerange(0, fd); os.closerange(fd + 1, 65536)  # only the lock: let the test go on
+                        time.sleep(1.5)
+                        os._exit(0)
+                    print(child)
+                    """.write(toFile: script, atomically: true, encoding: .utf8)
+                let held = try await runProgram("/usr/bin/python3", [script, daemon.database + ".lock"])
+                let child = try #require(Int32(held.output), "\(held)")
+                let started = ContinuousClock.now
+                try await daemon.start()
+                #expect(ContinuousClock.now - started >= .seconds(1), "it waited for the lock")
+                #expect(daemon.log.contains("jobd.db.lock is held by pid \(child) "), "\(daemon.log)")
+                #expect(daemon.log.contains("waiting up to 10.0s"))
+            }
+        }
+
         @Test func kill9AndAnImmediateRestartUnderLoadAlwaysStartsAndLosesNothing() async throws {
             try await DaemonProcess.with { daemon in
                 let acknowledged = IDs()

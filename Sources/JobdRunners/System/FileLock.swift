@@ -10,10 +10,11 @@ public final class FileLock: Sendable {
     public let path: String
 
     /// Takes the lock without waiting. The corresponding C function is `flock`.
-    /// - Throws: `FileLockError.held` when another process holds it.
+    /// - Throws: `FileLockError.held` (without a holder: finding it costs a scan of /proc) when another
+    ///   process holds it.
     public init(path: String) throws(FileLockError) {
         let result = jobd_lock_file(path)
-        if result == -EWOULDBLOCK { throw .held(path: path, holder: FileLock.holder(of: path), waited: .zero) }
+        if result == -EWOULDBLOCK { throw .held(path: path, holder: nil, waited: .zero) }
         if result < 0 { throw .cannotOpen(path: path, reason: errnoText(-result)) }
         self.descriptor = result
         self.path = path
@@ -36,16 +37,18 @@ public final class FileLock: Sendable {
         while true {
             do {
                 return try FileLock(path: path)
-            } catch .held(let path, let holder, _) {
-                guard ContinuousClock.now < deadline else { throw .held(path: path, holder: holder, waited: limit) }
+            } catch .held(let path, _, _) {
+                guard ContinuousClock.now < deadline else {
+                    throw .held(path: path, holder: holder(of: path), waited: limit)
+                }
                 if !announced {
-                    waiting(holder)
+                    waiting(holder(of: path))
                     announced = true
                 }
                 do {
                     try await Task.sleep(for: .milliseconds(50))
                 } catch {
-                    throw .held(path: path, holder: holder, waited: limit)
+                    throw .held(path: path, holder: holder(of: path), waited: limit)
                 }
             } catch {
                 throw error
@@ -56,16 +59,25 @@ public final class FileLock: Sendable {
     /// Gives the lock up.
     public func release() { close(descriptor) }
 
-    /// The pid /proc/locks gives for a FLOCK on the file's inode: the process that took the lock (which
-    /// may have exited while a child still holds a copy of its descriptor), or nil if none is listed.
+    /// A process that holds the lock: the one /proc/locks names for a FLOCK on the file's inode (the one
+    /// that took it) if it is still alive, else the first process with a descriptor open on the file (a
+    /// child that inherited it: /proc/locks then shows pid 0), or nil if neither is found.
     /// The corresponding C function is `stat`; /proc/locks lines read `1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF`.
     static func holder(of path: String) -> Int32? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        let device = UInt64(info.st_dev)
+        if let taker = lockTaker(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)), taker > 0,
+            kill(taker, 0) == 0 || errno == EPERM
+        {
+            return taker
+        }
+        return processWithOpenFile(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    private static func lockTaker(device: UInt64, inode: UInt64) -> Int32? {
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
         let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
-        let id = hex2(major) + ":" + hex2(minor) + ":" + String(info.st_ino)
+        let id = hex2(major) + ":" + hex2(minor) + ":" + String(inode)
         guard let text = readFile("/proc/locks") else { return nil }
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -74,6 +86,28 @@ public final class FileLock: Sendable {
             return Int32(fields[4])
         }
         return nil
+    }
+
+    /// Scans /proc/PID/fd/N of every process for the file (`stat` follows each link to its inode).
+    private static func processWithOpenFile(device: UInt64, inode: UInt64) -> Int32? {
+        guard let processes = opendir("/proc") else { return nil }
+        defer { closedir(processes) }
+        let me = getpid()
+        while let entry = readdir(processes) {
+            guard let pid = Int32(name(of: entry)), pid != me, let fds = opendir("/proc/\(pid)/fd") else { continue }
+            defer { closedir(fds) }
+            while let fd = readdir(fds) {
+                var info = stat()
+                let fdName = name(of: fd)
+                guard fdName.first != ".", stat("/proc/\(pid)/fd/\(fdName)", &info) == 0 else { continue }
+                if UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode { return pid }
+            }
+        }
+        return nil
+    }
+
+    private static func name(of entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     private static func hex2(_ value: UInt64) -> String {
