@@ -111,7 +111,8 @@ struct JobdCommand: AsyncParsableCommand {
             logger.warning("\(error); running jobs are limited by it")
         }
         // The database and job logs hold commands, environments and output: private to the daemon's user.
-        // The socket is opened to everyone explicitly; each call is authorised from its peer's uid.
+        // A root daemon opens the socket to everyone explicitly and authorises each call from its peer's uid;
+        // any other daemon keeps it to its own user (SocketFile.makeConnectable).
         umask(0o077)
         let environment = ProcessEnvironment.current
         var configuration = DaemonConfiguration(
