@@ -341,7 +341,9 @@ int jobd_probe_executable_as(const char *path, long long uid, long long gid) {
         result = JOBD_PROBE_DIRECTORY;
     } else {
         // AT_EACCESS: check with the effective (here: file-system) ids; plain access() uses the real uid,
-        // which is root's.
+        // which is root's. (Before Linux 5.8 glibc emulates AT_EACCESS with the effective uid, root's: a
+        // file with any x bit then passes and execve as the owner says "Permission denied" instead; the
+        // stat above already ran as the owner, so that reveals nothing they could not see.)
         result = faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0 ? JOBD_PROBE_EXECUTABLE : JOBD_PROBE_NOT_EXECUTABLE;
     }
     if (uid >= 0) restore_fs_identity(&saved);
