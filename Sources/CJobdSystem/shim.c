@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,22 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
+
+// The soft RLIMIT_NOFILE jobd was started with, restored in every job (RLIM_INFINITY: leave it alone).
+static rlim_t job_open_file_soft_limit = RLIM_INFINITY;
+
+int jobd_raise_open_file_limit(uint64_t *soft_before, uint64_t *soft_now) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
+    *soft_before = limit.rlim_cur;
+    *soft_now = limit.rlim_cur;
+    job_open_file_soft_limit = limit.rlim_cur;
+    if (limit.rlim_cur >= limit.rlim_max) return 0;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
+    *soft_now = limit.rlim_cur;
+    return 0;
+}
 
 enum { STEP_NONE, STEP_PDEATHSIG, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_DUP, STEP_CHDIR, STEP_EXEC };
 
@@ -72,6 +89,15 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
         if (devnull < 0) return errno;
     }
     int stdin_fd = request->stdin_fd < 0 ? devnull : request->stdin_fd;
+    // For the fallback close loop when close_range(2) is missing (Linux < 5.9): every fd is below the limit.
+    // Read here, since the child may only make async-signal-safe calls.
+    struct rlimit fd_limit = {.rlim_cur = 1024};
+    getrlimit(RLIMIT_NOFILE, &fd_limit);
+    int highest_fd = fd_limit.rlim_cur == RLIM_INFINITY || fd_limit.rlim_cur > 1048576 ? 1048576 : (int)fd_limit.rlim_cur;
+    // A job gets the soft limit jobd was started with, not the one jobd raised for itself: programs that
+    // still use select() break on descriptors past 1024.
+    struct rlimit job_fd_limit = {.rlim_cur = job_open_file_soft_limit, .rlim_max = fd_limit.rlim_max};
+    int restore_fd_limit = job_open_file_soft_limit != RLIM_INFINITY && job_open_file_soft_limit < fd_limit.rlim_cur;
 
     sigset_t all, previous;
     sigfillset(&all);
@@ -83,29 +109,38 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
     volatile int child_step = STEP_NONE;
     pid_t pid = vfork();
     if (pid == 0) {
+        // First of all, give up the daemon's descriptors: until then this child holds a copy of every one of
+        // them, the database lock included (flock belongs to the open file description), and a jobd
+        // restarted after a kill -9 would find the lock held by a process that is about to exec `sleep`.
+        if (dup2(stdin_fd, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0) {
+            child_step = STEP_DUP;
+            goto fail;
+        }
+        // Nothing of the daemon's (database, sockets, other jobs' pipes) may leak into a job.
+        if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
+            for (int fd = 3; fd < highest_fd; fd++) close(fd);
+        }
+        if (restore_fd_limit) setrlimit(RLIMIT_NOFILE, &job_fd_limit);
         for (int s = 1; s < NSIG; s++) {
             if (s == SIGKILL || s == SIGSTOP) continue;
             signal(s, SIG_DFL);  // NIO ignores SIGPIPE; a job must not inherit that.
         }
         setpgid(0, 0);
-        if (request->kill_with_parent) {
-            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { child_step = STEP_PDEATHSIG; goto fail; }
-            if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
-        }
         if (request->uid >= 0) {
             if (setgroups((size_t)ngroups, groups) != 0) { child_step = STEP_SETGROUPS; goto fail; }
             if (setgid((gid_t)request->gid) != 0) { child_step = STEP_SETGID; goto fail; }
             if (setuid((uid_t)request->uid) != 0) { child_step = STEP_SETUID; goto fail; }
         }
-        if (dup2(stdin_fd, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0) {
-            child_step = STEP_DUP;
-            goto fail;
+        // After the credential switch, never before: the kernel clears PR_SET_PDEATHSIG when a process
+        // changes its uid or gid (prctl(2)), and a job of another user would then outlive a killed jobd and
+        // run a second time after its restart.
+        if (request->kill_with_parent) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { child_step = STEP_PDEATHSIG; goto fail; }
+            if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
         }
+        // Jobs create files others may read, as a login shell's would; the daemon's own 077 is for its files.
+        umask(022);
         if (request->cwd != NULL && chdir(request->cwd) != 0) { child_step = STEP_CHDIR; goto fail; }
-        // Nothing of the daemon's (database, sockets, other jobs' pipes) may leak into a job.
-        if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
-            for (int fd = 3; fd < 1024; fd++) close(fd);
-        }
         sigset_t empty;
         sigemptyset(&empty);
         sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -204,6 +239,11 @@ int jobd_reap(pid_t pid, struct jobd_exit *exit) {
     return 1;
 }
 
+void jobd_reap_blocking(pid_t pid) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+}
+
 int jobd_kill_group(pid_t pgid, int signal) {
     return kill(-pgid, signal) == 0 ? 0 : errno;
 }
@@ -233,14 +273,19 @@ void jobd_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
-// Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups,
-// on this thread only: setfsuid/setfsgid and the raw setgroups syscall change the calling thread's
-// credentials (glibc's setgroups() would change every thread's). Restores them before returning.
-int jobd_open_read_as(const char *path, long long uid, long long gid) {
-    if (uid < 0) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
-    }
+// The file-system identity of one thread, switched to a user's and back: setfsuid/setfsgid and the raw
+// setgroups syscall change the calling thread's credentials only (glibc's setgroups() would change every
+// thread's), so the daemon's other threads keep root's rights meanwhile. A switch away from fsuid 0 also
+// drops CAP_DAC_OVERRIDE and the other file capabilities from this thread, so the kernel checks permissions
+// exactly as it would for that user.
+struct fs_identity {
+    gid_t groups[256];
+    int ngroups;
+    int fsuid;
+    int fsgid;
+};
+
+static int switch_fs_identity(long long uid, long long gid, struct fs_identity *saved) {
     gid_t groups[256];
     int ngroups = 0;
     struct passwd pw, *found = NULL;
@@ -253,16 +298,54 @@ int jobd_open_read_as(const char *path, long long uid, long long gid) {
         groups[0] = (gid_t)gid;
         ngroups = 1;
     }
-    gid_t saved[256];
-    int nsaved = getgroups((int)(sizeof saved / sizeof saved[0]), saved);
-    if (nsaved < 0) return -errno;
-    if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) return -errno;
-    int old_gid = setfsgid((gid_t)gid);
-    int old_uid = setfsuid((uid_t)uid);
+    saved->ngroups = getgroups((int)(sizeof saved->groups / sizeof saved->groups[0]), saved->groups);
+    if (saved->ngroups < 0) return errno;
+    if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) return errno;
+    saved->fsgid = setfsgid((gid_t)gid);
+    saved->fsuid = setfsuid((uid_t)uid);
+    return 0;
+}
+
+static void restore_fs_identity(const struct fs_identity *saved) {
+    setfsuid((uid_t)saved->fsuid);
+    setfsgid((gid_t)saved->fsgid);
+    syscall(SYS_setgroups, (size_t)saved->ngroups, saved->groups);
+}
+
+// Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups.
+int jobd_open_read_as(const char *path, long long uid, long long gid) {
+    if (uid < 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+    }
+    struct fs_identity saved;
+    int switch_error = switch_fs_identity(uid, gid, &saved);
+    if (switch_error != 0) return -switch_error;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     int error = errno;
-    setfsuid((uid_t)old_uid);
-    setfsgid((gid_t)old_gid);
-    syscall(SYS_setgroups, (size_t)nsaved, saved);
+    restore_fs_identity(&saved);
     return fd < 0 ? -error : fd;
+}
+
+int jobd_probe_executable_as(const char *path, long long uid, long long gid) {
+    struct fs_identity saved;
+    if (uid >= 0) {
+        int switch_error = switch_fs_identity(uid, gid, &saved);
+        if (switch_error != 0) return -switch_error;
+    }
+    struct stat info;
+    int result;
+    if (stat(path, &info) != 0) {
+        result = JOBD_PROBE_MISSING;  // missing, or in a directory this user cannot search: the same to them
+    } else if (S_ISDIR(info.st_mode)) {
+        result = JOBD_PROBE_DIRECTORY;
+    } else {
+        // AT_EACCESS: check with the effective (here: file-system) ids; plain access() uses the real uid,
+        // which is root's. (Before Linux 5.8 glibc emulates AT_EACCESS with the effective uid, root's: a
+        // file with any x bit then passes and execve as the owner says "Permission denied" instead; the
+        // stat above already ran as the owner, so that reveals nothing they could not see.)
+        result = faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0 ? JOBD_PROBE_EXECUTABLE : JOBD_PROBE_NOT_EXECUTABLE;
+    }
+    if (uid >= 0) restore_fs_identity(&saved);
+    return result;
 }

@@ -72,6 +72,10 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    // Hidden: for tests of the refusal; 10 s covers a restart right after a crash (FileLock.acquire).
+    @Option(help: .hidden)
+    var lockWait: Double = 10
+
     func validate() throws {
         if ioConcurrency < 1 { throw ValidationError("--io-concurrency must be at least 1") }
         if let cpuWorkers, cpuWorkers < 1 { throw ValidationError("--cpu-workers must be at least 1") }
@@ -84,6 +88,7 @@ struct JobdCommand: AsyncParsableCommand {
         }
         if !(reclassifyAfter > 0) { throw ValidationError("--reclassify-after must be positive") }
         if let workerMaxJobs, workerMaxJobs < 1 { throw ValidationError("--worker-max-jobs must be at least 1") }
+        if !(lockWait >= 0 && lockWait <= 3600) { throw ValidationError("--lock-wait is 0 to 3600 seconds") }
         if ByteSize.parse(workerMaxRss) == nil {
             throw ValidationError("--worker-max-rss takes a size such as 512M, 2G or 1048576 (bytes)")
         }
@@ -97,8 +102,17 @@ struct JobdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "jobd")
+        switch OpenFileLimit.raiseToHardLimit() {
+        case .success(let limit) where limit.now > limit.before:
+            logger.info("open file limit raised from \(limit.before) to \(limit.now) (jobs keep \(limit.before))")
+        case .success(let limit):
+            logger.info("open file limit \(limit.now) (already the hard limit)")
+        case .failure(let error):
+            logger.warning("\(error); running jobs are limited by it")
+        }
         // The database and job logs hold commands, environments and output: private to the daemon's user.
-        // The socket is opened to everyone explicitly; each call is authorised from its peer's uid.
+        // A root daemon opens the socket to everyone explicitly and authorises each call from its peer's uid;
+        // any other daemon keeps it to its own user (SocketFile.makeConnectable).
         umask(0o077)
         let environment = ProcessEnvironment.current
         var configuration = DaemonConfiguration(
@@ -123,7 +137,12 @@ struct JobdCommand: AsyncParsableCommand {
         do {
             try FileSystem.createDirectory(parentOf: configuration.databasePath)
             // Held for the life of the process: two daemons must never write one database.
-            lock = try FileLock(path: configuration.databasePath + ".lock")
+            let lockPath = configuration.databasePath + ".lock"
+            lock = try await FileLock.acquire(path: lockPath, waitingUpTo: .milliseconds(Int64(lockWait * 1000))) {
+                holder in
+                logger.warning(
+                    "\(lockPath) is held by \(holder.map { "pid \($0)" } ?? "another process") (another jobd, or a process a killed jobd started); waiting up to \(lockWait)s for it")
+            }
             daemon = try await JobdDaemon.start(configuration: configuration, logger: logger)
         } catch let error as FileLockError {
             try await fail(error.description, logger: logger)

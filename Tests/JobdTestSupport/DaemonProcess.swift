@@ -10,22 +10,35 @@ import JobdProtocol
 public final class DaemonProcess: @unchecked Sendable {
     public let directory: TempDirectory
     public let arguments: [String]
+    /// Shell commands run before `exec jobd` (e.g. `ulimit -Sn 1024`), or nil to launch jobd directly.
+    public let shellSetup: String?
+    /// Variables added to the daemon's environment.
+    public let environment: [String: String]
     private(set) var process: Process
     public var socket: String { directory.file("jobd.sock") }
     public var database: String { directory.file("jobd.db") }
     public var logFile: String { directory.file("jobd.log") }
 
-    private init(directory: TempDirectory, arguments: [String]) throws {
+    private init(
+        directory: TempDirectory, arguments: [String], shellSetup: String? = nil, environment: [String: String] = [:]
+    ) throws {
         self.directory = directory
         self.arguments = arguments
+        self.shellSetup = shellSetup
+        self.environment = environment
         self.process = Process()
     }
 
     /// Starts a daemon, runs `body`, stops the daemon and removes its files, whatever `body` does.
+    /// - Parameters:
+    ///   - shellSetup: shell commands `/bin/sh` runs before it execs jobd (same pid), e.g. `ulimit -Sn 1024`.
+    ///   - environment: variables added to the daemon's environment.
     public static func with<R>(
-        arguments: [String] = [], _ body: (DaemonProcess) async throws -> R
+        arguments: [String] = [], shellSetup: String? = nil, environment: [String: String] = [:],
+        _ body: (DaemonProcess) async throws -> R
     ) async throws -> R {
-        let daemon = try DaemonProcess(directory: try TempDirectory(), arguments: arguments)
+        let daemon = try DaemonProcess(
+            directory: try TempDirectory(), arguments: arguments, shellSetup: shellSetup, environment: environment)
         do {
             try await daemon.start()
             let result = try await body(daemon)
@@ -55,6 +68,13 @@ public final class DaemonProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: Binaries.jobd)
         process.arguments = ["--socket", socket, "--database", database, "--shutdown-grace", "1", "--kill-grace", "1"]
             + arguments + extraArguments
+        if let shellSetup {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", shellSetup + "; exec \"$0\" \"$@\"", Binaries.jobd] + (process.arguments ?? [])
+        }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if !FileManager.default.fileExists(atPath: logFile) {
             _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         }

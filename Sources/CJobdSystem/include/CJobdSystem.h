@@ -85,12 +85,19 @@ struct jobd_exit {
 /// wait4(pid, WNOHANG) with rusage. Returns 1 if reaped, 0 if still running, or -errno.
 int jobd_reap(pid_t pid, struct jobd_exit *exit);
 
+/// waitpid(pid, 0), retried on EINTR: reaps a child just killed, whose outcome nobody wants.
+void jobd_reap_blocking(pid_t pid);
+
 /// kill(-pgid, signal): the whole process group. Returns 0 or errno.
 int jobd_kill_group(pid_t pgid, int signal);
 
 /// flock(LOCK_EX | LOCK_NB) on a file opened (created) at `path`. Returns the fd, or -errno
 /// (-EWOULDBLOCK when another process holds it).
 int jobd_lock_file(const char *path);
+
+/// Raises the soft RLIMIT_NOFILE to the hard one (getrlimit/setrlimit) and remembers the old soft limit,
+/// which `jobd_spawn` restores in every job it starts. Sets the soft limit before and after; returns 0 or errno.
+int jobd_raise_open_file_limit(uint64_t *soft_before, uint64_t *soft_now);
 
 /// The number of CPUs this process may run on (sched_getaffinity), at least 1.
 int jobd_available_cpus(void);
@@ -101,5 +108,21 @@ void jobd_set_thread_name(const char *name);
 /// Opens `path` read-only as uid/gid (and that user's groups) on this thread; uid < 0 opens as we are.
 /// Returns the fd, or -errno.
 int jobd_open_read_as(const char *path, long long uid, long long gid);
+
+/// What `jobd_probe_executable_as` found at a path.
+enum {
+    /// A file this user may execute.
+    JOBD_PROBE_EXECUTABLE = 0,
+    /// Nothing this user can see: missing, or behind a directory they cannot search.
+    JOBD_PROBE_MISSING = 1,
+    /// A directory.
+    JOBD_PROBE_DIRECTORY = 2,
+    /// A file this user may not execute.
+    JOBD_PROBE_NOT_EXECUTABLE = 3,
+};
+
+/// stat(2) and faccessat(X_OK, AT_EACCESS) of `path` as uid/gid and that user's groups, on this thread
+/// (uid < 0: as we are). Returns a JOBD_PROBE_* value, or -errno when the identity could not be switched.
+int jobd_probe_executable_as(const char *path, long long uid, long long gid);
 
 #endif

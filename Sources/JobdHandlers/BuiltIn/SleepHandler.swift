@@ -15,8 +15,11 @@ public struct SleepHandler: JobHandler {
 
     public func run(_ payload: JSONValue, context: HandlerContext) async throws(HandlerError) -> JSONValue {
         let seconds = payload["seconds"]?.doubleValue ?? 0
+        // validate() lets any finite N through; 1e300 s would trap converting to Int64 milliseconds, in the
+        // daemon or a worker, and again at every restart. A century is forever here.
+        let milliseconds = seconds.isFinite ? Int64(max(0, min(seconds, 100 * 365 * 86_400)) * 1000) : 0
         do {
-            try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            try await Task.sleep(for: .milliseconds(milliseconds))
         } catch {
             throw .cancelled
         }

@@ -4,7 +4,7 @@ import Logging
 /// What an exec attempt needs: the command, where its output goes, and its limits.
 public struct ExecJob: Sendable {
     public var argv: [String]
-    /// The job's environment; nil runs it with the daemon's.
+    /// The job's environment; nil: a clean one for its owner under a root daemon, else the daemon's.
     public var environment: [String: String]?
     public var cwd: String?
     public var identity: (uid: UInt32, gid: UInt32)?
@@ -45,9 +45,13 @@ public struct ExecRunner: Sendable {
     public func run(
         _ job: ExecJob, control: RunControl, started: @escaping @Sendable (Int32) -> Void = { _ in }
     ) async -> RunOutcome {
-        let environment = job.environment ?? daemonEnvironment
+        let environment = job.environment ?? defaultEnvironment(for: job)
+        guard let command = job.argv.first else {
+            control.finished()
+            return RunOutcome(error: "could not start: the job has no command (argv is empty)", wallSeconds: 0)
+        }
         let path: String
-        switch ExecutableLookup.resolve(job.argv[0], searchPath: environment["PATH"], cwd: job.cwd) {
+        switch ExecutableLookup.resolve(command, searchPath: environment["PATH"], cwd: job.cwd, as: job.identity) {
         case .success(let found): path = found
         case .failure(let failure):
             control.finished()
@@ -79,6 +83,15 @@ public struct ExecRunner: Sendable {
         control.finished()
         timer?.cancel()
         return Self.outcome(of: result, stop: control.stopReason)
+    }
+
+    /// What a job submitted without `env` runs with. Under a root daemon: a clean login-like environment
+    /// of its owner (the daemon's own, with root's HOME and whatever systemd or an admin's shell put
+    /// there, is none of a user's business); `identity` is nil there only for root's own jobs. Under any
+    /// other daemon: the daemon's environment, since the daemon's user is the job's owner.
+    private func defaultEnvironment(for job: ExecJob) -> [String: String] {
+        guard SystemInfo.userID == 0 else { return daemonEnvironment }
+        return ProcessEnvironment.clean(forUser: job.identity?.uid ?? 0)
     }
 
     static func outcome(of result: ChildResult, stop: StopReason?) -> RunOutcome {
@@ -120,6 +133,14 @@ extension Duration {
     /// `1.5s`, for messages.
     var formattedSeconds: String {
         let value = inSeconds
-        return value == value.rounded() ? "\(Int64(value))s" : "\(value)s"
+        if value == value.rounded(), let whole = Int64(exactly: value) { return "\(whole)s" }
+        return "\(value)s"
+    }
+
+    /// `seconds` as a duration, to the millisecond, clamped to 0...100 years (NaN is 0): a number from a
+    /// frame or a flag must never trap in the conversion to integer milliseconds.
+    static func clamped(seconds: Double) -> Duration {
+        guard seconds.isFinite, seconds > 0 else { return .zero }
+        return .milliseconds(Int64(min(seconds, 100 * 365 * 86_400) * 1000))
     }
 }

@@ -35,8 +35,16 @@ enum WorkerFraming {
         private let decoder = JSONDecoder()
 
         func encode(_ message: WorkerMessage) -> ByteBuffer {
-            // Encoding our own struct cannot fail (no floats that are NaN reach it: durations are finite).
-            ByteBuffer(bytes: try! encoder.encode(message))
+            if let bytes = try? encoder.encode(message) { return ByteBuffer(bytes: bytes) }
+            // Only a number JSON cannot carry (NaN or infinity, say in a handler's result) fails here. Send the
+            // frame without its payload, so a result still ends its job (as a failure) and nothing traps.
+            var bare = WorkerMessage(type: message.type, job: message.job)
+            if message.type == .result {
+                bare.outcome = RunOutcome(error: "the worker could not encode this job's outcome as JSON", wallSeconds: 0)
+            }
+            let fallback: [UInt8] = Array(#"{"type":"heartbeat"}"#.utf8)
+            guard let bytes = try? encoder.encode(bare) else { return ByteBuffer(bytes: fallback) }
+            return ByteBuffer(bytes: bytes)
         }
 
         func decode(_ frame: ByteBuffer) throws -> WorkerMessage {

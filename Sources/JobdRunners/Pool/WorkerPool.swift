@@ -312,9 +312,11 @@ public actor WorkerPool {
         guard let worker = workers.removeValue(forKey: slot) else { return }
         let ending: String
         switch result {
-        case .exited(let exit) where exit.signal != nil:
-            ending = "killed by signal \(exit.signal!) (\(signalName(exit.signal!)))"
         case .exited(let exit):
+            if let signal = exit.signal {
+                ending = "killed by signal \(signal) (\(signalName(signal)))"
+                break
+            }
             ending = "exited with code \(exit.exitCode ?? -1)"
         case .failedToStart(let reason):
             ending = reason

@@ -96,6 +96,9 @@ public final class ProcessReactor: Sendable {
 
         let epoll: Int32
         let wakeup: Int32
+        /// Why the reactor has no epoll set or wake-up eventfd (EMFILE at start-up): every spawn then fails
+        /// with this reason, instead of the daemon aborting.
+        let setupFailure: String?
         let requests = Mutex<[Request]>([])
         var children: [Int32: Child] = [:]
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -103,8 +106,14 @@ public final class ProcessReactor: Sendable {
         init() {
             epoll = jobd_epoll_create()
             wakeup = jobd_eventfd()
-            precondition(epoll >= 0 && wakeup >= 0, "cannot create epoll/eventfd: \(errnoText(-min(epoll, wakeup)))")
-            _ = jobd_epoll_add(epoll, wakeup, Loop.wakeupToken)
+            if epoll < 0 {
+                setupFailure = "could not start: epoll_create1: \(errnoText(-epoll))"
+            } else if wakeup < 0 {
+                setupFailure = "could not start: eventfd: \(errnoText(-wakeup))"
+            } else {
+                let error = jobd_epoll_add(epoll, wakeup, Loop.wakeupToken)
+                setupFailure = error == 0 ? nil : "could not start: epoll_ctl: \(errnoText(error))"
+            }
         }
 
         static let wakeupToken: UInt64 = 0
@@ -149,7 +158,7 @@ public final class ProcessReactor: Sendable {
             if spec.descriptors == nil {
                 let pipeError = jobd_pipe(&fds, 1)
                 guard pipeError == 0 else {
-                    return .failure(Failure("cannot create a pipe: \(errnoText(pipeError))"))
+                    return .failure(Failure("could not start: pipe2: \(errnoText(pipeError))"))
                 }
             }
             let stdio = spec.descriptors ?? (stdin: -1, stdout: fds[1], stderr: fds[1])
@@ -176,10 +185,31 @@ public final class ProcessReactor: Sendable {
                 let subject = step == 6 ? " \(spec.cwd ?? "")" : step == 7 ? " \(spec.path)" : ""
                 return .failure(Failure("could not start: \(what)\(subject): \(errnoText(error))"))
             }
+            // From here the child runs: a descriptor we cannot have (EMFILE under a low RLIMIT_NOFILE) fails
+            // this one attempt, and the child must not outlive it unwatched.
+            func abandon(_ reason: String, pidfd: Int32 = -1) -> Result<Child, Failure> {
+                if pidfd >= 0 {
+                    _ = jobd_epoll_remove(epoll, pidfd)
+                    close(pidfd)
+                }
+                if fds[0] >= 0 {
+                    _ = jobd_epoll_remove(epoll, fds[0])
+                    close(fds[0])
+                }
+                _ = jobd_kill_group(pid, SIGKILL)
+                jobd_reap_blocking(pid)
+                return .failure(Failure("could not start: \(reason)"))
+            }
             let pidfd = jobd_pidfd_open(pid)
-            precondition(pidfd >= 0, "pidfd_open(\(pid)) failed: \(errnoText(-pidfd)); jobd needs Linux 5.3 or later")
-            _ = jobd_epoll_add(epoll, pidfd, Loop.token(pid: pid, isPipe: false))
-            if fds[0] >= 0 { _ = jobd_epoll_add(epoll, fds[0], Loop.token(pid: pid, isPipe: true)) }
+            guard pidfd >= 0 else { return abandon("pidfd_open: \(errnoText(-pidfd))") }
+            let watchError = jobd_epoll_add(epoll, pidfd, Loop.token(pid: pid, isPipe: false))
+            guard watchError == 0 else { return abandon("epoll_ctl: \(errnoText(watchError))", pidfd: pidfd) }
+            if fds[0] >= 0 {
+                let pipeWatchError = jobd_epoll_add(epoll, fds[0], Loop.token(pid: pid, isPipe: true))
+                guard pipeWatchError == 0 else {
+                    return abandon("epoll_ctl: \(errnoText(pipeWatchError))", pidfd: pidfd)
+                }
+            }
             return .success(
                 Child(
                     pid: pid, pidfd: pidfd, pipe: fds[0], outputPath: spec.outputPath, written: 0,
@@ -218,13 +248,14 @@ public final class ProcessReactor: Sendable {
 
         private func reap(_ pid: Int32) {
             var exit = jobd_exit()
-            guard jobd_reap(pid, &exit) == 1 else { return }  // a spurious wakeup: not exited yet
-            let wall = ContinuousClock.now - children[pid]!.started
+            guard children[pid] != nil, jobd_reap(pid, &exit) == 1 else { return }  // spurious: not exited yet
+            guard let started = children[pid]?.started else { return }
+            let wall = ContinuousClock.now - started
             // Output the child wrote before it exited is still in the pipe.
             drainOutput(of: pid)
             // The leader is gone; whatever it left in its group (background `&` jobs) goes with it.
             _ = jobd_kill_group(pid, SIGKILL)
-            let child = children.removeValue(forKey: pid)!
+            guard let child = children.removeValue(forKey: pid) else { return }
             if child.pipe >= 0 {
                 _ = jobd_epoll_remove(epoll, child.pipe)
                 close(child.pipe)
@@ -232,7 +263,7 @@ public final class ProcessReactor: Sendable {
             _ = jobd_epoll_remove(epoll, child.pidfd)
             close(child.pidfd)
             if child.output >= 0 { close(child.output) }
-            child.continuation!.resume(
+            child.continuation?.resume(
                 returning: .exited(
                     ChildExit(
                         pid: pid, exitCode: exit.signal == 0 ? Int(exit.exit_code) : nil,
@@ -250,11 +281,12 @@ public final class ProcessReactor: Sendable {
 
     private let loop: Loop
 
-    /// Starts the reactor thread; it runs until the process exits.
+    /// Starts the reactor thread; it runs until the process exits. If the kernel refuses its epoll set or
+    /// eventfd, no thread starts and every ``run(_:started:)`` fails with that reason.
     public init() {
         let loop = Loop()
         self.loop = loop
-        Thread { loop.run() }.start()
+        if loop.setupFailure == nil { Thread { loop.run() }.start() }
     }
 
     /// Starts a process and returns when it has exited.
@@ -262,7 +294,8 @@ public final class ProcessReactor: Sendable {
     /// - Parameter started: called with the pid (which is also its process-group id) as soon as it runs,
     ///   on the reactor thread; keep it short.
     public func run(_ request: SpawnRequest, started: @escaping @Sendable (Int32) -> Void) async -> ChildResult {
-        await withCheckedContinuation { continuation in
+        if let failure = loop.setupFailure { return .failedToStart(failure) }
+        return await withCheckedContinuation { continuation in
             loop.requests.withLock { $0.append(.spawn(request, started: started, continuation)) }
             jobd_eventfd_signal(loop.wakeup)
         }
@@ -282,10 +315,14 @@ public final class ProcessReactor: Sendable {
 // MARK: - C strings
 
 private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { for pointer in pointers { free(pointer) } }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    let pointers = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+    for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }
+    pointers[strings.count] = nil
+    defer {
+        for index in 0..<strings.count { free(pointers[index]) }
+        pointers.deallocate()
+    }
+    return body(UnsafePointer(pointers))
 }
 
 private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {

@@ -1,4 +1,5 @@
 import Foundation
+import JobdRunners
 import NIOCore
 import NIOPosix
 
@@ -22,7 +23,10 @@ enum SocketFile {
     static func prepare(_ path: String, group: any EventLoopGroup) async throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // A directory we create is ours alone unless we are root (see makeConnectable).
+            let attributes: [FileAttributeKey: Any]? = isRoot ? nil : [.posixPermissions: 0o700]
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: attributes)
         } catch {
             throw Problem.cannotPrepare(path, error)
         }
@@ -44,10 +48,14 @@ enum SocketFile {
         }
     }
 
-    /// Lets every local user connect (the socket file is created from the umask, 0755).
+    /// Sets who may connect. A root daemon lets every local user connect (0666) and authorises each call
+    /// from the peer's uid. A daemon of any other user serves only that user (Responder refuses the rest),
+    /// so its socket is 0600, in a directory it created 0700: other users cannot even connect.
     static func makeConnectable(_ path: String) {
-        try? FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: path)
+        try? FileManager.default.setAttributes([.posixPermissions: isRoot ? 0o666 : 0o600], ofItemAtPath: path)
     }
+
+    private static var isRoot: Bool { SystemInfo.userID == 0 }
 
     static func remove(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)

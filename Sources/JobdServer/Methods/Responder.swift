@@ -26,6 +26,14 @@ struct Responder: Sendable {
     func respond(to call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
         let send: Send = call.header.oneway == true ? { @Sendable _ in } : send
         do {
+            // A daemon that is not root runs every job as itself and shows every job to itself: serving
+            // another uid would run that user's work with our rights and show us theirs. One check, here.
+            let daemonUID = SystemInfo.userID
+            if daemonUID != 0 && caller.uid != daemonUID {
+                throw JobdError.permissionDenied(
+                    "this jobd runs as uid \(daemonUID) and serves only that user; use your own jobd "
+                        + "(systemctl --user start jobd) or the system one")
+            }
             if call.header.upgrade == true { throw JobdError.methodNotImplemented(call.method + " with upgrade") }
             try await route(call, caller: caller, send: send)
         } catch let error as JobdError {

@@ -34,7 +34,7 @@ extension Responder {
             kinds.append(kind)
         }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
-        var signatures = SignatureCache()
+        var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
         let jobSignatures = parameters.jobs.map { signatures.signature(of: $0) }
         let profiles = await profileBook.profiles(for: Set(jobSignatures), owner: caller.uid)
         for (index, spec) in parameters.jobs.enumerated() {
@@ -59,16 +59,27 @@ extension Responder {
 /// command makes one PATH lookup).
 private struct SignatureCache {
     private var resolved: [String: String?] = [:]
+    /// Whose permissions the lookups use: the caller's under a root daemon, so a command behind a
+    /// directory the caller cannot search resolves exactly like a missing one (its signature, class and
+    /// profile say nothing about it either).
+    private let identity: (uid: UInt32, gid: UInt32)?
+    /// The PATH a job without `env` will search when it runs.
+    private let defaultPath: String?
+
+    init(caller: Caller, daemonUID: UInt32) {
+        identity = daemonUID == 0 && caller.uid != 0 ? (caller.uid, caller.gid) : nil
+        defaultPath = ProcessEnvironment.defaultSearchPath(forJobOwnedBy: caller.uid)
+    }
 
     mutating func signature(of spec: JobSpec) -> String {
         guard spec.resolvedKind == HandlerRegistry.execKind, let argv = spec.argv else {
             return Signature.of(kind: spec.resolvedKind)
         }
-        let path = spec.env?["PATH"]
+        let path = spec.env.map { $0["PATH"] } ?? defaultPath
         return Signature.of(argv: argv, cwd: spec.cwd) { command in
             let key = "\(command)\u{0}\(path ?? "")\u{0}\(command.contains("/") ? spec.cwd ?? "" : "")"
             if let known = resolved[key] { return known }
-            let found = try? ExecutableLookup.resolve(command, searchPath: path, cwd: spec.cwd).get()
+            let found = try? ExecutableLookup.resolve(command, searchPath: path, cwd: spec.cwd, as: identity).get()
             resolved[key] = found
             return found
         }
