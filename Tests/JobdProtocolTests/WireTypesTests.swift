@@ -38,8 +38,8 @@ struct WireTypesTests {
         #expect(JobSpec().validate() == "an exec job needs a non-empty argv")
         #expect(JobSpec(argv: ["a\u{0}b"]).validate() == "argv contains a NUL byte")
         #expect(JobSpec(argv: ["true"], env: ["A=B": "c"]).validate() != nil)
-        #expect(JobSpec(argv: ["true"], timeoutSeconds: 0).validate() == "timeout_seconds must be positive")
-        #expect(JobSpec(argv: ["true"], maxAttempts: 0).validate() == "max_attempts must be at least 1")
+        #expect(JobSpec(argv: ["true"], timeoutSeconds: 0).validate()?.hasPrefix("timeout_seconds must be in (0, ") == true)
+        #expect(JobSpec(argv: ["true"], maxAttempts: 0).validate()?.hasPrefix("max_attempts must be in 1...100") == true)
         #expect(JobSpec(kind: "sha256", argv: ["x"]).validate() != nil, "argv is for exec only")
     }
 

@@ -81,14 +81,16 @@ public enum JobdError: ReplyError, Hashable {
 
     /// Rebuilds the error from a reply, for the client side. Unknown names keep their name.
     public init?(name: String, parameters: [String: JSONValue]) {
-        let id = JobID(Int64(parameters["id"]?.doubleValue ?? 0))
+        // Never `Int64(aDouble)`: an id near Int64.max read back as a Double is out of range, and a trap
+        // here took `jobctl show 9223372036854775807` down.
+        let id = JobID(parameters["id"]?.int64Value ?? 0)
         switch name {
         case "io.jobd.JobNotFound": self = .jobNotFound(id)
         case "io.jobd.JobFinished":
             self = .jobFinished(id, parameters["state"]?.stringValue.flatMap(JobState.init) ?? .succeeded)
         case "io.jobd.InvalidJob":
             self = .invalidJob(
-                index: Int(parameters["index"]?.doubleValue ?? 0), reason: parameters["reason"]?.stringValue ?? "")
+                index: (parameters["index"]?.int64Value).flatMap { Int(exactly: $0) } ?? 0, reason: parameters["reason"]?.stringValue ?? "")
         case "io.jobd.PermissionDenied": self = .permissionDenied(parameters["reason"]?.stringValue ?? "")
         case "io.jobd.ProfileNotFound": self = .profileNotFound(parameters["signature"]?.stringValue ?? "")
         case "io.jobd.ShuttingDown": self = .shuttingDown

@@ -1,0 +1,106 @@
+import Foundation
+import JobdClient
+import JobdProtocol
+import JobdTestSupport
+import JobdVarlinkNIO
+import Testing
+
+extension AgainstTheRealDaemon {
+    /// Issue 9, "No user can crash, starve or read past jobd": what a hostile caller would send, against
+    /// the real daemon. Each test fails without the fix it names.
+    @Suite struct HostileCallerTests {
+        /// Sends one raw message and returns the raw reply as a JSON object.
+        private func rawCall(_ daemon: DaemonProcess, _ json: String) async throws -> [String: Any] {
+            let reply = try await daemon.connect { connection in
+                try await connection.sendRaw(Array(json.utf8))
+                return try #require(try await connection.nextRawReply(), "no reply to \(json.prefix(200))")
+            }
+            return try #require(try JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])
+        }
+
+        private func submitCall(_ job: String) -> String {
+            #"{"method": "io.jobd.Submit", "parameters": {"jobs": [{"argv": ["true"]}, "# + job + "]}}"
+        }
+
+        private func storedJobs(_ daemon: DaemonProcess) async throws -> [Job] {
+            try await daemon.connect {
+                try await $0.call(List.method, List.Parameters(limit: 100), returning: List.Reply.self).jobs
+            }
+        }
+
+        // MARK: - 1a: every number is range-checked at the protocol edge
+
+        @Test func outOfRangeNumbersAreTypedErrorsAndNothingIsStored() async throws {
+            try await DaemonProcess.with { daemon in
+                let timeout = try await daemon.jobctl("submit", "--timeout", "1e16", "--", "true")
+                #expect(timeout.status == 65, "\(timeout)")
+                #expect(timeout.stderr.contains("timeout_seconds must be in (0, 31536000] seconds, got 1e+16"), "\(timeout)")
+
+                let cases: [(job: String, error: String, mentions: String)] = [
+                    (#"{"kind": "sleep", "payload": {"seconds": 1e16}}"#, "io.jobd.InvalidJob", "seconds must be in [0, 31536000]"),
+                    (#"{"argv": ["true"], "max_attempts": 1000000000}"#, "io.jobd.InvalidJob", "max_attempts must be in 1...100"),
+                    (#"{"argv": ["true"], "timeout_seconds": -1}"#, "io.jobd.InvalidJob", "timeout_seconds"),
+                    (#"{"argv": ["true"], "priority": 1e300}"#, "org.varlink.service.InvalidParameter", "jobs.1.priority"),
+                    (#"{"argv": ["true"], "priority": 2000000}"#, "io.jobd.InvalidJob", "priority must be in"),
+                    (#"{"argv": ["true"], "queue": "../../etc"}"#, "io.jobd.InvalidJob", "queue must be"),
+                ]
+                for (job, error, mentions) in cases {
+                    let reply = try await rawCall(daemon, submitCall(job))
+                    #expect(reply["error"] as? String == error, "\(job): \(reply)")
+                    let parameters = reply["parameters"] as? [String: Any] ?? [:]
+                    let text = "\(parameters["reason"] ?? "") \(parameters["parameter"] ?? "")"
+                    #expect(text.contains(mentions), "\(job): \(reply)")
+                    if error == "io.jobd.InvalidJob" { #expect(parameters["index"] as? Int == 1, "\(reply)") }
+                }
+                for id in ["0", "-1", "9223372036854775808", "1e300"] {
+                    let reply = try await rawCall(daemon, #"{"method": "io.jobd.Get", "parameters": {"id": \#(id)}}"#)
+                    #expect(reply["error"] as? String == "org.varlink.service.InvalidParameter", "id \(id): \(reply)")
+                }
+                let offset = try await rawCall(daemon, #"{"method": "io.jobd.Logs", "parameters": {"id": 1, "offset": -5}}"#)
+                #expect(offset["error"] as? String != nil)
+
+                // The client side of item 12: the largest id comes back in JobNotFound without trapping jobctl.
+                let show = try await daemon.jobctl("show", "9223372036854775807")
+                #expect(show.status == 66, "\(show)")
+                #expect(show.stderr.contains("no job 9223372036854775807"), "\(show)")
+
+                #expect(try await storedJobs(daemon).isEmpty, "nothing of a refused call is stored")
+                #expect(daemon.isRunning)
+                #expect(try await daemon.status().version == JobdInterface.version)
+            }
+        }
+
+        /// A row written by an older jobd (before the range checks) holds values out of range; the daemon
+        /// must run it without trapping, or it would crash again at every restart.
+        @Test func rowsOutOfRangeFromAnOlderJobdDoNotCrashLoopTheDaemon() async throws {
+            try await DaemonProcess.with { daemon in
+                let ids = try await daemon.submit([
+                    JobSpec(argv: ["true"], class: .io, timeoutSeconds: 5),
+                    JobSpec(argv: ["true"], class: .cpu, timeoutSeconds: 5),
+                    JobSpec(kind: "sleep", payload: .object(["seconds": .double(0)]), timeoutSeconds: 1),
+                ])
+                _ = try await daemon.wait(ids)
+                #expect(try await daemon.terminate() == 0)
+                // What an older jobd stored: a timeout of 1e16 s, and a sleep of 1e16 s.
+                let sql = """
+                    UPDATE jobs SET state = 'queued', finished_at = NULL, attempts = 0, timeout_seconds = 1e16 WHERE id IN (1, 2);
+                    UPDATE jobs SET state = 'queued', finished_at = NULL, attempts = 0, payload = '{"seconds": 1e16}' WHERE id = 3;
+                    """
+                let python = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()"
+                let update = try await runProgram("/usr/bin/env", ["python3", "-c", python, daemon.database, sql])
+                #expect(update.status == 0, "\(update)")
+
+                try await daemon.start()
+                let jobs = try await daemon.wait(ids)
+                #expect(jobs[0].state == .succeeded, "\(jobs[0])")
+                #expect(jobs[1].state == .succeeded, "\(jobs[1])")
+                #expect(jobs[2].state == .failed && jobs[2].error?.contains("time") == true, "the 1 s timeout stopped the sleep: \(jobs[2])")
+                #expect(daemon.isRunning)
+                // And again: a restart finds nothing that brings it down.
+                #expect(try await daemon.terminate() == 0)
+                try await daemon.start()
+                #expect(try await daemon.status().version == JobdInterface.version)
+            }
+        }
+    }
+}
