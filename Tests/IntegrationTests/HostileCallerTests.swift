@@ -70,6 +70,36 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        // MARK: - 12: smaller ones
+
+        @Test func unknownJobSpecFieldsAreRefusedNamingTheField() async throws {
+            try await DaemonProcess.with { daemon in
+                let reply = try await rawCall(daemon, submitCall(#"{"argv": ["true"], "run_at": "2030-01-01T00:00:00Z"}"#))
+                #expect(reply["error"] as? String == "org.varlink.service.InvalidParameter", "\(reply)")
+                #expect((reply["parameters"] as? [String: Any])?["parameter"] as? String == "jobs.1.run_at", "\(reply)")
+                let batch = try await daemon.jobctl("submit", "--batch", "-", input: #"{"argv": ["true"], "depends_on": [1]}"# + "\n")
+                #expect(batch.status == 65 && batch.stderr.contains("depends_on"), "\(batch)")
+                #expect(try await storedJobs(daemon).isEmpty)
+                // jobctl's own encoding of a spec is still accepted.
+                let id = try await daemon.jobctl("submit", "--name", "n", "--queue", "q", "--timeout", "5s", "--retries", "1", "--", "true")
+                #expect(id.status == 0 && id.output == "1", "\(id)")
+            }
+        }
+
+        @Test func nulBytesInEnvOrCwdAreRefusedNotTruncated() async throws {
+            try await DaemonProcess.with { daemon in
+                for job in [#"{"argv": ["true"], "env": {"PATH": "/bin\u0000/tmp/evil"}}"#,
+                            #"{"argv": ["true"], "env": {"A\u0000B": "v"}}"#,
+                            #"{"argv": ["true"], "cwd": "/tmp\u0000/x"}"#] {
+                    let reply = try await rawCall(daemon, submitCall(job))
+                    #expect(reply["error"] as? String == "io.jobd.InvalidJob", "\(job): \(reply)")
+                    let reason = (reply["parameters"] as? [String: Any])?["reason"] as? String ?? ""
+                    #expect(reason.contains("NUL") && (reason.contains("env") || reason.contains("cwd")), "\(reply)")
+                }
+                #expect(try await storedJobs(daemon).isEmpty)
+            }
+        }
+
         /// A row written by an older jobd (before the range checks) holds values out of range; the daemon
         /// must run it without trapping, or it would crash again at every restart.
         @Test func rowsOutOfRangeFromAnOlderJobdDoNotCrashLoopTheDaemon() async throws {

@@ -50,8 +50,18 @@ public struct JobSpec: Hashable, Sendable, Codable {
         case maxAttempts = "max_attempts"
     }
 
-    /// Decodes a spec; numbers that are no `Int` fail naming their field.
+    /// Decodes a spec and **refuses fields it does not know**: a client that sends a field of a later
+    /// jobd (`run_at`, say) must learn that this one would ignore it, not find out when the job runs.
+    /// - Throws: `DecodingError.dataCorrupted` whose coding path ends in the unknown key, which the
+    ///   daemon answers as `org.varlink.service.InvalidParameter` naming it (`jobs.0.run_at`).
     public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: AnyCodingKey.self).allKeys
+        if let unknown = keys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath + [unknown],
+                    debugDescription: "unknown JobSpec field \(unknown.stringValue); this jobd does not support it"))
+        }
         let container = try decoder.container(keyedBy: CodingKeys.self)
         // The decoder reports a number that is no Int (1e300, 1.5) as "not valid JSON" with no path;
         // rethrown here with the field's path, so the error names it (`jobs.0.priority`).
@@ -144,3 +154,10 @@ public struct JobSpec: Hashable, Sendable, Codable {
     }
 }
 
+/// Any key of a JSON object, to list the keys a decoder was given.
+private struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
