@@ -100,6 +100,42 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// A read error from SQLite used to escape the responder and close the connection without a reply.
+        /// Provoked reliably by renaming the jobs table under the running daemon (the daemon's lock is its own
+        /// lock file, so another SQLite connection may change the schema).
+        @Test func aReadErrorFromTheDatabaseIsAnsweredStorageFailed() async throws {
+            try await DaemonProcess.with { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["true"])])[0]
+                _ = try await daemon.wait([id])
+                let python = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('ALTER TABLE jobs RENAME TO jobs_gone'); c.commit()"
+                let rename = try await runProgram("/usr/bin/env", ["python3", "-c", python, daemon.database])
+                #expect(rename.status == 0, "\(rename)")
+                let reply = try await rawCall(daemon, #"{"method": "io.jobd.Get", "parameters": {"id": 1}}"#)
+                #expect(reply["error"] as? String == "io.jobd.StorageFailed", "\(reply)")
+                let show = try await daemon.jobctl("show", "1")
+                #expect(show.status == 75 && show.stderr.contains("could not read its database"), "\(show)")
+                #expect(daemon.isRunning)
+                #expect(try await daemon.status().version == JobdInterface.version)
+            }
+        }
+
+        /// `logs -f` of a job that writes nothing kept polling after its client had gone, until the job ended.
+        @Test func aLogsFollowStopsWhenItsClientHasGone() async throws {
+            try await DaemonProcess.with(arguments: ["--log-level", "debug"]) { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["sleep", "60"], class: .io)])[0]
+                try await eventually("the job runs") { try await daemon.job(id).state == .running ? true : nil }
+                try await daemon.connect { connection in
+                    try await connection.sendRaw(
+                        Array(#"{"method": "io.jobd.Logs", "more": true, "parameters": {"id": \#(id), "follow": true}}"#.utf8))
+                }  // closed here, while the job runs and has written nothing
+                try await eventually("the daemon stops following job \(id)") {
+                    daemon.log.contains("stopped following the output of job \(id): its client has gone") ? true : nil
+                }
+                #expect(try await daemon.job(id).state == .running, "the job itself runs on")
+                _ = try await daemon.jobctl("cancel", id.description)
+            }
+        }
+
         /// A row written by an older jobd (before the range checks) holds values out of range; the daemon
         /// must run it without trapping, or it would crash again at every restart.
         @Test func rowsOutOfRangeFromAnOlderJobdDoNotCrashLoopTheDaemon() async throws {

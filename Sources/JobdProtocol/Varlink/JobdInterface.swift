@@ -166,7 +166,7 @@ public enum JobdInterface {
         # The daemon is stopping and takes no new work.
         error ShuttingDown ()
 
-        # The database refused the write (for example, the disk is full); nothing was stored.
+        # The database refused the write (for example, the disk is full) or could not be read; nothing was stored.
         error StorageFailed (reason: string)
 
         """

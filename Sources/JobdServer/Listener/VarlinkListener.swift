@@ -71,7 +71,8 @@ final class VarlinkListener: Sendable {
                         logger.notice("closing a connection from pid \(caller.pid): a message that is not a varlink call")
                         return
                     }
-                    let call = IncomingCall(header: header, message: message)
+                    let channel = connection.channel
+                    let call = IncomingCall(header: header, message: message, isConnectionOpen: { channel.isActive })
                     try await responder.respond(to: call, caller: caller) { reply in
                         var buffer = ByteBuffer()
                         buffer.writeVarlinkMessage(reply)

@@ -24,7 +24,18 @@ struct Responder: Sendable {
     /// Runs one call and sends its reply (or replies, for `more`), or its error.
     /// - Throws: only when the connection fails; the caller closes it then.
     func respond(to call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
-        let send: Send = call.header.oneway == true ? { @Sendable _ in } : send
+        let connectionSend = send
+        // A failed send is the connection's failure, told apart from the method's own errors below.
+        let send: Send =
+            call.header.oneway == true
+            ? { @Sendable _ in }
+            : { @Sendable bytes in
+                do {
+                    try await connectionSend(bytes)
+                } catch {
+                    throw ConnectionLost(underlying: error)
+                }
+            }
         do {
             if call.header.upgrade == true { throw JobdError.methodNotImplemented(call.method + " with upgrade") }
             try await route(call, caller: caller, send: send)
@@ -33,6 +44,19 @@ struct Responder: Sendable {
         } catch let error as StoreError {
             logger.error("\(call.method) from uid \(caller.uid): \(error)")
             let reply = JobdError.storageFailed(error.description)
+            try await send(try WireJSON.encode(VarlinkErrorReply(error: reply.varlinkName, parameters: reply.varlinkParameters)))
+        } catch let error as ConnectionLost {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()  // the daemon is stopping: the connection closes
+        } catch {
+            // Anything else is the daemon's failure, not the caller's: a read error from SQLite (GRDB's
+            // DatabaseError), a stored row that does not decode. The client gets a typed error, never a
+            // silently closed connection; the details go to the log, not to the caller.
+            logger.error("\(call.method) from uid \(caller.uid) failed: \(error)")
+            let reply = JobdError.storageFailed(
+                "jobd could not read its database to answer \(call.method) (\(type(of: error))); "
+                    + "nothing was changed. Try again; if it persists, jobd's log says why")
             try await send(try WireJSON.encode(VarlinkErrorReply(error: reply.varlinkName, parameters: reply.varlinkParameters)))
         }
     }
@@ -54,7 +78,9 @@ struct Responder: Sendable {
         case PinProfile.method:
             try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
         case Logs.method:
-            try await logs(call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller, send: send)
+            try await logs(
+                call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller,
+                isConnectionOpen: call.isConnectionOpen, send: send)
         case VarlinkService.getInfo: try await reply(info(), send)
         case VarlinkService.getInterfaceDescription:
             try await reply(interfaceDescription(call.parameters(VarlinkService.InterfaceQuery.self)), send)
@@ -87,4 +113,9 @@ struct Responder: Sendable {
         }
         return job
     }
+}
+
+/// A reply could not be sent: the client has gone. Ends the call and, in the listener, the connection.
+struct ConnectionLost: Error {
+    var underlying: any Error
 }
