@@ -14,6 +14,13 @@ public struct DaemonConfiguration: Sendable {
     public var ioConcurrency: Int
     /// The largest varlink message accepted; a larger one closes its connection.
     public var maximumMessageBytes: Int
+    /// The largest reply sent, in bytes (`jobd --max-reply-bytes`): a List page ends early before it; any
+    /// other reply that would pass it is replaced by `io.jobd.ReplyTooLarge`. 64 MiB holds a Wait for
+    /// 20,000 ordinary jobs, and keeps one call from making the daemon build gigabytes.
+    public var maximumReplyBytes: Int = DaemonConfiguration.defaultMaximumReplyBytes
+    public static let defaultMaximumReplyBytes = 64 << 20
+    /// The smallest `--max-reply-bytes` accepted: a Logs reply carries up to 256 KiB, a job up to ~1 MiB.
+    public static let minimumMaximumReplyBytes = 1 << 20
     /// Captured output kept per job; the rest is dropped.
     public var outputLimitBytes: Int64
     /// Between SIGTERM and SIGKILL when a job is cancelled, times out or is stopped at shutdown.

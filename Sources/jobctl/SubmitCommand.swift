@@ -68,10 +68,11 @@ struct SubmitCommand: ParsableCommand {
             print(ids.map(\.description).joined(separator: "\n"))
         }
         guard wait else { return }
-        let jobs = try global.withConnection { connection in
-            try connection.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
+        let ends = try global.withConnection { connection in
+            try connection.call(Wait.method, Wait.Parameters(ids: ids, statesOnly: true), returning: Wait.StatesReply.self)
+                .states
         }
-        throw ExitCode(ExitStatus.code(for: jobs))
+        throw ExitCode(ExitStatus.code(for: ends))
     }
 
     private func commandSpec() -> JobSpec {

@@ -69,11 +69,17 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: "Largest control message accepted, in bytes.")
     var maxMessageBytes: Int = SocketLocation.defaultMaximumMessageBytes
 
+    @Option(help: "Largest reply sent, in bytes; a List page ends early, any other larger reply is io.jobd.ReplyTooLarge.")
+    var maxReplyBytes: Int = DaemonConfiguration.defaultMaximumReplyBytes
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
     func validate() throws {
         if ioConcurrency < 1 { throw ValidationError("--io-concurrency must be at least 1") }
+        if maxReplyBytes < DaemonConfiguration.minimumMaximumReplyBytes {
+            throw ValidationError("--max-reply-bytes must be at least \(DaemonConfiguration.minimumMaximumReplyBytes) (1 MiB)")
+        }
         if let cpuWorkers, cpuWorkers < 1 { throw ValidationError("--cpu-workers must be at least 1") }
         if SQLiteStore.Durability(rawValue: durability) == nil { throw ValidationError("--durability is normal or full") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -112,6 +118,7 @@ struct JobdCommand: AsyncParsableCommand {
         configuration.workerCommand = [
             "/proc/self/exe", "worker", "--kill-grace", "\(killGrace)", "--log-level", logLevel,
         ]
+        configuration.maximumReplyBytes = maxReplyBytes
         configuration.workerMaxJobs = workerMaxJobs
         configuration.defaultClass = JobClass(rawValue: defaultClass)!
         configuration.thresholds = ClassThresholds(upper: cpuThreshold, lower: ioThreshold)

@@ -70,6 +70,95 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        // MARK: - 3: replies that exhaust memory
+
+        @Test func waitCollapsesRepeatedIDsAndCapsDistinctOnes() async throws {
+            try await DaemonProcess.with { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["sh", "-c", "exit 3"])])[0]
+                let repeated = Array(repeating: String(id.rawValue), count: 100_000).joined(separator: ",")
+                let reply = try await rawCall(daemon, #"{"method": "io.jobd.Wait", "parameters": {"ids": [\#(repeated)]}}"#)
+                let jobs = try #require((reply["parameters"] as? [String: Any])?["jobs"] as? [[String: Any]], "\(reply.keys)")
+                #expect(jobs.count == 1)
+                #expect(jobs.first?["id"] as? Int == Int(id.rawValue))
+
+                // states_only: how each job ended, and nothing of the job itself.
+                let states = try await rawCall(
+                    daemon, #"{"method": "io.jobd.Wait", "parameters": {"ids": [\#(id), \#(id)], "states_only": true}}"#)
+                let parameters = try #require(states["parameters"] as? [String: Any], "\(states)")
+                #expect(parameters["jobs"] == nil)
+                let ends = try #require(parameters["states"] as? [[String: Any]], "\(parameters)")
+                #expect(ends.count == 1)
+                #expect(Set(ends[0].keys) == ["id", "state", "exit_code"])
+                #expect(ends[0]["state"] as? String == "failed" && ends[0]["exit_code"] as? Int == 3)
+                let wait = try await daemon.jobctl("wait", id.description, id.description)
+                #expect(wait.status == 3, "\(wait)")
+
+                let distinct = (1...100_001).map(String.init).joined(separator: ",")
+                let tooMany = try await rawCall(daemon, #"{"method": "io.jobd.Wait", "parameters": {"ids": [\#(distinct)]}}"#)
+                #expect(tooMany["error"] as? String == "org.varlink.service.InvalidParameter", "\(tooMany)")
+                #expect((tooMany["parameters"] as? [String: Any])?["parameter"] as? String == "ids")
+                #expect(daemon.isRunning)
+            }
+        }
+
+        /// 1,000 jobs of 100 KB each: a Wait for all of them is 100 MB of jobs. With a 4 MiB reply bound the
+        /// whole-jobs Wait is refused with a typed error, states only answers, List pages within the bound,
+        /// and the daemon never holds the whole set at once.
+        @Test func repliesStayWithinTheByteBound() async throws {
+            let bound = 4 << 20
+            try await DaemonProcess.with(arguments: ["--max-reply-bytes", String(bound)]) { daemon in
+                let big = String(repeating: "e", count: 100_000)
+                var ids: [JobID] = []
+                try await daemon.connect { connection in
+                    for _ in 0..<125 {
+                        let specs = (0..<8).map { _ in JobSpec(argv: ["true"], env: ["BIG": big], class: .io) }
+                        ids += try await connection.call(
+                            Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self
+                        ).ids
+                    }
+                }
+                let waited = try await daemon.jobctl(["wait", "-"], input: ids.map(\.description).joined(separator: "\n"))
+                #expect(waited.status == 0, "jobctl wait asks for states only: \(waited)")
+                // Running 1,000 jobs of 100 KB each costs memory of its own; what the replies add is measured from here.
+                let peakBeforeReplies = try #require(Self.peakResidentBytes(of: daemon.pid))
+                let waitCall = #"{"method": "io.jobd.Wait", "parameters": {"ids": [\#(ids.map(\.description).joined(separator: ","))]}}"#
+                let whole = try await rawCall(daemon, waitCall)
+                #expect(whole["error"] as? String == "io.jobd.ReplyTooLarge", "\(whole["error"] ?? "a reply")")
+                let reason = (whole["parameters"] as? [String: Any])?["reason"] as? String ?? ""
+                #expect(reason.contains("states_only"), "the error says what to do instead: \(reason)")
+
+                var seen: [JobID] = []
+                var before: JobID?
+                var pages = 0
+                repeat {
+                    let page = try await daemon.connect {
+                        try await $0.call(
+                            List.method, List.Parameters(beforeID: before, limit: List.maximumLimit), returning: List.Reply.self)
+                    }
+                    #expect(!page.jobs.isEmpty && page.jobs.count < ids.count, "a page ends at the byte bound")
+                    seen += page.jobs.map(\.id)
+                    before = page.nextBeforeID
+                    pages += 1
+                } while before != nil && pages < 100
+                #expect(seen == ids.reversed(), "paging on from next_before_id lists every job once")
+
+                let peak = try #require(Self.peakResidentBytes(of: daemon.pid))
+                #expect(
+                    peak - peakBeforeReplies < 64 << 20,
+                    "replies of 100 MB of jobs add at most a slice and the bound to the peak RSS: \(peakBeforeReplies >> 20) -> \(peak >> 20) MiB")
+                #expect(daemon.isRunning)
+            }
+        }
+
+        /// VmHWM of a process, in bytes.
+        private static func peakResidentBytes(of pid: Int32) -> Int? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+            else { return nil }
+            return kilobytes * 1024
+        }
+
         // MARK: - 12: smaller ones
 
         @Test func unknownJobSpecFieldsAreRefusedNamingTheField() async throws {

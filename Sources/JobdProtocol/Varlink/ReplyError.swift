@@ -22,6 +22,8 @@ public enum JobdError: ReplyError, Hashable {
     case shuttingDown
     /// The database refused a write (full disk, read-only file, ...). Nothing was stored.
     case storageFailed(String)
+    /// The reply would pass the daemon's bound (`jobd --max-reply-bytes`); `reason` says how to ask instead.
+    case replyTooLarge(limit: Int, reason: String)
     /// The method is not part of any interface jobd serves.
     case methodNotFound(String)
     /// A parameter is missing, of the wrong type, or out of range.
@@ -40,6 +42,7 @@ public enum JobdError: ReplyError, Hashable {
         case .profileNotFound: "io.jobd.ProfileNotFound"
         case .shuttingDown: "io.jobd.ShuttingDown"
         case .storageFailed: "io.jobd.StorageFailed"
+        case .replyTooLarge: "io.jobd.ReplyTooLarge"
         case .methodNotFound: "org.varlink.service.MethodNotFound"
         case .invalidParameter: "org.varlink.service.InvalidParameter"
         case .interfaceNotFound: "org.varlink.service.InterfaceNotFound"
@@ -56,6 +59,7 @@ public enum JobdError: ReplyError, Hashable {
         case .profileNotFound(let signature): ["signature": .string(signature)]
         case .shuttingDown: [:]
         case .storageFailed(let reason): ["reason": .string(reason)]
+        case .replyTooLarge(let limit, let reason): ["limit": .int(Int64(limit)), "reason": .string(reason)]
         case .methodNotFound(let method): ["method": .string(method)]
         case .invalidParameter(let parameter): ["parameter": .string(parameter)]
         case .interfaceNotFound(let interface): ["interface": .string(interface)]
@@ -72,6 +76,7 @@ public enum JobdError: ReplyError, Hashable {
         case .profileNotFound(let signature): "no profile for \(signature) (see jobctl profiles)"
         case .shuttingDown: "jobd is shutting down; submit again once it is back"
         case .storageFailed(let reason): "jobd could not store the change: \(reason)"
+        case .replyTooLarge(let limit, let reason): "the reply would pass jobd's limit of \(limit) bytes: \(reason)"
         case .methodNotFound(let method): "jobd has no method \(method)"
         case .invalidParameter(let parameter): "invalid parameter: \(parameter)"
         case .interfaceNotFound(let interface): "jobd does not serve the interface \(interface)"
@@ -95,6 +100,10 @@ public enum JobdError: ReplyError, Hashable {
         case "io.jobd.ProfileNotFound": self = .profileNotFound(parameters["signature"]?.stringValue ?? "")
         case "io.jobd.ShuttingDown": self = .shuttingDown
         case "io.jobd.StorageFailed": self = .storageFailed(parameters["reason"]?.stringValue ?? "")
+        case "io.jobd.ReplyTooLarge":
+            self = .replyTooLarge(
+                limit: (parameters["limit"]?.int64Value).flatMap { Int(exactly: $0) } ?? 0,
+                reason: parameters["reason"]?.stringValue ?? "")
         case "org.varlink.service.MethodNotFound": self = .methodNotFound(parameters["method"]?.stringValue ?? "")
         case "org.varlink.service.InvalidParameter":
             self = .invalidParameter(parameters["parameter"]?.stringValue ?? "")

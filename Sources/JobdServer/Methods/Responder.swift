@@ -65,11 +65,9 @@ struct Responder: Sendable {
         switch call.method {
         case Submit.method: try await reply(submit(call.parameters(Submit.Parameters.self), caller: caller), send)
         case Get.method: try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
-        case List.method: try await reply(list(call.parameters(List.Parameters.self), caller: caller), send)
+        case List.method: try await list(call.parameters(List.Parameters.self), caller: caller, send: send)
         case Cancel.method: try await reply(cancel(call.parameters(Cancel.Parameters.self), caller: caller), send)
-        case Wait.method:
-            let jobs = try await wait(call.parameters(Wait.Parameters.self), caller: caller).jobs
-            try await send(WireJSON.encodeArrayReply(key: "jobs", jobs))
+        case Wait.method: try await wait(call.parameters(Wait.Parameters.self), caller: caller, send: send)
         case Status.method: try await reply(status(), send)
         case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
         case Profiles.method: try await reply(profiles(), send)
@@ -93,8 +91,16 @@ struct Responder: Sendable {
         }
     }
 
+    /// Sends one reply, or `ReplyTooLarge` in its place when it would pass `--max-reply-bytes` (List and
+    /// Wait build theirs within the bound; this catches every other method).
     func reply(_ parameters: some Codable & Sendable, _ send: Send, continues: Bool = false) async throws {
-        try await send(try WireJSON.encode(VarlinkReply(parameters: parameters, continues: continues)))
+        let bytes = try WireJSON.encode(VarlinkReply(parameters: parameters, continues: continues))
+        guard bytes.count <= configuration.maximumReplyBytes else {
+            throw JobdError.replyTooLarge(
+                limit: configuration.maximumReplyBytes,
+                reason: "this reply is \(bytes.count) bytes; ask for less (List with a smaller limit, Wait with states_only)")
+        }
+        try await send(bytes)
     }
 
     /// Checks that every job exists and the caller may see it, in one read of their owners only. Another
