@@ -21,7 +21,7 @@ enum ExitStatus {
             case .jobNotFound, .profileNotFound: notFound
             case .invalidJob, .invalidParameter, .jobFinished, .replyTooLarge: invalid
             case .permissionDenied: denied
-            case .shuttingDown, .storageFailed: temporary
+            case .shuttingDown, .storageFailed, .tooManyConnections: temporary
             case .methodNotFound, .interfaceNotFound, .methodNotImplemented: software
             }
         }

@@ -72,11 +72,24 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: "Largest reply sent, in bytes; a List page ends early, any other larger reply is io.jobd.ReplyTooLarge.")
     var maxReplyBytes: Int = DaemonConfiguration.defaultMaximumReplyBytes
 
+    @Option(help: "Connections held at once, all users together; one more is refused with io.jobd.TooManyConnections.")
+    var maxConnections: Int = DaemonConfiguration.defaultMaximumConnections
+
+    @Option(help: "Connections one user may hold at once.")
+    var maxConnectionsPerUser: Int = DaemonConfiguration.defaultMaximumConnectionsPerUser
+
+    @Option(help: "Seconds a half-sent message may make no progress before its connection is closed.")
+    var frameTimeout: Double = 10
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
     func validate() throws {
         if ioConcurrency < 1 { throw ValidationError("--io-concurrency must be at least 1") }
+        if maxConnections < 1 || maxConnectionsPerUser < 1 {
+            throw ValidationError("--max-connections and --max-connections-per-user must be at least 1")
+        }
+        if !(frameTimeout > 0 && frameTimeout <= 3600) { throw ValidationError("--frame-timeout is above 0 and at most 3600 seconds") }
         if maxReplyBytes < DaemonConfiguration.minimumMaximumReplyBytes {
             throw ValidationError("--max-reply-bytes must be at least \(DaemonConfiguration.minimumMaximumReplyBytes) (1 MiB)")
         }
@@ -119,6 +132,9 @@ struct JobdCommand: AsyncParsableCommand {
             "/proc/self/exe", "worker", "--kill-grace", "\(killGrace)", "--log-level", logLevel,
         ]
         configuration.maximumReplyBytes = maxReplyBytes
+        configuration.maximumConnections = maxConnections
+        configuration.maximumConnectionsPerUser = maxConnectionsPerUser
+        configuration.frameTimeout = .seconds(checked: frameTimeout)
         configuration.workerMaxJobs = workerMaxJobs
         configuration.defaultClass = JobClass(rawValue: defaultClass)!
         configuration.thresholds = ClassThresholds(upper: cpuThreshold, lower: ioThreshold)

@@ -70,6 +70,83 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        // MARK: - 4b: connections
+
+        /// 2,000 idle connections are held (clients may wait as long as they like between calls) while
+        /// another client is served at once.
+        @Test func thousandsOfIdleConnectionsDoNotStarveAnotherClient() async throws {
+            try RawSocket.raiseOpenFileLimit(to: 2_500)
+            try await DaemonProcess.with(arguments: ["--max-connections-per-user", "3000"]) { daemon in
+                var idle: [RawSocket] = []
+                defer { idle.forEach { $0.close() } }
+                for _ in 0..<2_000 { idle.append(try RawSocket(path: daemon.socket)) }
+                let started = ContinuousClock.now
+                #expect(try await daemon.status().version == JobdInterface.version)
+                #expect(ContinuousClock.now - started < .seconds(2), "a Ping beside 2,000 idle connections is quick")
+                // The idle ones were admitted, not refused: the oldest still answers.
+                try idle[0].send(#"{"method": "io.jobd.Ping"}"#)
+                let pong = try await idle[0].nextMessage()
+                #expect(pong?.contains("version") == true, "\(pong ?? "closed")")
+            }
+        }
+
+        @Test func aConnectionPastALimitGetsTooManyConnectionsAndIsClosed() async throws {
+            for (arguments, mentions) in [
+                (["--max-connections-per-user", "4"], "--max-connections-per-user"), (["--max-connections", "4"], "--max-connections)"),
+            ] {
+                try await DaemonProcess.with(arguments: arguments) { daemon in
+                    var held: [RawSocket] = []
+                    defer { held.forEach { $0.close() } }
+                    // Four admitted connections, each proven by a round trip (the start-up ping's connection
+                    // may not be released yet: a refused one is retried).
+                    while held.count < 4 {
+                        try await eventually("connection \(held.count + 1) is admitted") { () -> Bool? in
+                            let socket = try RawSocket(path: daemon.socket)
+                            try socket.send(#"{"method": "io.jobd.Ping"}"#)
+                            guard let reply = try await socket.nextMessage(), reply.contains("version") else {
+                                socket.close()
+                                return nil
+                            }
+                            held.append(socket)
+                            return true
+                        }
+                    }
+                    let extra = try RawSocket(path: daemon.socket)
+                    defer { extra.close() }
+                    let refusal = try #require(try await extra.nextMessage(), "the refused connection gets a reply")
+                    let object = try #require(try JSONSerialization.jsonObject(with: Data(refusal.utf8)) as? [String: Any])
+                    #expect(object["error"] as? String == "io.jobd.TooManyConnections", "\(refusal)")
+                    #expect(((object["parameters"] as? [String: Any])?["reason"] as? String)?.contains(mentions) == true, "\(refusal)")
+                    #expect(try await extra.nextMessage() == nil, "and is closed")
+                    held.removeLast().close()
+                    try await eventually("a slot is free again") { () -> Bool? in
+                        (try? await daemon.status()) != nil ? true : nil
+                    }
+                    let status = try await daemon.jobctl("status")
+                    #expect(status.status == 0, "\(status)")
+                }
+            }
+        }
+
+        @Test func aHalfSentMessageIsClosedAfterTheFrameTimeoutAnIdleConnectionIsNot() async throws {
+            try await DaemonProcess.with(arguments: ["--frame-timeout", "0.5"]) { daemon in
+                let idle = try RawSocket(path: daemon.socket)
+                let stalled = try RawSocket(path: daemon.socket)
+                defer {
+                    idle.close()
+                    stalled.close()
+                }
+                let started = ContinuousClock.now
+                try stalled.send(#"{"method": "io.jobd.Ping", "param"#, terminated: false)
+                try await eventually("the stalled connection is closed") { try stalled.isClosedByPeer() ? true : nil }
+                #expect(ContinuousClock.now - started >= .milliseconds(500))
+                #expect(daemon.log.contains("made no progress"), "\(daemon.log)")
+                // The idle connection, silent for as long, is still served.
+                try idle.send(#"{"method": "io.jobd.Ping"}"#)
+                #expect(try await idle.nextMessage()?.contains("version") == true)
+            }
+        }
+
         // MARK: - 3: replies that exhaust memory
 
         @Test func waitCollapsesRepeatedIDsAndCapsDistinctOnes() async throws {
@@ -256,6 +333,77 @@ extension AgainstTheRealDaemon {
                 try await daemon.start()
                 #expect(try await daemon.status().version == JobdInterface.version)
             }
+        }
+    }
+}
+
+/// A client socket with plain system calls, so a test can hold thousands of connections cheaply and
+/// send a message by halves.
+private final class RawSocket: @unchecked Sendable {
+    let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    init(path: String) throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw TimedOut("socket: errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            let code = errno
+            Glibc.close(descriptor)
+            throw TimedOut("connect: errno \(code)")
+        }
+    }
+
+    func close() { Glibc.close(descriptor) }
+
+    /// Sends `text`, followed by the NUL that ends a varlink message unless `terminated` is false.
+    func send(_ text: String, terminated: Bool = true) throws {
+        let bytes = Array(text.utf8) + (terminated ? [0] : [])
+        let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == bytes.count else { throw TimedOut("send: errno \(errno)") }
+    }
+
+    /// The next message, or nil when the daemon closed the connection; polls without blocking a thread.
+    func nextMessage(within limit: Duration = .seconds(5)) async throws -> String? {
+        try await eventually("a message or the end of the connection", within: limit) { () -> String?? in
+            if let nul = buffer.firstIndex(of: 0) {
+                defer { buffer.removeSubrange(...nul) }
+                return .some(String(decoding: buffer[..<nul], as: UTF8.self))
+            }
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count == 0 { return .some(nil) }
+            if count > 0 { buffer += chunk[..<count] }
+            return nil
+        }
+    }
+
+    /// Whether the peer has closed the connection (a read without waiting returns end of file).
+    func isClosedByPeer() throws -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    /// Raises this process's soft limit on open files (the daemon inherits it) to at least `wanted`, up to
+    /// the hard limit.
+    static func raiseOpenFileLimit(to wanted: UInt) throws {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { throw TimedOut("getrlimit: errno \(errno)") }
+        guard limit.rlim_cur < rlim_t(wanted) else { return }
+        limit.rlim_cur = limit.rlim_max
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur >= rlim_t(wanted) else {
+            throw TimedOut("the open file limit \(limit.rlim_max) is below \(wanted): raise it (ulimit -Hn)")
         }
     }
 }

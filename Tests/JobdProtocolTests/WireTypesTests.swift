@@ -54,7 +54,7 @@ struct WireTypesTests {
             .jobNotFound(JobID(3)), .jobFinished(JobID(4), .failed), .invalidJob(index: 2, reason: "r"),
             .permissionDenied("p"), .shuttingDown, .storageFailed("disk full"), .methodNotFound("io.jobd.X"),
             .invalidParameter("id"), .interfaceNotFound("a.b"), .methodNotImplemented("m"),
-            .replyTooLarge(limit: 1 << 20, reason: "r"),
+            .replyTooLarge(limit: 1 << 20, reason: "r"), .tooManyConnections("t"),
         ]
         for error in errors {
             #expect(JobdError(name: error.varlinkName, parameters: error.varlinkParameters) == error)
@@ -68,7 +68,7 @@ struct WireTypesTests {
         }
         for error: JobdError in [.jobNotFound(JobID(1)), .jobFinished(JobID(1), .failed), .invalidJob(index: 0, reason: ""),
                                  .permissionDenied(""), .shuttingDown, .storageFailed(""),
-                                 .replyTooLarge(limit: 0, reason: "")] {
+                                 .replyTooLarge(limit: 0, reason: ""), .tooManyConnections("")] {
             let name = error.varlinkName.split(separator: ".").last!
             #expect(JobdInterface.definition.contains("error \(name) ("), "\(name) missing from io.jobd")
         }

@@ -179,6 +179,10 @@ public enum JobdInterface {
         # (List with a smaller limit, or Wait with states_only).
         error ReplyTooLarge (limit: int, reason: string)
 
+        # The connection was refused: the daemon, or this user, holds as many connections as it allows.
+        # Sent once, unasked, before the daemon closes it.
+        error TooManyConnections (reason: string)
+
         # The database refused the write (for example, the disk is full) or could not be read; nothing was stored.
         error StorageFailed (reason: string)
 

@@ -24,6 +24,8 @@ public enum JobdError: ReplyError, Hashable {
     case storageFailed(String)
     /// The reply would pass the daemon's bound (`jobd --max-reply-bytes`); `reason` says how to ask instead.
     case replyTooLarge(limit: Int, reason: String)
+    /// The connection was refused: the daemon, or this user, holds as many as it allows. Try again later.
+    case tooManyConnections(String)
     /// The method is not part of any interface jobd serves.
     case methodNotFound(String)
     /// A parameter is missing, of the wrong type, or out of range.
@@ -43,6 +45,7 @@ public enum JobdError: ReplyError, Hashable {
         case .shuttingDown: "io.jobd.ShuttingDown"
         case .storageFailed: "io.jobd.StorageFailed"
         case .replyTooLarge: "io.jobd.ReplyTooLarge"
+        case .tooManyConnections: "io.jobd.TooManyConnections"
         case .methodNotFound: "org.varlink.service.MethodNotFound"
         case .invalidParameter: "org.varlink.service.InvalidParameter"
         case .interfaceNotFound: "org.varlink.service.InterfaceNotFound"
@@ -60,6 +63,7 @@ public enum JobdError: ReplyError, Hashable {
         case .shuttingDown: [:]
         case .storageFailed(let reason): ["reason": .string(reason)]
         case .replyTooLarge(let limit, let reason): ["limit": .int(Int64(limit)), "reason": .string(reason)]
+        case .tooManyConnections(let reason): ["reason": .string(reason)]
         case .methodNotFound(let method): ["method": .string(method)]
         case .invalidParameter(let parameter): ["parameter": .string(parameter)]
         case .interfaceNotFound(let interface): ["interface": .string(interface)]
@@ -77,6 +81,7 @@ public enum JobdError: ReplyError, Hashable {
         case .shuttingDown: "jobd is shutting down; submit again once it is back"
         case .storageFailed(let reason): "jobd could not store the change: \(reason)"
         case .replyTooLarge(let limit, let reason): "the reply would pass jobd's limit of \(limit) bytes: \(reason)"
+        case .tooManyConnections(let reason): "jobd refused the connection: \(reason)"
         case .methodNotFound(let method): "jobd has no method \(method)"
         case .invalidParameter(let parameter): "invalid parameter: \(parameter)"
         case .interfaceNotFound(let interface): "jobd does not serve the interface \(interface)"
@@ -100,6 +105,7 @@ public enum JobdError: ReplyError, Hashable {
         case "io.jobd.ProfileNotFound": self = .profileNotFound(parameters["signature"]?.stringValue ?? "")
         case "io.jobd.ShuttingDown": self = .shuttingDown
         case "io.jobd.StorageFailed": self = .storageFailed(parameters["reason"]?.stringValue ?? "")
+        case "io.jobd.TooManyConnections": self = .tooManyConnections(parameters["reason"]?.stringValue ?? "")
         case "io.jobd.ReplyTooLarge":
             self = .replyTooLarge(
                 limit: (parameters["limit"]?.int64Value).flatMap { Int(exactly: $0) } ?? 0,
