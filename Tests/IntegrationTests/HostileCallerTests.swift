@@ -128,6 +128,34 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// The per-user cap is per uid: root holding all of its connections does not lock out another user.
+        @Test(.enabled(if: getuid() == 0, "runs jobctl as nobody with setpriv, which needs root"))
+        func anotherUserIsServedWhileOneHoldsAllOfItsConnections() async throws {
+            try await DaemonProcess.with(arguments: ["--max-connections-per-user", "2"]) { daemon in
+                chmod(daemon.directory.path, 0o755)  // nobody must reach the socket (the socket itself is 0666)
+                var held: [RawSocket] = []
+                defer { held.forEach { $0.close() } }
+                while held.count < 2 {
+                    try await eventually("root's connection \(held.count + 1) is admitted") { () -> Bool? in
+                        let socket = try RawSocket(path: daemon.socket)
+                        try socket.send(#"{"method": "io.jobd.Ping"}"#)
+                        guard try await socket.nextMessage()?.contains("version") == true else {
+                            socket.close()
+                            return nil
+                        }
+                        held.append(socket)
+                        return true
+                    }
+                }
+                let rootAgain = try await daemon.jobctl("status")
+                #expect(rootAgain.status == 75 && rootAgain.stderr.contains("--max-connections-per-user"), "\(rootAgain)")
+                let nobody = try await runProgram(
+                    "/usr/bin/setpriv",
+                    ["--reuid=65534", "--regid=65534", "--clear-groups", Binaries.jobctl, "--socket", daemon.socket, "status"])
+                #expect(nobody.status == 0, "\(nobody)")
+            }
+        }
+
         @Test func aHalfSentMessageIsClosedAfterTheFrameTimeoutAnIdleConnectionIsNot() async throws {
             try await DaemonProcess.with(arguments: ["--frame-timeout", "0.5"]) { daemon in
                 let idle = try RawSocket(path: daemon.socket)
