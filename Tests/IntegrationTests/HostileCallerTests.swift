@@ -80,13 +80,16 @@ extension AgainstTheRealDaemon {
                 var idle: [RawSocket] = []
                 defer { idle.forEach { $0.close() } }
                 for _ in 0..<2_000 { idle.append(try RawSocket(path: daemon.socket)) }
+                // The idle ones were admitted, not refused: the newest answers (so every one was accepted,
+                // and the listen backlog is empty again), and so does the oldest.
+                for socket in [idle[1_999], idle[0]] {
+                    try socket.send(#"{"method": "io.jobd.Ping"}"#)
+                    let pong = try await socket.nextMessage()
+                    #expect(pong?.contains("version") == true, "\(pong ?? "closed")")
+                }
                 let started = ContinuousClock.now
                 #expect(try await daemon.status().version == JobdInterface.version)
-                #expect(ContinuousClock.now - started < .seconds(2), "a Ping beside 2,000 idle connections is quick")
-                // The idle ones were admitted, not refused: the oldest still answers.
-                try idle[0].send(#"{"method": "io.jobd.Ping"}"#)
-                let pong = try await idle[0].nextMessage()
-                #expect(pong?.contains("version") == true, "\(pong ?? "closed")")
+                #expect(ContinuousClock.now - started < .seconds(1), "a new client beside 2,000 idle connections is served at once")
             }
         }
 
@@ -249,8 +252,8 @@ extension AgainstTheRealDaemon {
 
                 let peak = try #require(Self.peakResidentBytes(of: daemon.pid))
                 #expect(
-                    peak - peakBeforeReplies < 64 << 20,
-                    "replies of 100 MB of jobs add at most a slice and the bound to the peak RSS: \(peakBeforeReplies >> 20) -> \(peak >> 20) MiB")
+                    peak - peakBeforeReplies < 96 << 20,
+                    "replies of 100 MB of jobs add a batch and the bound to the peak RSS, not copies of them all: \(peakBeforeReplies >> 20) -> \(peak >> 20) MiB")
                 #expect(daemon.isRunning)
             }
         }

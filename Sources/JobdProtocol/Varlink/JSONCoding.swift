@@ -57,6 +57,15 @@ public enum WireJSON {
             bytes = Array("{\"parameters\":{\"\(key)\":[".utf8)
         }
 
+        /// How many elements to read for the next batch: about an eighth of the bound's worth at the
+        /// average size so far, 16 to 256 (64 before any), so a batch of large jobs read only to be
+        /// refused stays small, and small jobs still come in few reads.
+        public var suggestedBatch: Int {
+            guard count > 0 else { return 64 }
+            let average = max(1, bytes.count / count)
+            return min(256, max(16, limit / 8 / average))
+        }
+
         /// Appends one element, or nothing when it would take the reply past `limit`.
         /// - Returns: whether it was appended.
         public mutating func append(_ element: some Encodable) throws -> Bool {

@@ -2,13 +2,10 @@ import JobdProtocol
 import JobdStore
 
 extension Responder {
-    /// Jobs read from the store at a time while a page is built.
-    static let listSlice = 256
-
     /// A page of jobs, newest first; a user sees only their own, root sees all.
     ///
     /// **A page never passes `--max-reply-bytes`**: it ends early, with `next_before_id` set, at the job
-    /// that would pass it, so a client pages on as it would after `limit` jobs. Jobs are read a slice at
+    /// that would pass it, so a client pages on as it would after `limit` jobs. Jobs are read a batch at
     /// a time, so a page of 10,000 large jobs is never held in memory whole.
     func list(_ parameters: List.Parameters, caller: Caller, send: Send) async throws {
         let limit = parameters.limit ?? List.defaultLimit
@@ -22,7 +19,7 @@ extension Responder {
         var next: JobID?
         pages: while true {
             let filter = JobFilter(
-                states: states, queue: parameters.queue, beforeID: cursor, limit: min(remaining, Self.listSlice),
+                states: states, queue: parameters.queue, beforeID: cursor, limit: min(remaining, reply.suggestedBatch),
                 ownerUID: caller.isRoot ? nil : caller.uid)
             let (jobs, more) = try await store.jobs(matching: filter)
             for job in jobs {

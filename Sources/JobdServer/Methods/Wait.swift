@@ -1,10 +1,6 @@
 import JobdProtocol
 
 extension Responder {
-    /// Jobs read from the store at a time while a Wait reply is built: memory holds one slice of jobs
-    /// and the bounded reply, never every job of a 100,000-id call at once.
-    static let waitSlice = 256
-
     /// Replies when every listed job has finished (committed): how each ended (`states_only`), or their
     /// final records, in a reply never past `--max-reply-bytes`.
     func wait(_ parameters: Wait.Parameters, caller: Caller, send: Send) async throws {
@@ -17,8 +13,12 @@ extension Responder {
         await dispatcher.waitUntilFinished(ids)
         let statesOnly = parameters.statesOnly == true
         var reply = WireJSON.BoundedArrayReply(key: statesOnly ? "states" : "jobs", limit: configuration.maximumReplyBytes)
-        for start in stride(from: 0, to: ids.count, by: Self.waitSlice) {
-            let slice = Array(ids[start..<min(start + Self.waitSlice, ids.count)])
+        // Jobs are read a batch at a time: memory holds one batch and the bounded reply, never every job
+        // of a 100,000-id call at once.
+        var start = 0
+        while start < ids.count {
+            let slice = Array(ids[start..<min(start + reply.suggestedBatch, ids.count)])
+            start += slice.count
             let found = try await store.jobs(slice)
             for id in slice {
                 guard let job = found[id] else { throw JobdError.jobNotFound(id) }  // pruned meanwhile
