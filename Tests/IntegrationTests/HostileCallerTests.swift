@@ -249,6 +249,12 @@ extension AgainstTheRealDaemon {
                     pages += 1
                 } while before != nil && pages < 100
                 #expect(seen == ids.reversed(), "paging on from next_before_id lists every job once")
+                let list = try await daemon.jobctl("list", "--limit", "10000")
+                let lastLine = list.output.split(separator: "\n").last.map(String.init) ?? ""
+                #expect(list.status == 0 && lastLine.hasPrefix("(more jobs: jobctl list --before "), "\(lastLine) \(list.stderr)")
+                let next = String(lastLine.dropFirst("(more jobs: jobctl list --before ".count).dropLast())
+                let nextPage = try await daemon.jobctl("list", "--limit", "10000", "--before", next)
+                #expect(nextPage.status == 0 && nextPage.output.contains("\n\(Int(next)! - 1) "), "\(nextPage.stderr)")
 
                 let peak = try #require(Self.peakResidentBytes(of: daemon.pid))
                 #expect(
