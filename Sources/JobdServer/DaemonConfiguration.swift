@@ -14,6 +14,24 @@ public struct DaemonConfiguration: Sendable {
     public var ioConcurrency: Int
     /// The largest varlink message accepted; a larger one closes its connection.
     public var maximumMessageBytes: Int
+    /// The largest reply sent, in bytes (`jobd --max-reply-bytes`): a List page ends early before it; any
+    /// other reply that would pass it is replaced by `io.jobd.ReplyTooLarge`. 64 MiB holds a Wait for
+    /// 20,000 ordinary jobs, and keeps one call from making the daemon build gigabytes.
+    public var maximumReplyBytes: Int = DaemonConfiguration.defaultMaximumReplyBytes
+    public static let defaultMaximumReplyBytes = 64 << 20
+    /// The smallest `--max-reply-bytes` accepted: a Logs reply carries up to 256 KiB, a job up to ~1 MiB.
+    public static let minimumMaximumReplyBytes = 1 << 20
+    /// Connections held at once, all users together (`jobd --max-connections`); one more gets
+    /// `io.jobd.TooManyConnections` and is closed.
+    public var maximumConnections = DaemonConfiguration.defaultMaximumConnections
+    public static let defaultMaximumConnections = 4096
+    /// Connections one uid may hold at once (`jobd --max-connections-per-user`): no user can take them all.
+    public var maximumConnectionsPerUser = DaemonConfiguration.defaultMaximumConnectionsPerUser
+    public static let defaultMaximumConnectionsPerUser = 256
+    /// How long a message may stall half-sent before its connection is closed (`jobd --frame-timeout`).
+    /// Idle connections between messages are never closed.
+    public var frameTimeout = DaemonConfiguration.defaultFrameTimeout
+    public static let defaultFrameTimeout = Duration.seconds(10)
     /// Captured output kept per job; the rest is dropped.
     public var outputLimitBytes: Int64
     /// Between SIGTERM and SIGKILL when a job is cancelled, times out or is stopped at shutdown.

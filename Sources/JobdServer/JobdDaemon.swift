@@ -70,6 +70,9 @@ public final class JobdDaemon: Service {
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,
+            limits: ConnectionLimits(
+                maximumTotal: configuration.maximumConnections, maximumPerUser: configuration.maximumConnectionsPerUser,
+                frameTimeout: configuration.frameTimeout),
             responder: responder, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         logger.info(
             "jobd \(JobdInterface.version) listening on \(configuration.socketPath); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")

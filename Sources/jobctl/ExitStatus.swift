@@ -19,9 +19,9 @@ enum ExitStatus {
         case .remote(let error):
             switch error {
             case .jobNotFound, .profileNotFound: notFound
-            case .invalidJob, .invalidParameter, .jobFinished: invalid
+            case .invalidJob, .invalidParameter, .jobFinished, .replyTooLarge: invalid
             case .permissionDenied: denied
-            case .shuttingDown, .storageFailed: temporary
+            case .shuttingDown, .storageFailed, .tooManyConnections: temporary
             case .methodNotFound, .interfaceNotFound, .methodNotImplemented: software
             }
         }
@@ -29,18 +29,18 @@ enum ExitStatus {
 
     /// What `wait` exits with for one finished job: 0 on success, its exit code if it has one, 1 if it
     /// failed without one, 130 if it was cancelled.
-    static func code(for job: Job) -> Int32 {
-        switch job.state {
+    static func code(for end: JobEnd) -> Int32 {
+        switch end.state {
         case .succeeded: return 0
         case .cancelled: return cancelled
         default:
-            if let code = job.exitCode, code != 0 { return Int32(truncatingIfNeeded: code) }
+            if let code = end.exitCode, code != 0 { return Int32(truncatingIfNeeded: code) }
             return 1
         }
     }
 
     /// For several jobs: 0 only if all succeeded, else the code of the first that did not, in order.
-    static func code(for jobs: [Job]) -> Int32 {
-        jobs.lazy.map(code(for:)).first { $0 != 0 } ?? 0
+    static func code(for ends: [JobEnd]) -> Int32 {
+        ends.lazy.map(code(for:)).first { $0 != 0 } ?? 0
     }
 }

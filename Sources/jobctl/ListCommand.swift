@@ -12,6 +12,7 @@ struct ListCommand: ParsableCommand {
     var states: [String] = []
     @Option(help: "Only jobs of this queue.") var queue: String?
     @Option(help: "At most this many jobs.") var limit: Int = 50
+    @Option(help: "Only jobs older than this id: the next page, as the last line of a page says.") var before: Int64?
     @Flag(help: "Print a JSON array of jobs.") var json = false
 
     func validate() throws {
@@ -19,13 +20,16 @@ struct ListCommand: ParsableCommand {
             throw ValidationError("unknown state \(state); states are \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if limit < 1 || limit > List.maximumLimit { throw ValidationError("--limit is 1 to \(List.maximumLimit)") }
+        if let before, before < 1 { throw ValidationError("--before takes a job id") }
     }
 
     func run() throws {
         let wanted = states.flatMap { $0.split(separator: ",") }.compactMap { JobState(rawValue: String($0)) }
         let reply = try global.withConnection { connection in
             try connection.call(
-                List.method, List.Parameters(states: wanted.isEmpty ? nil : wanted, queue: queue, limit: limit),
+                List.method,
+                List.Parameters(
+                    states: wanted.isEmpty ? nil : wanted, queue: queue, beforeID: before.map { JobID($0) }, limit: limit),
                 returning: List.Reply.self)
         }
         if json {
@@ -41,6 +45,7 @@ struct ListCommand: ParsableCommand {
             ])
         }
         print(table.render())
-        if reply.nextBeforeID != nil { print("(more jobs: raise --limit)") }
+        // A page ends at --limit, or earlier where it would pass jobd's reply size bound.
+        if let next = reply.nextBeforeID { print("(more jobs: jobctl list --before \(next))") }
     }
 }

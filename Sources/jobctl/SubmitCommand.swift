@@ -47,7 +47,11 @@ struct SubmitCommand: ParsableCommand {
         if let timeout, DurationText.seconds(timeout) == nil {
             throw ValidationError("--timeout \(timeout): expected a duration such as 500ms, 30s, 10m or 2h")
         }
-        if let retries, retries < 0 { throw ValidationError("--retries cannot be negative") }
+        // Checked here too, so `retries + 1` cannot overflow; the daemon checks max_attempts again.
+        let maxRetries = JobLimits.maxAttemptsRange.upperBound - 1
+        if let retries, !(0...maxRetries).contains(retries) {
+            throw ValidationError("--retries is 0 to \(maxRetries): jobd caps attempts so a failing job cannot retry without bound")
+        }
     }
 
     /// The command without the `--` separator ArgumentParser may keep.
@@ -64,10 +68,11 @@ struct SubmitCommand: ParsableCommand {
             print(ids.map(\.description).joined(separator: "\n"))
         }
         guard wait else { return }
-        let jobs = try global.withConnection { connection in
-            try connection.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
+        let ends = try global.withConnection { connection in
+            try connection.call(Wait.method, Wait.Parameters(ids: ids, statesOnly: true), returning: Wait.StatesReply.self)
+                .states
         }
-        throw ExitCode(ExitStatus.code(for: jobs))
+        throw ExitCode(ExitStatus.code(for: ends))
     }
 
     private func commandSpec() -> JobSpec {

@@ -52,10 +52,13 @@ struct WaitCommand: ParsableCommand {
 
     func run() throws {
         let wanted = try resolvedIDs()
-        let jobs = try global.withConnection { connection in
-            try connection.call(Wait.method, Wait.Parameters(ids: wanted), returning: Wait.Reply.self).jobs
+        // States only: the exit code is all jobctl needs, and the reply stays small for any batch.
+        let ends = try global.withConnection { connection in
+            try connection.call(
+                Wait.method, Wait.Parameters(ids: wanted, statesOnly: true), returning: Wait.StatesReply.self
+            ).states
         }
-        let code = ExitStatus.code(for: jobs)
+        let code = ExitStatus.code(for: ends)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -69,6 +69,18 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: "Largest control message accepted, in bytes.")
     var maxMessageBytes: Int = SocketLocation.defaultMaximumMessageBytes
 
+    @Option(help: "Largest reply sent, in bytes; a List page ends early, any other larger reply is io.jobd.ReplyTooLarge.")
+    var maxReplyBytes: Int = DaemonConfiguration.defaultMaximumReplyBytes
+
+    @Option(help: "Connections held at once, all users together; one more is refused with io.jobd.TooManyConnections.")
+    var maxConnections: Int = DaemonConfiguration.defaultMaximumConnections
+
+    @Option(help: "Connections one user may hold at once.")
+    var maxConnectionsPerUser: Int = DaemonConfiguration.defaultMaximumConnectionsPerUser
+
+    @Option(help: "Seconds a half-sent message may make no progress before its connection is closed.")
+    var frameTimeout: Double = 10
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -78,6 +90,13 @@ struct JobdCommand: AsyncParsableCommand {
 
     func validate() throws {
         if ioConcurrency < 1 { throw ValidationError("--io-concurrency must be at least 1") }
+        if maxConnections < 1 || maxConnectionsPerUser < 1 {
+            throw ValidationError("--max-connections and --max-connections-per-user must be at least 1")
+        }
+        if !(frameTimeout > 0 && frameTimeout <= 3600) { throw ValidationError("--frame-timeout is above 0 and at most 3600 seconds") }
+        if maxReplyBytes < DaemonConfiguration.minimumMaximumReplyBytes {
+            throw ValidationError("--max-reply-bytes must be at least \(DaemonConfiguration.minimumMaximumReplyBytes) (1 MiB)")
+        }
         if let cpuWorkers, cpuWorkers < 1 { throw ValidationError("--cpu-workers must be at least 1") }
         if SQLiteStore.Durability(rawValue: durability) == nil { throw ValidationError("--durability is normal or full") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -126,6 +145,10 @@ struct JobdCommand: AsyncParsableCommand {
         configuration.workerCommand = [
             "/proc/self/exe", "worker", "--kill-grace", "\(killGrace)", "--log-level", logLevel,
         ]
+        configuration.maximumReplyBytes = maxReplyBytes
+        configuration.maximumConnections = maxConnections
+        configuration.maximumConnectionsPerUser = maxConnectionsPerUser
+        configuration.frameTimeout = .seconds(checked: frameTimeout)
         configuration.workerMaxJobs = workerMaxJobs
         configuration.defaultClass = JobClass(rawValue: defaultClass)!
         configuration.thresholds = ClassThresholds(upper: cpuThreshold, lower: ioThreshold)

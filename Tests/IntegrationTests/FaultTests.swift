@@ -134,7 +134,7 @@ extension AgainstTheRealDaemon {
                         try await $0.call(Wait.method, Wait.Parameters(ids: [id]), returning: Wait.Reply.self).jobs
                     }
                 }
-                FileManager.default.createFile(atPath: go, contents: nil)
+                _ = FileManager.default.createFile(atPath: go, contents: nil)
                 try await eventually("the outcome write fails and is retried", within: .seconds(10)) {
                     daemon.log.contains("job \(id): could not store its outcome (try 1)") ? true : nil
                 }

@@ -7,19 +7,20 @@ public struct SleepHandler: JobHandler {
     public var declaredClass: JobClass? { .io }
 
     public func validate(_ payload: JSONValue) -> String? {
-        guard let seconds = payload["seconds"]?.doubleValue, seconds >= 0, seconds.isFinite else {
-            return "a sleep job's payload is {\"seconds\": N} with N >= 0"
+        guard let seconds = payload["seconds"]?.doubleValue else {
+            return "a sleep job's payload is {\"seconds\": N} with N in [0, \(Int(JobLimits.maximumSleepSeconds))]"
+        }
+        guard seconds.isFinite, seconds >= 0, seconds <= JobLimits.maximumSleepSeconds else {
+            return "seconds must be in [0, \(Int(JobLimits.maximumSleepSeconds))], got \(seconds)"
         }
         return nil
     }
 
     public func run(_ payload: JSONValue, context: HandlerContext) async throws(HandlerError) -> JSONValue {
         let seconds = payload["seconds"]?.doubleValue ?? 0
-        // validate() lets any finite N through; 1e300 s would trap converting to Int64 milliseconds, in the
-        // daemon or a worker, and again at every restart. A century is forever here.
-        let milliseconds = seconds.isFinite ? Int64(max(0, min(seconds, 100 * 365 * 86_400)) * 1000) : 0
         do {
-            try await Task.sleep(for: .milliseconds(milliseconds))
+            // Checked, not `Int64(seconds * 1000)`: a payload stored by an older jobd was never range-checked.
+            try await Task.sleep(for: .seconds(checked: seconds))
         } catch {
             throw .cancelled
         }

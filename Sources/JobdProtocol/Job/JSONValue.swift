@@ -52,6 +52,15 @@ public enum JSONValue: Hashable, Sendable, Codable {
         return nil
     }
 
+    /// The value as a 64-bit integer, if it is one exactly (a whole Double in range counts).
+    public var int64Value: Int64? {
+        switch self {
+        case .int(let value): value
+        case .double(let value): Int64(exactly: value)
+        default: nil
+        }
+    }
+
     /// The value as a number, if it is one.
     public var doubleValue: Double? {
         switch self {

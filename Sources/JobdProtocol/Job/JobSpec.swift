@@ -50,25 +50,114 @@ public struct JobSpec: Hashable, Sendable, Codable {
         case maxAttempts = "max_attempts"
     }
 
+    /// Decodes a spec and **refuses fields it does not know**: a client that sends a field of a later
+    /// jobd (`run_at`, say) must learn that this one would ignore it, not find out when the job runs.
+    /// - Throws: `DecodingError.dataCorrupted` whose coding path ends in the unknown key, which the
+    ///   daemon answers as `org.varlink.service.InvalidParameter` naming it (`jobs.0.run_at`).
+    public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: AnyCodingKey.self).allKeys
+        if let unknown = keys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath + [unknown],
+                    debugDescription: "unknown JobSpec field \(unknown.stringValue); this jobd does not support it"))
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        // The decoder reports a number that is no Int (1e300, 1.5) as "not valid JSON" with no path;
+        // rethrown here with the field's path, so the error names it (`jobs.0.priority`).
+        func integer(_ key: CodingKeys) throws -> Int? {
+            do {
+                return try container.decodeIfPresent(Int.self, forKey: key)
+            } catch {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: container.codingPath + [key], debugDescription: "\(key.stringValue) must be a whole number"))
+            }
+        }
+        self.init(
+            kind: try container.decodeIfPresent(String.self, forKey: .kind),
+            argv: try container.decodeIfPresent([String].self, forKey: .argv),
+            env: try container.decodeIfPresent([String: String].self, forKey: .env),
+            cwd: try container.decodeIfPresent(String.self, forKey: .cwd),
+            payload: try container.decodeIfPresent(JSONValue.self, forKey: .payload),
+            name: try container.decodeIfPresent(String.self, forKey: .name),
+            queue: try container.decodeIfPresent(String.self, forKey: .queue),
+            class: try container.decodeIfPresent(JobClass.self, forKey: .class),
+            priority: try integer(.priority),
+            timeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .timeoutSeconds),
+            maxAttempts: try integer(.maxAttempts))
+    }
+
     /// The kind this spec resolves to.
     public var resolvedKind: String { kind ?? "exec" }
 
-    /// Checks what can be checked without the daemon's registry.
-    /// - Returns: a sentence saying what is wrong, or nil.
+    /// Checks what can be checked without the daemon's registry: every field against its range in
+    /// ``JobLimits``, so nothing out of range is ever stored.
+    /// - Returns: a sentence naming the field, its range and the value sent, or nil.
     public func validate() -> String? {
         if resolvedKind == "exec" {
             guard let argv, let first = argv.first else { return "an exec job needs a non-empty argv" }
             if first.isEmpty { return "argv[0] is empty" }
+            if argv.count > JobLimits.maximumArgvCount {
+                return "argv has \(argv.count) elements; at most \(JobLimits.maximumArgvCount) are allowed"
+            }
             if argv.contains(where: { $0.utf8.contains(0) }) { return "argv contains a NUL byte" }
-            if let env, env.contains(where: { $0.key.isEmpty || $0.key.contains("=") }) {
-                return "env names must be non-empty and contain no '='"
+            if let env {
+                if env.count > JobLimits.maximumEnvCount {
+                    return "env has \(env.count) entries; at most \(JobLimits.maximumEnvCount) are allowed"
+                }
+                if env.contains(where: { $0.key.isEmpty || $0.key.contains("=") }) {
+                    return "env names must be non-empty and contain no '='"
+                }
+                // A C string ends at NUL: the process would silently get a shorter name or value.
+                if let entry = env.first(where: { $0.key.utf8.contains(0) }) {
+                    return "env name \(Self.quoted(entry.key)) contains a NUL byte"
+                }
+                if let entry = env.first(where: { $0.value.utf8.contains(0) }) {
+                    return "env value of \(Self.quoted(entry.key)) contains a NUL byte"
+                }
+            }
+            if let cwd {
+                if cwd.utf8.contains(0) { return "cwd contains a NUL byte" }
+                if !cwd.hasPrefix("/") { return "cwd must be an absolute path, got \(Self.quoted(cwd))" }
+                if cwd.utf8.count > JobLimits.maximumCwdBytes {
+                    return "cwd is \(cwd.utf8.count) bytes; at most \(JobLimits.maximumCwdBytes) are allowed"
+                }
             }
         } else if argv != nil {
             return "argv is only for exec jobs; a \(resolvedKind) job takes a payload"
         }
-        if let queue, queue.isEmpty { return "queue name is empty" }
-        if let timeoutSeconds, !(timeoutSeconds > 0) { return "timeout_seconds must be positive" }
-        if let maxAttempts, maxAttempts < 1 { return "max_attempts must be at least 1" }
+        if let name, name.utf8.count > JobLimits.maximumNameBytes {
+            return "name is \(name.utf8.count) bytes; at most \(JobLimits.maximumNameBytes) are allowed"
+        }
+        if let queue, !JobLimits.isValidQueueName(queue) {
+            return "queue must be \(JobLimits.queueNameBytes.lowerBound) to \(JobLimits.queueNameBytes.upperBound) "
+                + "bytes of A-Z, a-z, 0-9, '.', '_' or '-', got \(Self.quoted(queue))"
+        }
+        if let priority, !JobLimits.priorityRange.contains(priority) {
+            return "priority must be in \(JobLimits.priorityRange.lowerBound)...\(JobLimits.priorityRange.upperBound), "
+                + "got \(priority)"
+        }
+        if let timeoutSeconds, !JobLimits.isValidTimeout(timeoutSeconds) {
+            return "timeout_seconds must be in (0, \(Int(JobLimits.maximumTimeoutSeconds))] seconds, got \(timeoutSeconds)"
+        }
+        if let maxAttempts, !JobLimits.maxAttemptsRange.contains(maxAttempts) {
+            return "max_attempts must be in \(JobLimits.maxAttemptsRange.lowerBound)...\(JobLimits.maxAttemptsRange.upperBound) "
+                + "(jobd caps attempts so a failing job cannot retry without bound), got \(maxAttempts)"
+        }
         return nil
     }
+
+    /// A value quoted for an error message, cut short: the message must not echo a megabyte back.
+    private static func quoted(_ text: String) -> String {
+        let shown = text.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(64))) + "..." : text
+        return "\"" + shown.unicodeScalars.map { $0.value < 0x20 ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "\""
+    }
+}
+
+/// Any key of a JSON object, to list the keys a decoder was given.
+private struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

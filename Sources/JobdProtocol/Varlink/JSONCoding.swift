@@ -39,6 +39,54 @@ public enum WireJSON {
         return bytes
     }
 
+    /// Builds the bytes of a reply `{"parameters": {"<key>": [<element>, ...]}}` one element at a time, and
+    /// never past a byte bound: a reply of gigabytes is refused while it is built, not after.
+    public struct BoundedArrayReply {
+        /// The most bytes the finished reply may have, its closing brackets and extra members included.
+        public let limit: Int
+        /// Elements appended so far.
+        public private(set) var count = 0
+        private var bytes: [UInt8]
+        private let encoder = JSONEncoder()
+        /// Kept free for `]`, `}}` and a short extra member such as `"next_before_id": N`.
+        private static let reserve = 64
+
+        public init(key: String, limit: Int) {
+            self.limit = limit
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            bytes = Array("{\"parameters\":{\"\(key)\":[".utf8)
+        }
+
+        /// How many elements to read for the next batch: about an eighth of the bound's worth at the
+        /// average size so far, 16 to 256 (64 before any), so a batch of large jobs read only to be
+        /// refused stays small, and small jobs still come in few reads.
+        public var suggestedBatch: Int {
+            guard count > 0 else { return 64 }
+            let average = max(1, bytes.count / count)
+            return min(256, max(16, limit / 8 / average))
+        }
+
+        /// Appends one element, or nothing when it would take the reply past `limit`.
+        /// - Returns: whether it was appended.
+        public mutating func append(_ element: some Encodable) throws -> Bool {
+            let encoded = try encoder.encode(element)
+            guard bytes.count + 1 + encoded.count + Self.reserve <= limit else { return false }
+            if count > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes += encoded
+            count += 1
+            return true
+        }
+
+        /// The finished reply; `extra` (at most a few dozen bytes) is added after the array, e.g.
+        /// `"next_before_id":7`.
+        public consuming func finish(extra: String? = nil) -> [UInt8] {
+            bytes.append(UInt8(ascii: "]"))
+            if let extra { bytes += Array(",\(extra)".utf8) }
+            bytes += Array("}}".utf8)
+            return bytes
+        }
+    }
+
     /// Decodes a value from JSON bytes.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
         try JSONDecoder().decode(type, from: Data(bytes))

@@ -86,7 +86,8 @@ public enum JobdInterface {
         # One job.
         method Get(id: int) -> (job: Job)
 
-        # Jobs, newest first. Pass next_before_id as before_id for the next page.
+        # Jobs, newest first. Pass next_before_id as before_id for the next page. A page ends early,
+        # with next_before_id, where it would pass the daemon's reply byte limit.
         method List(states: ?[]JobState, queue: ?string, before_id: ?int, limit: ?int) -> (
           jobs: []Job,
           next_before_id: ?int
@@ -95,8 +96,16 @@ public enum JobdInterface {
         # Cancels a job; a running one has its whole process group killed.
         method Cancel(id: int) -> (job: Job)
 
-        # Replies when every job listed has finished.
-        method Wait(ids: []int) -> (jobs: []Job)
+        # How a job ended: its id, final state, and exit code (null if it did not exit).
+        type JobEnd (
+          id: int,
+          state: JobState,
+          exit_code: ?int
+        )
+
+        # Replies when every job listed has finished. A repeated id counts once; at most 100000 ids.
+        # With states_only, the reply is states (how each ended) instead of whole jobs.
+        method Wait(ids: []int, states_only: ?bool) -> (jobs: ?[]Job, states: ?[]JobEnd)
 
         # Captured output from a byte offset. With follow and more, streams until the job finishes.
         method Logs(id: int, offset: ?int, follow: ?bool) -> (text: string, offset: int, finished: bool, truncated: bool)
@@ -170,7 +179,15 @@ public enum JobdInterface {
         # The daemon is stopping and takes no new work.
         error ShuttingDown ()
 
-        # The database refused the write (for example, the disk is full); nothing was stored.
+        # The reply would pass the daemon's byte limit; reason says how to ask instead
+        # (List with a smaller limit, or Wait with states_only).
+        error ReplyTooLarge (limit: int, reason: string)
+
+        # The connection was refused: the daemon, or this user, holds as many connections as it allows.
+        # Sent once, unasked, before the daemon closes it.
+        error TooManyConnections (reason: string)
+
+        # The database refused the write (for example, the disk is full) or could not be read; nothing was stored.
         error StorageFailed (reason: string)
 
         """

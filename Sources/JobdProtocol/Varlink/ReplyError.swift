@@ -22,6 +22,10 @@ public enum JobdError: ReplyError, Hashable {
     case shuttingDown
     /// The database refused a write (full disk, read-only file, ...). Nothing was stored.
     case storageFailed(String)
+    /// The reply would pass the daemon's bound (`jobd --max-reply-bytes`); `reason` says how to ask instead.
+    case replyTooLarge(limit: Int, reason: String)
+    /// The connection was refused: the daemon, or this user, holds as many as it allows. Try again later.
+    case tooManyConnections(String)
     /// The method is not part of any interface jobd serves.
     case methodNotFound(String)
     /// A parameter is missing, of the wrong type, or out of range.
@@ -40,6 +44,8 @@ public enum JobdError: ReplyError, Hashable {
         case .profileNotFound: "io.jobd.ProfileNotFound"
         case .shuttingDown: "io.jobd.ShuttingDown"
         case .storageFailed: "io.jobd.StorageFailed"
+        case .replyTooLarge: "io.jobd.ReplyTooLarge"
+        case .tooManyConnections: "io.jobd.TooManyConnections"
         case .methodNotFound: "org.varlink.service.MethodNotFound"
         case .invalidParameter: "org.varlink.service.InvalidParameter"
         case .interfaceNotFound: "org.varlink.service.InterfaceNotFound"
@@ -56,6 +62,8 @@ public enum JobdError: ReplyError, Hashable {
         case .profileNotFound(let signature): ["signature": .string(signature)]
         case .shuttingDown: [:]
         case .storageFailed(let reason): ["reason": .string(reason)]
+        case .replyTooLarge(let limit, let reason): ["limit": .int(Int64(limit)), "reason": .string(reason)]
+        case .tooManyConnections(let reason): ["reason": .string(reason)]
         case .methodNotFound(let method): ["method": .string(method)]
         case .invalidParameter(let parameter): ["parameter": .string(parameter)]
         case .interfaceNotFound(let interface): ["interface": .string(interface)]
@@ -72,6 +80,8 @@ public enum JobdError: ReplyError, Hashable {
         case .profileNotFound(let signature): "no profile for \(signature) (see jobctl profiles)"
         case .shuttingDown: "jobd is shutting down; submit again once it is back"
         case .storageFailed(let reason): "jobd could not store the change: \(reason)"
+        case .replyTooLarge(let limit, let reason): "the reply would pass jobd's limit of \(limit) bytes: \(reason)"
+        case .tooManyConnections(let reason): "jobd refused the connection: \(reason)"
         case .methodNotFound(let method): "jobd has no method \(method)"
         case .invalidParameter(let parameter): "invalid parameter: \(parameter)"
         case .interfaceNotFound(let interface): "jobd does not serve the interface \(interface)"
@@ -81,18 +91,25 @@ public enum JobdError: ReplyError, Hashable {
 
     /// Rebuilds the error from a reply, for the client side. Unknown names keep their name.
     public init?(name: String, parameters: [String: JSONValue]) {
-        let id = JobID(Int64(parameters["id"]?.doubleValue ?? 0))
+        // Never `Int64(aDouble)`: an id near Int64.max read back as a Double is out of range, and a trap
+        // here took `jobctl show 9223372036854775807` down.
+        let id = JobID(parameters["id"]?.int64Value ?? 0)
         switch name {
         case "io.jobd.JobNotFound": self = .jobNotFound(id)
         case "io.jobd.JobFinished":
             self = .jobFinished(id, parameters["state"]?.stringValue.flatMap(JobState.init) ?? .succeeded)
         case "io.jobd.InvalidJob":
             self = .invalidJob(
-                index: Int(parameters["index"]?.doubleValue ?? 0), reason: parameters["reason"]?.stringValue ?? "")
+                index: (parameters["index"]?.int64Value).flatMap { Int(exactly: $0) } ?? 0, reason: parameters["reason"]?.stringValue ?? "")
         case "io.jobd.PermissionDenied": self = .permissionDenied(parameters["reason"]?.stringValue ?? "")
         case "io.jobd.ProfileNotFound": self = .profileNotFound(parameters["signature"]?.stringValue ?? "")
         case "io.jobd.ShuttingDown": self = .shuttingDown
         case "io.jobd.StorageFailed": self = .storageFailed(parameters["reason"]?.stringValue ?? "")
+        case "io.jobd.TooManyConnections": self = .tooManyConnections(parameters["reason"]?.stringValue ?? "")
+        case "io.jobd.ReplyTooLarge":
+            self = .replyTooLarge(
+                limit: (parameters["limit"]?.int64Value).flatMap { Int(exactly: $0) } ?? 0,
+                reason: parameters["reason"]?.stringValue ?? "")
         case "org.varlink.service.MethodNotFound": self = .methodNotFound(parameters["method"]?.stringValue ?? "")
         case "org.varlink.service.InvalidParameter":
             self = .invalidParameter(parameters["parameter"]?.stringValue ?? "")

@@ -136,11 +136,4 @@ extension Duration {
         if value == value.rounded(), let whole = Int64(exactly: value) { return "\(whole)s" }
         return "\(value)s"
     }
-
-    /// `seconds` as a duration, to the millisecond, clamped to 0...100 years (NaN is 0): a number from a
-    /// frame or a flag must never trap in the conversion to integer milliseconds.
-    static func clamped(seconds: Double) -> Duration {
-        guard seconds.isFinite, seconds > 0 else { return .zero }
-        return .milliseconds(Int64(min(seconds, 100 * 365 * 86_400) * 1000))
-    }
 }

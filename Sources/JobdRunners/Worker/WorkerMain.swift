@@ -74,7 +74,7 @@ public enum WorkerMain {
         _ message: WorkerMessage, id: JobID, control: RunControl, registry: HandlerRegistry, runner: ExecRunner,
         handlerRunner: HandlerRunner, post: AsyncStream<WorkerMessage>.Continuation
     ) async -> RunOutcome {
-        let timeout = message.timeoutSeconds.map { Duration.clamped(seconds: $0) }
+        let timeout = message.timeoutSeconds.map { Duration.seconds(checked: $0) }  // never trap on a frame
         switch registry.kind(named: message.kind ?? HandlerRegistry.execKind) {
         case .exec:
             let job = ExecJob(

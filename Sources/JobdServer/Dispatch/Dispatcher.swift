@@ -241,7 +241,7 @@ actor Dispatcher {
     /// as this task (an exec job's child is awaited on the reactor thread, never on this pool).
     private nonisolated func run(_ plan: JobPlan, control: RunControl) async -> RunOutcome {
         let outputPath = "\(configuration.logsDirectory)/\(plan.id).log"
-        let timeout = plan.timeoutSeconds.map { Duration.milliseconds(Int64($0 * 1000)) }
+        let timeout = plan.timeoutSeconds.map { Duration.seconds(checked: $0) }  // a stored row may predate the range check
         guard let kind = registry.kind(named: plan.kind) else {
             return RunOutcome(error: "this jobd has no handler named \(plan.kind)", wallSeconds: 0)
         }

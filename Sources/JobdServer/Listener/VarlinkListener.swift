@@ -14,18 +14,24 @@ final class VarlinkListener: Sendable {
 
     private let server: NIOAsyncChannel<(Connection, Caller), Never>
     private let responder: Responder
+    private let limiter: ConnectionLimiter
     private let logger: Logger
     let path: String
 
     /// Binds the socket (after removing a stale file); clients can connect once this returns.
     static func bind(
-        path: String, maximumMessageBytes: Int, responder: Responder, group: any EventLoopGroup, logger: Logger
+        path: String, maximumMessageBytes: Int, limits: ConnectionLimits = ConnectionLimits(), responder: Responder,
+        group: any EventLoopGroup, logger: Logger
     ) async throws -> VarlinkListener {
         try await SocketFile.prepare(path, group: group)
+        let frameTimeout = TimeAmount.nanoseconds(
+            limits.frameTimeout.components.seconds * 1_000_000_000 + limits.frameTimeout.components.attoseconds / 1_000_000_000)
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .bind(unixDomainSocketPath: path) { channel in
                 channel.peerCredentials().flatMapThrowing { caller in
+                    try channel.pipeline.syncOperations.addHandler(
+                        FrameTimeoutHandler(timeout: frameTimeout, peer: caller, logger: logger))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(NULFrameDecoder(maximumFrameLength: maximumMessageBytes)))
                     return (try Connection(wrappingChannelSynchronously: channel), caller)
@@ -33,14 +39,19 @@ final class VarlinkListener: Sendable {
             }
         // Anyone may connect; each request is then authorised from the peer's uid (DESIGN §6).
         SocketFile.makeConnectable(path)
-        return VarlinkListener(server: server, responder: responder, logger: logger, path: path)
+        return VarlinkListener(
+            server: server, responder: responder,
+            limiter: ConnectionLimiter(maximumTotal: limits.maximumTotal, maximumPerUser: limits.maximumPerUser),
+            logger: logger, path: path)
     }
 
     private init(
-        server: NIOAsyncChannel<(Connection, Caller), Never>, responder: Responder, logger: Logger, path: String
+        server: NIOAsyncChannel<(Connection, Caller), Never>, responder: Responder, limiter: ConnectionLimiter,
+        logger: Logger, path: String
     ) {
         self.server = server
         self.responder = responder
+        self.limiter = limiter
         self.logger = logger
         self.path = path
     }
@@ -50,7 +61,14 @@ final class VarlinkListener: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await (connection, caller) in connections {
-                    group.addTask { await self.serve(connection, caller: caller) }
+                    if let refusal = limiter.admit(caller.uid) {
+                        group.addTask { await self.refuse(connection, caller: caller, refusal) }
+                        continue
+                    }
+                    group.addTask {
+                        defer { self.limiter.release(caller.uid) }
+                        await self.serve(connection, caller: caller)
+                    }
                 }
             }
         }
@@ -62,6 +80,19 @@ final class VarlinkListener: Sendable {
         SocketFile.remove(path)
     }
 
+    /// Answers a connection past a limit with one `io.jobd.TooManyConnections` and closes it, so its
+    /// client learns why instead of seeing a reset.
+    private func refuse(_ connection: Connection, caller: Caller, _ refusal: ConnectionLimiter.Refusal) async {
+        logger.notice("refusing a connection from pid \(caller.pid) (uid \(caller.uid)): \(refusal)")
+        let error = JobdError.tooManyConnections(refusal.description)
+        try? await connection.executeThenClose { _, outbound in
+            var buffer = ByteBuffer()
+            buffer.writeVarlinkMessage(
+                try WireJSON.encode(VarlinkErrorReply(error: error.varlinkName, parameters: error.varlinkParameters)))
+            try await outbound.write(buffer)
+        }
+    }
+
     private func serve(_ connection: Connection, caller: Caller) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
@@ -71,7 +102,8 @@ final class VarlinkListener: Sendable {
                         logger.notice("closing a connection from pid \(caller.pid): a message that is not a varlink call")
                         return
                     }
-                    let call = IncomingCall(header: header, message: message)
+                    let channel = connection.channel
+                    let call = IncomingCall(header: header, message: message, isConnectionOpen: { channel.isActive })
                     try await responder.respond(to: call, caller: caller) { reply in
                         var buffer = ByteBuffer()
                         buffer.writeVarlinkMessage(reply)
@@ -86,4 +118,12 @@ final class VarlinkListener: Sendable {
             logger.debug("connection from pid \(caller.pid) ended: \(error)")
         }
     }
+}
+
+/// How many connections the listener holds, and how long a message may stall (`jobd --max-connections`,
+/// `--max-connections-per-user`, `--frame-timeout`).
+struct ConnectionLimits: Sendable {
+    var maximumTotal = DaemonConfiguration.defaultMaximumConnections
+    var maximumPerUser = DaemonConfiguration.defaultMaximumConnectionsPerUser
+    var frameTimeout = DaemonConfiguration.defaultFrameTimeout
 }

@@ -4,6 +4,9 @@ import JobdProtocol
 struct IncomingCall: Sendable {
     var header: VarlinkCallHeader
     var message: [UInt8]
+    /// Whether the call's connection is still open: a long call (`Logs` with `follow`) stops when its
+    /// client has gone, not when its job ends.
+    var isConnectionOpen: @Sendable () -> Bool = { true }
 
     var method: String { header.method }
     var wantsMore: Bool { header.more == true }

@@ -3,7 +3,12 @@ import JobdRunners
 
 extension Responder {
     /// Sends output from an offset; with `follow` (and `more`), keeps sending until the job has finished.
-    func logs(_ parameters: Logs.Parameters, more: Bool, caller: Caller, send: @escaping Send) async throws {
+    /// Stops at the first failed send, or as soon as `isConnectionOpen` says the client has gone: a job
+    /// that writes nothing for an hour must not keep a follow polling for a client that left.
+    func logs(
+        _ parameters: Logs.Parameters, more: Bool, caller: Caller, isConnectionOpen: @escaping @Sendable () -> Bool,
+        send: @escaping Send
+    ) async throws {
         let job = try await authorizedJob(parameters.id, caller: caller)
         guard (parameters.offset ?? 0) >= 0 else { throw JobdError.invalidParameter("offset") }
         let path = "\(configuration.logsDirectory)/\(job.id).log"
@@ -26,6 +31,10 @@ extension Responder {
             }
             if finished {
                 try await self.reply(reply, send)
+                return
+            }
+            guard isConnectionOpen() else {
+                logger.debug("stopped following the output of job \(job.id): its client has gone")
                 return
             }
             if !chunk.bytes.isEmpty { try await self.reply(reply, send, continues: true) }

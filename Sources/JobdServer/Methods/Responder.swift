@@ -24,7 +24,18 @@ struct Responder: Sendable {
     /// Runs one call and sends its reply (or replies, for `more`), or its error.
     /// - Throws: only when the connection fails; the caller closes it then.
     func respond(to call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
-        let send: Send = call.header.oneway == true ? { @Sendable _ in } : send
+        let connectionSend = send
+        // A failed send is the connection's failure, told apart from the method's own errors below.
+        let send: Send =
+            call.header.oneway == true
+            ? { @Sendable _ in }
+            : { @Sendable bytes in
+                do {
+                    try await connectionSend(bytes)
+                } catch {
+                    throw ConnectionLost(underlying: error)
+                }
+            }
         do {
             // A daemon that is not root runs every job as itself and shows every job to itself: serving
             // another uid would run that user's work with our rights and show us theirs. One check, here.
@@ -42,6 +53,19 @@ struct Responder: Sendable {
             logger.error("\(call.method) from uid \(caller.uid): \(error)")
             let reply = JobdError.storageFailed(error.description)
             try await send(try WireJSON.encode(VarlinkErrorReply(error: reply.varlinkName, parameters: reply.varlinkParameters)))
+        } catch let error as ConnectionLost {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()  // the daemon is stopping: the connection closes
+        } catch {
+            // Anything else is the daemon's failure, not the caller's: a read error from SQLite (GRDB's
+            // DatabaseError), a stored row that does not decode. The client gets a typed error, never a
+            // silently closed connection; the details go to the log, not to the caller.
+            logger.error("\(call.method) from uid \(caller.uid) failed: \(error)")
+            let reply = JobdError.storageFailed(
+                "jobd could not read its database to answer \(call.method) (\(type(of: error))); "
+                    + "nothing was changed. Try again; if it persists, jobd's log says why")
+            try await send(try WireJSON.encode(VarlinkErrorReply(error: reply.varlinkName, parameters: reply.varlinkParameters)))
         }
     }
 
@@ -49,11 +73,9 @@ struct Responder: Sendable {
         switch call.method {
         case Submit.method: try await reply(submit(call.parameters(Submit.Parameters.self), caller: caller), send)
         case Get.method: try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
-        case List.method: try await reply(list(call.parameters(List.Parameters.self), caller: caller), send)
+        case List.method: try await list(call.parameters(List.Parameters.self), caller: caller, send: send)
         case Cancel.method: try await reply(cancel(call.parameters(Cancel.Parameters.self), caller: caller), send)
-        case Wait.method:
-            let jobs = try await wait(call.parameters(Wait.Parameters.self), caller: caller).jobs
-            try await send(WireJSON.encodeArrayReply(key: "jobs", jobs))
+        case Wait.method: try await wait(call.parameters(Wait.Parameters.self), caller: caller, send: send)
         case Status.method: try await reply(status(caller: caller), send)
         case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
         case Profiles.method: try await reply(profiles(caller: caller), send)
@@ -62,7 +84,9 @@ struct Responder: Sendable {
         case PinProfile.method:
             try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
         case Logs.method:
-            try await logs(call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller, send: send)
+            try await logs(
+                call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller,
+                isConnectionOpen: call.isConnectionOpen, send: send)
         case VarlinkService.getInfo: try await reply(info(), send)
         case VarlinkService.getInterfaceDescription:
             try await reply(interfaceDescription(call.parameters(VarlinkService.InterfaceQuery.self)), send)
@@ -75,8 +99,16 @@ struct Responder: Sendable {
         }
     }
 
+    /// Sends one reply, or `ReplyTooLarge` in its place when it would pass `--max-reply-bytes` (List and
+    /// Wait build theirs within the bound; this catches every other method).
     func reply(_ parameters: some Codable & Sendable, _ send: Send, continues: Bool = false) async throws {
-        try await send(try WireJSON.encode(VarlinkReply(parameters: parameters, continues: continues)))
+        let bytes = try WireJSON.encode(VarlinkReply(parameters: parameters, continues: continues))
+        guard bytes.count <= configuration.maximumReplyBytes else {
+            throw JobdError.replyTooLarge(
+                limit: configuration.maximumReplyBytes,
+                reason: "this reply is \(bytes.count) bytes; ask for less (List with a smaller limit, Wait with states_only)")
+        }
+        try await send(bytes)
     }
 
     /// Checks that every job exists and the caller may see it, in one read of their owners only. Another
@@ -95,4 +127,9 @@ struct Responder: Sendable {
         }
         return job
     }
+}
+
+/// A reply could not be sent: the client has gone. Ends the call and, in the listener, the connection.
+struct ConnectionLost: Error {
+    var underlying: any Error
 }

@@ -1,0 +1,60 @@
+import Synchronization
+
+/// Counts open connections, in total and per uid, and refuses one past either limit.
+///
+/// **No user can hold every connection**: idle connections are allowed (clients wait between calls), so
+/// without a cap one user could open descriptors until the daemon runs out and nobody else gets in.
+final class ConnectionLimiter: Sendable {
+    /// Why a connection was refused.
+    enum Refusal: Error, CustomStringConvertible {
+        /// The daemon holds `limit` connections (`jobd --max-connections`).
+        case total(limit: Int)
+        /// This uid holds `limit` connections (`jobd --max-connections-per-user`).
+        case perUser(uid: UInt32, limit: Int)
+
+        var description: String {
+            switch self {
+            case .total(let limit):
+                "jobd already holds \(limit) connections (--max-connections); close idle ones or try again later"
+            case .perUser(let uid, let limit):
+                "uid \(uid) already holds \(limit) connections to jobd (--max-connections-per-user); "
+                    + "close idle ones (one connection carries any number of calls) or try again later"
+            }
+        }
+    }
+
+    private struct Counts {
+        var total = 0
+        var byUser: [UInt32: Int] = [:]
+    }
+
+    let maximumTotal: Int
+    let maximumPerUser: Int
+    private let counts = Mutex(Counts())
+
+    init(maximumTotal: Int, maximumPerUser: Int) {
+        self.maximumTotal = maximumTotal
+        self.maximumPerUser = maximumPerUser
+    }
+
+    /// Counts a new connection of `uid`, or refuses it (and counts nothing).
+    func admit(_ uid: UInt32) -> Refusal? {
+        counts.withLock { counts in
+            if counts.total >= maximumTotal { return .total(limit: maximumTotal) }
+            let mine = counts.byUser[uid, default: 0]
+            if mine >= maximumPerUser { return .perUser(uid: uid, limit: maximumPerUser) }
+            counts.total += 1
+            counts.byUser[uid] = mine + 1
+            return nil
+        }
+    }
+
+    /// Forgets a connection that ``admit(_:)`` counted.
+    func release(_ uid: UInt32) {
+        counts.withLock { counts in
+            counts.total -= 1
+            let mine = counts.byUser[uid, default: 1] - 1
+            counts.byUser[uid] = mine > 0 ? mine : nil
+        }
+    }
+}
