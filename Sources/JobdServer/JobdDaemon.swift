@@ -96,6 +96,7 @@ public final class JobdDaemon: Service {
             logger.info("shutting down: no new jobs; running jobs have \(configuration.shutdownGrace) to finish")
             await listener.stopAccepting()
             await dispatcher.drain(grace: configuration.shutdownGrace)
+            await listener.finishCalls(within: .milliseconds(500))
             await pool.shutdown()
             store.close()
             // What is left are idle or waiting client connections.

@@ -3,6 +3,7 @@ import JobdVarlinkNIO
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Accepts connections on the Unix socket, splits each byte stream into varlink calls, and hands every
 /// call to the ``Responder``. It knows nothing about methods.
@@ -15,6 +16,8 @@ final class VarlinkListener: Sendable {
     private let server: NIOAsyncChannel<(Connection, Caller), Never>
     private let responder: Responder
     private let limiter: ConnectionLimiter
+    /// Calls being answered now, so a shutdown can let their replies out before it closes connections.
+    private let callsInFlight = Atomic<Int>(0)
     private let logger: Logger
     let path: String
 
@@ -80,6 +83,16 @@ final class VarlinkListener: Sendable {
         SocketFile.remove(path)
     }
 
+    /// Returns once no call is being answered, or after `limit`: at shutdown the drain has just answered
+    /// every waiting client (`ShuttingDown`), and those replies must reach the wire before connections
+    /// are cancelled. A `logs --follow` of a requeued job never ends by itself; the limit bounds it.
+    func finishCalls(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while callsInFlight.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Answers a connection past a limit with one `io.jobd.TooManyConnections` and closes it, so its
     /// client learns why instead of seeing a reset.
     private func refuse(_ connection: Connection, caller: Caller, _ refusal: ConnectionLimiter.Refusal) async {
@@ -104,6 +117,8 @@ final class VarlinkListener: Sendable {
                     }
                     let channel = connection.channel
                     let call = IncomingCall(header: header, message: message, isConnectionOpen: { channel.isActive })
+                    callsInFlight.add(1, ordering: .relaxed)
+                    defer { callsInFlight.subtract(1, ordering: .relaxed) }
                     try await responder.respond(to: call, caller: caller) { reply in
                         var buffer = ByteBuffer()
                         buffer.writeVarlinkMessage(reply)
