@@ -164,14 +164,14 @@ public final class SQLiteStore: JobStore {
         let arguments: StatementArguments = [
             state.rawValue, state.isFinished ? now.secondsSinceEpoch : nil, outcome.exitCode, outcome.signal, error,
             result, outcome.wallSeconds, outcome.cpuUserSeconds, outcome.cpuSystemSeconds, outcome.maxRSSBytes,
-            outcome.workerPID, id.rawValue,
+            outcome.workerPID, outcome.waitSeconds, id.rawValue,
         ]
         return committer.enqueue("finish job \(id)") { db in
             try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
                         wall_seconds = ?, cpu_user_seconds = ?, cpu_system_seconds = ?, max_rss_bytes = ?,
-                        worker_pid = ?, unclean_stops = 0
+                        worker_pid = ?, wait_seconds = ?, unclean_stops = 0
                     WHERE id = ?
                     """
             ).execute(arguments: arguments)
@@ -279,7 +279,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT owner_uid, signature, runs, cpu_ratio, class, changed_at, pinned FROM owner_profiles
+                    SELECT owner_uid, signature, runs, cpu_ratio, demand_ratio, class, changed_at, pinned FROM owner_profiles
                     ORDER BY owner_uid, signature
                     """
             ).map { row in
@@ -287,6 +287,7 @@ extension SQLiteStore {
                 return Profile(
                     ownerUID: owner < 0 ? nil : UInt32(truncatingIfNeeded: owner),
                     signature: row["signature"], runs: row["runs"], cpuRatio: row["cpu_ratio"],
+                    demandRatio: row["demand_ratio"],
                     learnedClass: (row["class"] as String?).flatMap(JobClass.init(rawValue:)),
                     changedAt: (row["changed_at"] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
                     pinned: (row["pinned"] as String?).flatMap(JobClass.init(rawValue:)))
@@ -296,7 +297,7 @@ extension SQLiteStore {
 
     public func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket {
         let arguments: StatementArguments = [
-            Self.ownerColumn(profile.ownerUID), profile.signature, profile.runs, profile.cpuRatio,
+            Self.ownerColumn(profile.ownerUID), profile.signature, profile.runs, profile.cpuRatio, profile.demandRatio,
             profile.learnedClass?.rawValue, profile.changedAt?.secondsSinceEpoch, profile.pinned?.rawValue,
             now.secondsSinceEpoch,
         ]
@@ -304,8 +305,8 @@ extension SQLiteStore {
             try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO owner_profiles
-                        (owner_uid, signature, runs, cpu_ratio, class, changed_at, pinned, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        (owner_uid, signature, runs, cpu_ratio, demand_ratio, class, changed_at, pinned, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: arguments)
         }

@@ -85,11 +85,12 @@ struct StoreTests {
             store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
             let outcome = RunOutcome(
                 exitCode: nil, signal: 9, error: "killed by signal 9 (SIGKILL)", wallSeconds: 2.5, cpuUserSeconds: 1.25,
-                cpuSystemSeconds: 0.25, maxRSSBytes: 4096)
+                cpuSystemSeconds: 0.25, maxRSSBytes: 4096, waitSeconds: 0.75)
             try await store.finish(id, state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1004)).committed()
             let job = try #require(try await store.job(id))
             #expect(job.state == .failed && job.signal == 9 && job.attempts == 1)
             #expect(job.cpuSeconds == 1.5 && job.wallSeconds == 2.5 && job.maxRSSBytes == 4096)
+            #expect(job.waitSeconds == 0.75, "the run-queue wait is kept beside the CPU time (issue 10)")
             #expect(job.startedAt == Timestamp(secondsSinceEpoch: 1001))
             #expect(job.finishedAt == Timestamp(secondsSinceEpoch: 1004))
         }
@@ -133,13 +134,23 @@ struct StoreTests {
         }
     }
 
+    @Test func profilesKeepTheirCPUAndDemandRatiosApart() async throws {
+        try await withStore { store, _ in
+            let profile = Profile(
+                ownerUID: 1000, signature: "/usr/bin/sh /srv/burn.sh", runs: 3, cpuRatio: 0.17, demandRatio: 0.98,
+                learnedClass: .cpu, changedAt: Timestamp(secondsSinceEpoch: 1000))
+            try await store.saveProfile(profile, at: Timestamp(secondsSinceEpoch: 1000)).committed()
+            #expect(try await store.profiles() == [profile])
+        }
+    }
+
     @Test func migratingTwiceIsANoOp() throws {
         let queue = try DatabaseQueue()
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         let applied = try queue.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
         #expect(
-            applied == ["0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner"],
+            applied == ["0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner", "0006_demand"],
             "each migration once, in order")
     }
 }

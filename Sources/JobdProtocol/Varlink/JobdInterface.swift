@@ -66,7 +66,8 @@ public enum JobdInterface {
           cpu_user_seconds: ?float,
           cpu_system_seconds: ?float,
           max_rss_bytes: ?int,
-          worker_pid: ?int
+          worker_pid: ?int,
+          wait_seconds: ?float
         )
 
         type StateCounts (
@@ -143,6 +144,7 @@ public enum JobdInterface {
           signature: string,
           runs: int,
           cpu_ratio: float,
+          demand_ratio: float,
           class: ?JobClass,
           changed_at: ?string,
           pinned: ?JobClass

@@ -281,7 +281,7 @@ actor Dispatcher {
 
     // MARK: - Learning (DESIGN §3)
 
-    /// A finished run's CPU ratio goes into its signature's profile. Not for a run that was cancelled
+    /// A finished run's CPU ratio and CPU demand go into its signature's profile. Not for a run that was cancelled
     /// or stopped at shutdown (killed at once, it says nothing about the work), nor one that never
     /// started, nor an in-daemon handler (its CPU time is not measured).
     private nonisolated func learn(from outcome: RunOutcome, of plan: JobPlan, stop: StopReason?) async {
@@ -291,34 +291,48 @@ actor Dispatcher {
         case .timedOut, nil: break
         }
         guard plan.kind == HandlerRegistry.execKind || plan.class == .cpu else { return }
-        let ratio = (outcome.cpuUserSeconds + outcome.cpuSystemSeconds) / outcome.wallSeconds
-        await profileBook.record(signature, owner: plan.ownerUID, ratio: ratio, at: WallClock.now())
+        guard let ratio = outcome.cpuRatio else { return }
+        await profileBook.record(
+            signature, owner: plan.ownerUID, ratio: ratio, demand: outcome.demandRatio, at: WallClock.now())
     }
 
-    /// While an I/O-class exec job runs in the daemon, samples its process group's CPU time every
-    /// `reclassifyAfter`; a stretch above the upper threshold switches its signature to `cpu` at once,
-    /// so the next job of it goes to the pool, and says so in this job's class reason.
+    /// While an I/O-class exec job runs in the daemon, reads its process group's CPU demand (CPU + run-queue
+    /// wait, from the reactor's sampler) every `reclassifyAfter`; a stretch at or above the upper threshold
+    /// switches its signature to `cpu` at once, so the next job of it goes to the pool, and says so in this
+    /// job's class reason. Demand, not CPU alone: twelve burners on two cores each get 0.17 of a core, but
+    /// each is running or runnable all the time (issue 10).
     private nonisolated func watchForCPUBurn(_ plan: JobPlan, control: RunControl) async {
         guard let signature = plan.signature else { return }
         let window = configuration.reclassifyAfter
-        let upper = await profileBook.thresholds.upper
-        var lastCPU = 0.0
+        let upper = profileBook.thresholds.upper
+        var last: (usage: TreeUsage, at: ContinuousClock.Instant)?
         while true {
             do {
                 try await Task.sleep(for: window)
             } catch {
                 return  // the job ended
             }
-            guard let group = control.processGroup else { continue }
-            let cpu = SystemInfo.processGroupCPUSeconds(group)
-            let ratio = (cpu - lastCPU) / window.inSeconds
-            lastCPU = cpu
-            guard ratio >= upper else { continue }
+            guard let group = control.processGroup, let usage = runner.usage(ofGroup: group) else { continue }
+            let now = ContinuousClock.now
+            // The first reading has no stretch before it (the sampler's first pass may lag the start).
+            guard let previous = last else {
+                last = (usage, now)
+                continue
+            }
+            last = (usage, now)
+            let elapsed = (now - previous.at).inSeconds
+            guard elapsed > 0 else { continue }
+            let cpu = max(0, usage.cpuSeconds - previous.usage.cpuSeconds)
+            let wait = max(0, usage.waitSeconds - previous.usage.waitSeconds)
+            let ratio = cpu / elapsed
+            let demand = (cpu + wait) / elapsed
+            guard demand >= upper else { continue }
             let profile = await profileBook.recordWhileRunning(
-                signature, owner: plan.ownerUID, ratio: ratio, at: WallClock.now())
+                signature, owner: plan.ownerUID, ratio: ratio, demand: demand, at: WallClock.now())
             let note =
-                "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s over "
-                + "\(window.inSeconds)s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
+                "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s, "
+                + "\(Profile.format(demand)) counting run-queue wait, over "
+                + "\(Profile.format(elapsed))s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
                 + "this job stays io"
             store.updateClassReason(plan.id, reason: (plan.classReason.map { $0 + "; " } ?? "") + note)
             logger.info("job \(plan.id): \(note)", metadata: ["job": "\(plan.id)"])
