@@ -98,12 +98,29 @@ int jobd_scan_groups(const int32_t *pgids, int count, struct jobd_proc_sample *o
     return found;
 }
 
-static int parse_schedstat(const char *path, int32_t tid, struct jobd_task_stat *out) {
+/// The value of a "name:\tN" line of a status file, or 0.
+static int64_t status_field(const char *text, const char *name) {
+    const char *at = strstr(text, name);
+    return at ? strtoll(at + strlen(name), NULL, 10) : 0;
+}
+
+/// `base` is /proc/PID or /proc/PID/task/TID.
+static int read_task(const char *base, int32_t tid, struct jobd_task_stat *out) {
+    char path[128];
     char text[128];
+    snprintf(path, sizeof path, "%s/schedstat", base);
     if (read_small(path, text, sizeof text) < 0) return 0;
     long long run = 0, wait = 0;
     if (sscanf(text, "%lld %lld", &run, &wait) != 2) return 0;
     *out = (struct jobd_task_stat){.tid = tid, .run_ns = run, .wait_ns = wait};
+    // ~1.4 KB of text; the switch counts are its last lines. The leading newline keeps
+    // "voluntary_ctxt_switches" from matching inside "nonvoluntary_ctxt_switches".
+    char status[4096];
+    snprintf(path, sizeof path, "%s/status", base);
+    if (read_small(path, status, sizeof status) > 0) {
+        out->voluntary = status_field(status, "\nvoluntary_ctxt_switches:");
+        out->involuntary = status_field(status, "\nnonvoluntary_ctxt_switches:");
+    }
     return 1;
 }
 
@@ -112,8 +129,8 @@ int jobd_read_task_stats(int32_t pid, int32_t threads, struct jobd_task_stat *ou
     if (capacity <= 0) return 0;
     if (threads <= 1) {
         // /proc/PID/schedstat is the thread-group leader's own task: the whole process when it has one.
-        snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
-        return parse_schedstat(path, pid, out);
+        snprintf(path, sizeof path, "/proc/%d", pid);
+        return read_task(path, pid, out);
     }
     snprintf(path, sizeof path, "/proc/%d/task", pid);
     DIR *tasks = opendir(path);
@@ -123,8 +140,8 @@ int jobd_read_task_stats(int32_t pid, int32_t threads, struct jobd_task_stat *ou
     while (found < capacity && (entry = readdir(tasks)) != NULL) {
         int32_t tid;
         if (!is_pid_name(entry->d_name, &tid)) continue;
-        snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", pid, tid);
-        found += parse_schedstat(path, tid, out + found);
+        snprintf(path, sizeof path, "/proc/%d/task/%d", pid, tid);
+        found += read_task(path, tid, out + found);
     }
     closedir(tasks);
     return found;

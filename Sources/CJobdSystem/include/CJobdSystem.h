@@ -157,10 +157,15 @@ struct jobd_task_stat {
     int64_t run_ns;
     /// Field 2: time runnable but waiting on a run queue, in ns.
     int64_t wait_ns;
+    /// `voluntary_ctxt_switches` of its status: it blocked (sleep, I/O, a lock).
+    int64_t voluntary;
+    /// `nonvoluntary_ctxt_switches`: it was preempted while it could still run.
+    int64_t involuntary;
 };
 
-/// Reads every task's schedstat of process `pid` (its threads): one read of /proc/PID/schedstat when
-/// `threads` is 1, else one per entry of /proc/PID/task. Returns how many (at most `capacity`), or -errno.
+/// Reads every task's schedstat and context-switch counts of process `pid` (its threads): /proc/PID/
+/// schedstat and status when `threads` is 1, else those of each entry of /proc/PID/task. Returns how
+/// many (at most `capacity`), or -errno.
 int jobd_read_task_stats(int32_t pid, int32_t threads, struct jobd_task_stat *out, int capacity);
 
 #endif

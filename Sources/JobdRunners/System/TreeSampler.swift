@@ -6,16 +6,26 @@ import Synchronization
 public struct TreeUsage: Sendable, Hashable {
     /// On-CPU seconds of every task seen (schedstat field 1), the dead ones at their last reading.
     public var cpuSeconds: Double
-    /// Seconds its tasks were runnable but waiting for a CPU (schedstat field 2), likewise.
+    /// Seconds its tasks waited for a CPU *after being preempted*: the run-queue wait (schedstat field 2)
+    /// of each stretch between two readings, times the share of that stretch's context switches that were
+    /// involuntary. This is CPU it wanted and did not get. The wait after a wake-up (an I/O completes, a
+    /// sleep ends) is left out: on a loaded machine every wake-up waits a few ms for a CPU, and a job that
+    /// blocks on a fast disk thousands of times a second would otherwise look CPU-bound (issue 10).
     public var waitSeconds: Double
+    /// All the run-queue wait, after wake-ups too.
+    public var totalWaitSeconds: Double
     /// The largest sum of the group's resident sets seen in one sample, in bytes; nil before any.
     public var peakRSSBytes: Int64?
     /// How many samples saw the group.
     public var samples: Int
 
-    public init(cpuSeconds: Double = 0, waitSeconds: Double = 0, peakRSSBytes: Int64? = nil, samples: Int = 0) {
+    public init(
+        cpuSeconds: Double = 0, waitSeconds: Double = 0, totalWaitSeconds: Double = 0, peakRSSBytes: Int64? = nil,
+        samples: Int = 0
+    ) {
         self.cpuSeconds = cpuSeconds
         self.waitSeconds = waitSeconds
+        self.totalWaitSeconds = totalWaitSeconds
         self.peakRSSBytes = peakRSSBytes
         self.samples = samples
     }
@@ -32,12 +42,32 @@ public struct TreeUsage: Sendable, Hashable {
 ///
 /// Not thread-safe: the reactor thread owns it. ``published`` is the one part other threads read.
 final class TreeSampler: @unchecked Sendable {
+    /// The last reading of one task, and the wait after preemption counted so far (ns).
+    private struct TaskReading {
+        var run: Int64 = 0
+        var wait: Int64 = 0
+        var voluntary: Int64 = 0
+        var involuntary: Int64 = 0
+        var preemptedWait: Double = 0
+
+        /// Takes a new reading: the wait since the last one counts in the share of the switches since then
+        /// that were preemptions. No switch at all: it has been runnable throughout, so all of it counts.
+        mutating func update(_ stat: jobd_task_stat) {
+            let wait = max(0, stat.wait_ns &- self.wait)
+            let voluntary = max(0, stat.voluntary &- self.voluntary)
+            let involuntary = max(0, stat.involuntary &- self.involuntary)
+            let switches = voluntary &+ involuntary
+            preemptedWait += switches == 0 ? Double(wait) : Double(wait) * Double(involuntary) / Double(switches)
+            (run, self.wait, self.voluntary, self.involuntary) =
+                (stat.run_ns, stat.wait_ns, stat.voluntary, stat.involuntary)
+        }
+    }
+
     private struct Group {
-        /// Last reading of each task seen, in ns.
-        var tasks: [Int32: (run: Int64, wait: Int64)] = [:]
-        /// Readings of tasks whose id came back as a new task (a lower reading): kept here.
-        var retiredRun: Int64 = 0
-        var retiredWait: Int64 = 0
+        /// Each task seen, at its last reading.
+        var tasks: [Int32: TaskReading] = [:]
+        /// Tasks whose id came back as a new task (a lower reading): what they used is kept here.
+        var retired = TaskReading()
         /// utime + stime ticks of each process at its last schedstat read: unchanged and not runnable
         /// means it slept since, so its schedstat is not read again.
         var ticks: [Int32: Int64] = [:]
@@ -45,14 +75,17 @@ final class TreeSampler: @unchecked Sendable {
         var samples = 0
 
         var usage: TreeUsage {
-            var run = retiredRun
-            var wait = retiredWait
-            for reading in tasks.values {
-                run &+= reading.run
-                wait &+= reading.wait
+            var run = retired.run
+            var wait = retired.wait
+            var preempted = retired.preemptedWait
+            for task in tasks.values {
+                run &+= task.run
+                wait &+= task.wait
+                preempted += task.preemptedWait
             }
             return TreeUsage(
-                cpuSeconds: Double(max(0, run)) / 1e9, waitSeconds: Double(max(0, wait)) / 1e9,
+                cpuSeconds: Double(max(0, run)) / 1e9, waitSeconds: max(0, preempted) / 1e9,
+                totalWaitSeconds: Double(max(0, wait)) / 1e9,
                 peakRSSBytes: peakRSSPages.map { $0 &* TreeSampler.pageSize }, samples: samples)
         }
     }
@@ -126,13 +159,17 @@ final class TreeSampler: @unchecked Sendable {
                 jobd_read_task_stats(process.pid, process.threads, $0.baseAddress, Int32($0.count))
             }
             guard count > 0 else { continue }
-            for task in taskScratch[0..<Int(count)] {
-                if let last = group.tasks[task.tid], task.run_ns < last.run {
+            for stat in taskScratch[0..<Int(count)] {
+                var task = group.tasks[stat.tid] ?? TaskReading()
+                if stat.run_ns < task.run {
                     // A new task with a reused id: keep what the old one used.
-                    group.retiredRun &+= last.run
-                    group.retiredWait &+= last.wait
+                    group.retired.run &+= task.run
+                    group.retired.wait &+= task.wait
+                    group.retired.preemptedWait += task.preemptedWait
+                    task = TaskReading()
                 }
-                group.tasks[task.tid] = (task.run_ns, task.wait_ns)
+                task.update(stat)
+                group.tasks[stat.tid] = task
             }
         }
         if !processes.isEmpty {
