@@ -106,4 +106,33 @@ extension AgainstTheRealDaemon.ClassificationTests {
             #expect(show.stdout.contains("run-queue wait") && show.stdout.contains("demand"), "\(show.stdout)")
         }
     }
+
+    /// Part 2 of issue 10: the watcher of a running I/O job judges demand. With four busy loops in
+    /// the daemon beside it, a burner gets about 0.4 of a core, below the 0.6 threshold: the old
+    /// CPU-only watcher never fired. Its demand is still about 1, so it fires within the window.
+    @Test func aRunningIOJobIsReclassifiedUnderLoad() async throws {
+        try await DaemonProcess.with(arguments: ["--reclassify-after", "1"]) { daemon in
+            let path = daemon.directory.file("shifty.py")
+            try Self.shifting.write(toFile: path, atomically: true, encoding: .utf8)
+            let modeFile = path + ".mode"
+            let spec = JobSpec(argv: ["/usr/bin/python3", path, modeFile])
+            try "sleep 0.2".write(toFile: modeFile, atomically: true, encoding: .utf8)
+            _ = try await run(spec, on: daemon)
+            var loop = JobSpec(argv: ["sh", "-c", "while :; do :; done"])
+            loop.class = .io
+            let loops = try await daemon.submit(Array(repeating: loop, count: 4))
+            try "cpu 20".write(toFile: modeFile, atomically: true, encoding: .utf8)
+            let running = try await daemon.submit([spec])[0]
+            #expect(try await daemon.job(running).class == .io, "learned io from its first run")
+            let job = try await eventually("the running job is reclassified", within: .seconds(8)) { () -> Job? in
+                let job = try await daemon.job(running)
+                return job.classReason?.contains("reclassified while running") == true ? job : nil
+            }
+            #expect(job.state == .running && job.class == .io)
+            #expect(job.classReason?.contains("counting run-queue wait") == true, "\(String(describing: job.classReason))")
+            let next = try await daemon.job(try await daemon.submit([spec])[0])
+            #expect(next.class == .cpu && next.classSource == .learned, "\(String(describing: next.classReason))")
+            _ = try await daemon.jobctl(["cancel", running.description, next.id.description] + loops.map(\.description))
+        }
+    }
 }
