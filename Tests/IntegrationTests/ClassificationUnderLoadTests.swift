@@ -103,7 +103,7 @@ extension AgainstTheRealDaemon.ClassificationTests {
             let peak = try #require(sampled.maxRSSBytes, "a job that lives past a sample has a sampled peak")
             #expect(peak > 0 && peak < workerRSS / 4, "\(peak) vs the worker's \(workerRSS)")
             let show = try await daemon.jobctl("show", sampled.id.description)
-            #expect(show.stdout.contains("run-queue wait") && show.stdout.contains("demand"), "\(show.stdout)")
+            #expect(show.stdout.contains("waiting for a CPU") && show.stdout.contains("demand"), "\(show.stdout)")
         }
     }
 

@@ -48,7 +48,8 @@ extension Job {
                 let system = cpuSystemSeconds ?? 0
                 return "\(DurationText.format(seconds: cpu)) (user \(DurationText.format(seconds: user)), sys \(DurationText.format(seconds: system)))"
             } ?? "-"),
-            ("run-queue wait", waitSeconds.map { DurationText.format(seconds: $0) } ?? "-"),
+            // Labels of at most 9 characters keep the column where scripts and tests expect it.
+            ("cpu wait", waitSeconds.map { "\(DurationText.format(seconds: $0)) runnable, waiting for a CPU" } ?? "-"),
             ("cpu ratio", cpuRatioText),
             ("peak rss", maxRSSBytes.map { "\($0 / 1024) KiB" } ?? "-"),
             ("worker", workerPID.map { "pid \($0)" } ?? "-"),
