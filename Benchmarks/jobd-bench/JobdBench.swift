@@ -252,6 +252,40 @@ extension JobdBench {
         print(String(
             format: "mixed: learned is %.1f%% of the correct hints' makespan; forced-CPU %.1fx, forced-I/O %.2fx the learned",
             results[0].1 / results[1].1 * 100, results[2].1 / results[0].1, results[3].1 / results[0].1))
+
+        // Issue 10: the same again with the machine oversubscribed by two busy loops outside jobd. A
+        // class learned from CPU share alone drifts to io here (each burner gets ~0.5 of a core); one
+        // learned from demand (CPU + run-queue wait) does not.
+        let loops = (0..<2).compactMap { _ -> Process? in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "while :; do :; done"]
+            return (try? process.run()) == nil ? nil : process
+        }
+        defer { for process in loops { process.terminate() } }
+        var loaded: [Double] = []
+        for (label, specs) in [
+            ("learned, 2 busy loops outside jobd", workload(burn: burn, nap: nap)),
+            ("correct hints, 2 busy loops outside jobd", workload(burn: hinted(burn, .cpu), nap: hinted(nap, .io))),
+        ] {
+            let daemon = try await daemon()
+            defer { daemon.stop() }
+            if label.hasPrefix("learned") {
+                _ = try await submitAndWait([burn], on: daemon)
+                _ = try await submitAndWait([nap], on: daemon)
+            }
+            let (jobs, elapsed) = try await submitAndWait(specs, on: daemon)
+            loaded.append(elapsed)
+            let burners = jobs.filter { $0.argv?.first == "/usr/bin/python3" }
+            let naps = jobs.filter { $0.argv?.first != "/usr/bin/python3" }
+            print(String(
+                format: "mixed %d CPU-heavy + %d sleep-heavy, %@: makespan %.2f s; burners as cpu %d/%d, naps as io %d/%d%@",
+                mixedCPU, mixedSleep, label, elapsed, burners.filter { $0.class == .cpu }.count, burners.count,
+                naps.filter { $0.class == .io }.count, naps.count, failures(jobs)))
+        }
+        print(String(
+            format: "mixed: learned is %.1f%% of the correct hints' makespan without load, %.1f%% with 2 busy loops",
+            results[0].1 / results[1].1 * 100, loaded[0] / loaded[1] * 100))
     }
 }
 
