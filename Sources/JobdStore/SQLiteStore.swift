@@ -164,7 +164,9 @@ public final class SQLiteStore: JobStore {
         let arguments: StatementArguments = [
             state.rawValue, state.isFinished ? now.secondsSinceEpoch : nil, outcome.exitCode, outcome.signal, error,
             result, outcome.wallSeconds, outcome.cpuUserSeconds, outcome.cpuSystemSeconds, outcome.maxRSSBytes,
-            outcome.workerPID, outcome.waitSeconds, id.rawValue,
+            // A worker's frame could carry any number: out of range, it is stored as unknown rather than
+            // failing the CHECK and with it the whole outcome.
+            outcome.workerPID, outcome.waitSeconds.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, id.rawValue,
         ]
         return committer.enqueue("finish job \(id)") { db in
             try db.cachedStatement(

@@ -130,10 +130,11 @@ final class TreeSampler: @unchecked Sendable {
         while true {
             found = pgids.withUnsafeBufferPointer { ids in
                 scratch.withUnsafeMutableBufferPointer {
-                    jobd_scan_groups(ids.baseAddress, Int32(ids.count), $0.baseAddress, Int32($0.count))
+                    jobd_scan_groups(
+                        ids.baseAddress, Int32(clamping: ids.count), $0.baseAddress, Int32(clamping: $0.count))
                 }
             }
-            guard found > Int32(scratch.count) else { break }
+            guard Int(found) > scratch.count else { break }
             // More processes than room: grow and scan again (rare: a fork-heavy tree or many jobs).
             scratch = [jobd_proc_sample](repeating: jobd_proc_sample(), count: Int(found) * 2)
         }
@@ -156,7 +157,8 @@ final class TreeSampler: @unchecked Sendable {
             if !isRunnable, let last = group.ticks[process.pid], last == process.ticks { continue }
             group.ticks[process.pid] = process.ticks
             let count = taskScratch.withUnsafeMutableBufferPointer {
-                jobd_read_task_stats(process.pid, process.threads, $0.baseAddress, Int32($0.count))
+                // Past 256 threads, the rest of a process's tasks are not read: a bound on one pass's cost.
+                jobd_read_task_stats(process.pid, process.threads, $0.baseAddress, Int32(clamping: $0.count))
             }
             guard count > 0 else { continue }
             for stat in taskScratch[0..<Int(count)] {
