@@ -221,6 +221,19 @@ extension AgainstTheRealDaemon {
                 let rootsID = try await daemon.job(try await daemon.submit([JobSpec(argv: ["/usr/bin/id"])])[0])
                 #expect(rootsID.classSource == .default, "nobody's pin does not classify root's job: \(rootsID.classSource)")
 
+                // Status tells another user that a worker is busy, not with which of root's jobs.
+                let busy = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                try await eventually("root's job holds a worker") { () -> Bool? in
+                    try await daemon.status().workers.contains { $0.jobID == busy } ? true : nil
+                }
+                let nobodysStatus = try await runProgram(
+                    "/usr/bin/setpriv",
+                    ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", daemon.socket, "status", "--json"])
+                let status = try WireJSON.decode(Status.Reply.self, from: Array(nobodysStatus.stdout.utf8))
+                #expect(status.workers.contains { $0.state == "busy" }, "\(nobodysStatus)")
+                #expect(status.workers.allSatisfy { $0.jobID == nil }, "\(nobodysStatus)")
+                _ = try await daemon.jobctl("cancel", busy.description)
+
                 // The same file for root, the daemon's own user, reads fine.
                 let mine = try await daemon.wait(
                     try await daemon.submit([JobSpec(kind: "sha256", payload: .object(["path": .string(secret)]))]))[0]
