@@ -5,7 +5,8 @@ import JobdVarlinkNIO
 import Testing
 
 extension AgainstTheRealDaemon {
-    /// Growth without bound (issue 9 item 10): the output limit holds for a job's whole log.
+    /// Growth without bound (issue 9 item 10): the output limit holds for a job's whole log, and finished
+    /// jobs and their logs are pruned, after the retention period or on demand.
     @Suite struct RetentionTests {
         /// Sends one raw message and returns the raw reply as a JSON object.
         private func rawCall(_ daemon: DaemonProcess, _ json: String) async throws -> [String: Any] {
@@ -49,6 +50,47 @@ extension AgainstTheRealDaemon {
                 }
                 #expect(logs.truncated, "logs says output was dropped")
                 #expect(logs.text.utf8.count == 1000)
+            }
+        }
+
+        // MARK: - Retention
+
+        @Test func retentionRemovesFinishedJobsAndTheirLogsButNotRunningOrQueuedOnes() async throws {
+            try await DaemonProcess.with(arguments: ["--retention", "1", "--cpu-workers", "1"]) { daemon in
+                // One CPU slot: the sleep runs, the job after it stays queued.
+                let running = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                try await eventually("the sleep runs") { try await daemon.job(running).state == .running ? true : nil }
+                let queued = try await daemon.submit([JobSpec(argv: ["true"], class: .cpu)])[0]
+                let finished = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "echo done"], class: .io),
+                    JobSpec(argv: ["sh", "-c", "echo failed; exit 3"], class: .io),
+                ])
+                let ended = try await daemon.wait(finished)
+                #expect(ended.map(\.state) == [.succeeded, .failed])
+
+                try await eventually("the finished jobs are pruned", within: .seconds(10)) { () -> Bool? in
+                    for id in finished where try await exists(daemon, id) { return nil }
+                    return true
+                }
+                for id in finished {
+                    #expect(!FileManager.default.fileExists(atPath: logPath(daemon, id)), "the log of job \(id) is gone")
+                }
+                // Older than the retention too, but not finished: never pruned.
+                #expect(try await daemon.job(running).state == .running)
+                #expect(try await daemon.job(queued).state == .queued)
+                let status = try await daemon.status()
+                #expect(status.io.succeeded == 0 && status.io.failed == 0, "the kept counts lose the pruned jobs: \(status.io)")
+                #expect(status.cpu.running == 1 && status.cpu.queued == 1, "\(status.cpu)")
+                #expect(status.total.succeeded == 0 && status.total.failed == 0, "\(status.total)")
+
+                _ = try await daemon.jobctl("cancel", queued.description, running.description)
+            }
+        }
+
+        @Test func aRetentionThatIsNotADurationIsRefusedAtStart() async throws {
+            for bad in ["-1", "soon", "1e400"] {
+                let refused = try await runProgram(Binaries.jobd, ["--retention", bad, "--socket", "/nonexistent/jobd.sock"])
+                #expect(refused.status == 64 && refused.stderr.contains("--retention"), "\(bad): \(refused)")
             }
         }
     }

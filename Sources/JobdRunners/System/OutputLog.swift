@@ -33,6 +33,19 @@ public enum OutputLog {
     public static func room(path: String, limit: Int64) -> Int64 {
         max(0, limit - size(path: path))
     }
+
+    /// Removes a job's log (a pruned job); a log that is already gone is not an error.
+    /// The corresponding C function is `unlink`.
+    /// - Returns: nil, or why the file is still there.
+    @discardableResult
+    public static func remove(path: String) -> String? {
+        while unlink(path) != 0 {
+            if errno == EINTR { continue }
+            if errno == ENOENT { return nil }
+            return errnoText(errno)
+        }
+        return nil
+    }
 }
 
 /// Appends a job's output to its log file, up to a limit; the file is created at the first byte.

@@ -386,6 +386,12 @@ actor Dispatcher {
         return .cancelledWaiting
     }
 
+    /// Finished jobs were deleted from the store (retention, `io.jobd.Prune`): the kept counts lose them,
+    /// per class and state, so `status` shows what the database holds.
+    func pruned(_ jobs: [PrunedJob]) {
+        for job in jobs { counts[job.class, default: StateCounts()][job.state] -= 1 }
+    }
+
     /// Returns once every job has finished and its final state has committed; at once for jobs that are
     /// not active. One hop onto the actor however many ids: a Wait for a 20,000-job batch is one call.
     /// - Returns: true when they have finished; false when the daemon drained first (the jobs that were
