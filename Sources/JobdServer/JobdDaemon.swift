@@ -70,7 +70,7 @@ public final class JobdDaemon: Service {
         await dispatcher.enqueue(startup.ready)
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
-            profileBook: profileBook, configuration: configuration,
+            profileBook: profileBook, pruner: pruner, configuration: configuration,
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,

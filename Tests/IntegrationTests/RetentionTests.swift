@@ -93,5 +93,90 @@ extension AgainstTheRealDaemon {
                 #expect(refused.status == 64 && refused.stderr.contains("--retention"), "\(bad): \(refused)")
             }
         }
+
+        // MARK: - On demand
+
+        @Test func pruneByStateRemovesOnlyThoseAndTheCountsDrop() async throws {
+            try await DaemonProcess.with { daemon in
+                let ids = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "echo no; exit 1"], class: .io),
+                    JobSpec(argv: ["true"], class: .io),
+                ])
+                _ = try await daemon.wait(ids)
+                #expect(FileManager.default.fileExists(atPath: logPath(daemon, ids[0])))
+                let before = try await daemon.status()
+                #expect(before.io.failed == 1 && before.io.succeeded == 1, "\(before.io)")
+
+                let pruned = try await daemon.jobctl("prune", "--state", "failed")
+                #expect(pruned.status == 0 && pruned.output == "1", "\(pruned)")
+                #expect(try await !exists(daemon, ids[0]))
+                #expect(!FileManager.default.fileExists(atPath: logPath(daemon, ids[0])))
+                #expect(try await exists(daemon, ids[1]), "a succeeded job stays")
+                let after = try await daemon.status()
+                #expect(after.io.failed == 0 && after.io.succeeded == 1, "\(after.io)")
+
+                let tooRecent = try await daemon.jobctl("prune", "--older-than", "1d")
+                #expect(tooRecent.output == "0", "a job of a moment ago is not a day old: \(tooRecent)")
+                #expect(try await exists(daemon, ids[1]))
+
+                let notFinished = try await daemon.jobctl("prune", "--state", "running")
+                #expect(notFinished.status == 64, "only finished states may be pruned: \(notFinished)")
+                let badAge = try await daemon.jobctl("prune", "--older-than", "soon")
+                #expect(badAge.status == 64, "\(badAge)")
+            }
+        }
+
+        @Test(.enabled(if: getuid() == 0, "needs root: runs jobctl as nobody with setpriv"))
+        func aUserPrunesOnlyTheirOwnJobsRootPrunesAll() async throws {
+            try await DaemonProcess.with { daemon in
+                let nobody = try NobodyClient(daemon)
+                let rootJob = try await daemon.submit([JobSpec(argv: ["false"], class: .io)])[0]
+                let nobodysJob = try jobID(
+                    printedBy: try await nobody.run(["submit", "--json", "--io", "--cwd", "/", "--", "/bin/false"]))
+                _ = try await daemon.wait([rootJob, nobodysJob])
+
+                let byNobody = try await nobody.run(["prune"])
+                #expect(byNobody.status == 0 && byNobody.output == "1", "\(byNobody)")
+                #expect(try await !exists(daemon, nobodysJob))
+                #expect(try await exists(daemon, rootJob), "nobody cannot prune root's job")
+
+                let byRoot = try await daemon.jobctl("prune")
+                #expect(byRoot.output == "1", "\(byRoot)")
+                #expect(try await !exists(daemon, rootJob))
+            }
+        }
+
+        @Test func badPruneParametersAreInvalidParameterNamingTheField() async throws {
+            try await DaemonProcess.with { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0]
+                _ = try await daemon.wait([id])
+                for (parameters, field) in [
+                    (#"{"older_than_seconds": -1}"#, "older_than_seconds"),
+                    (#"{"older_than_seconds": "x"}"#, "older_than_seconds"),
+                    (#"{"states": ["queued"]}"#, "states"),
+                    (#"{"states": ["running", "failed"]}"#, "states"),
+                    (#"{"states": []}"#, "states"),
+                ] {
+                    let reply = try await rawCall(daemon, #"{"method": "io.jobd.Prune", "parameters": \#(parameters)}"#)
+                    #expect(reply["error"] as? String == "org.varlink.service.InvalidParameter", "\(parameters): \(reply)")
+                    #expect((reply["parameters"] as? [String: Any])?["parameter"] as? String == field, "\(parameters)")
+                }
+                #expect(try await exists(daemon, id), "a refused prune deletes nothing")
+                let all = try await rawCall(daemon, #"{"method": "io.jobd.Prune"}"#)
+                #expect((all["parameters"] as? [String: Any])?["pruned"] as? Int == 1, "\(all)")
+            }
+        }
+
+        @Test func aWaitForAPrunedJobIsJobNotFound() async throws {
+            try await DaemonProcess.with { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0]
+                _ = try await daemon.wait([id])
+                #expect(try await daemon.jobctl("prune").output == "1")
+                let reply = try await rawCall(daemon, #"{"method": "io.jobd.Wait", "parameters": {"ids": [\#(id.rawValue)]}}"#)
+                #expect(reply["error"] as? String == "io.jobd.JobNotFound", "\(reply)")
+                let waited = try await daemon.jobctl("wait", id.description)
+                #expect(waited.status == 66, "\(waited)")
+            }
+        }
     }
 }
