@@ -91,7 +91,9 @@ public final class JobdDaemon: Service {
             group.addTask { await self.pool.supervise() }
             group.addTask {
                 // Stops at the first sign of shutdown: pruning is never worth delaying a drain for.
-                await cancelWhenGracefulShutdown { await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds) }
+                await cancelWhenGracefulShutdown {
+                    await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds)
+                }
             }
             group.addTask {
                 do {

@@ -304,7 +304,9 @@ extension SQLiteStore {
         return try await committer.write { db in
             var pruned: [PrunedJob] = []
             for row in try Row.fetchAll(db, sql: select, arguments: finalArguments) {
-                guard let jobClass = JobClass(rawValue: row[1]), let state = JobState(rawValue: row[2]) else { continue }
+                guard let jobClass = JobClass(rawValue: row[1]), let state = JobState(rawValue: row[2]) else {
+                    continue  // the schema's CHECKs make this unreachable; skip rather than trap
+                }
                 pruned.append(PrunedJob(id: JobID(rawValue: row[0]), class: jobClass, state: state))
             }
             // job_dependencies rows go by ON DELETE CASCADE (GRDB turns foreign keys on).

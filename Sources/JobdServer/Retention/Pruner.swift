@@ -56,7 +56,8 @@ struct Pruner: Sendable {
         let interval = Self.interval(retentionSeconds: retentionSeconds)
         while !Task.isCancelled {
             do {
-                let pruned = try await prune(olderThan: retentionSeconds, states: JobState.finishedStates, ownerUID: nil)
+                let pruned = try await prune(
+                    olderThan: retentionSeconds, states: JobState.finishedStates, ownerUID: nil)
                 if pruned > 0 { logger.info("pruned \(pruned) finished jobs older than the retention period") }
             } catch StoreError.closed {
                 return  // the daemon is stopping
