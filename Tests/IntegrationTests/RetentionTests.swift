@@ -167,6 +167,32 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// Wait checks the ids, waits, then reads the records: a job pruned in between is JobNotFound, not
+        /// a trap or a hung call, and the connection carries on.
+        @Test func aJobPrunedWhileAWaitIsPendingIsJobNotFound() async throws {
+            try await DaemonProcess.with { daemon in
+                let release = daemon.directory.file("release")
+                let done = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0]
+                _ = try await daemon.wait([done])
+                let blocked = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "while [ ! -e \(release) ]; do sleep 0.02; done"], class: .io)
+                ])[0]
+                try await daemon.connect { connection in
+                    let ids = "[\(done.rawValue), \(blocked.rawValue)]"
+                    try await connection.sendRaw(Array(#"{"method": "io.jobd.Wait", "parameters": {"ids": \#(ids)}}"#.utf8))
+                    #expect(try await daemon.jobctl("prune").output == "1", "the finished one goes, the running one stays")
+                    #expect(FileManager.default.createFile(atPath: release, contents: nil))
+                    let reply = try #require(try await connection.nextRawReply())
+                    let object = try #require(try JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])
+                    #expect(object["error"] as? String == "io.jobd.JobNotFound", "\(object)")
+                    #expect((object["parameters"] as? [String: Any])?["id"] as? Int == Int(done.rawValue))
+                    let ping = try await connection.call(Ping.method, Ping.Parameters(), returning: Ping.Reply.self)
+                    #expect(!ping.version.isEmpty)
+                }
+                #expect(try await daemon.job(blocked).state == .succeeded)
+            }
+        }
+
         @Test func aWaitForAPrunedJobIsJobNotFound() async throws {
             try await DaemonProcess.with { daemon in
                 let id = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0]
