@@ -235,6 +235,8 @@ actor Dispatcher {
     /// as this task (an exec job's child is awaited on the reactor thread, never on this pool).
     private nonisolated func run(_ plan: JobPlan, control: RunControl) async -> RunOutcome {
         let outputPath = "\(configuration.logsDirectory)/\(plan.id).log"
+        // Each attempt appends to the one log; the limit is the whole log's, not an attempt's.
+        let outputLimit = OutputLog.room(path: outputPath, limit: configuration.outputLimitBytes)
         let timeout = plan.timeoutSeconds.map { Duration.seconds(checked: $0) }  // a stored row may predate the range check
         guard let kind = registry.kind(named: plan.kind) else {
             return RunOutcome(error: "this jobd has no handler named \(plan.kind)", wallSeconds: 0)
@@ -244,12 +246,12 @@ actor Dispatcher {
             let job = WorkerJob(
                 id: plan.id, kind: plan.kind, payload: plan.payload, argv: plan.argv, environment: plan.env,
                 cwd: plan.cwd, identity: identity(for: plan), outputPath: outputPath,
-                outputLimit: configuration.outputLimitBytes, timeout: timeout)
+                outputLimit: outputLimit, timeout: timeout)
             return await pool.run(job, control: control)
         case (.io, .exec):
             let job = ExecJob(
                 argv: plan.argv ?? [], environment: plan.env, cwd: plan.cwd, identity: identity(for: plan),
-                outputPath: outputPath, outputLimit: configuration.outputLimitBytes, timeout: timeout)
+                outputPath: outputPath, outputLimit: outputLimit, timeout: timeout)
             return await withTaskGroup(of: RunOutcome?.self) { group in
                 group.addTask { await self.runner.run(job, control: control) }
                 group.addTask {
@@ -264,7 +266,7 @@ actor Dispatcher {
                 return outcome!
             }
         case (.io, .handler(let handler)):
-            let output = OutputAppender(path: outputPath, limit: configuration.outputLimitBytes)
+            let output = OutputAppender(path: outputPath, limit: outputLimit)
             defer { output.close() }
             return await handlerRunner.run(
                 handler, payload: plan.payload ?? .null, jobID: plan.id, identity: identity(for: plan),
@@ -375,6 +377,12 @@ actor Dispatcher {
         finishedSinceStart += 1
         resumeWaiters(of: id)
         return .cancelledWaiting
+    }
+
+    /// Finished jobs were deleted from the store (retention, `io.jobd.Prune`): the kept counts lose them,
+    /// per class and state, so `status` shows what the database holds.
+    func pruned(_ jobs: [PrunedJob]) {
+        for job in jobs { counts[job.class, default: StateCounts()][job.state] -= 1 }
     }
 
     /// Returns once every job has finished and its final state has committed; at once for jobs that are
