@@ -313,18 +313,35 @@ static void restore_fs_identity(const struct fs_identity *saved) {
 }
 
 // Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups.
-int jobd_open_read_as(const char *path, long long uid, long long gid) {
-    if (uid < 0) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+// Non-blocking, then only a regular file: open() of a FIFO with no writer (or a device) blocks forever, and
+// a handler in the daemon runs on a Dispatch thread a stop cannot free. A user who submits such jobs by the
+// hundred would otherwise take every thread and freeze the daemon (found in review, issue 9).
+static int open_regular_file(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return -errno;
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        int error = errno;
+        close(fd);
+        return -error;
     }
+    if (!S_ISREG(info.st_mode)) {
+        close(fd);
+        return S_ISDIR(info.st_mode) ? -EISDIR : -JOBD_NOT_REGULAR;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
+int jobd_open_read_as(const char *path, long long uid, long long gid) {
+    if (uid < 0) return open_regular_file(path);
     struct fs_identity saved;
     int switch_error = switch_fs_identity(uid, gid, &saved);
     if (switch_error != 0) return -switch_error;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int error = errno;
+    int fd = open_regular_file(path);
     restore_fs_identity(&saved);
-    return fd < 0 ? -error : fd;
+    return fd;
 }
 
 int jobd_probe_executable_as(const char *path, long long uid, long long gid) {

@@ -127,13 +127,24 @@ actor Dispatcher {
     }
 
     /// A job's plan from the store, for one that was not kept in memory.
+    /// A read error is tried again a few times (0.1 s doubling, about 3 s in all) before the attempt fails
+    /// for it: one failed read must not end a job that the disk would have given back a moment later.
     private nonisolated func loadPlan(_ launch: Launch) async -> Result<JobPlan, LoadFailure> {
-        do {
-            guard let job = try await store.job(launch.id) else { return .failure(LoadFailure("its row is gone")) }
-            return .success(JobPlan(job))
-        } catch {
-            return .failure(LoadFailure("\(error)"))
+        var delay = Duration.milliseconds(100)
+        for tries in 1...5 {
+            do {
+                guard let job = try await store.job(launch.id) else { return .failure(LoadFailure("its row is gone")) }
+                return .success(JobPlan(job))
+            } catch {
+                if tries == 5 { return .failure(LoadFailure("\(error)")) }
+                logger.warning(
+                    "job \(launch.id): could not read it to start it (try \(tries)): \(error)",
+                    metadata: ["job": "\(launch.id)"])
+                try? await Task.sleep(for: delay)
+                delay = delay * 2
+            }
         }
+        return .failure(LoadFailure("unreachable"))
     }
 
     private struct LoadFailure: Error {
