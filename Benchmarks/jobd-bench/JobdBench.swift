@@ -21,7 +21,8 @@ struct JobdBench: AsyncParsableCommand {
     @Option(help: "jobctl status calls to time.") var statusCalls: Int = 200
     @Option(help: "Mixed workload: CPU-heavy commands.") var mixedCPU: Int = 40
     @Option(help: "Mixed workload: sleep-heavy commands.") var mixedSleep: Int = 400
-    @Option(help: "Run only these workloads (w1 … w5, status, mixed), comma-separated.") var only: String?
+    @Option(help: "Queued: jobs held in the queue behind one busy worker.") var queuedJobs: Int = 1_000_000
+    @Option(help: "Run only these workloads (w1 … w5, status, mixed, queued), comma-separated.") var only: String?
 
     func run() async throws {
         let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
@@ -42,6 +43,57 @@ struct JobdBench: AsyncParsableCommand {
         }
         if wants("status") { try await jobctlStatus() }
         if wants("mixed") { try await mixed() }
+        if wants("queued") { try await queued() }
+    }
+
+    /// A million jobs waiting (issue 9): `--cpu -- true` jobs behind one long job that holds the only
+    /// worker. Reports the daemon's RSS with them queued, its start-up time with them in the database
+    /// (launch to first answer) and its RSS after that, and a Status round trip. Goal: ≤ 150 MB, ≤ 3 s,
+    /// ≤ 2 ms.
+    private func queued() async throws {
+        let arguments = ["--cpu-workers", "1", "--shutdown-grace", "0", "--kill-grace", "0.5"]
+        let first = try await BenchDaemon(binDirectory: binDir, arguments: arguments)
+        let batch = 10_000
+        let submitted = try await JobdConnection.withConnection(path: first.socket) { connection -> Int in
+            _ = try await connection.call(
+                Submit.method, Submit.Parameters(jobs: [JobSpec(argv: ["sleep", "3600"], env: [:], class: .cpu)]),
+                returning: Submit.Reply.self)
+            var count = 0
+            while count < queuedJobs {
+                let specs = Array(
+                    repeating: JobSpec(argv: ["true"], env: [:], class: .cpu), count: min(batch, queuedJobs - count))
+                count += try await connection.call(
+                    Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self
+                ).ids.count
+            }
+            return count
+        }
+        let queuedRSS = first.currentRSS
+        let statusMillis = try await statusRoundTrips(first.socket)
+        first.stop(keepFiles: true)
+        let started = ContinuousClock.now
+        let second = try await BenchDaemon(
+            binDirectory: binDir, arguments: arguments, directory: first.directory, waitForIdleWorkers: false)
+        let startup = seconds(ContinuousClock.now - started)
+        defer { second.stop() }
+        let restartedStatusMillis = try await statusRoundTrips(second.socket)
+        print(String(
+            format: "queued %d × --cpu -- true behind one busy worker: daemon RSS %.1f MB queued, Status p50 %.3f ms; restart with them stored: answers in %.2f s, RSS %.1f MB after (peak %.1f MB), Status p50 %.3f ms",
+            submitted, Double(queuedRSS) / 1e6, statusMillis, startup, Double(second.currentRSS) / 1e6,
+            Double(second.peakRSS) / 1e6, restartedStatusMillis))
+    }
+
+    /// The median of 200 Status round trips on one connection, in milliseconds.
+    private func statusRoundTrips(_ socket: String) async throws -> Double {
+        try await JobdConnection.withConnection(path: socket) { connection in
+            var times: [Double] = []
+            for _ in 0..<200 {
+                let started = ContinuousClock.now
+                _ = try await connection.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
+                times.append(seconds(ContinuousClock.now - started) * 1000)
+            }
+            return times.sorted()[times.count / 2]
+        }
     }
 
     private func daemon(_ arguments: [String] = []) async throws -> BenchDaemon {

@@ -20,6 +20,7 @@ public final class JobdDaemon: Service {
     private let dispatcher: Dispatcher
     private let pool: WorkerPool
     private let listener: VarlinkListener
+    private let pruner: Pruner
     private let logger: Logger
 
     /// Opens the database, recovers it, and binds the socket.
@@ -54,6 +55,9 @@ public final class JobdDaemon: Service {
             store: store, runner: runner, pool: pool, registry: registry, profileBook: profileBook,
             configuration: configuration, counts: startup.counts, logger: logger)
         self.dispatcher = dispatcher
+        let pruner = Pruner(
+            store: store, dispatcher: dispatcher, logsDirectory: configuration.logsDirectory, logger: logger)
+        self.pruner = pruner
         if !startup.requeued.isEmpty {
             let ids = startup.requeued.map(\.description).joined(separator: ", ")
             logger.warning("requeued \(startup.requeued.count) jobs left running by a jobd that stopped: \(ids)")
@@ -66,7 +70,7 @@ public final class JobdDaemon: Service {
         await dispatcher.enqueue(startup.ready)
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
-            profileBook: profileBook, configuration: configuration,
+            profileBook: profileBook, pruner: pruner, configuration: configuration,
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,
@@ -85,6 +89,12 @@ public final class JobdDaemon: Service {
             group.addTask { await self.store.run() }
             group.addTask { await self.dispatcher.run() }
             group.addTask { await self.pool.supervise() }
+            group.addTask {
+                // Stops at the first sign of shutdown: pruning is never worth delaying a drain for.
+                await cancelWhenGracefulShutdown {
+                    await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds)
+                }
+            }
             group.addTask {
                 do {
                     try await self.listener.run()

@@ -273,6 +273,52 @@ public final class SQLiteStore: JobStore {
     }
 }
 
+// MARK: - Retention
+
+extension SQLiteStore {
+    public func prune(finishedBy cutoff: Timestamp, states: Set<JobState>, ownerUID: UInt32?, limit: Int) async throws
+        -> [PrunedJob]
+    {
+        // Only finished states, whatever the caller passed: a queued or running job is never pruned.
+        let states = states.filter(\.isFinished).map(\.rawValue).sorted()
+        guard !states.isEmpty, limit > 0 else { return [] }
+        var conditions = [
+            "finished_at IS NOT NULL", "finished_at <= ?",
+            "+state IN (\(states.map { _ in "?" }.joined(separator: ",")))",
+        ]
+        var arguments: StatementArguments = [cutoff.secondsSinceEpoch]
+        for state in states { arguments += [state] }
+        if let ownerUID {
+            conditions.append("owner_uid = ?")
+            arguments += [ownerUID]
+        }
+        arguments += [limit]
+        // `finished_at IS NOT NULL` lets SQLite use the partial index jobs_finished (migration 0005); the
+        // unary `+` keeps it from picking jobs_by_state instead, which would read and sort every finished
+        // job for each batch (EXPLAIN QUERY PLAN: "SEARCH jobs USING INDEX jobs_finished").
+        let select = """
+            SELECT id, class, state FROM jobs WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY finished_at LIMIT ?
+            """
+        let finalArguments = arguments
+        // Through the group committer, one bounded batch per call: a prune of a million jobs holds the
+        // writer for one batch at a time, and submits queued meanwhile commit between batches.
+        return try await committer.write { db in
+            var pruned: [PrunedJob] = []
+            for row in try Row.fetchAll(db, sql: select, arguments: finalArguments) {
+                guard let jobClass = JobClass(rawValue: row[1]), let state = JobState(rawValue: row[2]) else {
+                    continue  // the schema's CHECKs make this unreachable; skip rather than trap
+                }
+                pruned.append(PrunedJob(id: JobID(rawValue: row[0]), class: jobClass, state: state))
+            }
+            // job_dependencies rows go by ON DELETE CASCADE (GRDB turns foreign keys on).
+            let delete = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND finished_at IS NOT NULL")
+            for job in pruned { try delete.execute(arguments: [job.id.rawValue]) }
+            return pruned
+        }
+    }
+}
+
 // MARK: - Profiles
 
 extension SQLiteStore {

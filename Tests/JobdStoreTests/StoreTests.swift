@@ -144,13 +144,54 @@ struct StoreTests {
         }
     }
 
+    @Test func pruneDeletesOnlyFinishedJobsOldEnoughInTheStatesAskedAndCascades() async throws {
+        try await withStore { store, queue in
+            let ids = try await store.submit([
+                newJob(owner: 1000), newJob(owner: 1000), newJob(owner: 1000), newJob(owner: 2000), newJob(owner: 1000),
+            ])
+            let outcome = RunOutcome(exitCode: 1, wallSeconds: 1)
+            try await store.finish(ids[0], state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
+            try await store.finish(ids[1], state: .succeeded, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
+            try await store.finish(ids[3], state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
+            try await store.finish(ids[4], state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 2000)).committed()
+            store.recordStarted(ids[2], at: Timestamp(secondsSinceEpoch: 1001))
+            // ids[2] (running) depends on ids[0]: the row goes with the pruned job.
+            try await queue.write { db in
+                try db.execute(sql: "INSERT INTO job_dependencies VALUES (?, ?)", arguments: [ids[2].rawValue, ids[0].rawValue])
+            }
+            let everyState = Set(JobState.allCases)
+            let pruned = try await store.prune(
+                finishedBy: Timestamp(secondsSinceEpoch: 1500), states: everyState.subtracting([.succeeded]),
+                ownerUID: 1000, limit: 1000)
+            #expect(pruned == [PrunedJob(id: ids[0], class: .cpu, state: .failed)], "old enough, failed, 1000's")
+            #expect(try await store.job(ids[0]) == nil)
+            #expect(try await store.job(ids[1]) != nil, "succeeded was not asked for")
+            #expect(try await store.job(ids[2])?.state == .running, "never a job that has not finished")
+            #expect(try await store.job(ids[3]) != nil, "another owner's")
+            #expect(try await store.job(ids[4]) != nil, "finished after the cutoff")
+            let dependencies = try await queue.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM job_dependencies") }
+            #expect(dependencies == 0)
+
+            let batch = try await store.prune(
+                finishedBy: Timestamp(secondsSinceEpoch: 3000), states: everyState, ownerUID: nil, limit: 2)
+            #expect(batch.count == 2, "at most limit per call")
+            let rest = try await store.prune(
+                finishedBy: Timestamp(secondsSinceEpoch: 3000), states: everyState, ownerUID: nil, limit: 2)
+            #expect(rest.count == 1)
+            #expect(try await store.job(ids[2])?.state == .running)
+        }
+    }
+
     @Test func migratingTwiceIsANoOp() throws {
         let queue = try DatabaseQueue()
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         let applied = try queue.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
         #expect(
-            applied == ["0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner", "0006_demand"],
+            applied == [
+                "0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner", "0005_finished_at_index",
+                "0006_demand",
+            ],
             "each migration once, in order")
     }
 }

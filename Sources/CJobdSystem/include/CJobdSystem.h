@@ -105,6 +105,9 @@ int jobd_available_cpus(void);
 /// Names the calling thread (at most 15 bytes), as `ps -L` and `perf` show it.
 void jobd_set_thread_name(const char *name);
 
+/// What `jobd_open_read_as` returns (negated) for a path that is neither a regular file nor a directory.
+#define JOBD_NOT_REGULAR 10001
+
 /// Opens `path` read-only as uid/gid (and that user's groups) on this thread; uid < 0 opens as we are.
 /// Returns the fd, or -errno.
 int jobd_open_read_as(const char *path, long long uid, long long gid);

@@ -219,6 +219,8 @@ public final class ProcessReactor: Sendable {
                 if fds[0] >= 0 { close(fds[0]) }
                 let what = String(cString: jobd_spawn_step_name(step))
                 let subject = step == 6 ? " \(spec.cwd ?? "")" : step == 7 ? " \(spec.path)" : ""
+                // Step 8: the spawn watchdog killed a child that never reached execve (shim.c says why).
+                if step == 8 { return .failure(Failure("could not start: \(what)")) }
                 return .failure(Failure("could not start: \(what)\(subject): \(errnoText(error))"))
             }
             // From here the child runs: a descriptor we cannot have (EMFILE under a low RLIMIT_NOFILE) fails
