@@ -4,6 +4,9 @@ import JobdStore
 /// Everything the daemon is told at start-up (flags today; the TOML file later).
 public struct DaemonConfiguration: Sendable {
     public var socketPath: String
+    /// The listening socket systemd passed (socket activation, ``SocketActivation``); nil: bind `socketPath`.
+    /// A socket systemd passed belongs to systemd: jobd neither chmods nor removes its file.
+    public var inheritedSocket: Int32?
     public var databasePath: String
     /// Where each job's captured output goes: `<directory of the database>/logs/<id>.log`.
     public var logsDirectory: String

@@ -21,19 +21,29 @@ public final class JobdDaemon: Service {
     private let pool: WorkerPool
     private let listener: VarlinkListener
     private let logger: Logger
+    private let notifier: SystemdNotifier
 
     /// Opens the database, recovers it, and binds the socket.
+    /// - Parameter notifier: where to tell systemd about readiness, status and stopping (disabled when
+    ///   jobd was not started by systemd).
     /// - Throws: `StoreError`, a socket problem (another jobd serves it), or a bind error.
-    public static func start(configuration: DaemonConfiguration, logger: Logger) async throws -> JobdDaemon {
+    public static func start(
+        configuration: DaemonConfiguration, notifier: SystemdNotifier, logger: Logger
+    ) async throws -> JobdDaemon {
         let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability, logger: logger)
         let startup = try await store.recover(at: WallClock.now())
-        return try await JobdDaemon(configuration: configuration, store: store, startup: startup, logger: logger)
+        return try await JobdDaemon(
+            configuration: configuration, store: store, startup: startup, notifier: notifier, logger: logger)
     }
 
-    private init(configuration: DaemonConfiguration, store: SQLiteStore, startup: StartupState, logger: Logger) async throws {
+    private init(
+        configuration: DaemonConfiguration, store: SQLiteStore, startup: StartupState, notifier: SystemdNotifier,
+        logger: Logger
+    ) async throws {
         self.configuration = configuration
         self.logger = logger
         self.store = store
+        self.notifier = notifier
         try FileSystem.createDirectory(configuration.logsDirectory)
         // One reactor thread spawns every process, workers included: PDEATHSIG follows the forking thread.
         let reactor = ProcessReactor()
@@ -69,13 +79,15 @@ public final class JobdDaemon: Service {
             profileBook: profileBook, configuration: configuration,
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
-            path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,
+            path: configuration.socketPath, inheritedDescriptor: configuration.inheritedSocket,
+            maximumMessageBytes: configuration.maximumMessageBytes,
             limits: ConnectionLimits(
                 maximumTotal: configuration.maximumConnections, maximumPerUser: configuration.maximumConnectionsPerUser,
                 frameTimeout: configuration.frameTimeout),
             responder: responder, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let listening = configuration.inheritedSocket.map { "the socket systemd passed (fd \($0))" } ?? configuration.socketPath
         logger.info(
-            "jobd \(JobdInterface.version) listening on \(configuration.socketPath); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")
+            "jobd \(JobdInterface.version) listening on \(listening); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")
     }
 
     /// Serves until a graceful shutdown (SIGTERM/SIGINT): then stops accepting, drains running jobs
@@ -92,7 +104,13 @@ public final class JobdDaemon: Service {
                     self.logger.error("listener stopped: \(error)")
                 }
             }
+            let reporter = SystemdReporter(notifier: notifier, dispatcher: dispatcher, store: store, logger: logger)
+            group.addTask { await reporter.run() }
+            // The database is recovered and the socket listens (since init): connections made from now on
+            // are accepted, and those systemd queued while jobd started are in the backlog.
+            notifier.ready()
             try? await gracefulShutdown()
+            notifier.stopping()
             logger.info("shutting down: no new jobs; running jobs have \(configuration.shutdownGrace) to finish")
             await listener.stopAccepting()
             await dispatcher.drain(grace: configuration.shutdownGrace)

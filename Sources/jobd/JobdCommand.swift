@@ -134,6 +134,15 @@ struct JobdCommand: AsyncParsableCommand {
         // any other daemon keeps it to its own user (SocketFile.makeConnectable).
         umask(0o077)
         let environment = ProcessEnvironment.current
+        let notifier = SystemdNotifier(environment: environment, processID: SystemInfo.processID, logger: logger)
+        InheritedDescriptor.unsetEnvironment(SystemdNotifier.environmentVariables)
+        let inheritedSocket: Int32?
+        do {
+            inheritedSocket = try SocketActivation.listeningDescriptor(environment: environment, processID: SystemInfo.processID)
+        } catch {
+            try await fail(error.description, logger: logger)
+        }
+        InheritedDescriptor.unsetEnvironment(SocketActivation.environmentVariables)
         var configuration = DaemonConfiguration(
             socketPath: socket ?? SocketLocation.defaultPath(environment: environment),
             databasePath: database ?? SocketLocation.defaultDatabasePath(environment: environment),
@@ -145,6 +154,7 @@ struct JobdCommand: AsyncParsableCommand {
         configuration.workerCommand = [
             "/proc/self/exe", "worker", "--kill-grace", "\(killGrace)", "--log-level", logLevel,
         ]
+        configuration.inheritedSocket = inheritedSocket
         configuration.maximumReplyBytes = maxReplyBytes
         configuration.maximumConnections = maxConnections
         configuration.maximumConnectionsPerUser = maxConnectionsPerUser
@@ -166,7 +176,7 @@ struct JobdCommand: AsyncParsableCommand {
                 logger.warning(
                     "\(lockPath) is held by \(holder.map { "pid \($0)" } ?? "another process") (another jobd, or a process a killed jobd started); waiting up to \(lockWait)s for it")
             }
-            daemon = try await JobdDaemon.start(configuration: configuration, logger: logger)
+            daemon = try await JobdDaemon.start(configuration: configuration, notifier: notifier, logger: logger)
         } catch let error as FileLockError {
             try await fail(error.description, logger: logger)
         } catch {
