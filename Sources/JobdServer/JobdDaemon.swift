@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
 
 /// The whole daemon as one `Service`: it owns the store's writer, the dispatcher's job tasks and the
 /// listener, all as child tasks of `run()`, so a graceful shutdown reaches every one of them.
@@ -19,31 +20,40 @@ public final class JobdDaemon: Service {
     private let store: SQLiteStore
     private let dispatcher: Dispatcher
     private let pool: WorkerPool
+    private let profileBook: ProfileBook
     private let listener: VarlinkListener
     private let logger: Logger
     private let notifier: SystemdNotifier
+    private let reloader: ConfigurationLoader?
+    private let logLevel: LogLevelSetting?
 
     /// Opens the database, recovers it, and binds the socket.
     /// - Parameter notifier: where to tell systemd about readiness, status and stopping (disabled when
     ///   jobd was not started by systemd).
+    /// - Parameter reloader: reads the configuration again at SIGHUP; nil: SIGHUP is ignored.
+    /// - Parameter logLevel: the level every logger shares, which a reload changes.
     /// - Throws: `StoreError`, a socket problem (another jobd serves it), or a bind error.
     public static func start(
-        configuration: DaemonConfiguration, notifier: SystemdNotifier, logger: Logger
+        configuration: DaemonConfiguration, notifier: SystemdNotifier, reloader: ConfigurationLoader? = nil,
+        logLevel: LogLevelSetting? = nil, logger: Logger
     ) async throws -> JobdDaemon {
         let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability, logger: logger)
         let startup = try await store.recover(at: WallClock.now())
         return try await JobdDaemon(
-            configuration: configuration, store: store, startup: startup, notifier: notifier, logger: logger)
+            configuration: configuration, store: store, startup: startup, notifier: notifier, reloader: reloader,
+            logLevel: logLevel, logger: logger)
     }
 
     private init(
         configuration: DaemonConfiguration, store: SQLiteStore, startup: StartupState, notifier: SystemdNotifier,
-        logger: Logger
+        reloader: ConfigurationLoader?, logLevel: LogLevelSetting?, logger: Logger
     ) async throws {
         self.configuration = configuration
         self.logger = logger
         self.store = store
         self.notifier = notifier
+        self.reloader = reloader
+        self.logLevel = logLevel
         try FileSystem.createDirectory(configuration.logsDirectory)
         // One reactor thread spawns every process, workers included: PDEATHSIG follows the forking thread.
         let reactor = ProcessReactor()
@@ -64,6 +74,7 @@ public final class JobdDaemon: Service {
             store: store, runner: runner, pool: pool, registry: registry, profileBook: profileBook,
             configuration: configuration, counts: startup.counts, logger: logger)
         self.dispatcher = dispatcher
+        self.profileBook = profileBook
         if !startup.requeued.isEmpty {
             let ids = startup.requeued.map(\.description).joined(separator: ", ")
             logger.warning("requeued \(startup.requeued.count) jobs left running by a jobd that stopped: \(ids)")
@@ -106,6 +117,10 @@ public final class JobdDaemon: Service {
             }
             let reporter = SystemdReporter(notifier: notifier, dispatcher: dispatcher, store: store, logger: logger)
             group.addTask { await reporter.run() }
+            // Trapped before READY=1: systemd may send a reload as soon as the unit is active, and SIGHUP's
+            // default action would end the daemon.
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            group.addTask { await self.reload(on: hangups) }
             // The database is recovered and the socket listens (since init): connections made from now on
             // are accepted, and those systemd queued while jobd started are in the backlog.
             notifier.ready()
@@ -121,5 +136,46 @@ public final class JobdDaemon: Service {
             group.cancelAll()
         }
         logger.info("jobd stopped")
+    }
+
+    // MARK: - Reload
+
+    /// Reloads at each SIGHUP until the task is cancelled. A file with an error is rejected whole: the
+    /// running configuration stays, and systemd is told the reload is over all the same.
+    private func reload(on hangups: UnixSignalsSequence) async {
+        var running = configuration
+        for await _ in hangups {
+            guard let reloader else {
+                logger.notice("SIGHUP: no configuration to reload")
+                continue
+            }
+            notifier.reloading()
+            defer { notifier.ready() }
+            let new: DaemonConfiguration
+            do {
+                new = try reloader()
+            } catch {
+                logger.error("reload rejected; the running configuration stays:\n\(error)")
+                continue
+            }
+            let change = ConfigurationChange(from: running, to: new)
+            running = ConfigurationChange.applied(running, new)
+            await apply(running)
+            if change.live.isEmpty && change.needsRestart.isEmpty {
+                logger.notice("reloaded: nothing changed")
+            }
+            if !change.live.isEmpty { logger.notice("reloaded: \(change.live.joined(separator: ", "))") }
+            if !change.needsRestart.isEmpty {
+                logger.warning(
+                    "reload: \(change.needsRestart.joined(separator: ", ")) needs a restart; the old value stays until then")
+            }
+        }
+    }
+
+    private func apply(_ configuration: DaemonConfiguration) async {
+        logLevel?.level = configuration.logLevel
+        await pool.resize(to: configuration.cpuSlots)
+        await dispatcher.setLimits(Limits(cpuSlots: max(1, configuration.cpuSlots), ioSlots: max(1, configuration.ioConcurrency)))
+        await profileBook.setThresholds(configuration.thresholds)
     }
 }

@@ -80,6 +80,77 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        // MARK: - Configuration
+
+        @Test func checkConfigAcceptsAGoodFileAndNamesTheLineOfEachError() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let good = directory.file("good.toml")
+            try "# a comment\ncpu-workers = 3\nio-threshold = 0.2\nworker-max-rss = \"2G\"\n".write(
+                toFile: good, atomically: true, encoding: .utf8)
+            let valid = try await runProgram(Binaries.jobd, ["--check-config", good])
+            #expect(valid.status == 0, "\(valid)")
+
+            let bad = directory.file("bad.toml")
+            try "cpu-workers = \"3\"\nbogus = 1\n\nio-concurrency = 0\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            let invalid = try await runProgram(Binaries.jobd, ["--check-config", bad])
+            #expect(invalid.status == 1)
+            #expect(invalid.stderr.contains("\(bad): line 1: 'cpu-workers' takes an integer"), "\(invalid)")
+            #expect(invalid.stderr.contains("\(bad): line 2: unknown key 'bogus'"), "\(invalid)")
+            #expect(invalid.stderr.contains("\(bad): line 4: --io-concurrency must be at least 1"), "\(invalid)")
+
+            let broken = directory.file("broken.toml")
+            try "cpu-workers = \n".write(toFile: broken, atomically: true, encoding: .utf8)
+            let unparsable = try await runProgram(Binaries.jobd, ["--check-config", broken])
+            #expect(unparsable.status == 1 && unparsable.stderr.contains("line 1:"), "\(unparsable)")
+
+            let missing = try await runProgram(Binaries.jobd, ["--config", directory.file("missing.toml")])
+            #expect(missing.status == 1 && missing.stderr.contains("cannot read the file"), "\(missing)")
+        }
+
+        @Test func aFlagWinsOverTheFile() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let file = directory.file("jobd.toml")
+            try "cpu-workers = 3\nio-concurrency = 7\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try await DaemonProcess.with(arguments: ["--config", file, "--cpu-workers", "2"]) { daemon in
+                let status = try await daemon.status()
+                #expect(status.cpuLimit == 2, "the flag wins")
+                #expect(status.ioLimit == 7, "the file sets what no flag does")
+            }
+        }
+
+        // MARK: - Reload
+
+        @Test func sighupAppliesAChangedFileAndKeepsTheRunningConfigurationWhenTheFileIsBroken() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let systemd = try NotifyListener(path: directory.file("notify"))
+            let file = directory.file("jobd.toml")
+            try "cpu-workers = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try await DaemonProcess.with(arguments: ["--config", file], environment: ["NOTIFY_SOCKET": systemd.path]) {
+                daemon in
+                #expect(try await daemon.status().cpuLimit == 1)
+                try "cpu-workers = 2\ndurability = \"full\"\n".write(toFile: file, atomically: true, encoding: .utf8)
+                kill(daemon.pid, SIGHUP)
+                try await eventually("the reload gives two CPU workers") {
+                    let status = try await daemon.status()
+                    return status.cpuLimit == 2 && status.workers.count == 2 ? true : nil
+                }
+                #expect(systemd.hasReceived("RELOADING=1") || systemd.messages().contains { $0.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") })
+                #expect(systemd.arrivals(of: "READY=1").count >= 2, "READY=1 again after the reload")
+                try await eventually("the reload says what waits for a restart") {
+                    daemon.log.contains("durability normal -> full needs a restart") ? true : nil
+                }
+
+                try "cpu-workers = 1\nbogus = true\n".write(toFile: file, atomically: true, encoding: .utf8)
+                kill(daemon.pid, SIGHUP)
+                try await eventually("the broken file is rejected") { daemon.log.contains("reload rejected") ? true : nil }
+                #expect(try await daemon.status().cpuLimit == 2, "a broken file changes nothing")
+                #expect(daemon.isRunning)
+            }
+        }
+
         @Test func sendsNothingWithoutANotifySocket() async throws {
             try await DaemonProcess.with { daemon in
                 let status = try await daemon.terminate()

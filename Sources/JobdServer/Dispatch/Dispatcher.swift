@@ -428,6 +428,13 @@ actor Dispatcher {
         var finishedSinceStart: Int64
     }
 
+    /// New limits (a reload): more slots start waiting jobs at once; fewer let running jobs finish and
+    /// start no more until the count is under the new limit.
+    func setLimits(_ limits: Limits) {
+        guard !isDraining else { return }
+        perform(scheduler.setLimits(limits))
+    }
+
     func snapshot() -> Snapshot {
         Snapshot(counts: counts, limits: scheduler.limits, finishedSinceStart: finishedSinceStart)
     }

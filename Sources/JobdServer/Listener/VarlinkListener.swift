@@ -31,7 +31,7 @@ final class VarlinkListener: Sendable {
     ) async throws -> VarlinkListener {
         let frameTimeout = TimeAmount.nanoseconds(
             limits.frameTimeout.components.seconds * 1_000_000_000 + limits.frameTimeout.components.attoseconds / 1_000_000_000)
-        let initializer: @Sendable (Channel) -> EventLoopFuture<(Connection, Caller)> = { channel in
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<(Connection, Caller)> = { channel in
             channel.peerCredentials().flatMapThrowing { caller in
                 try channel.pipeline.syncOperations.addHandler(
                     FrameTimeoutHandler(timeout: frameTimeout, peer: caller, logger: logger))
