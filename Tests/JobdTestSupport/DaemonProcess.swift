@@ -12,8 +12,8 @@ public final class DaemonProcess: @unchecked Sendable {
     public let arguments: [String]
     /// Shell commands run before `exec jobd` (e.g. `ulimit -Sn 1024`), or nil to launch jobd directly.
     public let shellSetup: String?
-    /// Variables added to the daemon's environment.
-    public let environment: [String: String]
+    /// Variables added to the daemon's environment (changeable before a launch).
+    public var environment: [String: String]
     /// A command that runs jobd (e.g. `systemd-socket-activate -l PATH`), or empty to launch it directly.
     public let wrapper: [String]
     private(set) var process: Process

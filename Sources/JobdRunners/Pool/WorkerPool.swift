@@ -184,7 +184,9 @@ public actor WorkerPool {
             }
         case .result:
             guard let assignment = worker.assignment, assignment.job.id == message.job else {
-                logger.error("\(worker.name) sent a result for job \(message.job.map { "\($0)" } ?? "none") it was not running")
+                logger.error(
+                    "\(worker.name) sent a result for job \(message.job.map { "\($0)" } ?? "none") it was not running",
+                    metadata: message.job.map { ["job": "\($0)"] } ?? [:])
                 return
             }
             worker.assignment = nil
