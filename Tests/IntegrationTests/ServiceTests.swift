@@ -151,6 +151,127 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        // MARK: - Logging
+
+        @Test func linesForTheJournalCarryAPriorityAndNoTimestampAndLinesAboutAJobCarryItsID() async throws {
+            try await DaemonProcess.with(arguments: ["--log-level", "debug"], launched: false) { daemon in
+                // The log file is the daemon's stderr: name it as systemd names the journal stream.
+                _ = FileManager.default.createFile(atPath: daemon.logFile, contents: nil)
+                // stat(1)'s decimal st_dev, as systemd writes it (Foundation's deviceIdentifier is encoded otherwise).
+                let identity = try await runProgram("/usr/bin/stat", ["-c", "%d:%i", daemon.logFile])
+                daemon.environment["JOURNAL_STREAM"] = identity.output
+                try await daemon.start()
+                let id = try await daemon.submit([JobSpec(argv: ["true"])])[0]
+                _ = try await daemon.wait([id])
+                try await eventually("a line about the job") {
+                    daemon.log.split(separator: "\n").contains { $0.hasPrefix("<7>") && $0.hasSuffix("job=\(id)") } ? true : nil
+                }
+                let lines = daemon.log.split(separator: "\n")
+                #expect(lines.contains { $0.hasPrefix("<6>jobd ") && $0.contains("listening on") }, "\(lines)")
+                #expect(lines.allSatisfy { $0.first == "<" }, "every line has a priority, none a timestamp: \(lines)")
+            }
+        }
+
+        @Test func linesElsewhereCarryTheTimeAndLevel() async throws {
+            try await DaemonProcess.with { daemon in
+                let line = daemon.log.split(separator: "\n").first { $0.contains("listening on") } ?? ""
+                #expect(line.hasPrefix("20") && line.contains(" info jobd "), "\(line)")
+            }
+        }
+
+        // MARK: - Units and install
+
+        /// The package's root folder, where the Makefile is.
+        static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+
+        /// Installs the built binaries into a staging root, with the units' ExecStart= pointing at the real
+        /// binaries (BINDIR), so `systemd-analyze verify` finds them; the files go to DESTDIR all the same.
+        static func install(into root: String) async throws -> CommandResult {
+            try await runProgram(
+                "/usr/bin/make",
+                ["-C", packageRoot, "install", "DESTDIR=\(root)", "PREFIX=/usr", "BIN_DIR=\(Binaries.directory)",
+                 "BINDIR=\(Binaries.directory)"])
+        }
+
+        @Test func makeInstallLaysOutEveryFileAndUninstallRemovesThem() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let root = directory.file("root")
+            let installed = try await Self.install(into: root)
+            #expect(installed.status == 0, "\(installed)")
+            let bin = root + Binaries.directory
+            let expected = [
+                "\(bin)/jobd", "\(bin)/jobctl",
+                "\(root)/usr/lib/systemd/system/jobd.service", "\(root)/usr/lib/systemd/system/jobd.socket",
+                "\(root)/usr/lib/systemd/user/jobd.service", "\(root)/usr/lib/systemd/user/jobd.socket",
+                "\(root)/usr/lib/sysusers.d/jobd.conf", "\(root)/usr/lib/tmpfiles.d/jobd.conf",
+                "\(root)/usr/share/doc/jobd/jobd.toml.example", "\(root)/usr/share/doc/jobd/README.md",
+                "\(root)/usr/share/man/man1/jobctl.1", "\(root)/usr/share/man/man8/jobd.8",
+                "\(root)/usr/share/bash-completion/completions/jobctl", "\(root)/usr/share/zsh/site-functions/_jobctl",
+                "\(root)/usr/share/fish/vendor_completions.d/jobctl.fish",
+            ]
+            for file in expected {
+                let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? nil
+                #expect((size ?? 0) > 0, "\(file) is installed and not empty")
+            }
+            #expect(FileManager.default.isExecutableFile(atPath: "\(bin)/jobd"))
+            let bash = try String(contentsOfFile: expected[12], encoding: .utf8)
+            #expect(bash.contains("submit"), "the completion knows jobctl's subcommands")
+            let unit = try String(contentsOfFile: expected[2], encoding: .utf8)
+            #expect(unit.contains("ExecStart=\(Binaries.directory)/jobd ") && !unit.contains("@BINDIR@"))
+
+            let removed = try await runProgram(
+                "/usr/bin/make",
+                ["-C", Self.packageRoot, "uninstall", "DESTDIR=\(root)", "PREFIX=/usr", "BINDIR=\(Binaries.directory)"])
+            #expect(removed.status == 0, "\(removed)")
+            for file in expected { #expect(!FileManager.default.fileExists(atPath: file), "\(file) is removed") }
+        }
+
+        /// systemd-analyze exits 0 on an unknown key (a warning only), so its stderr must be empty too.
+        @Test func everyUnitPassesSystemdAnalyzeVerify() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let root = directory.file("root")
+            let installed = try await Self.install(into: root)
+            #expect(installed.status == 0, "\(installed)")
+            let runtime = directory.file("runtime")
+            try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
+            var environment = ProcessInfo.processInfo.environment
+            environment["XDG_RUNTIME_DIR"] = runtime  // the user manager's %t
+            for (folder, scope) in [("system", [String]()), ("user", ["--user"])] {
+                let units = ["jobd.service", "jobd.socket"].map { "\(root)/usr/lib/systemd/\(folder)/\($0)" }
+                // The man pages are in the staging root, not where man(1) looks.
+                let verify = try await runProgram(
+                    "/usr/bin/systemd-analyze", ["verify", "--man=no"] + scope + units, environment: environment)
+                #expect(verify.status == 0 && verify.stderr.isEmpty && verify.stdout.isEmpty, "\(folder): \(verify)")
+            }
+        }
+
+        /// Every key of the example is valid with its default, and every daemon flag is in the example.
+        @Test func theExampleConfigurationListsEveryKeyWithAValidDefault() async throws {
+            let example = try String(contentsOfFile: Self.packageRoot + "/systemd/jobd.toml.example", encoding: .utf8)
+            // "# key = value" lines; prose lines have more than one word before " = ".
+            let settings = example.split(separator: "\n").map { String($0.dropFirst(2)) }
+                .filter { line in
+                    let key = line.prefix { $0 != " " }
+                    return line.hasPrefix(key + " = ") && !key.isEmpty && key.allSatisfy { $0.isLowercase || $0 == "-" }
+                }
+            let keys = Set(settings.map { String($0.prefix { $0 != " " }) })
+            let help = try await runProgram(Binaries.jobd, ["--help"])
+            let flags = Set(
+                help.stdout.split(whereSeparator: { !($0.isLetter || $0 == "-") }).filter { $0.hasPrefix("--") }
+                    .map { String($0.dropFirst(2)) })
+                .subtracting(["help", "version", "config", "check-config"])
+            #expect(keys == flags, "only in the example: \(keys.subtracting(flags)); missing: \(flags.subtracting(keys))")
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let file = directory.file("all.toml")
+            try settings.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let checked = try await runProgram(Binaries.jobd, ["--check-config", file])
+            #expect(checked.status == 0, "\(checked)")
+        }
+
         @Test func sendsNothingWithoutANotifySocket() async throws {
             try await DaemonProcess.with { daemon in
                 let status = try await daemon.terminate()
