@@ -75,6 +75,17 @@ extension AgainstTheRealDaemon {
                 let ids = try await withDeadline("the early submit is answered") { try await submitted.value }
                 #expect(try await daemon.wait(ids)[0].state == .succeeded)
                 #expect(daemon.log.contains("listening on the socket systemd passed (fd 3)"))
+                // Workers inherit neither the LISTEN_* variables nor the listening socket.
+                let workers = try await eventually("CPU workers run") { () -> [String]? in
+                    let found = Self.children(of: daemon.pid)
+                    return found.isEmpty ? nil : found
+                }
+                for worker in workers {
+                    let environment = (try? String(contentsOfFile: "/proc/\(worker)/environ", encoding: .utf8)) ?? ""
+                    #expect(!environment.contains("LISTEN_"), "worker \(worker)")
+                    let fd3 = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/fd/3")
+                    #expect(fd3?.hasPrefix("socket:") != true, "worker \(worker) holds the listening socket as fd 3")
+                }
                 #expect(try await daemon.terminate() == 0)
                 #expect(FileManager.default.fileExists(atPath: socket), "a socket systemd owns is never removed")
             }
@@ -270,6 +281,20 @@ extension AgainstTheRealDaemon {
             try settings.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
             let checked = try await runProgram(Binaries.jobd, ["--check-config", file])
             #expect(checked.status == 0, "\(checked)")
+        }
+
+        /// The pids whose parent is `pid`, from /proc/PID/stat (read directly: no subprocess to wait for).
+        static func children(of pid: Int32) -> [String] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.filter { entry in
+                guard entry.allSatisfy(\.isNumber),
+                    let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { return false }
+                // After "pid (comm)": state, then the parent's pid.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 1 && fields[1] == "\(pid)"
+            }
         }
 
         @Test func sendsNothingWithoutANotifySocket() async throws {
