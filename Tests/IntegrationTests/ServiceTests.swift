@@ -159,6 +159,16 @@ extension AgainstTheRealDaemon {
                 try await eventually("the broken file is rejected") { daemon.log.contains("reload rejected") ? true : nil }
                 #expect(try await daemon.status().cpuLimit == 2, "a broken file changes nothing")
                 #expect(daemon.isRunning)
+
+                // Fewer workers: the pool shrinks as well.
+                try "cpu-workers = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+                kill(daemon.pid, SIGHUP)
+                try await eventually("the reload leaves one CPU worker") {
+                    let status = try await daemon.status()
+                    return status.cpuLimit == 1 && status.workers.count == 1 ? true : nil
+                }
+                let ids = try await daemon.submit([JobSpec(argv: ["true"]), JobSpec(argv: ["true"])])
+                #expect(try await daemon.wait(ids).allSatisfy { $0.state == .succeeded }, "jobs still run on one worker")
             }
         }
 
