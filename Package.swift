@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobdRunnersTests",
-            dependencies: ["JobdRunners", "JobdProtocol", "JobdTestSupport"],
+            dependencies: ["JobdRunners", "JobdHandlers", "JobdProtocol", "JobdTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -9,38 +9,48 @@ final class BenchDaemon {
     let process = Process()
     var socket: String { directory + "/jobd.sock" }
 
-    init(binDirectory: String, arguments: [String]) async throws {
-        directory = NSTemporaryDirectory() + "jobd-bench-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    /// Starts jobd; with `directory`, on the socket and database a stopped one left there.
+    /// - Parameter waitForIdleWorkers: ready means every CPU worker is idle, so a workload does not time
+    ///   their start; false: ready as soon as the socket answers (a restart whose workers are busy at once).
+    init(
+        binDirectory: String, arguments: [String], directory: String? = nil, waitForIdleWorkers: Bool = true
+    ) async throws {
+        self.directory = directory ?? NSTemporaryDirectory() + "jobd-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: binDirectory + "/jobd")
-        process.arguments = ["--socket", socket, "--database", directory + "/jobd.db", "--log-level", "warning"] + arguments
+        process.arguments = ["--socket", socket, "--database", self.directory + "/jobd.db", "--log-level", "warning"] + arguments
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            // Ready means every CPU worker is up, so a workload does not time their start.
             let status = try? await JobdConnection.withConnection(path: socket) {
                 try await $0.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
             }
-            if let status, status.workers.allSatisfy({ $0.state == "idle" }) { return }
-            try await Task.sleep(for: .milliseconds(20))
+            if let status, !waitForIdleWorkers || status.workers.allSatisfy({ $0.state == "idle" }) { return }
+            try await Task.sleep(for: .milliseconds(5))
         }
         throw BenchError("jobd did not start")
     }
 
     /// Peak resident set size of the daemon so far (VmHWM), in bytes.
-    var peakRSS: Int64 {
+    var peakRSS: Int64 { statusField("VmHWM:") }
+
+    /// Resident set size of the daemon now (VmRSS), in bytes.
+    var currentRSS: Int64 { statusField("VmRSS:") }
+
+    private func statusField(_ name: String) -> Int64 {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
             let kb = Int64(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }
         return kb * 1024
     }
 
-    func stop() {
+    /// SIGTERM, wait, and remove the files unless they are kept for a restart.
+    func stop(keepFiles: Bool = false) {
         process.terminate()
         process.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepFiles { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
 

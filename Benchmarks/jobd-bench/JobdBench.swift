@@ -21,7 +21,8 @@ struct JobdBench: AsyncParsableCommand {
     @Option(help: "jobctl status calls to time.") var statusCalls: Int = 200
     @Option(help: "Mixed workload: CPU-heavy commands.") var mixedCPU: Int = 40
     @Option(help: "Mixed workload: sleep-heavy commands.") var mixedSleep: Int = 400
-    @Option(help: "Run only these workloads (w1 … w5, status, mixed), comma-separated.") var only: String?
+    @Option(help: "Queued: jobs held in the queue behind one busy worker.") var queuedJobs: Int = 1_000_000
+    @Option(help: "Run only these workloads (w1 … w5, status, mixed, queued), comma-separated.") var only: String?
 
     func run() async throws {
         let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
@@ -42,6 +43,57 @@ struct JobdBench: AsyncParsableCommand {
         }
         if wants("status") { try await jobctlStatus() }
         if wants("mixed") { try await mixed() }
+        if wants("queued") { try await queued() }
+    }
+
+    /// A million jobs waiting (issue 9): `--cpu -- true` jobs behind one long job that holds the only
+    /// worker. Reports the daemon's RSS with them queued, its start-up time with them in the database
+    /// (launch to first answer) and its RSS after that, and a Status round trip. Goal: ≤ 150 MB, ≤ 3 s,
+    /// ≤ 2 ms.
+    private func queued() async throws {
+        let arguments = ["--cpu-workers", "1", "--shutdown-grace", "0", "--kill-grace", "0.5"]
+        let first = try await BenchDaemon(binDirectory: binDir, arguments: arguments)
+        let batch = 10_000
+        let submitted = try await JobdConnection.withConnection(path: first.socket) { connection -> Int in
+            _ = try await connection.call(
+                Submit.method, Submit.Parameters(jobs: [JobSpec(argv: ["sleep", "3600"], env: [:], class: .cpu)]),
+                returning: Submit.Reply.self)
+            var count = 0
+            while count < queuedJobs {
+                let specs = Array(
+                    repeating: JobSpec(argv: ["true"], env: [:], class: .cpu), count: min(batch, queuedJobs - count))
+                count += try await connection.call(
+                    Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self
+                ).ids.count
+            }
+            return count
+        }
+        let queuedRSS = first.currentRSS
+        let statusMillis = try await statusRoundTrips(first.socket)
+        first.stop(keepFiles: true)
+        let started = ContinuousClock.now
+        let second = try await BenchDaemon(
+            binDirectory: binDir, arguments: arguments, directory: first.directory, waitForIdleWorkers: false)
+        let startup = seconds(ContinuousClock.now - started)
+        defer { second.stop() }
+        let restartedStatusMillis = try await statusRoundTrips(second.socket)
+        print(String(
+            format: "queued %d × --cpu -- true behind one busy worker: daemon RSS %.1f MB queued, Status p50 %.3f ms; restart with them stored: answers in %.2f s, RSS %.1f MB after (peak %.1f MB), Status p50 %.3f ms",
+            submitted, Double(queuedRSS) / 1e6, statusMillis, startup, Double(second.currentRSS) / 1e6,
+            Double(second.peakRSS) / 1e6, restartedStatusMillis))
+    }
+
+    /// The median of 200 Status round trips on one connection, in milliseconds.
+    private func statusRoundTrips(_ socket: String) async throws -> Double {
+        try await JobdConnection.withConnection(path: socket) { connection in
+            var times: [Double] = []
+            for _ in 0..<200 {
+                let started = ContinuousClock.now
+                _ = try await connection.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
+                times.append(seconds(ContinuousClock.now - started) * 1000)
+            }
+            return times.sorted()[times.count / 2]
+        }
     }
 
     private func daemon(_ arguments: [String] = []) async throws -> BenchDaemon {
@@ -252,6 +304,40 @@ extension JobdBench {
         print(String(
             format: "mixed: learned is %.1f%% of the correct hints' makespan; forced-CPU %.1fx, forced-I/O %.2fx the learned",
             results[0].1 / results[1].1 * 100, results[2].1 / results[0].1, results[3].1 / results[0].1))
+
+        // Issue 10: the same again with the machine oversubscribed by two busy loops outside jobd. A
+        // class learned from CPU share alone drifts to io here (each burner gets ~0.5 of a core); one
+        // learned from demand (CPU + run-queue wait) does not.
+        let loops = (0..<2).compactMap { _ -> Process? in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "while :; do :; done"]
+            return (try? process.run()) == nil ? nil : process
+        }
+        defer { for process in loops { process.terminate() } }
+        var loaded: [Double] = []
+        for (label, specs) in [
+            ("learned, 2 busy loops outside jobd", workload(burn: burn, nap: nap)),
+            ("correct hints, 2 busy loops outside jobd", workload(burn: hinted(burn, .cpu), nap: hinted(nap, .io))),
+        ] {
+            let daemon = try await daemon()
+            defer { daemon.stop() }
+            if label.hasPrefix("learned") {
+                _ = try await submitAndWait([burn], on: daemon)
+                _ = try await submitAndWait([nap], on: daemon)
+            }
+            let (jobs, elapsed) = try await submitAndWait(specs, on: daemon)
+            loaded.append(elapsed)
+            let burners = jobs.filter { $0.argv?.first == "/usr/bin/python3" }
+            let naps = jobs.filter { $0.argv?.first != "/usr/bin/python3" }
+            print(String(
+                format: "mixed %d CPU-heavy + %d sleep-heavy, %@: makespan %.2f s; burners as cpu %d/%d, naps as io %d/%d%@",
+                mixedCPU, mixedSleep, label, elapsed, burners.filter { $0.class == .cpu }.count, burners.count,
+                naps.filter { $0.class == .io }.count, naps.count, failures(jobs)))
+        }
+        print(String(
+            format: "mixed: learned is %.1f%% of the correct hints' makespan without load, %.1f%% with 2 busy loops",
+            results[0].1 / results[1].1 * 100, loaded[0] / loaded[1] * 100))
     }
 }
 

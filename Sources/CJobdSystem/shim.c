@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -46,7 +49,7 @@ int jobd_raise_open_file_limit(uint64_t *soft_before, uint64_t *soft_now) {
     return 0;
 }
 
-enum { STEP_NONE, STEP_PDEATHSIG, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_DUP, STEP_CHDIR, STEP_EXEC };
+enum { STEP_NONE, STEP_PDEATHSIG, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_DUP, STEP_CHDIR, STEP_EXEC, STEP_STUCK };
 
 const char *jobd_spawn_step_name(int step) {
     switch (step) {
@@ -57,8 +60,61 @@ const char *jobd_spawn_step_name(int step) {
     case STEP_DUP: return "dup2";
     case STEP_CHDIR: return "chdir";
     case STEP_EXEC: return "execve";
+    case STEP_STUCK: return "the process did not reach execve in time (it was stopped, or its working directory did not answer), so it was killed";
     default: return "spawn";
     }
+}
+
+// MARK: - The spawn watchdog
+//
+// vfork suspends the spawning thread (the reactor, which reaps every job) until the child execs or exits.
+// Once the child has switched to the job's user, that user may stop it (kill -STOP), and a chdir into a
+// working directory on a mount that never answers never returns: either would freeze the reactor for
+// everyone (found in review, issue 9). A watchdog thread kills a child that has not reached execve within
+// SPAWN_DEADLINE_NS; SIGKILL ends even a stopped process, and the spawning thread then carries on.
+// The child publishes its pid through shared memory (vfork shares it); the mutex, taken only by the
+// watchdog and by the parent after vfork returns (never by the child), makes sure the watchdog can only
+// kill the child of the spawn still in progress.
+
+#define SPAWN_DEADLINE_NS (2LL * 1000 * 1000 * 1000)
+
+static pthread_mutex_t spawn_watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic pid_t spawn_watch_pid = 0;
+static _Atomic long long spawn_watch_since = 0;
+static _Atomic int spawn_watch_killed = 0;
+static pthread_once_t spawn_watch_once = PTHREAD_ONCE_INIT;
+
+static long long monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+static void *spawn_watchdog(void *unused) {
+    (void)unused;
+    prctl(PR_SET_NAME, "jobd-spawnwatch", 0, 0, 0);
+    for (;;) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 250 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&spawn_watch_lock);
+        pid_t pid = atomic_load(&spawn_watch_pid);
+        long long since = atomic_load(&spawn_watch_since);
+        if (pid > 0 && since > 0 && monotonic_ns() - since > SPAWN_DEADLINE_NS) {
+            atomic_store(&spawn_watch_killed, 1);
+            kill(pid, SIGKILL);
+        }
+        pthread_mutex_unlock(&spawn_watch_lock);
+    }
+    return NULL;
+}
+
+static void start_spawn_watchdog(void) {
+    pthread_t thread;
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);  // no signal of the daemon's is handled there
+    if (pthread_create(&thread, NULL, spawn_watchdog, NULL) == 0) pthread_detach(thread);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
 // Why vfork and not posix_spawn: the child must set PR_SET_PDEATHSIG (and may drop to the submitter's
@@ -109,8 +165,13 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
 
     volatile int child_errno = 0;
     volatile int child_step = STEP_NONE;
+    pthread_once(&spawn_watch_once, start_spawn_watchdog);
+    atomic_store(&spawn_watch_killed, 0);
+    atomic_store(&spawn_watch_pid, 0);
+    atomic_store(&spawn_watch_since, monotonic_ns());
     pid_t pid = vfork();
     if (pid == 0) {
+        atomic_store(&spawn_watch_pid, getpid());
         // First of all, give up the daemon's descriptors: until then this child holds a copy of every one of
         // them, the database lock included (flock belongs to the open file description), and a jobd
         // restarted after a kill -9 would find the lock held by a process that is about to exec `sleep`.
@@ -128,21 +189,36 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
             signal(s, SIG_DFL);  // NIO ignores SIGPIPE; a job must not inherit that.
         }
         setpgid(0, 0);
+        // The job's groups and gid now, and its uid as the file-system uid only: chdir and execve's lookup
+        // then run with the job's permissions, while the real and saved uid stay root's, so the job's user
+        // cannot signal this child yet (kill(2) checks those). A child of theirs stopped before execve
+        // would hold the reactor (vfork) for everyone; the full switch to the uid comes last, a few
+        // instructions before execve (found in review, issue 9).
         if (request->uid >= 0) {
             if (setgroups((size_t)ngroups, groups) != 0) { child_step = STEP_SETGROUPS; goto fail; }
-            if (setgid((gid_t)request->gid) != 0) { child_step = STEP_SETGID; goto fail; }
-            if (setuid((uid_t)request->uid) != 0) { child_step = STEP_SETUID; goto fail; }
+            if (setresgid((gid_t)request->gid, (gid_t)request->gid, (gid_t)request->gid) != 0) {
+                child_step = STEP_SETGID;
+                goto fail;
+            }
+            setfsuid((uid_t)request->uid);
+            if (setfsuid((uid_t)-1) != (int)request->uid) { child_step = STEP_SETUID; goto fail; }
         }
-        // After the credential switch, never before: the kernel clears PR_SET_PDEATHSIG when a process
+        // Jobs create files others may read, as a login shell's would; the daemon's own 077 is for its files.
+        umask(022);
+        if (request->cwd != NULL && chdir(request->cwd) != 0) { child_step = STEP_CHDIR; goto fail; }
+        if (request->uid >= 0) {
+            if (setresuid((uid_t)request->uid, (uid_t)request->uid, (uid_t)request->uid) != 0) {
+                child_step = STEP_SETUID;
+                goto fail;
+            }
+        }
+        // After the last credential change, never before: the kernel clears PR_SET_PDEATHSIG when a process
         // changes its uid or gid (prctl(2)), and a job of another user would then outlive a killed jobd and
         // run a second time after its restart.
         if (request->kill_with_parent) {
             if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { child_step = STEP_PDEATHSIG; goto fail; }
             if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
         }
-        // Jobs create files others may read, as a login shell's would; the daemon's own 077 is for its files.
-        umask(022);
-        if (request->cwd != NULL && chdir(request->cwd) != 0) { child_step = STEP_CHDIR; goto fail; }
         sigset_t empty;
         sigemptyset(&empty);
         sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -153,17 +229,22 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
         _exit(127);
     }
     int spawn_errno = errno;
+    pthread_mutex_lock(&spawn_watch_lock);
+    atomic_store(&spawn_watch_since, 0);
+    atomic_store(&spawn_watch_pid, 0);
+    int killed_by_watchdog = atomic_load(&spawn_watch_killed);
+    pthread_mutex_unlock(&spawn_watch_lock);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (devnull >= 0) close(devnull);
     if (pid < 0) {
         if (failed_step) *failed_step = STEP_NONE;
         return spawn_errno;
     }
-    if (child_errno != 0) {
+    if (child_errno != 0 || killed_by_watchdog) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        if (failed_step) *failed_step = child_step;
-        return child_errno;
+        if (failed_step) *failed_step = killed_by_watchdog ? STEP_STUCK : child_step;
+        return killed_by_watchdog ? ETIMEDOUT : child_errno;
     }
     *pid_out = pid;
     return 0;
@@ -315,18 +396,35 @@ static void restore_fs_identity(const struct fs_identity *saved) {
 }
 
 // Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups.
-int jobd_open_read_as(const char *path, long long uid, long long gid) {
-    if (uid < 0) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+// Non-blocking, then only a regular file: open() of a FIFO with no writer (or a device) blocks forever, and
+// a handler in the daemon runs on a Dispatch thread a stop cannot free. A user who submits such jobs by the
+// hundred would otherwise take every thread and freeze the daemon (found in review, issue 9).
+static int open_regular_file(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return -errno;
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        int error = errno;
+        close(fd);
+        return -error;
     }
+    if (!S_ISREG(info.st_mode)) {
+        close(fd);
+        return S_ISDIR(info.st_mode) ? -EISDIR : -JOBD_NOT_REGULAR;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
+int jobd_open_read_as(const char *path, long long uid, long long gid) {
+    if (uid < 0) return open_regular_file(path);
     struct fs_identity saved;
     int switch_error = switch_fs_identity(uid, gid, &saved);
     if (switch_error != 0) return -switch_error;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int error = errno;
+    int fd = open_regular_file(path);
     restore_fs_identity(&saved);
-    return fd < 0 ? -error : fd;
+    return fd;
 }
 
 int jobd_probe_executable_as(const char *path, long long uid, long long gid) {

@@ -36,7 +36,13 @@ public struct Classifier: Sendable {
             return Decision(class: learned, source: .learned, reason: profile.reason)
         }
         let evidence =
-            profile.map { "\($0.runs) runs of \($0.signature) average \(Profile.format($0.cpuRatio)) CPU-s per wall-s, between the thresholds" }
+            profile.map {
+                // The band applies to the demand; the CPU ratio is said too when waiting made them differ.
+                let cpu = Profile.format($0.cpuRatio)
+                let demand = Profile.format($0.demandRatio)
+                let ratios = demand == cpu ? "\(cpu) CPU-s per wall-s" : "\(cpu) CPU-s per wall-s, \(demand) counting run-queue wait"
+                return "\($0.runs) runs of \($0.signature) average \(ratios), between the thresholds"
+            }
             ?? "nothing learned yet"
         return Decision(
             class: defaultClass, source: .default,

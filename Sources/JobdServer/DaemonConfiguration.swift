@@ -42,6 +42,12 @@ public struct DaemonConfiguration: Sendable {
     public static let defaultFrameTimeout = Duration.seconds(10)
     /// Captured output kept per job; the rest is dropped.
     public var outputLimitBytes: Int64
+    /// Finished jobs and their logs are deleted this many seconds after they finished (`jobd --retention`);
+    /// 0 keeps them forever.
+    public var retentionSeconds: Double = DaemonConfiguration.defaultRetentionSeconds
+    /// A week: long enough to look into last weekend's failures, short enough that the database and the
+    /// logs directory stop growing.
+    public static let defaultRetentionSeconds: Double = 7 * 86_400
     /// Between SIGTERM and SIGKILL when a job is cancelled, times out or is stopped at shutdown.
     public var killGrace: Duration
     /// At SIGTERM, how long running jobs may finish before they are stopped and requeued.

@@ -22,6 +22,7 @@ public final class JobdDaemon: Service {
     private let pool: WorkerPool
     private let profileBook: ProfileBook
     private let listener: VarlinkListener
+    private let pruner: Pruner
     private let logger: Logger
     private let notifier: SystemdNotifier
     private let reloader: ConfigurationLoader?
@@ -75,6 +76,9 @@ public final class JobdDaemon: Service {
             configuration: configuration, counts: startup.counts, logger: logger)
         self.dispatcher = dispatcher
         self.profileBook = profileBook
+        let pruner = Pruner(
+            store: store, dispatcher: dispatcher, logsDirectory: configuration.logsDirectory, logger: logger)
+        self.pruner = pruner
         if !startup.requeued.isEmpty {
             let ids = startup.requeued.map(\.description).joined(separator: ", ")
             logger.warning("requeued \(startup.requeued.count) jobs left running by a jobd that stopped: \(ids)")
@@ -87,7 +91,7 @@ public final class JobdDaemon: Service {
         await dispatcher.enqueue(startup.ready)
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
-            profileBook: profileBook, configuration: configuration,
+            profileBook: profileBook, pruner: pruner, configuration: configuration,
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, inheritedDescriptor: configuration.inheritedSocket,
@@ -108,6 +112,12 @@ public final class JobdDaemon: Service {
             group.addTask { await self.store.run() }
             group.addTask { await self.dispatcher.run() }
             group.addTask { await self.pool.supervise() }
+            group.addTask {
+                // Stops at the first sign of shutdown: pruning is never worth delaying a drain for.
+                await cancelWhenGracefulShutdown {
+                    await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds)
+                }
+            }
             group.addTask {
                 do {
                     try await self.listener.run()

@@ -7,7 +7,7 @@ extension Job {
         id, name, state, kind, payload, argv, env, cwd, queue, class, class_source, class_reason, priority, \
         attempts, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, started_at, finished_at, \
         exit_code, signal, error, result, wall_seconds, cpu_user_seconds, cpu_system_seconds, max_rss_bytes, \
-        worker_pid, signature
+        worker_pid, signature, wait_seconds
         """
 
     /// Reads a row selected with ``columns``. The schema's CHECK constraints guarantee the enum texts.
@@ -53,7 +53,8 @@ extension Job {
             cpuUserSeconds: row[26],
             cpuSystemSeconds: row[27],
             maxRSSBytes: row[28],
-            workerPID: row[29]
+            workerPID: row[29],
+            waitSeconds: row[31]
         )
     }
 }

@@ -39,6 +39,13 @@ public protocol JobStore: Sendable {
     /// Jobs, newest first, and whether more match.
     func jobs(matching filter: JobFilter) async throws -> (jobs: [Job], more: Bool)
 
+    /// Deletes up to `limit` finished jobs in one transaction, oldest finish first: those in one of
+    /// `states` (each a finished state) that finished at or before `cutoff`, and, with `ownerUID`, only
+    /// that user's. Their dependency rows go with them. **Never deletes a job that has not finished.**
+    /// - Returns: the deleted jobs; fewer than `limit` means no more match.
+    func prune(finishedBy cutoff: Timestamp, states: Set<JobState>, ownerUID: UInt32?, limit: Int) async throws
+        -> [PrunedJob]
+
     // MARK: Learned classes
 
     /// Every stored profile.

@@ -171,14 +171,16 @@ public final class SQLiteStore: JobStore {
         let arguments: StatementArguments = [
             state.rawValue, state.isFinished ? now.secondsSinceEpoch : nil, outcome.exitCode, outcome.signal, error,
             result, outcome.wallSeconds, outcome.cpuUserSeconds, outcome.cpuSystemSeconds, outcome.maxRSSBytes,
-            outcome.workerPID, id.rawValue,
+            // A worker's frame could carry any number: out of range, it is stored as unknown rather than
+            // failing the CHECK and with it the whole outcome.
+            outcome.workerPID, outcome.waitSeconds.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, id.rawValue,
         ]
         return committer.enqueue("finish job \(id)") { db in
             try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
                         wall_seconds = ?, cpu_user_seconds = ?, cpu_system_seconds = ?, max_rss_bytes = ?,
-                        worker_pid = ?, unclean_stops = 0
+                        worker_pid = ?, wait_seconds = ?, unclean_stops = 0
                     WHERE id = ?
                     """
             ).execute(arguments: arguments)
@@ -278,6 +280,52 @@ public final class SQLiteStore: JobStore {
     }
 }
 
+// MARK: - Retention
+
+extension SQLiteStore {
+    public func prune(finishedBy cutoff: Timestamp, states: Set<JobState>, ownerUID: UInt32?, limit: Int) async throws
+        -> [PrunedJob]
+    {
+        // Only finished states, whatever the caller passed: a queued or running job is never pruned.
+        let states = states.filter(\.isFinished).map(\.rawValue).sorted()
+        guard !states.isEmpty, limit > 0 else { return [] }
+        var conditions = [
+            "finished_at IS NOT NULL", "finished_at <= ?",
+            "+state IN (\(states.map { _ in "?" }.joined(separator: ",")))",
+        ]
+        var arguments: StatementArguments = [cutoff.secondsSinceEpoch]
+        for state in states { arguments += [state] }
+        if let ownerUID {
+            conditions.append("owner_uid = ?")
+            arguments += [ownerUID]
+        }
+        arguments += [limit]
+        // `finished_at IS NOT NULL` lets SQLite use the partial index jobs_finished (migration 0005); the
+        // unary `+` keeps it from picking jobs_by_state instead, which would read and sort every finished
+        // job for each batch (EXPLAIN QUERY PLAN: "SEARCH jobs USING INDEX jobs_finished").
+        let select = """
+            SELECT id, class, state FROM jobs WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY finished_at LIMIT ?
+            """
+        let finalArguments = arguments
+        // Through the group committer, one bounded batch per call: a prune of a million jobs holds the
+        // writer for one batch at a time, and submits queued meanwhile commit between batches.
+        return try await committer.write { db in
+            var pruned: [PrunedJob] = []
+            for row in try Row.fetchAll(db, sql: select, arguments: finalArguments) {
+                guard let jobClass = JobClass(rawValue: row[1]), let state = JobState(rawValue: row[2]) else {
+                    continue  // the schema's CHECKs make this unreachable; skip rather than trap
+                }
+                pruned.append(PrunedJob(id: JobID(rawValue: row[0]), class: jobClass, state: state))
+            }
+            // job_dependencies rows go by ON DELETE CASCADE (GRDB turns foreign keys on).
+            let delete = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND finished_at IS NOT NULL")
+            for job in pruned { try delete.execute(arguments: [job.id.rawValue]) }
+            return pruned
+        }
+    }
+}
+
 // MARK: - Profiles
 
 extension SQLiteStore {
@@ -286,7 +334,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT owner_uid, signature, runs, cpu_ratio, class, changed_at, pinned FROM owner_profiles
+                    SELECT owner_uid, signature, runs, cpu_ratio, demand_ratio, class, changed_at, pinned FROM owner_profiles
                     ORDER BY owner_uid, signature
                     """
             ).map { row in
@@ -294,6 +342,7 @@ extension SQLiteStore {
                 return Profile(
                     ownerUID: owner < 0 ? nil : UInt32(truncatingIfNeeded: owner),
                     signature: row["signature"], runs: row["runs"], cpuRatio: row["cpu_ratio"],
+                    demandRatio: row["demand_ratio"],
                     learnedClass: (row["class"] as String?).flatMap(JobClass.init(rawValue:)),
                     changedAt: (row["changed_at"] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
                     pinned: (row["pinned"] as String?).flatMap(JobClass.init(rawValue:)))
@@ -303,7 +352,7 @@ extension SQLiteStore {
 
     public func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket {
         let arguments: StatementArguments = [
-            Self.ownerColumn(profile.ownerUID), profile.signature, profile.runs, profile.cpuRatio,
+            Self.ownerColumn(profile.ownerUID), profile.signature, profile.runs, profile.cpuRatio, profile.demandRatio,
             profile.learnedClass?.rawValue, profile.changedAt?.secondsSinceEpoch, profile.pinned?.rawValue,
             now.secondsSinceEpoch,
         ]
@@ -311,8 +360,8 @@ extension SQLiteStore {
             try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO owner_profiles
-                        (owner_uid, signature, runs, cpu_ratio, class, changed_at, pinned, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        (owner_uid, signature, runs, cpu_ratio, demand_ratio, class, changed_at, pinned, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: arguments)
         }

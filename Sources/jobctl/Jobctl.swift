@@ -42,6 +42,6 @@ struct Jobctl: ParsableCommand {
         version: JobdInterface.version,
         subcommands: [
             SubmitCommand.self, ListCommand.self, ShowCommand.self, StatusCommand.self, LogsCommand.self,
-            WaitCommand.self, CancelCommand.self, ProfilesCommand.self,
+            WaitCommand.self, CancelCommand.self, ProfilesCommand.self, PruneCommand.self,
         ])
 }

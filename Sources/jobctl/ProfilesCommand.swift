@@ -29,11 +29,12 @@ struct ProfilesCommand: ParsableCommand {
                 try printJSON(profiles)
                 return
             }
-            var table = Table("OWNER", "SIGNATURE", "RUNS", "CPU RATIO", "CLASS", "CHANGED", "PINNED")
+            // DEMAND (CPU + run-queue wait per wall-s) decides the class; CPU RATIO is the share it got.
+            var table = Table("OWNER", "SIGNATURE", "RUNS", "CPU RATIO", "DEMAND", "CLASS", "CHANGED", "PINNED")
             for profile in profiles {
                 let ratio = Profile.format(profile.cpuRatio) + (profile.cpuRatio > 1.05 ? " (≈\(Profile.format(profile.cpuRatio)) cores)" : "")
                 table.add([
-                    profile.ownerUID.map { "uid \($0)" } ?? "everyone", profile.signature, String(profile.runs), ratio, profile.learnedClass?.rawValue ?? "-",
+                    profile.ownerUID.map { "uid \($0)" } ?? "everyone", profile.signature, String(profile.runs), ratio, Profile.format(profile.demandRatio), profile.learnedClass?.rawValue ?? "-",
                     profile.changedAt?.description ?? "-", profile.pinned?.rawValue ?? "-",
                 ])
             }

@@ -26,7 +26,7 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "The queue.") var queue: String?
     @Option(help: "Higher runs first.") var priority: Int?
     @Option(help: "Kill the job after this long: 500ms, 30s, 10m, 2h.") var timeout: String?
-    @Option(help: "Run again after a failure, up to this many more times.") var retries: Int?
+    @Option(help: "Run again after a failure, up to this many more times (0 to 99).") var retries: Int?
     @Option(help: "Working directory (default: the current one).") var cwd: String?
     @Option(name: .customLong("batch"), help: "Submit one JSON job per line of FILE (- for stdin).") var batchFile: String?
     @Flag(help: "Wait for the job and exit with its exit code.") var wait = false

@@ -153,6 +153,8 @@ struct ConfigurationFile {
         case (.number, .int): value.int.map { "\($0)" }
         case (.number, .double): value.double.map { "\($0)" }
         case (.text, .string): value.string
+        // A size or a duration given as a bare number of bytes or seconds (`retention = 3600`).
+        case (.text, .int): value.int.map { "\($0)" }
         default: nil
         }
     }

@@ -73,6 +73,9 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: "Bytes of output kept per job.")
     var outputLimit: Int64 = 16 << 20
 
+    @Option(help: "Delete finished jobs and their logs this long after they finished: seconds, or 30m, 12h, 7d; 0 keeps them forever.")
+    var retention: String = "7d"
+
     @Option(help: "Largest control message accepted, in bytes.")
     var maxMessageBytes: Int = SocketLocation.defaultMaximumMessageBytes
 
@@ -174,6 +177,9 @@ struct JobdCommand: AsyncParsableCommand {
         if !(reclassifyAfter > 0) { throw ValidationError("--reclassify-after must be positive") }
         if let workerMaxJobs, workerMaxJobs < 1 { throw ValidationError("--worker-max-jobs must be at least 1") }
         if !(lockWait >= 0 && lockWait <= 3600) { throw ValidationError("--lock-wait is 0 to 3600 seconds") }
+        if Self.retentionSeconds(retention) == nil {
+            throw ValidationError("--retention takes seconds or a duration such as 30m, 12h or 7d (0 keeps jobs forever)")
+        }
         if ByteSize.parse(workerMaxRss) == nil {
             throw ValidationError("--worker-max-rss takes a size such as 512M, 2G or 1048576 (bytes)")
         }
@@ -261,9 +267,16 @@ struct JobdCommand: AsyncParsableCommand {
         configuration.thresholds = ClassThresholds(upper: cpuThreshold, lower: ioThreshold)
         configuration.reclassifyAfter = .milliseconds(Int64(reclassifyAfter * 1000))
         configuration.workerMaxRSSBytes = ByteSize.parse(workerMaxRss)
+        configuration.retentionSeconds = Self.retentionSeconds(retention) ?? DaemonConfiguration.defaultRetentionSeconds
 
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         return configuration
+    }
+
+    /// `--retention` in seconds: a duration, or 0 for "forever". Nil when it is neither.
+    static func retentionSeconds(_ text: String) -> Double? {
+        if let zero = Double(text), zero == 0 { return 0 }
+        return DurationText.seconds(text)
     }
 
     private func fail(_ message: String, logger: Logger) async throws -> Never {

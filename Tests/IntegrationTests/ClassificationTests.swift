@@ -55,7 +55,10 @@ extension AgainstTheRealDaemon {
                 let nextBurn = try await daemon.job(try await daemon.submit([burner.spec])[0])
                 #expect(nextBurn.class == .cpu && nextBurn.classSource == .learned, "\(String(describing: nextBurn.classReason))")
                 #expect(nextBurn.classReason?.hasPrefix("from 2 runs of ") == true)
-                #expect(nextBurn.classReason?.hasSuffix("burn.py: 1.00 CPU-s per wall-s") == true || nextBurn.classReason?.contains("burn.py: 0.9") == true,
+                // On a shared machine the CPU ratio may fall; the demand ("counting run-queue wait") does not.
+                let reason = nextBurn.classReason ?? ""
+                #expect(reason.hasSuffix("burn.py: 1.00 CPU-s per wall-s") || reason.contains("burn.py: 0.9")
+                        || reason.contains(", 0.9") || reason.contains(", 1.0"),
                         "\(String(describing: nextBurn.classReason))")
                 let nextSleep = try await daemon.job(try await daemon.submit([sleeper])[0])
                 #expect(nextSleep.class == .io && nextSleep.classSource == .learned)

@@ -124,7 +124,11 @@ extension AgainstTheRealDaemon {
                 // Wait answers JobNotFound for an id it does not have: every acknowledged job exists and ends.
                 let jobs = try await daemon.wait(ids, within: .seconds(120))
                 #expect(jobs.count == ids.count)
-                #expect(jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.filter { $0.state != .succeeded }.prefix(3))")
+                // Requeued jobs start first after a restart, so a few can be running at three kills in a row:
+                // those end `dead` by the poison-job rule (FaultTests), with that reason; nothing else fails.
+                let poisonReason = "the daemon stopped uncleanly 3 times while it ran"
+                let unexpected = jobs.filter { !($0.state == .succeeded || ($0.state == .dead && $0.error == poisonReason)) }
+                #expect(unexpected.isEmpty, "\(unexpected.prefix(3))")
             }
         }
 

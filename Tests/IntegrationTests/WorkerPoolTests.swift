@@ -158,8 +158,8 @@ extension AgainstTheRealDaemon {
 extension AgainstTheRealDaemon {
     /// A root daemon runs handlers for every user: it must read files only as the submitter could.
     @Suite struct HandlerPermissionTests {
-        @Test func aHandlerReadsFilesWithTheSubmittersPermissions() async throws {
-            guard getuid() == 0 else { return }  // needs a root daemon and a second user (nobody)
+        @Test(.enabled(if: getuid() == 0, "needs a root daemon and a second user (nobody)"))
+        func aHandlerReadsFilesWithTheSubmittersPermissions() async throws {
             try await DaemonProcess.with { daemon in
                 // nobody may pass through the test directory (to the socket) but not list it.
                 #expect(chmod(daemon.directory.path, 0o711) == 0)
@@ -203,12 +203,36 @@ extension AgainstTheRealDaemon {
                     #expect(try await daemon.jobctl("logs", job.id.description).stdout == "65534\n", "\(classFlag)")
                 }
 
-                // Profiles steer every user's jobs: only root or the daemon's user may change them.
-                let pin = try await runProgram(
+                // A user's pin steers only that user's jobs; a pin for everyone is for root or the daemon's user.
+                func pinAsNobody(_ extra: [String]) async throws -> CommandResult {
+                    try await runProgram(
+                        "/usr/bin/setpriv",
+                        ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", daemon.socket, "profiles",
+                         "pin", "/usr/bin/id", "cpu"] + extra)
+                }
+                let own = try await pinAsNobody([])
+                #expect(own.status == 0, "\(own)")
+                let everyone = try await pinAsNobody(["--everyone"])
+                #expect(everyone.status == 77 && everyone.stderr.contains("only root or uid 0 may change it"), "\(everyone)")
+                let seen = try await daemon.connect {
+                    try await $0.call(Profiles.method, Profiles.Parameters(), returning: Profiles.Reply.self).profiles
+                }
+                #expect(seen.contains { $0.ownerUID == 65534 && $0.signature == "/usr/bin/id" && $0.pinned == .cpu })
+                let rootsID = try await daemon.job(try await daemon.submit([JobSpec(argv: ["/usr/bin/id"])])[0])
+                #expect(rootsID.classSource == .default, "nobody's pin does not classify root's job: \(rootsID.classSource)")
+
+                // Status tells another user that a worker is busy, not with which of root's jobs.
+                let busy = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                try await eventually("root's job holds a worker") { () -> Bool? in
+                    try await daemon.status().workers.contains { $0.jobID == busy } ? true : nil
+                }
+                let nobodysStatus = try await runProgram(
                     "/usr/bin/setpriv",
-                    ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", daemon.socket, "profiles",
-                     "pin", "/usr/bin/id", "cpu"])
-                #expect(pin.status == 77 && pin.stderr.contains("only root or uid 0 may change them"), "\(pin)")
+                    ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", daemon.socket, "status", "--json"])
+                let status = try WireJSON.decode(Status.Reply.self, from: Array(nobodysStatus.stdout.utf8))
+                #expect(status.workers.contains { $0.state == "busy" }, "\(nobodysStatus)")
+                #expect(status.workers.allSatisfy { $0.jobID == nil }, "\(nobodysStatus)")
+                _ = try await daemon.jobctl("cancel", busy.description)
 
                 // The same file for root, the daemon's own user, reads fine.
                 let mine = try await daemon.wait(

@@ -8,6 +8,33 @@ struct ProfileTests {
     let now = Timestamp(secondsSinceEpoch: 1_000)
     let later = Timestamp(secondsSinceEpoch: 2_000)
 
+    /// Twelve burners on two cores: each got 0.17 of a core but was running or runnable all the time.
+    /// The class follows the demand, so the signature that learned `io` from sleeping runs turns `cpu`
+    /// (issue 10); the CPU ratio is kept beside it and the reason says both.
+    @Test func theClassFollowsDemandNotTheShareOfACore() {
+        var profile = Profile(signature: "/usr/bin/sh /srv/job.sh")
+        profile.record(ratio: 0.0, demand: 0.0, at: now, thresholds: band)
+        #expect(profile.learnedClass == .io)
+        // 0.3, then 0.51, then 0.66: the third burner of a round crosses the band.
+        for _ in 0..<3 { profile.record(ratio: 0.17, demand: 1.0, at: later, thresholds: band) }
+        #expect(profile.cpuRatio < 0.3 && profile.demandRatio > 0.6 && profile.learnedClass == .cpu)
+        #expect(profile.reason == "from 4 runs of /usr/bin/sh /srv/job.sh: 0.11 CPU-s per wall-s, 0.66 counting run-queue wait")
+
+        var sleeper = Profile(signature: "/usr/bin/sleep")
+        sleeper.record(ratio: 0.0, demand: 0.01, at: now, thresholds: band)
+        #expect(sleeper.learnedClass == .io && sleeper.reason == "from 1 run of /usr/bin/sleep: 0.00 CPU-s per wall-s, 0.01 counting run-queue wait")
+        var handler = Profile(signature: "sha256")
+        handler.record(ratio: 0.9, at: now, thresholds: band)
+        #expect(handler.demandRatio == 0.9, "no wait measured: the CPU ratio is the demand")
+    }
+
+    @Test func aRunningJobIsJudgedByItsDemand() {
+        var profile = Profile(signature: "/usr/bin/sh /srv/job.sh")
+        profile.record(ratio: 0.0, at: now, thresholds: band)
+        profile.recordWhileRunning(ratio: 0.17, demand: 0.98, at: later, thresholds: band)
+        #expect(profile.learnedClass == .cpu && profile.changedAt == later)
+    }
+
     @Test func theFirstRunIsTakenAsIsAndDecidesOutsideTheBand() {
         var burner = Profile(signature: "/usr/bin/ffmpeg")
         burner.record(ratio: 0.95, at: now, thresholds: band)

@@ -85,11 +85,12 @@ struct StoreTests {
             store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
             let outcome = RunOutcome(
                 exitCode: nil, signal: 9, error: "killed by signal 9 (SIGKILL)", wallSeconds: 2.5, cpuUserSeconds: 1.25,
-                cpuSystemSeconds: 0.25, maxRSSBytes: 4096)
+                cpuSystemSeconds: 0.25, maxRSSBytes: 4096, waitSeconds: 0.75)
             try await store.finish(id, state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1004)).committed()
             let job = try #require(try await store.job(id))
             #expect(job.state == .failed && job.signal == 9 && job.attempts == 1)
             #expect(job.cpuSeconds == 1.5 && job.wallSeconds == 2.5 && job.maxRSSBytes == 4096)
+            #expect(job.waitSeconds == 0.75, "the run-queue wait is kept beside the CPU time (issue 10)")
             #expect(job.startedAt == Timestamp(secondsSinceEpoch: 1001))
             #expect(job.finishedAt == Timestamp(secondsSinceEpoch: 1004))
         }
@@ -133,13 +134,64 @@ struct StoreTests {
         }
     }
 
+    @Test func profilesKeepTheirCPUAndDemandRatiosApart() async throws {
+        try await withStore { store, _ in
+            let profile = Profile(
+                ownerUID: 1000, signature: "/usr/bin/sh /srv/burn.sh", runs: 3, cpuRatio: 0.17, demandRatio: 0.98,
+                learnedClass: .cpu, changedAt: Timestamp(secondsSinceEpoch: 1000))
+            try await store.saveProfile(profile, at: Timestamp(secondsSinceEpoch: 1000)).committed()
+            #expect(try await store.profiles() == [profile])
+        }
+    }
+
+    @Test func pruneDeletesOnlyFinishedJobsOldEnoughInTheStatesAskedAndCascades() async throws {
+        try await withStore { store, queue in
+            let ids = try await store.submit([
+                newJob(owner: 1000), newJob(owner: 1000), newJob(owner: 1000), newJob(owner: 2000), newJob(owner: 1000),
+            ])
+            let outcome = RunOutcome(exitCode: 1, wallSeconds: 1)
+            try await store.finish(ids[0], state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
+            try await store.finish(ids[1], state: .succeeded, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
+            try await store.finish(ids[3], state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
+            try await store.finish(ids[4], state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 2000)).committed()
+            store.recordStarted(ids[2], at: Timestamp(secondsSinceEpoch: 1001))
+            // ids[2] (running) depends on ids[0]: the row goes with the pruned job.
+            try await queue.write { db in
+                try db.execute(sql: "INSERT INTO job_dependencies VALUES (?, ?)", arguments: [ids[2].rawValue, ids[0].rawValue])
+            }
+            let everyState = Set(JobState.allCases)
+            let pruned = try await store.prune(
+                finishedBy: Timestamp(secondsSinceEpoch: 1500), states: everyState.subtracting([.succeeded]),
+                ownerUID: 1000, limit: 1000)
+            #expect(pruned == [PrunedJob(id: ids[0], class: .cpu, state: .failed)], "old enough, failed, 1000's")
+            #expect(try await store.job(ids[0]) == nil)
+            #expect(try await store.job(ids[1]) != nil, "succeeded was not asked for")
+            #expect(try await store.job(ids[2])?.state == .running, "never a job that has not finished")
+            #expect(try await store.job(ids[3]) != nil, "another owner's")
+            #expect(try await store.job(ids[4]) != nil, "finished after the cutoff")
+            let dependencies = try await queue.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM job_dependencies") }
+            #expect(dependencies == 0)
+
+            let batch = try await store.prune(
+                finishedBy: Timestamp(secondsSinceEpoch: 3000), states: everyState, ownerUID: nil, limit: 2)
+            #expect(batch.count == 2, "at most limit per call")
+            let rest = try await store.prune(
+                finishedBy: Timestamp(secondsSinceEpoch: 3000), states: everyState, ownerUID: nil, limit: 2)
+            #expect(rest.count == 1)
+            #expect(try await store.job(ids[2])?.state == .running)
+        }
+    }
+
     @Test func migratingTwiceIsANoOp() throws {
         let queue = try DatabaseQueue()
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         _ = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
         let applied = try queue.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
         #expect(
-            applied == ["0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner"],
+            applied == [
+                "0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner", "0005_finished_at_index",
+                "0006_demand",
+            ],
             "each migration once, in order")
     }
 }

@@ -105,6 +105,9 @@ int jobd_available_cpus(void);
 /// Names the calling thread (at most 15 bytes), as `ps -L` and `perf` show it.
 void jobd_set_thread_name(const char *name);
 
+/// What `jobd_open_read_as` returns (negated) for a path that is neither a regular file nor a directory.
+#define JOBD_NOT_REGULAR 10001
+
 /// Opens `path` read-only as uid/gid (and that user's groups) on this thread; uid < 0 opens as we are.
 /// Returns the fd, or -errno.
 int jobd_open_read_as(const char *path, long long uid, long long gid);
@@ -139,5 +142,48 @@ int jobd_set_cloexec(int fd);
 
 /// fstat(2) of `fd`: its device and inode (for $JOURNAL_STREAM). Returns 0 or errno.
 int jobd_fd_identity(int fd, uint64_t *device, uint64_t *inode);
+
+// MARK: - Sampling a job's process tree (procstat.c, issue 10)
+
+/// One process of a watched group, from one read of /proc/PID/stat.
+struct jobd_proc_sample {
+    int32_t pid;
+    /// Field 5: the process group (a job's pid is its group's id).
+    int32_t pgrp;
+    /// Field 3: 'R' running or runnable, 'S' sleeping, 'D' disk wait, 'Z' zombie, …
+    char state;
+    /// Field 20.
+    int32_t threads;
+    /// Fields 14 + 15: utime + stime of the live process, in clock ticks.
+    int64_t ticks;
+    /// Field 24: resident set, in pages.
+    int64_t rss_pages;
+};
+
+/// One pass over /proc: every process whose group is in `pgids` (sorted ascending, `count` of them)
+/// goes into `out`, up to `capacity`. Returns how many were found (possibly more than `capacity`), or
+/// -errno when /proc cannot be read.
+int jobd_scan_groups(const int32_t *pgids, int count, struct jobd_proc_sample *out, int capacity);
+
+/// Reads /proc/PID/stat of one process into `out`. Returns 0, or -1 when it is gone or unreadable.
+int jobd_scan_process(int32_t pid, struct jobd_proc_sample *out);
+
+/// The scheduler statistics of one task: /proc/PID/task/TID/schedstat.
+struct jobd_task_stat {
+    int32_t tid;
+    /// Field 1: time on a CPU, in ns.
+    int64_t run_ns;
+    /// Field 2: time runnable but waiting on a run queue, in ns.
+    int64_t wait_ns;
+    /// `voluntary_ctxt_switches` of its status: it blocked (sleep, I/O, a lock).
+    int64_t voluntary;
+    /// `nonvoluntary_ctxt_switches`: it was preempted while it could still run.
+    int64_t involuntary;
+};
+
+/// Reads every task's schedstat and context-switch counts of process `pid` (its threads): /proc/PID/
+/// schedstat and status when `threads` is 1, else those of each entry of /proc/PID/task. Returns how
+/// many (at most `capacity`), or -errno.
+int jobd_read_task_stats(int32_t pid, int32_t threads, struct jobd_task_stat *out, int capacity);
 
 #endif

@@ -35,8 +35,11 @@ public struct Job: Hashable, Sendable, Codable {
     public var cpuSeconds: Double?
     public var cpuUserSeconds: Double?
     public var cpuSystemSeconds: Double?
+    /// Peak resident set of the job's process tree (sampled; docs/CLASSIFICATION.md says how exact).
     public var maxRSSBytes: Int64?
     public var workerPID: Int32?
+    /// Seconds its processes were runnable but waiting for a CPU (schedstat, sampled while it ran).
+    public var waitSeconds: Double?
 
     public init(
         id: JobID, name: String? = nil, state: JobState, kind: String, argv: [String]? = nil,
@@ -46,7 +49,7 @@ public struct Job: Hashable, Sendable, Codable {
         ownerGID: UInt32, createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil,
         exitCode: Int? = nil, signal: Int? = nil, error: String? = nil, result: JSONValue? = nil,
         wallSeconds: Double? = nil, cpuUserSeconds: Double? = nil, cpuSystemSeconds: Double? = nil,
-        maxRSSBytes: Int64? = nil, workerPID: Int32? = nil
+        maxRSSBytes: Int64? = nil, workerPID: Int32? = nil, waitSeconds: Double? = nil
     ) {
         self.id = id
         self.name = name
@@ -80,6 +83,7 @@ public struct Job: Hashable, Sendable, Codable {
         self.cpuSeconds = cpuUserSeconds.map { $0 + (cpuSystemSeconds ?? 0) }
         self.maxRSSBytes = maxRSSBytes
         self.workerPID = workerPID
+        self.waitSeconds = waitSeconds
     }
 
     enum CodingKeys: String, CodingKey {
@@ -101,6 +105,7 @@ public struct Job: Hashable, Sendable, Codable {
         case cpuSystemSeconds = "cpu_system_seconds"
         case maxRSSBytes = "max_rss_bytes"
         case workerPID = "worker_pid"
+        case waitSeconds = "wait_seconds"
     }
 
     // Written by hand so that nil becomes `null` rather than a missing key.
@@ -138,5 +143,6 @@ public struct Job: Hashable, Sendable, Codable {
         try c.encode(cpuSystemSeconds, forKey: .cpuSystemSeconds)
         try c.encode(maxRSSBytes, forKey: .maxRSSBytes)
         try c.encode(workerPID, forKey: .workerPID)
+        try c.encode(waitSeconds, forKey: .waitSeconds)
     }
 }

@@ -18,6 +18,9 @@ public enum JobState: String, CaseIterable, Hashable, Sendable, Codable {
     /// Cancelled by a user before it could finish.
     case cancelled
 
+    /// The states nothing more happens in: the ones a prune may delete.
+    public static let finishedStates: Set<JobState> = [.succeeded, .failed, .dead, .cancelled]
+
     /// True when nothing more will happen to the job.
     public var isFinished: Bool {
         switch self {

@@ -66,7 +66,8 @@ public enum JobdInterface {
           cpu_user_seconds: ?float,
           cpu_system_seconds: ?float,
           max_rss_bytes: ?int,
-          worker_pid: ?int
+          worker_pid: ?int,
+          wait_seconds: ?float
         )
 
         type StateCounts (
@@ -110,6 +111,11 @@ public enum JobdInterface {
         # Captured output from a byte offset. With follow and more, streams until the job finishes.
         method Logs(id: int, offset: ?int, follow: ?bool) -> (text: string, offset: int, finished: bool, truncated: bool)
 
+        # Deletes finished jobs and their logs: those that finished at least older_than_seconds ago
+        # (absent: 0, every one), in states (finished ones only; absent: all four). A user prunes
+        # only their own jobs; root prunes everyone's.
+        method Prune(older_than_seconds: ?float, states: ?[]JobState) -> (pruned: int)
+
         # One CPU worker process. state: starting, idle, busy or retiring.
         type WorkerInfo (
           slot: int,
@@ -143,6 +149,7 @@ public enum JobdInterface {
           signature: string,
           runs: int,
           cpu_ratio: float,
+          demand_ratio: float,
           class: ?JobClass,
           changed_at: ?string,
           pinned: ?JobClass

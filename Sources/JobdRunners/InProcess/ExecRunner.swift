@@ -85,6 +85,10 @@ public struct ExecRunner: Sendable {
         return Self.outcome(of: result, stop: control.stopReason)
     }
 
+    /// What the sampler has seen so far of a running job's process group (CPU, run-queue wait, peak
+    /// resident set); nil before its first sample.
+    public func usage(ofGroup pgid: Int32) -> TreeUsage? { reactor.usage(ofGroup: pgid) }
+
     /// What a job submitted without `env` runs with. Under a root daemon: a clean login-like environment
     /// of its owner (the daemon's own, with root's HOME and whatever systemd or an admin's shell put
     /// there, is none of a user's business); `identity` is nil there only for root's own jobs. Under any
@@ -114,7 +118,7 @@ public struct ExecRunner: Sendable {
             return RunOutcome(
                 exitCode: exit.exitCode, signal: exit.signal.map(Int.init), error: error, wallSeconds: exit.wallSeconds,
                 cpuUserSeconds: exit.cpuUserSeconds, cpuSystemSeconds: exit.cpuSystemSeconds,
-                maxRSSBytes: exit.maxRSSBytes)
+                maxRSSBytes: exit.maxRSSBytes > 0 ? exit.maxRSSBytes : nil, waitSeconds: exit.usage?.waitSeconds)
         }
     }
 }

@@ -18,6 +18,34 @@ public enum OutputLog {
         let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
         return (Array(bytes.prefix(max(0, got))), size)
     }
+
+    /// The file's size in bytes now; 0 if it does not exist (or cannot be seen).
+    /// The corresponding C function is `stat`.
+    public static func size(path: String) -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        return Int64(info.st_size)
+    }
+
+    /// What an attempt may still append to a job's log: the output limit holds for the job's whole log,
+    /// across its attempts, so a job retried in a loop cannot fill the disk a limit at a time.
+    /// Stat once, as the attempt starts: only one attempt of a job appends at a time.
+    public static func room(path: String, limit: Int64) -> Int64 {
+        max(0, limit - size(path: path))
+    }
+
+    /// Removes a job's log (a pruned job); a log that is already gone is not an error.
+    /// The corresponding C function is `unlink`.
+    /// - Returns: nil, or why the file is still there.
+    @discardableResult
+    public static func remove(path: String) -> String? {
+        while unlink(path) != 0 {
+            if errno == EINTR { continue }
+            if errno == ENOENT { return nil }
+            return errnoText(errno)
+        }
+        return nil
+    }
 }
 
 /// Appends a job's output to its log file, up to a limit; the file is created at the first byte.

@@ -54,18 +54,20 @@ actor ProfileBook {
     }
 
     /// One finished run's evidence, for its owner's profile.
-    func record(_ signature: String, owner: UInt32, ratio: Double, at now: Timestamp) {
+    func record(_ signature: String, owner: UInt32, ratio: Double, demand: Double?, at now: Timestamp) {
         let key = Key(owner: owner, signature: signature)
         var profile = profiles[key] ?? Profile(ownerUID: owner, signature: signature)
-        profile.record(ratio: ratio, at: now, thresholds: thresholds)
+        profile.record(ratio: ratio, demand: demand, at: now, thresholds: thresholds)
         save(profile, at: now)
     }
 
     /// A running job's evidence: it has burnt CPU for long. - Returns: the profile after it.
-    func recordWhileRunning(_ signature: String, owner: UInt32, ratio: Double, at now: Timestamp) -> Profile {
+    func recordWhileRunning(
+        _ signature: String, owner: UInt32, ratio: Double, demand: Double, at now: Timestamp
+    ) -> Profile {
         let key = Key(owner: owner, signature: signature)
         var profile = profiles[key] ?? Profile(ownerUID: owner, signature: signature)
-        profile.recordWhileRunning(ratio: ratio, at: now, thresholds: thresholds)
+        profile.recordWhileRunning(ratio: ratio, demand: demand, at: now, thresholds: thresholds)
         save(profile, at: now)
         return profile
     }

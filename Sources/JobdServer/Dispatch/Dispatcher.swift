@@ -21,13 +21,12 @@ actor Dispatcher {
     }
 
     /// A job the dispatcher holds: waiting or running, or finished until its final state has committed.
-    /// Small on purpose: a million queued jobs are a million of these (issue 9).
+    /// Small on purpose (16 bytes; fields in this order pack best): a million queued jobs are a million
+    /// of these (issue 9). What running it needs is in `plans`, for some of them.
     struct ActiveJob {
-        var `class`: JobClass
         var priority: Int
         var ownerUID: UInt32
-        /// What running it needs, kept while it waits if fewer than ``plansKeptInMemory`` are kept.
-        var plan: JobPlan?
+        var `class`: JobClass
     }
 
     /// Waiting jobs whose whole plan (argv, environment, payload) stays in memory; the others are read
@@ -49,7 +48,9 @@ actor Dispatcher {
     /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
     /// How many entries of `active` hold their plan.
-    private var keptPlans = 0
+    /// What running a waiting job needs, kept for at most ``plansKeptInMemory`` of them (and for every
+    /// retry); the others are read from the store as they start.
+    private var plans: [JobID: JobPlan] = [:]
     private var controls: [JobID: RunControl] = [:]
     private var counts: [JobClass: StateCounts]
     private var waiters: [JobID: [Waiter]] = [:]
@@ -93,10 +94,8 @@ actor Dispatcher {
         for plan in newPlans { counts[plan.class, default: StateCounts()].queued += 1 }
         guard !isDraining else { return }  // stored as queued; the next start runs them
         for plan in newPlans {
-            let keep = keptPlans < Self.plansKeptInMemory
-            if keep { keptPlans += 1 }
-            enqueue(
-                plan.id, ActiveJob(class: plan.class, priority: plan.priority, ownerUID: plan.ownerUID, plan: keep ? plan : nil))
+            if plans.count < Self.plansKeptInMemory { plans[plan.id] = plan }
+            enqueue(plan.id, ActiveJob(priority: plan.priority, ownerUID: plan.ownerUID, class: plan.class))
         }
     }
 
@@ -104,8 +103,9 @@ actor Dispatcher {
     /// read as they start.
     func enqueue(_ queued: [QueuedJob]) {
         guard !isDraining else { return }
+        active.reserveCapacity(active.count + queued.count)
         for job in queued {
-            active[job.id] = ActiveJob(class: job.class, priority: job.priority, ownerUID: job.ownerUID, plan: nil)
+            active[job.id] = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
         }
         perform(scheduler.enqueue(contentsOf: queued.map { ReadyJob(id: $0.id, class: $0.class, priority: $0.priority) }))
     }
@@ -117,29 +117,34 @@ actor Dispatcher {
 
     private func perform(_ actions: [SchedulerAction]) {
         for case .start(let id, let jobClass) in actions {
-            guard var job = active[id] else { preconditionFailure("scheduler started unknown job \(id)") }
+            guard active[id] != nil else { preconditionFailure("scheduler started unknown job \(id)") }
             let control = RunControl()
             controls[id] = control
             counts[jobClass, default: StateCounts()].queued -= 1
             counts[jobClass, default: StateCounts()].running += 1
-            let plan = job.plan
-            if plan != nil {
-                job.plan = nil
-                keptPlans -= 1
-                active[id] = job
-            }
-            launchContinuation.yield(Launch(id: id, class: jobClass, plan: plan, control: control))
+            launchContinuation.yield(Launch(id: id, class: jobClass, plan: plans.removeValue(forKey: id), control: control))
         }
     }
 
     /// A job's plan from the store, for one that was not kept in memory.
+    /// A read error is tried again a few times (0.1 s doubling, about 3 s in all) before the attempt fails
+    /// for it: one failed read must not end a job that the disk would have given back a moment later.
     private nonisolated func loadPlan(_ launch: Launch) async -> Result<JobPlan, LoadFailure> {
-        do {
-            guard let job = try await store.job(launch.id) else { return .failure(LoadFailure("its row is gone")) }
-            return .success(JobPlan(job))
-        } catch {
-            return .failure(LoadFailure("\(error)"))
+        var delay = Duration.milliseconds(100)
+        for tries in 1...5 {
+            do {
+                guard let job = try await store.job(launch.id) else { return .failure(LoadFailure("its row is gone")) }
+                return .success(JobPlan(job))
+            } catch {
+                if tries == 5 { return .failure(LoadFailure("\(error)")) }
+                logger.warning(
+                    "job \(launch.id): could not read it to start it (try \(tries)): \(error)",
+                    metadata: ["job": "\(launch.id)"])
+                try? await Task.sleep(for: delay)
+                delay = delay * 2
+            }
         }
+        return .failure(LoadFailure("unreachable"))
     }
 
     private struct LoadFailure: Error {
@@ -241,6 +246,8 @@ actor Dispatcher {
     /// as this task (an exec job's child is awaited on the reactor thread, never on this pool).
     private nonisolated func run(_ plan: JobPlan, control: RunControl) async -> RunOutcome {
         let outputPath = "\(configuration.logsDirectory)/\(plan.id).log"
+        // Each attempt appends to the one log; the limit is the whole log's, not an attempt's.
+        let outputLimit = OutputLog.room(path: outputPath, limit: configuration.outputLimitBytes)
         let timeout = plan.timeoutSeconds.map { Duration.seconds(checked: $0) }  // a stored row may predate the range check
         guard let kind = registry.kind(named: plan.kind) else {
             return RunOutcome(error: "this jobd has no handler named \(plan.kind)", wallSeconds: 0)
@@ -250,12 +257,12 @@ actor Dispatcher {
             let job = WorkerJob(
                 id: plan.id, kind: plan.kind, payload: plan.payload, argv: plan.argv, environment: plan.env,
                 cwd: plan.cwd, identity: identity(for: plan), outputPath: outputPath,
-                outputLimit: configuration.outputLimitBytes, timeout: timeout)
+                outputLimit: outputLimit, timeout: timeout)
             return await pool.run(job, control: control)
         case (.io, .exec):
             let job = ExecJob(
                 argv: plan.argv ?? [], environment: plan.env, cwd: plan.cwd, identity: identity(for: plan),
-                outputPath: outputPath, outputLimit: configuration.outputLimitBytes, timeout: timeout)
+                outputPath: outputPath, outputLimit: outputLimit, timeout: timeout)
             return await withTaskGroup(of: RunOutcome?.self) { group in
                 group.addTask { await self.runner.run(job, control: control) }
                 group.addTask {
@@ -270,7 +277,7 @@ actor Dispatcher {
                 return outcome!
             }
         case (.io, .handler(let handler)):
-            let output = OutputAppender(path: outputPath, limit: configuration.outputLimitBytes)
+            let output = OutputAppender(path: outputPath, limit: outputLimit)
             defer { output.close() }
             return await handlerRunner.run(
                 handler, payload: plan.payload ?? .null, jobID: plan.id, identity: identity(for: plan),
@@ -281,7 +288,7 @@ actor Dispatcher {
 
     // MARK: - Learning (DESIGN §3)
 
-    /// A finished run's CPU ratio goes into its signature's profile. Not for a run that was cancelled
+    /// A finished run's CPU ratio and CPU demand go into its signature's profile. Not for a run that was cancelled
     /// or stopped at shutdown (killed at once, it says nothing about the work), nor one that never
     /// started, nor an in-daemon handler (its CPU time is not measured).
     private nonisolated func learn(from outcome: RunOutcome, of plan: JobPlan, stop: StopReason?) async {
@@ -291,34 +298,48 @@ actor Dispatcher {
         case .timedOut, nil: break
         }
         guard plan.kind == HandlerRegistry.execKind || plan.class == .cpu else { return }
-        let ratio = (outcome.cpuUserSeconds + outcome.cpuSystemSeconds) / outcome.wallSeconds
-        await profileBook.record(signature, owner: plan.ownerUID, ratio: ratio, at: WallClock.now())
+        guard let ratio = outcome.cpuRatio else { return }
+        await profileBook.record(
+            signature, owner: plan.ownerUID, ratio: ratio, demand: outcome.demandRatio, at: WallClock.now())
     }
 
-    /// While an I/O-class exec job runs in the daemon, samples its process group's CPU time every
-    /// `reclassifyAfter`; a stretch above the upper threshold switches its signature to `cpu` at once,
-    /// so the next job of it goes to the pool, and says so in this job's class reason.
+    /// While an I/O-class exec job runs in the daemon, reads its process group's CPU demand (CPU + run-queue
+    /// wait, from the reactor's sampler) every `reclassifyAfter`; a stretch at or above the upper threshold
+    /// switches its signature to `cpu` at once, so the next job of it goes to the pool, and says so in this
+    /// job's class reason. Demand, not CPU alone: twelve burners on two cores each get 0.17 of a core, but
+    /// each is running or runnable all the time (issue 10).
     private nonisolated func watchForCPUBurn(_ plan: JobPlan, control: RunControl) async {
         guard let signature = plan.signature else { return }
         let window = configuration.reclassifyAfter
-        let upper = await profileBook.thresholds.upper
-        var lastCPU = 0.0
+        let upper = await profileBook.thresholds.upper  // a reload may change it (ProfileBook.setThresholds)
+        var last: (usage: TreeUsage, at: ContinuousClock.Instant)?
         while true {
             do {
                 try await Task.sleep(for: window)
             } catch {
                 return  // the job ended
             }
-            guard let group = control.processGroup else { continue }
-            let cpu = SystemInfo.processGroupCPUSeconds(group)
-            let ratio = (cpu - lastCPU) / window.inSeconds
-            lastCPU = cpu
-            guard ratio >= upper else { continue }
+            guard let group = control.processGroup, let usage = runner.usage(ofGroup: group) else { continue }
+            let now = ContinuousClock.now
+            // The first reading has no stretch before it (the sampler's first pass may lag the start).
+            guard let previous = last else {
+                last = (usage, now)
+                continue
+            }
+            last = (usage, now)
+            let elapsed = (now - previous.at).inSeconds
+            guard elapsed > 0 else { continue }
+            let cpu = max(0, usage.cpuSeconds - previous.usage.cpuSeconds)
+            let wait = max(0, usage.waitSeconds - previous.usage.waitSeconds)
+            let ratio = cpu / elapsed
+            let demand = (cpu + wait) / elapsed
+            guard demand >= upper else { continue }
             let profile = await profileBook.recordWhileRunning(
-                signature, owner: plan.ownerUID, ratio: ratio, at: WallClock.now())
+                signature, owner: plan.ownerUID, ratio: ratio, demand: demand, at: WallClock.now())
             let note =
-                "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s over "
-                + "\(window.inSeconds)s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
+                "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s, "
+                + "\(Profile.format(demand)) counting run-queue wait, over "
+                + "\(Profile.format(elapsed))s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
                 + "this job stays io"
             store.updateClassReason(plan.id, reason: (plan.classReason.map { $0 + "; " } ?? "") + note)
             logger.info("job \(plan.id): \(note)", metadata: ["job": "\(plan.id)"])
@@ -343,8 +364,7 @@ actor Dispatcher {
             var retry = plan
             retry.attempts = attemptsUsed
             // Kept whatever the budget: its stored attempt count may not have committed yet.
-            active[plan.id]?.plan = retry
-            keptPlans += 1
+            plans[plan.id] = retry
             actions += scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority))
         }
         if !isDraining { perform(actions) }
@@ -369,11 +389,11 @@ actor Dispatcher {
             return .stopping
         }
         active[id] = nil
-        if job.plan != nil { keptPlans -= 1 }
+        let plan = plans.removeValue(forKey: id)
         do {
             _ = try await store.cancelWaiting(id, at: WallClock.now())
         } catch {
-            if job.plan != nil { keptPlans += 1 }
+            plans[id] = plan
             enqueue(id, job)
             throw error
         }
@@ -382,6 +402,12 @@ actor Dispatcher {
         finishedSinceStart += 1
         resumeWaiters(of: id)
         return .cancelledWaiting
+    }
+
+    /// Finished jobs were deleted from the store (retention, `io.jobd.Prune`): the kept counts lose them,
+    /// per class and state, so `status` shows what the database holds.
+    func pruned(_ jobs: [PrunedJob]) {
+        for job in jobs { counts[job.class, default: StateCounts()][job.state] -= 1 }
     }
 
     /// Returns once every job has finished and its final state has committed; at once for jobs that are

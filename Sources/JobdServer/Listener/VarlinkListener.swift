@@ -37,7 +37,12 @@ final class VarlinkListener: Sendable {
                     FrameTimeoutHandler(timeout: frameTimeout, peer: caller, logger: logger))
                 try channel.pipeline.syncOperations.addHandler(
                     ByteToMessageHandler(NULFrameDecoder(maximumFrameLength: maximumMessageBytes)))
-                return (try Connection(wrappingChannelSynchronously: channel), caller)
+                // Read a connection's next message only when the one before is being answered: by
+                // default NIO would buffer ten more behind a long call (a Wait), up to the message
+                // limit each, for as long as that call lasts (found in review, issue 9).
+                let configuration = Connection.Configuration(
+                    backPressureStrategy: .init(lowWatermark: 1, highWatermark: 1))
+                return (try Connection(wrappingChannelSynchronously: channel, configuration: configuration), caller)
             }
         }
         let server: NIOAsyncChannel<(Connection, Caller), Never>
@@ -110,11 +115,20 @@ final class VarlinkListener: Sendable {
     private func refuse(_ connection: Connection, caller: Caller, _ refusal: ConnectionLimiter.Refusal) async {
         logger.notice("refusing a connection from pid \(caller.pid) (uid \(caller.uid)): \(refusal)")
         let error = JobdError.tooManyConnections(refusal.description)
-        try? await connection.executeThenClose { _, outbound in
+        try? await connection.executeThenClose { inbound, outbound in
             var buffer = ByteBuffer()
             buffer.writeVarlinkMessage(
                 try WireJSON.encode(VarlinkErrorReply(error: error.varlinkName, parameters: error.varlinkParameters)))
             try await outbound.write(buffer)
+            outbound.finish()
+            // Read what the client sent until it hangs up (1 s at most): closing a Unix socket with its
+            // message unread makes the kernel report a reset to the client, which may then lose the reply.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { for try await _ in inbound {} }
+                group.addTask { try await Task.sleep(for: .seconds(1)) }
+                try await group.next()
+                group.cancelAll()
+            }
         }
     }
 

@@ -17,6 +17,7 @@ struct Responder: Sendable {
     let classifier: Classifier
     let registry: HandlerRegistry
     let profileBook: ProfileBook
+    let pruner: Pruner
     let configuration: DaemonConfiguration
     let startedAt: ContinuousClock.Instant
     let logger: Logger
@@ -83,6 +84,7 @@ struct Responder: Sendable {
             try await reply(resetProfile(call.parameters(ResetProfile.Parameters.self), caller: caller), send)
         case PinProfile.method:
             try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
+        case Prune.method: try await reply(prune(call.parameters(Prune.Parameters.self), caller: caller), send)
         case Logs.method:
             try await logs(
                 call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller,

@@ -34,6 +34,8 @@ struct ConfigurationChange {
         compare("reclassify-after", \.reclassifyAfter, live: false)
         compare("worker-max-jobs", \.workerMaxJobs, live: false)
         compare("worker-max-rss", \.workerMaxRSSBytes, live: false)
+        // The pruner takes it when it starts (JobdDaemon.run).
+        compare("retention", \.retentionSeconds, live: false)
     }
 
     /// The configuration to run with: `new` for what applies live, `old` for the rest.

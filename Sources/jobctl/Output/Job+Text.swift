@@ -48,6 +48,9 @@ extension Job {
                 let system = cpuSystemSeconds ?? 0
                 return "\(DurationText.format(seconds: cpu)) (user \(DurationText.format(seconds: user)), sys \(DurationText.format(seconds: system)))"
             } ?? "-"),
+            // Labels of at most 9 characters keep the column where scripts and tests expect it.
+            ("cpu wait", waitSeconds.map { "\(DurationText.format(seconds: $0)) runnable, waiting for a CPU" } ?? "-"),
+            ("cpu ratio", cpuRatioText),
             ("peak rss", maxRSSBytes.map { "\($0 / 1024) KiB" } ?? "-"),
             ("worker", workerPID.map { "pid \($0)" } ?? "-"),
         ]
@@ -55,6 +58,15 @@ extension Job {
         let width = lines.map(\.0.count).max() ?? 0
         return lines.map { "\($0.0.padded(to: width))  \($0.1)" }
             .joined(separator: "\n")
+    }
+
+    /// "0.17 CPU-s per wall-s, demand 1.00 (with run-queue wait)": the share of a core it got, and the
+    /// share it wanted, which is what classification learns from (docs/CLASSIFICATION.md).
+    private var cpuRatioText: String {
+        guard let wall = wallSeconds, wall > 0, let cpu = cpuSeconds else { return "-" }
+        let share = "\(Profile.format(cpu / wall)) CPU-s per wall-s"
+        guard let wait = waitSeconds else { return share }
+        return share + ", demand \(Profile.format((cpu + wait) / wall)) (with run-queue wait)"
     }
 
     private static func json(_ value: JSONValue) -> String {

@@ -1,0 +1,59 @@
+import Dispatch
+import Foundation
+import JobdHandlers
+import JobdProtocol
+import JobdRunners
+import JobdTestSupport
+import Testing
+
+/// The in-process handler runner with real handlers, no daemon.
+struct HandlerRunnerTests {
+    /// Blocks its thread until released, whatever cancellation says: a library call with no way out.
+    struct StuckHandler: BlockingJobHandler {
+        let kind = "stuck"
+        let declaredClass: JobClass? = .io
+        let release: DispatchSemaphore
+
+        func runBlocking(_ payload: JSONValue, context: HandlerContext) throws(HandlerError) -> JSONValue {
+            release.wait()
+            return .null
+        }
+    }
+
+    @Test func aHandlerThatIgnoresAStopLosesItsSlotAfterTheKillGrace() async {
+        let release = DispatchSemaphore(value: 0)
+        defer { release.signal() }  // let the abandoned thread go once the test is done
+        let runner = HandlerRunner(measuresProcessCPU: false, killGrace: .milliseconds(200))
+        let control = RunControl()
+        let started = ContinuousClock.now
+        async let outcome = runner.run(
+            StuckHandler(release: release), payload: .null, jobID: JobID(1), identity: nil, output: { _ in },
+            control: control, timeout: nil)
+        control.stop(.cancelled)
+        let ended = await outcome
+        #expect(ended.error == "cancelled while running; the handler ignored cancellation for 0.2s, so its slot was freed")
+        #expect(ContinuousClock.now - started < .seconds(5), "it returned after the grace, not when the handler did")
+    }
+
+    @Test func aHandlerThatReturnsInTimeKeepsItsOwnOutcome() async {
+        let release = DispatchSemaphore(value: 0)
+        release.signal()  // does not block (a semaphore made with 1 and left at 0 traps when it is freed)
+        let runner = HandlerRunner(measuresProcessCPU: false, killGrace: .seconds(5))
+        let ended = await runner.run(
+            StuckHandler(release: release), payload: .null, jobID: JobID(1), identity: nil, output: { _ in },
+            control: RunControl(), timeout: nil)
+        #expect(ended.error == nil && ended.exitCode == 0)
+    }
+
+    @Test func aFIFOIsRefusedAtOnceInsteadOfBlockingAThread() async throws {
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let fifo = directory.file("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let runner = HandlerRunner(measuresProcessCPU: false, killGrace: .seconds(5))
+        let ended = await runner.run(
+            SHA256FileHandler(), payload: .object(["path": .string(fifo)]), jobID: JobID(1), identity: nil,
+            output: { _ in }, control: RunControl(), timeout: nil)
+        #expect(ended.error == "cannot open \(fifo): not a regular file (a FIFO, socket or device is refused)")
+    }
+}
