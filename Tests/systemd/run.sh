@@ -26,7 +26,8 @@ if [ ! -x "$ROOT/usr/lib/systemd/systemd" ]; then
 fi
 make -C "$HERE" install DESTDIR="$ROOT" PREFIX=/usr BIN_DIR="$BIN_DIR" >/dev/null
 chroot "$ROOT" sh -c 'id alice >/dev/null 2>&1 || useradd -m -u 1500 alice'
-rm -f "$ROOT/etc/jobd/jobd.toml"
+# A clean start each run: no configuration, no database left by the last run (its 600 s job would run again).
+rm -rf "$ROOT/etc/jobd/jobd.toml" "$ROOT/var/lib/jobd" "$ROOT/var/lib/private/jobd"
 
 systemd-nspawn -D "$ROOT" --register=no --keep-unit -b --console=pipe >"$LOG" 2>&1 &
 NSPAWN=$!
