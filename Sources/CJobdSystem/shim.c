@@ -2,6 +2,7 @@
 #include "CJobdSystem.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -446,4 +448,56 @@ int jobd_probe_executable_as(const char *path, long long uid, long long gid) {
     }
     if (uid >= 0) restore_fs_identity(&saved);
     return result;
+}
+
+int jobd_notify_send(const char *address, const char *message, size_t length) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t address_length = strlen(address);
+    if (address_length == 0 || address_length >= sizeof sa.sun_path) return EINVAL;
+    memcpy(sa.sun_path, address, address_length);
+    // An abstract address is written with a leading '@' and starts with a NUL byte on the wire.
+    if (sa.sun_path[0] == '@') sa.sun_path[0] = 0;
+    socklen_t sa_length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + address_length);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    ssize_t sent;
+    do {
+        sent = sendto(fd, message, length, MSG_NOSIGNAL, (struct sockaddr *)&sa, sa_length);
+    } while (sent < 0 && errno == EINTR);
+    int error = sent < 0 ? errno : 0;
+    close(fd);
+    return error;
+}
+
+int jobd_is_listening_unix_socket(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -errno;
+    if (!S_ISSOCK(st.st_mode)) return 0;
+    int value = 0;
+    socklen_t length = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &length) < 0) return -errno;
+    if (value != AF_UNIX) return 0;
+    length = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &length) < 0) return -errno;
+    if (value != SOCK_STREAM) return 0;
+    length = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) < 0) return -errno;
+    return value ? 1 : 0;
+}
+
+int jobd_set_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return errno;
+    if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return errno;
+    return 0;
+}
+
+int jobd_fd_identity(int fd, uint64_t *device, uint64_t *inode) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return errno;
+    *device = (uint64_t)st.st_dev;
+    *inode = (uint64_t)st.st_ino;
+    return 0;
 }

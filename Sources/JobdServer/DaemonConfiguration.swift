@@ -1,9 +1,17 @@
 import JobdProtocol
 import JobdStore
+import Logging
+
+/// Reads the configuration again (the same file and flags), for a reload on SIGHUP.
+/// - Throws: what is wrong with the file; the running configuration then stays.
+public typealias ConfigurationLoader = @Sendable () throws -> DaemonConfiguration
 
 /// Everything the daemon is told at start-up (flags today; the TOML file later).
 public struct DaemonConfiguration: Sendable {
     public var socketPath: String
+    /// The listening socket systemd passed (socket activation, ``SocketActivation``); nil: bind `socketPath`.
+    /// A socket systemd passed belongs to systemd: jobd neither chmods nor removes its file.
+    public var inheritedSocket: Int32?
     public var databasePath: String
     /// Where each job's captured output goes: `<directory of the database>/logs/<id>.log`.
     public var logsDirectory: String
@@ -57,6 +65,8 @@ public struct DaemonConfiguration: Sendable {
     public var workerMaxJobs: Int?
     /// Retire a worker whose resident set passed this many bytes; nil: never.
     public var workerMaxRSSBytes: Int64?
+    /// What the daemon logs.
+    public var logLevel: Logger.Level = .info
 
     public init(
         socketPath: String, databasePath: String, logsDirectory: String? = nil,

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
 
 /// The whole daemon as one `Service`: it owns the store's writer, the dispatcher's job tasks and the
 /// listener, all as child tasks of `run()`, so a graceful shutdown reaches every one of them.
@@ -19,22 +20,41 @@ public final class JobdDaemon: Service {
     private let store: SQLiteStore
     private let dispatcher: Dispatcher
     private let pool: WorkerPool
+    private let profileBook: ProfileBook
     private let listener: VarlinkListener
     private let pruner: Pruner
     private let logger: Logger
+    private let notifier: SystemdNotifier
+    private let reloader: ConfigurationLoader?
+    private let logLevel: LogLevelSetting?
 
     /// Opens the database, recovers it, and binds the socket.
+    /// - Parameter notifier: where to tell systemd about readiness, status and stopping (disabled when
+    ///   jobd was not started by systemd).
+    /// - Parameter reloader: reads the configuration again at SIGHUP; nil: SIGHUP is ignored.
+    /// - Parameter logLevel: the level every logger shares, which a reload changes.
     /// - Throws: `StoreError`, a socket problem (another jobd serves it), or a bind error.
-    public static func start(configuration: DaemonConfiguration, logger: Logger) async throws -> JobdDaemon {
+    public static func start(
+        configuration: DaemonConfiguration, notifier: SystemdNotifier, reloader: ConfigurationLoader? = nil,
+        logLevel: LogLevelSetting? = nil, logger: Logger
+    ) async throws -> JobdDaemon {
         let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability, logger: logger)
         let startup = try await store.recover(at: WallClock.now())
-        return try await JobdDaemon(configuration: configuration, store: store, startup: startup, logger: logger)
+        return try await JobdDaemon(
+            configuration: configuration, store: store, startup: startup, notifier: notifier, reloader: reloader,
+            logLevel: logLevel, logger: logger)
     }
 
-    private init(configuration: DaemonConfiguration, store: SQLiteStore, startup: StartupState, logger: Logger) async throws {
+    private init(
+        configuration: DaemonConfiguration, store: SQLiteStore, startup: StartupState, notifier: SystemdNotifier,
+        reloader: ConfigurationLoader?, logLevel: LogLevelSetting?, logger: Logger
+    ) async throws {
         self.configuration = configuration
         self.logger = logger
         self.store = store
+        self.notifier = notifier
+        self.reloader = reloader
+        self.logLevel = logLevel
         try FileSystem.createDirectory(configuration.logsDirectory)
         // One reactor thread spawns every process, workers included: PDEATHSIG follows the forking thread.
         let reactor = ProcessReactor()
@@ -55,6 +75,7 @@ public final class JobdDaemon: Service {
             store: store, runner: runner, pool: pool, registry: registry, profileBook: profileBook,
             configuration: configuration, counts: startup.counts, logger: logger)
         self.dispatcher = dispatcher
+        self.profileBook = profileBook
         let pruner = Pruner(
             store: store, dispatcher: dispatcher, logsDirectory: configuration.logsDirectory, logger: logger)
         self.pruner = pruner
@@ -73,13 +94,15 @@ public final class JobdDaemon: Service {
             profileBook: profileBook, pruner: pruner, configuration: configuration,
             startedAt: .now, logger: logger)
         self.listener = try await VarlinkListener.bind(
-            path: configuration.socketPath, maximumMessageBytes: configuration.maximumMessageBytes,
+            path: configuration.socketPath, inheritedDescriptor: configuration.inheritedSocket,
+            maximumMessageBytes: configuration.maximumMessageBytes,
             limits: ConnectionLimits(
                 maximumTotal: configuration.maximumConnections, maximumPerUser: configuration.maximumConnectionsPerUser,
                 frameTimeout: configuration.frameTimeout),
             responder: responder, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let listening = configuration.inheritedSocket.map { "the socket systemd passed (fd \($0))" } ?? configuration.socketPath
         logger.info(
-            "jobd \(JobdInterface.version) listening on \(configuration.socketPath); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")
+            "jobd \(JobdInterface.version) listening on \(listening); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")
     }
 
     /// Serves until a graceful shutdown (SIGTERM/SIGINT): then stops accepting, drains running jobs
@@ -102,7 +125,17 @@ public final class JobdDaemon: Service {
                     self.logger.error("listener stopped: \(error)")
                 }
             }
+            let reporter = SystemdReporter(notifier: notifier, dispatcher: dispatcher, store: store, logger: logger)
+            group.addTask { await reporter.run() }
+            // Trapped before READY=1: systemd may send a reload as soon as the unit is active, and SIGHUP's
+            // default action would end the daemon.
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            group.addTask { await self.reload(on: hangups) }
+            // The database is recovered and the socket listens (since init): connections made from now on
+            // are accepted, and those systemd queued while jobd started are in the backlog.
+            notifier.ready()
             try? await gracefulShutdown()
+            notifier.stopping()
             logger.info("shutting down: no new jobs; running jobs have \(configuration.shutdownGrace) to finish")
             await listener.stopAccepting()
             await dispatcher.drain(grace: configuration.shutdownGrace)
@@ -113,5 +146,46 @@ public final class JobdDaemon: Service {
             group.cancelAll()
         }
         logger.info("jobd stopped")
+    }
+
+    // MARK: - Reload
+
+    /// Reloads at each SIGHUP until the task is cancelled. A file with an error is rejected whole: the
+    /// running configuration stays, and systemd is told the reload is over all the same.
+    private func reload(on hangups: UnixSignalsSequence) async {
+        var running = configuration
+        for await _ in hangups {
+            guard let reloader else {
+                logger.notice("SIGHUP: no configuration to reload")
+                continue
+            }
+            notifier.reloading()
+            defer { notifier.ready() }
+            let new: DaemonConfiguration
+            do {
+                new = try reloader()
+            } catch {
+                logger.error("reload rejected; the running configuration stays:\n\(error)")
+                continue
+            }
+            let change = ConfigurationChange(from: running, to: new)
+            running = ConfigurationChange.applied(running, new)
+            await apply(running)
+            if change.live.isEmpty && change.needsRestart.isEmpty {
+                logger.notice("reloaded: nothing changed")
+            }
+            if !change.live.isEmpty { logger.notice("reloaded: \(change.live.joined(separator: ", "))") }
+            if !change.needsRestart.isEmpty {
+                logger.warning(
+                    "reload: \(change.needsRestart.joined(separator: ", ")) needs a restart; the old value stays until then")
+            }
+        }
+    }
+
+    private func apply(_ configuration: DaemonConfiguration) async {
+        logLevel?.level = configuration.logLevel
+        await pool.resize(to: configuration.cpuSlots)
+        await dispatcher.setLimits(Limits(cpuSlots: max(1, configuration.cpuSlots), ioSlots: max(1, configuration.ioConcurrency)))
+        await profileBook.setThresholds(configuration.thresholds)
     }
 }

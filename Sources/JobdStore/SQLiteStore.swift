@@ -60,6 +60,13 @@ public final class SQLiteStore: JobStore {
     /// Takes no more writes; `run()` returns once those queued have committed.
     public func close() { committer.close() }
 
+    /// Returns once an empty write has gone through the group committer: proof that the writer still
+    /// commits, for the systemd watchdog. It stalls exactly when submits would.
+    /// - Throws: the database's error when the commit failed.
+    public func checkWriter() async throws {
+        try await committer.write { db in try db.execute(sql: "SELECT 1") }
+    }
+
     // MARK: - JobStore
 
     public func recover(at now: Timestamp) async throws -> StartupState {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import JobdProtocol
 import JobdRunners
 import JobdServer
@@ -23,6 +24,12 @@ struct JobdCommand: AsyncParsableCommand {
             """,
         version: JobdInterface.version,
         subcommands: [WorkerCommand.self])
+
+    @Option(help: "The configuration file (TOML; every key is one of these flags without its dashes). Default: /etc/jobd/jobd.toml for root, else $XDG_CONFIG_HOME/jobd/jobd.toml (else ~/.config/jobd/jobd.toml); a missing default file is no error.")
+    var config: String?
+
+    @Flag(help: "Check the configuration file (--check-config PATH, or --config, or the default) and exit: 0 when valid, 1 with each error and its line.")
+    var checkConfig = false
 
     @Option(help: "The control socket. Default: $JOBD_SOCKET, else $XDG_RUNTIME_DIR/jobd/jobd.sock, else /run/jobd/jobd.sock.")
     var socket: String?
@@ -91,6 +98,65 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var lockWait: Double = 10
 
+    // MARK: - Start-up
+
+    /// Reads the configuration file before the flags, so a flag wins over the file. ArgumentParser's own
+    /// `main` cannot: the file's path is itself a flag, and its keys must be parsed with the flags.
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        // `--check-config [PATH]`: an option with an optional value, which ArgumentParser cannot express.
+        if let index = arguments.firstIndex(of: "--check-config"), index + 1 < arguments.count,
+            !arguments[index + 1].hasPrefix("-")
+        {
+            arguments[index + 1] = "--config=" + arguments[index + 1]
+        }
+        do {
+            let parsed = try parseAsRoot(arguments)
+            guard let flagsOnly = parsed as? JobdCommand else {
+                // The worker mode reads no file.
+                var command = parsed
+                if var command = command as? any AsyncParsableCommand { try await command.run() } else { try command.run() }
+                return
+            }
+            if flagsOnly.checkConfig { Self.exit(withError: flagsOnly.checkConfigurationFile() ? nil : ExitCode(1)) }
+            let command: JobdCommand
+            do {
+                command = try Self.parse(arguments, withFileOf: flagsOnly)
+            } catch let rejected as ConfigurationFile.Rejected {
+                FileHandle.standardError.write(Data((rejected.description + "\n").utf8))
+                Self.exit(withError: ExitCode(1))
+            }
+            try await command.run()
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
+
+    /// The file's settings, then `arguments` (which win).
+    static func parse(_ arguments: [String], withFileOf flagsOnly: JobdCommand) throws -> JobdCommand {
+        let file = try ConfigurationFile.load(path: flagsOnly.configurationPath, required: flagsOnly.config != nil)
+        guard let command = try parseAsRoot(file.arguments + arguments) as? JobdCommand else {
+            throw ValidationError("the configuration file selected a subcommand")
+        }
+        return command
+    }
+
+    var configurationPath: String {
+        config ?? ConfigurationFile.defaultPath(environment: ProcessEnvironment.current, isRoot: SystemInfo.userID == 0)
+    }
+
+    /// `jobd --check-config`: prints each problem with its line; true when the file is valid.
+    func checkConfigurationFile() -> Bool {
+        do {
+            let file = try ConfigurationFile.load(path: configurationPath, required: true)
+            print("\(configurationPath): valid (\(file.arguments.count) settings)")
+            return true
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            return false
+        }
+    }
+
     func validate() throws {
         if ioConcurrency < 1 { throw ValidationError("--io-concurrency must be at least 1") }
         if maxConnections < 1 || maxConnectionsPerUser < 1 {
@@ -120,12 +186,9 @@ struct JobdCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let levelSetting = LogLevelSetting(Logger.Level(rawValue: logLevel) ?? .info)
+        let isJournal = ServiceLogHandler.stderrIsJournal(environment: ProcessEnvironment.current)
+        LoggingSystem.bootstrap { _ in ServiceLogHandler(setting: levelSetting, isJournal: isJournal) }
         let logger = Logger(label: "jobd")
         switch OpenFileLimit.raiseToHardLimit() {
         case .success(let limit) where limit.now > limit.before:
@@ -140,6 +203,50 @@ struct JobdCommand: AsyncParsableCommand {
         // any other daemon keeps it to its own user (SocketFile.makeConnectable).
         umask(0o077)
         let environment = ProcessEnvironment.current
+        let notifier = SystemdNotifier(environment: environment, processID: SystemInfo.processID, logger: logger)
+        InheritedDescriptor.unsetEnvironment(SystemdNotifier.environmentVariables)
+        let inheritedSocket: Int32?
+        do {
+            inheritedSocket = try SocketActivation.listeningDescriptor(environment: environment, processID: SystemInfo.processID)
+        } catch {
+            try await fail(error.description, logger: logger)
+        }
+        InheritedDescriptor.unsetEnvironment(SocketActivation.environmentVariables)
+        var configuration = daemonConfiguration(environment: environment)
+        configuration.inheritedSocket = inheritedSocket
+        // SIGHUP: the same file and the same flags again; flags still win.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let reloader: ConfigurationLoader = { [self] in
+            try Self.parse(arguments, withFileOf: self).daemonConfiguration(environment: ProcessEnvironment.current)
+        }
+
+        let daemon: JobdDaemon
+        let lock: FileLock
+        do {
+            try FileSystem.createDirectory(parentOf: configuration.databasePath)
+            // Held for the life of the process: two daemons must never write one database.
+            let lockPath = configuration.databasePath + ".lock"
+            lock = try await FileLock.acquire(path: lockPath, waitingUpTo: .milliseconds(Int64(lockWait * 1000))) {
+                holder in
+                logger.warning(
+                    "\(lockPath) is held by \(holder.map { "pid \($0)" } ?? "another process") (another jobd, or a process a killed jobd started); waiting up to \(lockWait)s for it")
+            }
+            daemon = try await JobdDaemon.start(
+                configuration: configuration, notifier: notifier, reloader: reloader, logLevel: levelSetting, logger: logger)
+        } catch let error as FileLockError {
+            try await fail(error.description, logger: logger)
+        } catch {
+            try await fail(String(describing: error), logger: logger)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        lock.release()
+    }
+
+    /// The daemon's configuration from these options.
+    func daemonConfiguration(environment: [String: String]) -> DaemonConfiguration {
         var configuration = DaemonConfiguration(
             socketPath: socket ?? SocketLocation.defaultPath(environment: environment),
             databasePath: database ?? SocketLocation.defaultDatabasePath(environment: environment),
@@ -162,28 +269,8 @@ struct JobdCommand: AsyncParsableCommand {
         configuration.workerMaxRSSBytes = ByteSize.parse(workerMaxRss)
         configuration.retentionSeconds = Self.retentionSeconds(retention) ?? DaemonConfiguration.defaultRetentionSeconds
 
-        let daemon: JobdDaemon
-        let lock: FileLock
-        do {
-            try FileSystem.createDirectory(parentOf: configuration.databasePath)
-            // Held for the life of the process: two daemons must never write one database.
-            let lockPath = configuration.databasePath + ".lock"
-            lock = try await FileLock.acquire(path: lockPath, waitingUpTo: .milliseconds(Int64(lockWait * 1000))) {
-                holder in
-                logger.warning(
-                    "\(lockPath) is held by \(holder.map { "pid \($0)" } ?? "another process") (another jobd, or a process a killed jobd started); waiting up to \(lockWait)s for it")
-            }
-            daemon = try await JobdDaemon.start(configuration: configuration, logger: logger)
-        } catch let error as FileLockError {
-            try await fail(error.description, logger: logger)
-        } catch {
-            try await fail(String(describing: error), logger: logger)
-        }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        lock.release()
+        configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        return configuration
     }
 
     /// `--retention` in seconds: a duration, or 0 for "forever". Nil when it is neither.

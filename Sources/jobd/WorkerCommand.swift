@@ -1,6 +1,7 @@
 import ArgumentParser
 import JobdHandlers
 import JobdRunners
+import JobdServer
 import Logging
 
 /// `jobd worker`: one process of the CPU pool. Started by the daemon, never by hand: it reads `run`
@@ -20,12 +21,10 @@ struct WorkerCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let setting = LogLevelSetting(Logger.Level(rawValue: logLevel) ?? .info)
+        // A worker writes to the daemon's stderr: under systemd, the same journal stream.
+        let isJournal = ServiceLogHandler.stderrIsJournal(environment: ProcessEnvironment.current)
+        LoggingSystem.bootstrap { _ in ServiceLogHandler(setting: setting, isJournal: isJournal) }
         let logger = Logger(label: "jobd.worker.\(slot)")
         try await WorkerMain.run(
             registry: .builtIn, killGrace: .milliseconds(Int64(killGrace * 1000)), logger: logger)

@@ -12,16 +12,20 @@ public final class DaemonProcess: @unchecked Sendable {
     public let arguments: [String]
     /// Shell commands run before `exec jobd` (e.g. `ulimit -Sn 1024`), or nil to launch jobd directly.
     public let shellSetup: String?
-    /// Variables added to the daemon's environment.
-    public let environment: [String: String]
+    /// Variables added to the daemon's environment (changeable before a launch).
+    public var environment: [String: String]
+    /// A command that runs jobd (e.g. `systemd-socket-activate -l PATH`), or empty to launch it directly.
+    public let wrapper: [String]
     private(set) var process: Process
     public var socket: String { directory.file("jobd.sock") }
     public var database: String { directory.file("jobd.db") }
     public var logFile: String { directory.file("jobd.log") }
 
     private init(
-        directory: TempDirectory, arguments: [String], shellSetup: String? = nil, environment: [String: String] = [:]
+        directory: TempDirectory, arguments: [String], shellSetup: String? = nil, environment: [String: String] = [:],
+        wrapper: [String] = []
     ) throws {
+        self.wrapper = wrapper
         self.directory = directory
         self.arguments = arguments
         self.shellSetup = shellSetup
@@ -33,14 +37,20 @@ public final class DaemonProcess: @unchecked Sendable {
     /// - Parameters:
     ///   - shellSetup: shell commands `/bin/sh` runs before it execs jobd (same pid), e.g. `ulimit -Sn 1024`.
     ///   - environment: variables added to the daemon's environment.
+    ///   - wrapper: a command jobd runs under (its argv ends before jobd's); `{directory}` in it becomes
+    ///     the daemon's temp directory.
+    ///   - launched: false to leave the launch to `body` (e.g. to watch what happens before it answers).
     public static func with<R>(
         arguments: [String] = [], shellSetup: String? = nil, environment: [String: String] = [:],
+        wrapper: [String] = [], launched: Bool = true,
         _ body: (DaemonProcess) async throws -> R
     ) async throws -> R {
+        let directory = try TempDirectory()
         let daemon = try DaemonProcess(
-            directory: try TempDirectory(), arguments: arguments, shellSetup: shellSetup, environment: environment)
+            directory: directory, arguments: arguments, shellSetup: shellSetup, environment: environment,
+            wrapper: wrapper.map { $0.replacingOccurrences(of: "{directory}", with: directory.path) })
         do {
-            try await daemon.start()
+            if launched { try await daemon.start() }
             let result = try await body(daemon)
             daemon.stopNow()
             daemon.directory.remove()
@@ -65,13 +75,14 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Launches `jobd` without waiting for it (for tests of start-up refusals).
     public func launch(extraArguments: [String] = []) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.jobd)
-        process.arguments = ["--socket", socket, "--database", database, "--shutdown-grace", "1", "--kill-grace", "1"]
+        var command = [Binaries.jobd, "--socket", socket, "--database", database, "--shutdown-grace", "1", "--kill-grace", "1"]
             + arguments + extraArguments
         if let shellSetup {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", shellSetup + "; exec \"$0\" \"$@\"", Binaries.jobd] + (process.arguments ?? [])
+            command = ["/bin/sh", "-c", shellSetup + "; exec \"$0\" \"$@\""] + command
         }
+        command = wrapper + command
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

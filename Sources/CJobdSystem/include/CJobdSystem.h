@@ -128,6 +128,21 @@ enum {
 /// (uid < 0: as we are). Returns a JOBD_PROBE_* value, or -errno when the identity could not be switched.
 int jobd_probe_executable_as(const char *path, long long uid, long long gid);
 
+/// Sends one datagram `message` to the Unix socket `address` (sd_notify(3)'s $NOTIFY_SOCKET): a path, or an
+/// abstract address when it starts with '@'. Opens and closes its own socket each time, so nothing is held
+/// open that a job could inherit. Returns 0 or errno.
+int jobd_notify_send(const char *address, const char *message, size_t length);
+
+/// Whether `fd` is a listening stream socket of the AF_UNIX family, as socket activation passes it
+/// (sd_is_socket_unix(3)). Returns 1, 0, or -errno when fd is not open.
+int jobd_is_listening_unix_socket(int fd);
+
+/// Sets FD_CLOEXEC on `fd`, so an adopted socket does not leak into jobs. Returns 0 or errno.
+int jobd_set_cloexec(int fd);
+
+/// fstat(2) of `fd`: its device and inode (for $JOURNAL_STREAM). Returns 0 or errno.
+int jobd_fd_identity(int fd, uint64_t *device, uint64_t *inode);
+
 // MARK: - Sampling a job's process tree (procstat.c, issue 10)
 
 /// One process of a watched group, from one read of /proc/PID/stat.

@@ -50,6 +50,13 @@ public actor WorkerPool {
     }
 
     private var workers: [Int: Worker] = [:]
+    /// The slots kept filled: `configuration.size` at start, changed by ``resize(to:)`` (a reload).
+    private var size: Int
+    /// Slots whose supervising loop runs; a slot above `size` ends its loop once its worker is retired.
+    private var supervisedSlots: Set<Int>
+    /// Slots added by ``resize(to:)`` for ``supervise()`` to fill; finished at shutdown.
+    private let addedSlots: AsyncStream<Int>
+    private let addSlot: AsyncStream<Int>.Continuation
     private var waiting: Deque<Waiting> = []
     private var isShuttingDown = false
     /// Numbers every attempt handed to the pool, without a hop onto the actor.
@@ -62,6 +69,9 @@ public actor WorkerPool {
         self.configuration = configuration
         self.reactor = reactor
         self.logger = logger
+        self.size = max(1, configuration.size)
+        self.supervisedSlots = Set(1...max(1, configuration.size))
+        (addedSlots, addSlot) = AsyncStream.makeStream(of: Int.self)
     }
 
     // MARK: - Running jobs
@@ -174,7 +184,9 @@ public actor WorkerPool {
             }
         case .result:
             guard let assignment = worker.assignment, assignment.job.id == message.job else {
-                logger.error("\(worker.name) sent a result for job \(message.job.map { "\($0)" } ?? "none") it was not running")
+                logger.error(
+                    "\(worker.name) sent a result for job \(message.job.map { "\($0)" } ?? "none") it was not running",
+                    metadata: message.job.map { ["job": "\($0)"] } ?? [:])
                 return
             }
             worker.assignment = nil
@@ -199,7 +211,7 @@ public actor WorkerPool {
     }
 
     private func shouldRetire(_ worker: Worker) -> Bool {
-        if isShuttingDown { return true }
+        if isShuttingDown || worker.slot > size { return true }
         if let maxJobs = configuration.maxJobs, worker.jobsRun >= maxJobs { return true }
         if let maxRSS = configuration.maxRSSBytes, let rss = worker.rssBytes, rss > maxRSS { return true }
         return false
@@ -216,15 +228,41 @@ public actor WorkerPool {
     /// Keeps every slot filled with a live worker until ``shutdown()``.
     public nonisolated func supervise() async {
         await withDiscardingTaskGroup { group in
-            for slot in 1...configuration.size {
+            for slot in 1...max(1, configuration.size) {
+                group.addTask { await self.superviseSlot(slot) }
+            }
+            for await slot in addedSlots {
                 group.addTask { await self.superviseSlot(slot) }
             }
         }
     }
 
+    /// Keeps `count` workers (at least 1) from now on: new slots start a worker at once; a slot above the new
+    /// size retires its worker, an idle one now, a busy one when its job ends (no running job is stopped).
+    public func resize(to count: Int) {
+        let count = max(1, count)
+        let old = size
+        size = count
+        if count > old {
+            for slot in (old + 1)...count where supervisedSlots.insert(slot).inserted { addSlot.yield(slot) }
+        } else {
+            for worker in workers.values where worker.slot > count && worker.assignment == nil { retire(worker) }
+        }
+    }
+
+    /// Whether a slot's loop goes on; decided and recorded in one turn on the actor, so a resize that
+    /// brings the slot back either sees the loop still running or starts a new one, never neither.
+    private func keepsSupervising(_ slot: Int) -> Bool {
+        if isShuttingDown || slot > size {
+            supervisedSlots.remove(slot)
+            return false
+        }
+        return true
+    }
+
     private nonisolated func superviseSlot(_ slot: Int) async {
         var failedStarts = 0
-        while await !isShuttingDown {
+        while await keepsSupervising(slot) {
             if await runWorker(slot: slot) {
                 failedStarts = 0
             } else {
@@ -341,7 +379,7 @@ public actor WorkerPool {
 
     /// Every slot, in order; a slot between workers shows as `starting` with no pid.
     public func statuses() -> [WorkerStatus] {
-        (1...configuration.size).map { slot in
+        (1...size).map { slot in
             guard let worker = workers[slot] else {
                 return WorkerStatus(slot: slot, pid: nil, state: .starting, jobID: nil, jobsRun: 0, rssBytes: nil)
             }
@@ -355,6 +393,7 @@ public actor WorkerPool {
     /// Call it after the dispatcher has drained: jobs still waiting here fail.
     public func shutdown() {
         isShuttingDown = true
+        addSlot.finish()
         for worker in workers.values where worker.assignment == nil { retire(worker) }
         for waiter in waiting {
             waiter.control.finished()

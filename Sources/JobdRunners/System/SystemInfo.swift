@@ -65,3 +65,14 @@ extension SystemInfo {
         return count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self) : nil
     }
 }
+
+extension SystemInfo {
+    /// Microseconds on `CLOCK_MONOTONIC`, the clock systemd's `MONOTONIC_USEC=` is read against (Swift's
+    /// `ContinuousClock` is `CLOCK_BOOTTIME` on Linux, which differs after a suspend).
+    /// The corresponding C function is `clock_gettime`.
+    public static var monotonicMicroseconds: UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1_000
+    }
+}

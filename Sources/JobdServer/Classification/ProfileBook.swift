@@ -16,7 +16,7 @@ actor ProfileBook {
 
     private var profiles: [Key: Profile]
     private let store: any JobStore
-    let thresholds: ClassThresholds
+    private(set) var thresholds: ClassThresholds
 
     init(store: any JobStore, profiles: [Profile], thresholds: ClassThresholds) {
         self.store = store
@@ -27,6 +27,9 @@ actor ProfileBook {
 
     /// The profile that decides each signature for `owner`, in one hop for a whole submit: the user's own
     /// pin, else a daemon-wide pin, else what the user's own runs taught.
+    /// New thresholds (a reload): profiles reclassify with them at their next run.
+    func setThresholds(_ thresholds: ClassThresholds) { self.thresholds = thresholds }
+
     func profiles(for signatures: Set<String>, owner: UInt32) -> [String: Profile] {
         var found: [String: Profile] = [:]
         for signature in signatures {

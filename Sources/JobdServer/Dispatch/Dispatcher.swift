@@ -311,7 +311,7 @@ actor Dispatcher {
     private nonisolated func watchForCPUBurn(_ plan: JobPlan, control: RunControl) async {
         guard let signature = plan.signature else { return }
         let window = configuration.reclassifyAfter
-        let upper = profileBook.thresholds.upper
+        let upper = await profileBook.thresholds.upper  // a reload may change it (ProfileBook.setThresholds)
         var last: (usage: TreeUsage, at: ContinuousClock.Instant)?
         while true {
             do {
@@ -452,6 +452,13 @@ actor Dispatcher {
         var counts: [JobClass: StateCounts]
         var limits: Limits
         var finishedSinceStart: Int64
+    }
+
+    /// New limits (a reload): more slots start waiting jobs at once; fewer let running jobs finish and
+    /// start no more until the count is under the new limit.
+    func setLimits(_ limits: Limits) {
+        guard !isDraining else { return }
+        perform(scheduler.setLimits(limits))
     }
 
     func snapshot() -> Snapshot {

@@ -20,48 +20,59 @@ final class VarlinkListener: Sendable {
     private let callsInFlight = Atomic<Int>(0)
     private let logger: Logger
     let path: String
+    /// False for a socket systemd passed: its file stays when jobd stops, so the next connection starts jobd.
+    private let ownsSocketFile: Bool
 
-    /// Binds the socket (after removing a stale file); clients can connect once this returns.
+    /// Binds the socket (after removing a stale file), or adopts the listening socket systemd passed
+    /// (`inheritedDescriptor`); clients can connect once this returns.
     static func bind(
-        path: String, maximumMessageBytes: Int, limits: ConnectionLimits = ConnectionLimits(), responder: Responder,
-        group: any EventLoopGroup, logger: Logger
+        path: String, inheritedDescriptor: Int32? = nil, maximumMessageBytes: Int,
+        limits: ConnectionLimits = ConnectionLimits(), responder: Responder, group: any EventLoopGroup, logger: Logger
     ) async throws -> VarlinkListener {
-        try await SocketFile.prepare(path, group: group)
         let frameTimeout = TimeAmount.nanoseconds(
             limits.frameTimeout.components.seconds * 1_000_000_000 + limits.frameTimeout.components.attoseconds / 1_000_000_000)
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .bind(unixDomainSocketPath: path) { channel in
-                channel.peerCredentials().flatMapThrowing { caller in
-                    try channel.pipeline.syncOperations.addHandler(
-                        FrameTimeoutHandler(timeout: frameTimeout, peer: caller, logger: logger))
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(NULFrameDecoder(maximumFrameLength: maximumMessageBytes)))
-                    // Read a connection's next message only when the one before is being answered: by
-                    // default NIO would buffer ten more behind a long call (a Wait), up to the message
-                    // limit each, for as long as that call lasts (found in review, issue 9).
-                    let configuration = Connection.Configuration(
-                        backPressureStrategy: .init(lowWatermark: 1, highWatermark: 1))
-                    return (try Connection(wrappingChannelSynchronously: channel, configuration: configuration), caller)
-                }
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<(Connection, Caller)> = { channel in
+            channel.peerCredentials().flatMapThrowing { caller in
+                try channel.pipeline.syncOperations.addHandler(
+                    FrameTimeoutHandler(timeout: frameTimeout, peer: caller, logger: logger))
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(NULFrameDecoder(maximumFrameLength: maximumMessageBytes)))
+                // Read a connection's next message only when the one before is being answered: by
+                // default NIO would buffer ten more behind a long call (a Wait), up to the message
+                // limit each, for as long as that call lasts (found in review, issue 9).
+                let configuration = Connection.Configuration(
+                    backPressureStrategy: .init(lowWatermark: 1, highWatermark: 1))
+                return (try Connection(wrappingChannelSynchronously: channel, configuration: configuration), caller)
             }
-        // Anyone may connect; each request is then authorised from the peer's uid (DESIGN §6).
-        SocketFile.makeConnectable(path)
+        }
+        let server: NIOAsyncChannel<(Connection, Caller), Never>
+        if let inheritedDescriptor {
+            // Already bound and listening, with the mode the .socket unit set (SocketMode=).
+            server = try await ServerBootstrap(group: group).bind(inheritedDescriptor, childChannelInitializer: initializer)
+        } else {
+            try await SocketFile.prepare(path, group: group)
+            server = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
+            // Anyone may connect; each request is then authorised from the peer's uid (DESIGN §6).
+            SocketFile.makeConnectable(path)
+        }
         return VarlinkListener(
             server: server, responder: responder,
             limiter: ConnectionLimiter(maximumTotal: limits.maximumTotal, maximumPerUser: limits.maximumPerUser),
-            logger: logger, path: path)
+            logger: logger, path: path, ownsSocketFile: inheritedDescriptor == nil)
     }
 
     private init(
         server: NIOAsyncChannel<(Connection, Caller), Never>, responder: Responder, limiter: ConnectionLimiter,
-        logger: Logger, path: String
+        logger: Logger, path: String, ownsSocketFile: Bool
     ) {
         self.server = server
         self.responder = responder
         self.limiter = limiter
         self.logger = logger
         self.path = path
+        self.ownsSocketFile = ownsSocketFile
     }
 
     /// Serves connections until ``stopAccepting()``; then waits for open connections until cancelled.
@@ -82,10 +93,11 @@ final class VarlinkListener: Sendable {
         }
     }
 
-    /// Closes the listening socket and removes its file; open connections are untouched.
+    /// Closes the listening socket and removes its file (unless systemd owns it); open connections are
+    /// untouched.
     func stopAccepting() async {
         try? await server.channel.close()
-        SocketFile.remove(path)
+        if ownsSocketFile { SocketFile.remove(path) }
     }
 
     /// Returns once no call is being answered, or after `limit`: at shutdown the drain has just answered

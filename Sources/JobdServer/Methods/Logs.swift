@@ -34,7 +34,8 @@ extension Responder {
                 return
             }
             guard isConnectionOpen() else {
-                logger.debug("stopped following the output of job \(job.id): its client has gone")
+                logger.debug(
+                    "stopped following the output of job \(job.id): its client has gone", metadata: ["job": "\(job.id)"])
                 return
             }
             if !chunk.bytes.isEmpty { try await self.reply(reply, send, continues: true) }
