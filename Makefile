@@ -38,8 +38,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# Only jobd's own executables: a plain `swift build` also links every dependency's products, and GRDB's
+# dynamic library does not link against a static Swift standard library.
 release: deps
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --product jobd
+	$(SWIFT) build -c release --static-swift-stdlib --product jobctl
+	$(SWIFT) build -c release --static-swift-stdlib --product jobd-bench
 
 # Builds and runs the daemon in the foreground on its embedded default database ($(STATE_DIR)/jobd.db).
 run: release

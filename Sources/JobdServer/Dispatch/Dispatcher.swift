@@ -32,7 +32,7 @@ actor Dispatcher {
     /// Waiting jobs whose whole plan (argv, environment, payload) stays in memory; the others are read
     /// from the store, one indexed row, as they start. Bounds the daemon's memory whatever the queue
     /// holds, while a burst of submits still starts without a read per job.
-    static let plansKeptInMemory = 10_000
+    static let plansKeptInMemory = 50_000
 
     /// What `cancel` did.
     enum CancelResult {
@@ -60,6 +60,7 @@ actor Dispatcher {
     private(set) var finishedSinceStart: Int64 = 0
 
     private let store: any JobStore
+    private let planLoader: PlanLoader
     private let runner: ExecRunner
     private let handlerRunner: HandlerRunner
     private let pool: WorkerPool
@@ -76,6 +77,7 @@ actor Dispatcher {
     ) {
         self.profileBook = profileBook
         self.store = store
+        self.planLoader = PlanLoader(store: store)
         self.runner = runner
         self.pool = pool
         self.registry = registry
@@ -126,31 +128,26 @@ actor Dispatcher {
         }
     }
 
-    /// A job's plan from the store, for one that was not kept in memory.
-    /// A read error is tried again a few times (0.1 s doubling, about 3 s in all) before the attempt fails
-    /// for it: one failed read must not end a job that the disk would have given back a moment later.
-    private nonisolated func loadPlan(_ launch: Launch) async -> Result<JobPlan, LoadFailure> {
+    /// A job's plan from the store, for one that was not kept in memory. A read error is tried again a
+    /// few times (0.1 s doubling, about 3 s in all) before the attempt fails for it: one failed read must
+    /// not end a job that the disk would have given back a moment later.
+    private nonisolated func loadPlan(_ launch: Launch) async -> Result<JobPlan, PlanLoadFailure> {
         var delay = Duration.milliseconds(100)
-        for tries in 1...5 {
-            do {
-                guard let job = try await store.job(launch.id) else { return .failure(LoadFailure("its row is gone")) }
-                return .success(JobPlan(job))
-            } catch {
-                if tries == 5 { return .failure(LoadFailure("\(error)")) }
-                logger.warning(
-                    "job \(launch.id): could not read it to start it (try \(tries)): \(error)",
-                    metadata: ["job": "\(launch.id)"])
-                try? await Task.sleep(for: delay)
-                delay = delay * 2
+        var tries = 1
+        while true {
+            let result = await planLoader.plan(of: launch.id)
+            guard case .failure(.unreadable(let reason)) = result, tries < 5 else {
+                return result
             }
+            logger.warning(
+                "job \(launch.id): could not read it to start it (try \(tries)): \(reason)",
+                metadata: ["job": "\(launch.id)"])
+            try? await Task.sleep(for: delay)
+            delay = delay * 2
+            tries += 1
         }
-        return .failure(LoadFailure("unreachable"))
     }
 
-    private struct LoadFailure: Error {
-        let reason: String
-        init(_ reason: String) { self.reason = reason }
-    }
 
     // MARK: - Running
 
