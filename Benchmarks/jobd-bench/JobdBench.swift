@@ -314,7 +314,14 @@ extension JobdBench {
             process.arguments = ["-c", "while :; do :; done"]
             return (try? process.run()) == nil ? nil : process
         }
-        defer { for process in loops { process.terminate() } }
+        // SIGKILL and a wait: a SIGTERM left both loops running after the bench (seen: every later
+        // measurement on the machine then ran on a fraction of its cores).
+        defer {
+            for process in loops {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
         var loaded: [Double] = []
         for (label, specs) in [
             ("learned, 2 busy loops outside jobd", workload(burn: burn, nap: nap)),

@@ -32,7 +32,7 @@ actor Dispatcher {
     /// Waiting jobs whose whole plan (argv, environment, payload) stays in memory; the others are read
     /// from the store, one indexed row, as they start. Bounds the daemon's memory whatever the queue
     /// holds, while a burst of submits still starts without a read per job.
-    static let plansKeptInMemory = 50_000
+    static let plansKeptInMemory = 10_000
 
     /// What `cancel` did.
     enum CancelResult {
