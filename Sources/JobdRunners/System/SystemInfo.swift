@@ -36,25 +36,6 @@ extension SystemInfo {
 }
 
 extension SystemInfo {
-    /// CPU seconds used so far by every live process of a process group, with the children each has
-    /// reaped: fields 14–17 (utime, stime, cutime, cstime) of `/proc/PID/stat` for each process whose
-    /// field 5 (pgrp) is the group. One pass over /proc; call it seldom.
-    public static func processGroupCPUSeconds(_ group: Int32) -> Double {
-        guard let directory = opendir("/proc") else { return 0 }
-        defer { closedir(directory) }
-        var ticks: Int64 = 0
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let first = name.utf8.first, first >= 48 && first <= 57 else { continue }
-            guard let text = readSmallFile("/proc/\(name)/stat"), let close = text.lastIndex(of: ")") else { continue }
-            // After the command name in parentheses: state is field 3, so field N is at index N - 3.
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            guard fields.count > 14, Int32(fields[2]) == group else { continue }
-            for index in 11...14 { ticks += Int64(fields[index]) ?? 0 }
-        }
-        return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
     /// The first KiB of a small file (a /proc entry), or nil.
     fileprivate static func readSmallFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
