@@ -59,7 +59,6 @@ public final class JobdDaemon: Service {
         // One reactor thread spawns every process, workers included: PDEATHSIG follows the forking thread.
         let reactor = ProcessReactor()
         let environment = ProcessEnvironment.current
-        let runner = ExecRunner(reactor: reactor, killGrace: configuration.killGrace, daemonEnvironment: environment)
         let pool = WorkerPool(
             configuration: WorkerPoolConfiguration(
                 size: configuration.cpuSlots, executable: configuration.workerCommand[0],
@@ -71,9 +70,18 @@ public final class JobdDaemon: Service {
         let registry = HandlerRegistry.builtIn
         let profileBook = ProfileBook(
             store: store, profiles: try await store.profiles(), thresholds: configuration.thresholds)
+        let runners = Runners(
+            pool: pool,
+            exec: ExecRunner(reactor: reactor, killGrace: configuration.killGrace, daemonEnvironment: environment),
+            handler: HandlerRunner(
+                registry: registry, measuresProcessCPU: false, killGrace: configuration.killGrace, output: .logFile))
+        let burnWatch = CPUBurnWatch(
+            profileBook: profileBook, store: store, window: configuration.reclassifyAfter,
+            usage: { reactor.usage(ofGroup: $0) }, logger: logger)
         let dispatcher = Dispatcher(
-            store: store, runner: runner, pool: pool, registry: registry, profileBook: profileBook,
-            configuration: configuration, counts: startup.counts, logger: logger)
+            store: store, runners: runners, profileBook: profileBook, burnWatch: burnWatch,
+            workerStatuses: { await pool.statuses() }, configuration: configuration, counts: startup.counts,
+            logger: logger)
         self.dispatcher = dispatcher
         self.profileBook = profileBook
         let pruner = Pruner(

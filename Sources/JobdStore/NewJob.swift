@@ -72,3 +72,15 @@ public struct JobFilter: Sendable {
         self.ownerUID = ownerUID
     }
 }
+
+extension NewJob {
+    /// The job as ``JobStore/submit(_:)`` stored it under `id`: queued, no attempt yet.
+    public func record(id: JobID) -> Job {
+        Job(
+            id: id, name: spec.name, state: .queued, kind: spec.resolvedKind, argv: spec.argv, env: spec.env,
+            cwd: spec.cwd, payload: spec.payload ?? .null, queue: spec.queue ?? "default", class: `class`,
+            classSource: classSource, classReason: classReason, signature: signature, priority: spec.priority ?? 0,
+            maxAttempts: spec.maxAttempts ?? 1, timeoutSeconds: spec.timeoutSeconds, ownerUID: ownerUID,
+            ownerGID: ownerGID, createdAt: createdAt)
+    }
+}

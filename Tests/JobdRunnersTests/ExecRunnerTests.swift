@@ -14,9 +14,9 @@ struct ExecRunnerTests {
         let directory = try TempDirectory()
         defer { directory.remove() }
         let runner = ExecRunner(reactor: Self.reactor, killGrace: .milliseconds(300), daemonEnvironment: ProcessInfo.processInfo.environment)
-        let job = ExecJob(
-            argv: argv, environment: nil, cwd: nil, identity: nil, outputPath: directory.file("out"),
-            outputLimit: outputLimit, timeout: timeout)
+        let job = Attempt(
+            job: JobID(1), work: .exec(argv: argv), outputPath: directory.file("out"), outputLimit: outputLimit,
+            timeout: timeout)
         let outcome = await runner.run(job, control: control)
         let output = (try? String(contentsOfFile: directory.file("out"), encoding: .utf8)) ?? ""
         return (outcome, output)

@@ -20,15 +20,22 @@ struct HandlerRunnerTests {
         }
     }
 
+    static func runner(_ handler: any JobHandler, killGrace: Duration = .seconds(5)) -> HandlerRunner {
+        HandlerRunner(
+            registry: HandlerRegistry([handler]), measuresProcessCPU: false, killGrace: killGrace, output: .sink { _, _ in })
+    }
+
+    static func attempt(_ name: String, payload: JSONValue = .null) -> Attempt {
+        Attempt(job: JobID(1), work: .handler(name: name, payload: payload), outputPath: "/dev/null", outputLimit: 0)
+    }
+
     @Test func aHandlerThatIgnoresAStopLosesItsSlotAfterTheKillGrace() async {
         let release = DispatchSemaphore(value: 0)
         defer { release.signal() }  // let the abandoned thread go once the test is done
-        let runner = HandlerRunner(measuresProcessCPU: false, killGrace: .milliseconds(200))
+        let runner = Self.runner(StuckHandler(release: release), killGrace: .milliseconds(200))
         let control = RunControl()
         let started = ContinuousClock.now
-        async let outcome = runner.run(
-            StuckHandler(release: release), payload: .null, jobID: JobID(1), identity: nil, output: { _ in },
-            control: control, timeout: nil)
+        async let outcome = runner.run(Self.attempt("stuck"), control: control)
         control.stop(.cancelled)
         let ended = await outcome
         #expect(ended.error == "cancelled while running; the handler ignored cancellation for 0.2s, so its slot was freed")
@@ -38,10 +45,7 @@ struct HandlerRunnerTests {
     @Test func aHandlerThatReturnsInTimeKeepsItsOwnOutcome() async {
         let release = DispatchSemaphore(value: 0)
         release.signal()  // does not block (a semaphore made with 1 and left at 0 traps when it is freed)
-        let runner = HandlerRunner(measuresProcessCPU: false, killGrace: .seconds(5))
-        let ended = await runner.run(
-            StuckHandler(release: release), payload: .null, jobID: JobID(1), identity: nil, output: { _ in },
-            control: RunControl(), timeout: nil)
+        let ended = await Self.runner(StuckHandler(release: release)).run(Self.attempt("stuck"), control: RunControl())
         #expect(ended.error == nil && ended.exitCode == 0)
     }
 
@@ -50,10 +54,8 @@ struct HandlerRunnerTests {
         defer { directory.remove() }
         let fifo = directory.file("fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
-        let runner = HandlerRunner(measuresProcessCPU: false, killGrace: .seconds(5))
-        let ended = await runner.run(
-            SHA256FileHandler(), payload: .object(["path": .string(fifo)]), jobID: JobID(1), identity: nil,
-            output: { _ in }, control: RunControl(), timeout: nil)
+        let ended = await Self.runner(SHA256FileHandler()).run(
+            Self.attempt("sha256", payload: .object(["path": .string(fifo)])), control: RunControl())
         #expect(ended.error == "cannot open \(fifo): not a regular file (a FIFO, socket or device is refused)")
     }
 }

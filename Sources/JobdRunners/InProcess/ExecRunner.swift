@@ -1,52 +1,34 @@
 import JobdProtocol
 import Logging
 
-/// What an exec attempt needs: the command, where its output goes, and its limits.
-public struct ExecJob: Sendable {
-    public var argv: [String]
-    /// The job's environment; nil: a clean one for its owner under a root daemon, else the daemon's.
-    public var environment: [String: String]?
-    public var cwd: String?
-    public var identity: (uid: UInt32, gid: UInt32)?
-    public var outputPath: String
-    public var outputLimit: Int64
-    public var timeout: Duration?
-
-    public init(
-        argv: [String], environment: [String: String]?, cwd: String?, identity: (uid: UInt32, gid: UInt32)?,
-        outputPath: String, outputLimit: Int64, timeout: Duration?
-    ) {
-        self.argv = argv
-        self.environment = environment
-        self.cwd = cwd
-        self.identity = identity
-        self.outputPath = outputPath
-        self.outputLimit = outputLimit
-        self.timeout = timeout
-    }
-}
-
 /// Runs `exec` jobs as tasks of the daemon: the child process is awaited on the reactor thread, so a
 /// thousand running jobs hold no thread of the cooperative pool.
-public struct ExecRunner: Sendable {
+public struct ExecRunner: Runner {
     let reactor: ProcessReactor
     /// How long a stopped job has between SIGTERM and SIGKILL.
     public var killGrace: Duration
     let daemonEnvironment: [String: String]
+    /// Told each attempt's process group once its command runs (a worker reports it to the daemon).
+    let started: @Sendable (JobID, Int32) -> Void
 
-    public init(reactor: ProcessReactor, killGrace: Duration, daemonEnvironment: [String: String]) {
+    public init(
+        reactor: ProcessReactor, killGrace: Duration, daemonEnvironment: [String: String],
+        started: @escaping @Sendable (JobID, Int32) -> Void = { _, _ in }
+    ) {
         self.reactor = reactor
         self.killGrace = killGrace
         self.daemonEnvironment = daemonEnvironment
+        self.started = started
     }
 
     /// Runs one attempt to its end. Never throws: a failure to start is an outcome with an `error`.
-    /// - Parameter started: called with the process group once the command runs (a worker reports it).
-    public func run(
-        _ job: ExecJob, control: RunControl, started: @escaping @Sendable (Int32) -> Void = { _ in }
-    ) async -> RunOutcome {
+    public func run(_ job: Attempt, control: RunControl) async -> RunOutcome {
+        guard case .exec(let argv) = job.work else {
+            control.finished()
+            return RunOutcome(error: "the exec runner was handed a handler job", wallSeconds: 0)
+        }
         let environment = job.environment ?? defaultEnvironment(for: job)
-        guard let command = job.argv.first else {
+        guard let command = argv.first else {
             control.finished()
             return RunOutcome(error: "could not start: the job has no command (argv is empty)", wallSeconds: 0)
         }
@@ -58,8 +40,8 @@ public struct ExecRunner: Sendable {
             return RunOutcome(error: failure.description, wallSeconds: 0)
         }
         let request = SpawnRequest(
-            path: path, argv: job.argv, environment: environment.map { "\($0.key)=\($0.value)" }, cwd: job.cwd,
-            identity: job.identity, outputPath: job.outputPath, outputLimit: job.outputLimit)
+            path: path, argv: argv, environment: environment.map { "\($0.key)=\($0.value)" }, cwd: job.cwd,
+            identity: job.identity, stdio: .captured(path: job.outputPath, limit: job.outputLimit))
 
         // Stops arrive by callback: stop() has sent SIGTERM to the group; SIGKILL follows after the grace
         // period unless the process is gone by then. Only a job with a timeout gets a timer task.
@@ -76,24 +58,21 @@ public struct ExecRunner: Sendable {
                 control.stop(.timedOut(limit))
             }
         }
+        let started = started
         let result = await reactor.run(request) { pid in
             control.started(processGroup: pid)
-            started(pid)
+            started(job.job, pid)
         }
         control.finished()
         timer?.cancel()
         return Self.outcome(of: result, stop: control.stopReason)
     }
 
-    /// What the sampler has seen so far of a running job's process group (CPU, run-queue wait, peak
-    /// resident set); nil before its first sample.
-    public func usage(ofGroup pgid: Int32) -> TreeUsage? { reactor.usage(ofGroup: pgid) }
-
     /// What a job submitted without `env` runs with. Under a root daemon: a clean login-like environment
     /// of its owner (the daemon's own, with root's HOME and whatever systemd or an admin's shell put
     /// there, is none of a user's business); `identity` is nil there only for root's own jobs. Under any
     /// other daemon: the daemon's environment, since the daemon's user is the job's owner.
-    private func defaultEnvironment(for job: ExecJob) -> [String: String] {
+    private func defaultEnvironment(for job: Attempt) -> [String: String] {
         guard SystemInfo.userID == 0 else { return daemonEnvironment }
         return ProcessEnvironment.clean(forUser: job.identity?.uid ?? 0)
     }

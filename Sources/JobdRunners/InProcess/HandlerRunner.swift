@@ -5,25 +5,53 @@ import Synchronization
 /// Runs one attempt of a handler in this process, as a task: in the daemon for an I/O-class job, in a
 /// worker for a CPU-class one. A stop (cancel, timeout, shutdown) cancels the task and sets the context's
 /// flag; the handler decides how soon it notices.
-public struct HandlerRunner: Sendable {
+public struct HandlerRunner: Runner {
+    /// Where a handler's output goes.
+    public enum Output: Sendable {
+        /// Appended to the attempt's log file, within its limit (in the daemon).
+        case logFile
+        /// Handed over as written (in a worker, which sends it to the daemon in frames).
+        case sink(@Sendable (JobID, [UInt8]) -> Void)
+    }
+
+    let registry: HandlerRegistry
     /// True in a worker, which runs one job at a time: the process's CPU time over the attempt is the
     /// job's. The daemon runs many jobs at once and reports none for its in-process handlers.
     public var measuresProcessCPU: Bool
     /// How long a stopped handler has to return before its slot is taken back (see ``run``).
     public var killGrace: Duration
+    let output: Output
 
-    public init(measuresProcessCPU: Bool, killGrace: Duration) {
+    public init(registry: HandlerRegistry, measuresProcessCPU: Bool, killGrace: Duration, output: Output) {
+        self.registry = registry
         self.measuresProcessCPU = measuresProcessCPU
         self.killGrace = killGrace
+        self.output = output
     }
 
-    /// - Parameter identity: the submitter, when files must be opened with their permissions (a root
-    ///   daemon running another user's job); nil opens files as this process.
-    public func run(
-        _ handler: any JobHandler, payload: JSONValue, jobID: JobID, identity: (uid: UInt32, gid: UInt32)?,
-        output: @escaping @Sendable ([UInt8]) -> Void, control: RunControl, timeout: Duration?
+    public func run(_ attempt: Attempt, control: RunControl) async -> RunOutcome {
+        guard case .handler(let name, let payload) = attempt.work, case .handler(let handler)? = registry.kind(named: name)
+        else {
+            control.finished()
+            let name = if case .handler(let name, _) = attempt.work { name } else { HandlerRegistry.execKind }
+            return RunOutcome(error: "this jobd has no handler named \(name)", wallSeconds: 0)
+        }
+        switch output {
+        case .sink(let sink):
+            return await run(handler, payload: payload, attempt: attempt, output: { sink(attempt.job, $0) }, control: control)
+        case .logFile:
+            let log = OutputAppender(path: attempt.outputPath, limit: attempt.outputLimit)
+            defer { log.close() }
+            return await run(handler, payload: payload, attempt: attempt, output: { log.append($0) }, control: control)
+        }
+    }
+
+    private func run(
+        _ handler: any JobHandler, payload: JSONValue, attempt: Attempt, output: @escaping @Sendable ([UInt8]) -> Void,
+        control: RunControl
     ) async -> RunOutcome {
-        let context = HandlerContext(jobID: jobID, output: output) { path in
+        let identity = attempt.identity
+        let context = HandlerContext(jobID: attempt.job, output: output) { path in
             FileAccess.openForReading(path, as: identity).mapError { HandlerError($0.description) }
         }
         let start = ContinuousClock.now
@@ -53,7 +81,7 @@ public struct HandlerRunner: Sendable {
         Task {
             ending.resolve(.returned(await work.value))
         }
-        let timer = timeout.map { limit in
+        let timer = attempt.timeout.map { limit in
             Task {
                 try await Task.sleep(for: limit)
                 control.stop(.timedOut(limit))

@@ -36,14 +36,14 @@ enum WorkerFraming {
 
         func encode(_ message: WorkerMessage) -> ByteBuffer {
             if let bytes = try? encoder.encode(message) { return ByteBuffer(bytes: bytes) }
-            // Only a number JSON cannot carry (NaN or infinity, say in a handler's result) fails here. Send the
-            // frame without its payload, so a result still ends its job (as a failure) and nothing traps.
-            var bare = WorkerMessage(type: message.type, job: message.job)
-            if message.type == .result {
-                bare.outcome = RunOutcome(error: "the worker could not encode this job's outcome as JSON", wallSeconds: 0)
+            // Only a number JSON cannot carry (NaN or infinity, say in a handler's result) fails here. A result
+            // still ends its job, as a failure that says why, so nothing traps and nothing hangs.
+            var fallback = WorkerMessage.heartbeat(rssBytes: nil)
+            if case .result(let job, _, let rss) = message {
+                let failure = RunOutcome(error: "the worker could not encode this job's outcome as JSON", wallSeconds: 0)
+                fallback = .result(job: job, outcome: failure, rssBytes: rss)
             }
-            let fallback: [UInt8] = Array(#"{"type":"heartbeat"}"#.utf8)
-            guard let bytes = try? encoder.encode(bare) else { return ByteBuffer(bytes: fallback) }
+            let bytes = (try? encoder.encode(fallback)) ?? Data(#"{"heartbeat":{}}"#.utf8)
             return ByteBuffer(bytes: bytes)
         }
 

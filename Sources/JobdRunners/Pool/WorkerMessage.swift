@@ -1,71 +1,38 @@
 import Foundation
 import JobdProtocol
 
-/// One frame of the worker protocol (docs/WORKERS.md): a JSON object with a `type` and the fields that
-/// type uses. One struct for both directions keeps the wire shape in one place and readable in the docs.
-struct WorkerMessage: Codable, Sendable {
-    enum MessageType: String, Codable, Sendable {
-        // daemon -> worker
-        /// Run one job.
-        case run
-        /// Stop the running job (`reason`: cancelled, timeout or shutdown).
-        case cancel
-        // worker -> daemon
-        /// The worker is up and takes jobs.
-        case ready
-        /// The job runs; an exec job's process group is `process_group`.
-        case started
-        /// Bytes a handler wrote (exec output goes straight to its log file in the worker).
-        case output
-        /// The attempt is over.
-        case result
-        /// Sent every second while the worker lives.
-        case heartbeat
-    }
+/// One frame of the worker protocol (docs/WORKERS.md). Each case carries exactly what it needs; the
+/// JSON is Swift's own encoding of the enum (`{"run":{"attempt":{…}}}`), so the wire shape cannot drift
+/// from this declaration.
+enum WorkerMessage: Codable, Sendable {
+    // daemon -> worker
+    /// Run one attempt.
+    case run(attempt: Attempt)
+    /// Stop the running job (`reason`: see ``StopReason/wireName``).
+    case cancel(job: JobID, reason: String)
+    // worker -> daemon
+    /// The worker is up and takes jobs.
+    case ready(pid: Int32)
+    /// An exec job's process runs as this process group.
+    case started(job: JobID, processGroup: Int32)
+    /// Bytes a handler wrote (exec output goes straight to its log file in the worker).
+    case output(job: JobID, data: Data)
+    /// The attempt is over; `rssBytes` is the worker's own resident set now.
+    case result(job: JobID, outcome: RunOutcome, rssBytes: Int64?)
+    /// Sent every second while the worker lives.
+    case heartbeat(rssBytes: Int64?)
 
-    var type: MessageType
-    var job: JobID?
-
-    // run
-    var kind: String?
-    var payload: JSONValue?
-    var argv: [String]?
-    var env: [String: String]?
-    var cwd: String?
-    var uid: UInt32?
-    var gid: UInt32?
-    var outputPath: String?
-    var outputLimit: Int64?
-    var timeoutSeconds: Double?
-
-    // cancel
-    var reason: String?
-
-    // ready, started
-    var pid: Int32?
-    var processGroup: Int32?
-
-    // output
-    var data: Data?
-
-    // result
-    var outcome: RunOutcome?
-
-    // result, heartbeat: the worker's own resident set
-    var rssBytes: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case type, job, kind, payload, argv, env, cwd, uid, gid, reason, pid, data, outcome
-        case outputPath = "output_path"
-        case outputLimit = "output_limit"
-        case timeoutSeconds = "timeout_seconds"
-        case processGroup = "process_group"
-        case rssBytes = "rss_bytes"
-    }
-
-    init(type: MessageType, job: JobID? = nil) {
-        self.type = type
-        self.job = job
+    /// The frame's name, for log lines.
+    var name: String {
+        switch self {
+        case .run: "run"
+        case .cancel: "cancel"
+        case .ready: "ready"
+        case .started: "started"
+        case .output: "output"
+        case .result: "result"
+        case .heartbeat: "heartbeat"
+        }
     }
 }
 

@@ -10,7 +10,7 @@ import Synchronization
 /// The scheduler never starts more CPU-class jobs than there are slots, so a job waits here only while
 /// its worker is being replaced. A worker that dies fails its job's attempt with the reason and is
 /// replaced at once; a worker is retired after `maxJobs` jobs or past `maxRSSBytes`.
-public actor WorkerPool {
+public actor WorkerPool: Runner {
     /// One live worker process, as the pool sees it. Touched only on the actor.
     private final class Worker {
         let slot: Int
@@ -33,7 +33,7 @@ public actor WorkerPool {
     }
 
     private struct Assignment {
-        let job: WorkerJob
+        let job: Attempt
         let attempt: Int
         let control: RunControl
         let continuation: CheckedContinuation<RunOutcome, Never>
@@ -43,7 +43,7 @@ public actor WorkerPool {
     }
 
     private struct Waiting {
-        let job: WorkerJob
+        let job: Attempt
         let attempt: Int
         let control: RunControl
         let continuation: CheckedContinuation<RunOutcome, Never>
@@ -79,18 +79,18 @@ public actor WorkerPool {
     /// Runs one job on the first idle worker (waiting for one if none is) and returns its outcome. A stop
     /// through `control` is sent to the worker; a job that does not end `killGrace` after it, or after its
     /// timeout, is killed with its worker.
-    public nonisolated func run(_ job: WorkerJob, control: RunControl) async -> RunOutcome {
+    public nonisolated func run(_ job: Attempt, control: RunControl) async -> RunOutcome {
         let attempt = Self.attempts.add(1, ordering: .relaxed).newValue
         // Stops arrive by callback; only a job with a timeout gets a timer task (most have none).
         control.onStop { reason in
-            Task { await self.stopRequested(job.id, attempt: attempt, reason: reason) }
+            Task { await self.stopRequested(job.job, attempt: attempt, reason: reason) }
         }
         // The worker enforces the timeout itself; this later deadline is the backstop for one that cannot.
         let backstop = job.timeout.map { timeout in
             Task {
                 try await Task.sleep(for: timeout + configuration.killGrace + .seconds(1))
                 await killHard(
-                    job.id, attempt: attempt,
+                    job.job, attempt: attempt,
                     reason: StopReason.timedOut(timeout).failureText + " (its worker was killed)")
             }
         }
@@ -98,7 +98,7 @@ public actor WorkerPool {
         return await assign(job, attempt: attempt, control: control)
     }
 
-    private func assign(_ job: WorkerJob, attempt: Int, control: RunControl) async -> RunOutcome {
+    private func assign(_ job: Attempt, attempt: Int, control: RunControl) async -> RunOutcome {
         // Runs on the actor: the continuation's body is synchronous, so no other call slips in between.
         await withCheckedContinuation { continuation in
             let waiter = Waiting(job: job, attempt: attempt, control: control, continuation: continuation)
@@ -133,7 +133,7 @@ public actor WorkerPool {
         worker.assignment = Assignment(
             job: waiter.job, attempt: waiter.attempt, control: waiter.control, continuation: waiter.continuation,
             output: OutputAppender(path: waiter.job.outputPath, limit: waiter.job.outputLimit))
-        worker.post.yield(waiter.job.runMessage)
+        worker.post.yield(.run(attempt: waiter.job))
     }
 
     private func handNextJob(to worker: Worker) {
@@ -149,9 +149,7 @@ public actor WorkerPool {
             return
         }
         guard let worker = worker(running: attempt) else { return }
-        var cancel = WorkerMessage(type: .cancel, job: id)
-        cancel.reason = reason.wireName
-        worker.post.yield(cancel)
+        worker.post.yield(.cancel(job: id, reason: reason.wireName))
     }
 
     /// Kills a job's process group and its worker; the worker's exit then fails the job with `reason`.
@@ -172,29 +170,24 @@ public actor WorkerPool {
 
     private func received(_ message: WorkerMessage, from slot: Int) {
         guard let worker = workers[slot] else { return }
-        switch message.type {
+        switch message {
         case .ready:
             worker.state = .idle
             handNextJob(to: worker)
-        case .started:
-            worker.assignment?.processGroup = message.processGroup
-        case .output:
-            if let data = message.data, worker.assignment?.job.id == message.job {
-                worker.assignment?.output.append(Array(data))
-            }
-        case .result:
-            guard let assignment = worker.assignment, assignment.job.id == message.job else {
-                logger.error(
-                    "\(worker.name) sent a result for job \(message.job.map { "\($0)" } ?? "none") it was not running",
-                    metadata: message.job.map { ["job": "\($0)"] } ?? [:])
+        case .started(let job, let processGroup):
+            if worker.assignment?.job.job == job { worker.assignment?.processGroup = processGroup }
+        case .output(let job, let data):
+            if worker.assignment?.job.job == job { worker.assignment?.output.append(Array(data)) }
+        case .result(let job, var outcome, let rssBytes):
+            guard let assignment = worker.assignment, assignment.job.job == job else {
+                logger.error("\(worker.name) sent a result for job \(job) it was not running", metadata: ["job": "\(job)"])
                 return
             }
             worker.assignment = nil
             worker.jobsRun += 1
-            worker.rssBytes = message.rssBytes ?? worker.rssBytes
+            worker.rssBytes = rssBytes ?? worker.rssBytes
             assignment.output.close()
             assignment.control.finished()
-            var outcome = message.outcome ?? RunOutcome(error: "\(worker.name) sent no outcome", wallSeconds: 0)
             outcome.workerPID = worker.pid
             assignment.continuation.resume(returning: outcome)
             if shouldRetire(worker) {
@@ -203,10 +196,10 @@ public actor WorkerPool {
                 worker.state = .idle
                 handNextJob(to: worker)
             }
-        case .heartbeat:
-            worker.rssBytes = message.rssBytes ?? worker.rssBytes
+        case .heartbeat(let rssBytes):
+            worker.rssBytes = rssBytes ?? worker.rssBytes
         case .run, .cancel:
-            logger.error("\(worker.name) sent a \(message.type.rawValue) frame, which only the daemon sends")
+            logger.error("\(worker.name) sent a \(message.name) frame, which only the daemon sends")
         }
     }
 
@@ -291,7 +284,7 @@ public actor WorkerPool {
         let request = SpawnRequest(
             path: configuration.executable, argv: configuration.arguments + ["--slot", "\(slot)"],
             environment: configuration.environment.map { "\($0.key)=\($0.value)" },
-            descriptors: (stdin: toWorker.readEnd, stdout: fromWorker.writeEnd, stderr: 2))
+            stdio: .descriptors(stdin: toWorker.readEnd, stdout: fromWorker.writeEnd, stderr: 2))
         let (pids, pidSink) = AsyncStream.makeStream(of: Int32.self)
         async let exit: ChildResult = {
             let result = await reactor.run(request) { pid in pidSink.yield(pid) }
@@ -325,7 +318,7 @@ public actor WorkerPool {
                     let coder = WorkerFraming.Coder()
                     for try await frame in inbound {
                         let message = try coder.decode(frame)
-                        if message.type == .ready { becameReady = true }
+                        if case .ready = message { becameReady = true }
                         await self.received(message, from: slot)
                     }
                     post.finish()
@@ -384,7 +377,7 @@ public actor WorkerPool {
                 return WorkerStatus(slot: slot, pid: nil, state: .starting, jobID: nil, jobsRun: 0, rssBytes: nil)
             }
             return WorkerStatus(
-                slot: slot, pid: worker.pid, state: worker.state, jobID: worker.assignment?.job.id,
+                slot: slot, pid: worker.pid, state: worker.state, jobID: worker.assignment?.job.job,
                 jobsRun: worker.jobsRun, rssBytes: worker.rssBytes)
         }
     }

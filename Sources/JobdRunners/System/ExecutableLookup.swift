@@ -34,7 +34,7 @@ public enum ExecutableLookup {
     ///   - identity: the owner whose permissions the checks use (a root daemon, a job of another user);
     ///     nil checks as this process.
     public static func resolve(
-        _ command: String, searchPath: String?, cwd: String?, as identity: (uid: UInt32, gid: UInt32)? = nil
+        _ command: String, searchPath: String?, cwd: String?, as identity: Identity? = nil
     ) -> Result<String, Failure> {
         if command.contains("/") {
             let path = command.hasPrefix("/") ? command : cwd.map { $0 + "/" + command } ?? command
@@ -55,7 +55,7 @@ public enum ExecutableLookup {
     }
 
     /// The corresponding C functions are `stat` and `faccessat`, run as the owner (`jobd_probe_executable_as`).
-    private static func check(_ path: String, name: String, as identity: (uid: UInt32, gid: UInt32)?) -> Result<String, Failure> {
+    private static func check(_ path: String, name: String, as identity: Identity?) -> Result<String, Failure> {
         let result = jobd_probe_executable_as(path, identity.map { Int64($0.uid) } ?? -1, identity.map { Int64($0.gid) } ?? -1)
         switch result {
         case Int32(JOBD_PROBE_EXECUTABLE): return .success(path)

@@ -7,7 +7,7 @@ public enum FileAccess {
     /// A FIFO, socket or device is refused without blocking: opening one can wait forever.
     /// The corresponding C function is `open`.
     /// - Returns: the descriptor, or the reason it could not be opened.
-    public static func openForReading(_ path: String, as identity: (uid: UInt32, gid: UInt32)?) -> Result<Int32, SystemError> {
+    public static func openForReading(_ path: String, as identity: Identity?) -> Result<Int32, SystemError> {
         let fd = jobd_open_read_as(path, identity.map { Int64($0.uid) } ?? -1, identity.map { Int64($0.gid) } ?? -1)
         if fd == -JOBD_NOT_REGULAR {
             return .failure(SystemError("cannot open \(path): not a regular file (a FIFO, socket or device is refused)"))

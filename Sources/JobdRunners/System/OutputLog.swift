@@ -1,8 +1,14 @@
+import JobdProtocol
 import Glibc
 import Synchronization
 
 /// Reads a job's captured output file.
 public enum OutputLog {
+    /// Where a job's output is kept: one file per job, every attempt appended.
+    public static func path(of job: JobID, in logsDirectory: String) -> String {
+        "\(logsDirectory)/\(job).log"
+    }
+
     /// Up to `limit` bytes from `offset`, and the file's size now (0 if it does not exist yet).
     /// The corresponding C functions are `open`, `fstat` and `pread`.
     public static func read(path: String, from offset: Int64, limit: Int) -> (bytes: [UInt8], size: Int64) {

@@ -3,43 +3,37 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// What to start: one job process.
+/// What to start: one process, its executable already resolved (see ``ExecutableLookup``).
 public struct SpawnRequest: Sendable {
-    /// Resolved executable path (see ``ExecutableLookup``).
+    /// Where the process's stdin, stdout and stderr go.
+    public enum Stdio: Sendable {
+        /// stdin is /dev/null; stdout and stderr are one pipe the reactor reads and appends to `path`, up
+        /// to `limit` bytes (the rest is read and dropped). The process group is sampled for its demand.
+        case captured(path: String, limit: Int64)
+        /// These descriptors (a worker's pipes); the reactor only reaps the process.
+        case descriptors(stdin: Int32, stdout: Int32, stderr: Int32)
+    }
+
     public var path: String
     public var argv: [String]
     /// `NAME=value` entries.
     public var environment: [String]
     public var cwd: String?
     /// Run as this user (root daemon, job of another user); nil keeps the daemon's identity.
-    public var identity: (uid: UInt32, gid: UInt32)?
-    /// stdout and stderr are appended here, up to `outputLimit` bytes; the rest is read and dropped.
-    public var outputPath: String
-    public var outputLimit: Int64
-    /// Given stdin, stdout and stderr instead of the captured output (a worker's pipes): nothing is read.
-    public var descriptors: (stdin: Int32, stdout: Int32, stderr: Int32)?
+    public var identity: Identity?
+    public var stdio: Stdio
 
     public init(
-        path: String, argv: [String], environment: [String], cwd: String?, identity: (uid: UInt32, gid: UInt32)?,
-        outputPath: String, outputLimit: Int64
+        path: String, argv: [String], environment: [String], cwd: String? = nil, identity: Identity? = nil, stdio: Stdio
     ) {
-        self.path = path
-        self.argv = argv
-        self.environment = environment
-        self.cwd = cwd
-        self.identity = identity
-        self.outputPath = outputPath
-        self.outputLimit = outputLimit
+        (self.path, self.argv, self.environment) = (path, argv, environment)
+        (self.cwd, self.identity, self.stdio) = (cwd, identity, stdio)
     }
 
-    /// A process whose stdin, stdout and stderr are the given descriptors; the reactor only reaps it.
-    public init(
-        path: String, argv: [String], environment: [String], descriptors: (stdin: Int32, stdout: Int32, stderr: Int32)
-    ) {
-        self.init(
-            path: path, argv: argv, environment: environment, cwd: nil, identity: nil, outputPath: "/dev/null",
-            outputLimit: 0)
-        self.descriptors = descriptors
+    /// Whether the reactor reads its output (and samples it as a job).
+    var isCaptured: Bool {
+        if case .captured = stdio { return true }
+        return false
     }
 }
 
@@ -190,17 +184,23 @@ public final class ProcessReactor: Sendable {
 
         private func spawn(_ spec: SpawnRequest) -> Result<Child, Failure> {
             var fds: [Int32] = [-1, -1]
-            if spec.descriptors == nil {
+            let stdio: (stdin: Int32, stdout: Int32, stderr: Int32)
+            var output = (path: "/dev/null", limit: Int64(0))
+            switch spec.stdio {
+            case .captured(let path, let limit):
                 let pipeError = jobd_pipe(&fds, 1)
                 guard pipeError == 0 else {
                     return .failure(Failure("could not start: pipe2: \(errnoText(pipeError))"))
                 }
+                stdio = (stdin: -1, stdout: fds[1], stderr: fds[1])
+                output = (path, limit)
+            case .descriptors(let stdin, let stdout, let stderr):
+                stdio = (stdin, stdout, stderr)
             }
-            let stdio = spec.descriptors ?? (stdin: -1, stdout: fds[1], stderr: fds[1])
             var pid: pid_t = 0
             var step: Int32 = 0
             let started = ContinuousClock.now
-            let parentPeakRSS = spec.descriptors == nil ? SystemInfo.processCPUTime.peakRSSBytes : 0
+            let parentPeakRSS = spec.isCaptured ? SystemInfo.processCPUTime.peakRSSBytes : 0
             let error = withCStringArray(spec.argv) { argv in
                 withCStringArray(spec.environment) { envp in
                     spec.path.withCString { path in
@@ -250,8 +250,8 @@ public final class ProcessReactor: Sendable {
             }
             return .success(
                 Child(
-                    pid: pid, pidfd: pidfd, pipe: fds[0], outputPath: spec.outputPath, written: 0,
-                    limit: spec.outputLimit, truncated: false, started: started, isSampled: spec.descriptors == nil,
+                    pid: pid, pidfd: pidfd, pipe: fds[0], outputPath: output.path, written: 0,
+                    limit: output.limit, truncated: false, started: started, isSampled: spec.isCaptured,
                     parentPeakRSS: parentPeakRSS, continuation: nil))
         }
 

@@ -14,9 +14,14 @@ public enum WorkerMain {
         // Every frame out goes through one stream and one writer task: the heartbeat, the job's output and
         // its result come from different tasks, and a handler's output sink cannot await.
         let (outbox, post) = AsyncStream.makeStream(of: WorkerMessage.self)
-        let runner = ExecRunner(
-            reactor: ProcessReactor(), killGrace: killGrace, daemonEnvironment: ProcessEnvironment.current)
-        let handlerRunner = HandlerRunner(measuresProcessCPU: true, killGrace: killGrace)
+        let reactor = ProcessReactor()
+        let runners = Runners(
+            exec: ExecRunner(
+                reactor: reactor, killGrace: killGrace, daemonEnvironment: ProcessEnvironment.current,
+                started: { job, processGroup in post.yield(.started(job: job, processGroup: processGroup)) }),
+            handler: HandlerRunner(
+                registry: registry, measuresProcessCPU: true, killGrace: killGrace,
+                output: .sink { job, bytes in post.yield(.output(job: job, data: Data(bytes))) }))
         let current = CurrentJob()
 
         try await channel.executeThenClose { inbound, outbound in
@@ -27,40 +32,28 @@ public enum WorkerMain {
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        var beat = WorkerMessage(type: .heartbeat)
-                        beat.rssBytes = SystemInfo.residentBytes
-                        post.yield(beat)
+                        post.yield(.heartbeat(rssBytes: SystemInfo.residentBytes))
                         try? await Task.sleep(for: .seconds(1))
                     }
                 }
-                var ready = WorkerMessage(type: .ready)
-                ready.pid = SystemInfo.processID
-                post.yield(ready)
+                post.yield(.ready(pid: SystemInfo.processID))
 
                 let coder = WorkerFraming.Coder()
                 for try await frame in inbound {
-                    let message = try coder.decode(frame)
-                    switch message.type {
-                    case .run:
-                        guard let id = message.job else { continue }
+                    switch try coder.decode(frame) {
+                    case .run(let attempt):
                         let control = RunControl()
-                        current.set(id, control)
+                        current.set(attempt.job, control)
                         group.addTask {
-                            var outcome = await runJob(
-                                message, id: id, control: control, registry: registry, runner: runner,
-                                handlerRunner: handlerRunner, post: post)
+                            var outcome = await runners.runner(for: attempt).run(attempt, control: control)
                             outcome.workerPID = SystemInfo.processID
-                            current.clear(id)
-                            var result = WorkerMessage(type: .result, job: id)
-                            result.outcome = outcome
-                            result.rssBytes = SystemInfo.residentBytes
-                            post.yield(result)
+                            current.clear(attempt.job)
+                            post.yield(.result(job: attempt.job, outcome: outcome, rssBytes: SystemInfo.residentBytes))
                         }
-                    case .cancel:
-                        guard let id = message.job, let control = current.control(for: id) else { continue }
-                        control.stop(message.reason.flatMap(StopReason.init(wireName:)) ?? .cancelled)
-                    default:
-                        logger.warning("worker: ignoring a \(message.type.rawValue) frame from the daemon")
+                    case .cancel(let job, let reason):
+                        current.control(for: job)?.stop(StopReason(wireName: reason) ?? .cancelled)
+                    case let other:
+                        logger.warning("worker: ignoring a \(other.name) frame from the daemon")
                     }
                 }
                 // stdin closed: nothing more will come, and nobody reads our reports. Leave now; a job still
@@ -70,34 +63,13 @@ public enum WorkerMain {
         }
     }
 
-    private static func runJob(
-        _ message: WorkerMessage, id: JobID, control: RunControl, registry: HandlerRegistry, runner: ExecRunner,
-        handlerRunner: HandlerRunner, post: AsyncStream<WorkerMessage>.Continuation
-    ) async -> RunOutcome {
-        let timeout = message.timeoutSeconds.map { Duration.seconds(checked: $0) }  // never trap on a frame
-        switch registry.kind(named: message.kind ?? HandlerRegistry.execKind) {
-        case .exec:
-            let job = ExecJob(
-                argv: message.argv ?? [], environment: message.env, cwd: message.cwd,
-                identity: message.uid.flatMap { uid in message.gid.map { (uid, $0) } },
-                outputPath: message.outputPath ?? "/dev/null", outputLimit: message.outputLimit ?? 0,
-                timeout: timeout)
-            return await runner.run(job, control: control) { processGroup in
-                var started = WorkerMessage(type: .started, job: id)
-                started.processGroup = processGroup
-                post.yield(started)
-            }
-        case .handler(let handler):
-            return await handlerRunner.run(
-                handler, payload: message.payload ?? .null, jobID: id,
-                identity: message.uid.flatMap { uid in message.gid.map { (uid, $0) } },
-                output: { bytes in
-                    var chunk = WorkerMessage(type: .output, job: id)
-                    chunk.data = Data(bytes)
-                    post.yield(chunk)
-                }, control: control, timeout: timeout)
-        case nil:
-            return RunOutcome(error: "this worker has no handler named \(message.kind ?? "")", wallSeconds: 0)
+    /// The two runners inside a worker: a command as a child of the worker, a handler as a task of it.
+    private struct Runners {
+        let exec: ExecRunner
+        let handler: HandlerRunner
+
+        func runner(for attempt: Attempt) -> any Runner {
+            attempt.isExec ? exec : handler
         }
     }
 }

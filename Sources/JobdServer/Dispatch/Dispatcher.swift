@@ -53,7 +53,10 @@ actor Dispatcher {
     private var plans: [JobID: JobPlan] = [:]
     private var controls: [JobID: RunControl] = [:]
     private var counts: [JobClass: StateCounts]
-    private var waiters: [JobID: [Waiter]] = [:]
+    private var waiters = Waiters()
+    /// Drains waiting for the last running attempt to end, by token.
+    private var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextIdleToken = 0
     private var isDraining = false
     /// The drain is over: no job will finish in this process any more.
     private var hasDrained = false
@@ -61,30 +64,34 @@ actor Dispatcher {
 
     private let store: any JobStore
     private let planLoader: PlanLoader
-    private let runner: ExecRunner
-    private let handlerRunner: HandlerRunner
-    private let pool: WorkerPool
-    private let registry: HandlerRegistry
-    private let profileBook: ProfileBook
+    private let runners: Runners
+    private let completion: Completion
+    /// Watches I/O-class commands for CPU burn; nil: none are watched.
+    private let burnWatch: CPUBurnWatch?
+    private let workerStatuses: @Sendable () async -> [WorkerStatus]
     private let configuration: DaemonConfiguration
     private let logger: Logger
     private let launches: AsyncStream<Launch>
     private let launchContinuation: AsyncStream<Launch>.Continuation
 
+    /// - Parameters:
+    ///   - burnWatch: watches I/O-class commands as they run; nil watches none.
+    ///   - workerStatuses: the CPU pool's workers, for `status`.
+    ///   - now: the time written into rows (a test passes its own clock).
     init(
-        store: any JobStore, runner: ExecRunner, pool: WorkerPool, registry: HandlerRegistry,
-        profileBook: ProfileBook, configuration: DaemonConfiguration, counts: [JobClass: StateCounts], logger: Logger
+        store: any JobStore, runners: Runners, profileBook: ProfileBook, burnWatch: CPUBurnWatch?,
+        workerStatuses: @escaping @Sendable () async -> [WorkerStatus], configuration: DaemonConfiguration,
+        counts: [JobClass: StateCounts], logger: Logger, now: @escaping @Sendable () -> Timestamp = WallClock.now
     ) {
-        self.profileBook = profileBook
         self.store = store
         self.planLoader = PlanLoader(store: store)
-        self.runner = runner
-        self.pool = pool
-        self.registry = registry
+        self.runners = runners
+        self.completion = Completion(store: store, profileBook: profileBook, logger: logger, now: now)
+        self.burnWatch = burnWatch
+        self.workerStatuses = workerStatuses
         self.configuration = configuration
         self.counts = counts
         self.logger = logger
-        self.handlerRunner = HandlerRunner(measuresProcessCPU: false, killGrace: configuration.killGrace)
         self.scheduler = Scheduler(limits: Limits(cpuSlots: configuration.cpuSlots, ioSlots: configuration.ioConcurrency))
         (launches, launchContinuation) = AsyncStream.makeStream(of: Launch.self)
     }
@@ -92,13 +99,18 @@ actor Dispatcher {
     // MARK: - Jobs arriving
 
     /// Takes newly committed jobs (they are `queued`): counts them and puts them in the ready queues.
-    func accept(_ newPlans: [JobPlan]) {
-        for plan in newPlans { counts[plan.class, default: StateCounts()].queued += 1 }
+    func accept(_ jobs: [Job]) {
+        for job in jobs { counts[job.class, default: StateCounts()].queued += 1 }
         guard !isDraining else { return }  // stored as queued; the next start runs them
-        for plan in newPlans {
-            if plans.count < Self.plansKeptInMemory { plans[plan.id] = plan }
-            enqueue(plan.id, ActiveJob(priority: plan.priority, ownerUID: plan.ownerUID, class: plan.class))
+        for job in jobs {
+            if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
+            enqueue(job.id, ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class))
         }
+    }
+
+    /// What running a stored job takes: its attempt, built here once.
+    private nonisolated func plan(of job: Job) -> JobPlan {
+        JobPlan(job, logsDirectory: configuration.logsDirectory, outputLimit: configuration.outputLimitBytes)
     }
 
     /// Puts the jobs found `queued` at start-up (already counted) in the ready queues; their plans are
@@ -135,9 +147,9 @@ actor Dispatcher {
         var delay = Duration.milliseconds(100)
         var tries = 1
         while true {
-            let result = await planLoader.plan(of: launch.id)
+            let result = await planLoader.job(launch.id)
             guard case .failure(.unreadable(let reason)) = result, tries < 5 else {
-                return result
+                return result.map(plan(of:))
             }
             logger.warning(
                 "job \(launch.id): could not read it to start it (try \(tries)): \(reason)",
@@ -163,203 +175,65 @@ actor Dispatcher {
     private nonisolated func execute(_ launch: Launch) async {
         let plan: JobPlan
         let outcome: RunOutcome
-        if let kept = launch.plan {
-            plan = kept
-            store.recordStarted(plan.id, at: WallClock.now())
+        let loaded: Result<JobPlan, PlanLoadFailure>
+        if let kept = launch.plan { loaded = .success(kept) } else { loaded = await loadPlan(launch) }
+        switch loaded {
+        case .success(let loaded):
+            plan = loaded
+            store.recordStarted(plan.id, at: completion.now())
             outcome = await run(plan, control: launch.control)
-        } else {
-            switch await loadPlan(launch) {
-            case .success(let loaded):
-                plan = loaded
-                store.recordStarted(plan.id, at: WallClock.now())
-                outcome = await run(plan, control: launch.control)
-            case .failure(let failure):
-                // Without its row there is nothing to run; the attempt fails and says why.
-                plan = await fallbackPlan(launch)
-                outcome = RunOutcome(error: "could not read the job from the database: \(failure.reason)", wallSeconds: 0)
-            }
+        case .failure(let failure):
+            // Without its row there is nothing to run; the attempt fails and says why.
+            plan = await fallbackPlan(launch)
+            outcome = RunOutcome(error: "could not read the job from the database: \(failure.reason)", wallSeconds: 0)
         }
         let stop = launch.control.stopReason
-        let attemptsUsed = plan.attempts + 1
-        let state = AttemptVerdict.state(
-            for: outcome, stop: stop, attemptsUsed: attemptsUsed, maxAttempts: plan.maxAttempts)
-        let finishedAt = WallClock.now()
-        let write: @Sendable () -> CommitTicket = { [store] in
-            stop == .shutdown
-                ? store.requeue([plan.id]) : store.finish(plan.id, state: state, outcome: outcome, at: finishedAt)
-        }
+        let (state, write) = completion.verdict(on: plan, outcome: outcome, stop: stop)
         // Queue the outcome before the slot is freed: the next attempt's writes then land after it.
         let commit = write()
-        await attemptEnded(plan, state: state, attemptsUsed: attemptsUsed)
+        await attemptEnded(plan, state: state)
         // After the slot is free: the next job need not wait for the profile update.
-        await learn(from: outcome, of: plan, stop: stop)
+        await completion.learn(from: outcome, of: plan, stop: stop)
         // A retry's outcome is not written again: its next attempt's start would land before the rewrite.
-        let committed = await commitKeepingOutcome(
+        let committed = await completion.commitKeepingOutcome(
             of: plan.id, first: commit, retry: state == .queued && stop != .shutdown ? nil : write)
         logger.debug("job \(plan.id) \(state.rawValue)", metadata: ["job": "\(plan.id)"])
         // Waiters wake only once the outcome is stored: what they then read is what a restart would find.
         if committed { await outcomeCommitted(plan, state: state) }
     }
 
-    /// Awaits an outcome's commit; when it fails (a full disk, an I/O error), keeps the outcome and
-    /// writes it again with backoff until it commits, the store closes, or the daemon stops this task.
-    /// Until then the row says `running`, so a restart requeues the job: at-least-once holds either way.
-    /// - Returns: whether the outcome is stored.
-    private nonisolated func commitKeepingOutcome(
-        of id: JobID, first: CommitTicket, retry write: (@Sendable () -> CommitTicket)?
-    ) async -> Bool {
-        var ticket = first
-        var delay = Duration.milliseconds(100)
-        for failures in 1... {
-            do {
-                try await ticket.committed()
-                if failures > 1 { logger.notice("job \(id): its outcome is stored at last", metadata: ["job": "\(id)"]) }
-                return true
-            } catch {
-                if case StoreError.closed = error { return false }
-                guard let write else {
-                    logger.error("job \(id): could not store its outcome: \(error)", metadata: ["job": "\(id)"])
-                    return false
-                }
-                logger.error(
-                    "job \(id): could not store its outcome (try \(failures)): \(error); trying again in \(delay)",
-                    metadata: ["job": "\(id)"])
-                do {
-                    try await Task.sleep(for: delay)
-                } catch {
-                    return false  // the daemon is stopping; the next start requeues the job
-                }
-                delay = min(delay * 2, Self.longestOutcomeRetryDelay)
-                ticket = write()
-            }
-        }
-        return false
-    }
-
-    /// The longest pause between two tries of an outcome write that the disk refused.
-    static let longestOutcomeRetryDelay = Duration.seconds(5)
-
-    /// The two paths of DESIGN §4: a CPU-class job goes to a worker process; an I/O-class one runs here,
-    /// as this task (an exec job's child is awaited on the reactor thread, never on this pool).
+    /// Runs one attempt on its path's runner; an I/O-class command is watched for CPU burn meanwhile.
     private nonisolated func run(_ plan: JobPlan, control: RunControl) async -> RunOutcome {
-        let outputPath = "\(configuration.logsDirectory)/\(plan.id).log"
-        // Each attempt appends to the one log; the limit is the whole log's, not an attempt's.
-        let outputLimit = OutputLog.room(path: outputPath, limit: configuration.outputLimitBytes)
-        let timeout = plan.timeoutSeconds.map { Duration.seconds(checked: $0) }  // a stored row may predate the range check
-        guard let kind = registry.kind(named: plan.kind) else {
-            return RunOutcome(error: "this jobd has no handler named \(plan.kind)", wallSeconds: 0)
+        let attempt = plan.startingAttempt()
+        let runner = runners.runner(for: plan)
+        guard let burnWatch, CPUBurnWatch.applies(to: plan) else {
+            return await runner.run(attempt, control: control)
         }
-        switch (plan.class, kind) {
-        case (.cpu, _):
-            let job = WorkerJob(
-                id: plan.id, kind: plan.kind, payload: plan.payload, argv: plan.argv, environment: plan.env,
-                cwd: plan.cwd, identity: identity(for: plan), outputPath: outputPath,
-                outputLimit: outputLimit, timeout: timeout)
-            return await pool.run(job, control: control)
-        case (.io, .exec):
-            let job = ExecJob(
-                argv: plan.argv ?? [], environment: plan.env, cwd: plan.cwd, identity: identity(for: plan),
-                outputPath: outputPath, outputLimit: outputLimit, timeout: timeout)
-            return await withTaskGroup(of: RunOutcome?.self) { group in
-                group.addTask { await self.runner.run(job, control: control) }
-                group.addTask {
-                    await self.watchForCPUBurn(plan, control: control)
-                    return nil
-                }
-                var outcome: RunOutcome?
-                for await result in group where result != nil {
-                    outcome = result
-                    group.cancelAll()
-                }
-                return outcome!
+        return await withTaskGroup(of: RunOutcome?.self) { group in
+            group.addTask { await runner.run(attempt, control: control) }
+            group.addTask {
+                await burnWatch.watch(plan, control: control)
+                return nil
             }
-        case (.io, .handler(let handler)):
-            let output = OutputAppender(path: outputPath, limit: outputLimit)
-            defer { output.close() }
-            return await handlerRunner.run(
-                handler, payload: plan.payload ?? .null, jobID: plan.id, identity: identity(for: plan),
-                output: { output.append($0) },
-                control: control, timeout: timeout)
-        }
-    }
-
-    // MARK: - Learning (DESIGN §3)
-
-    /// A finished run's CPU ratio and CPU demand go into its signature's profile. Not for a run that was cancelled
-    /// or stopped at shutdown (killed at once, it says nothing about the work), nor one that never
-    /// started, nor an in-daemon handler (its CPU time is not measured).
-    private nonisolated func learn(from outcome: RunOutcome, of plan: JobPlan, stop: StopReason?) async {
-        guard let signature = plan.signature, outcome.wallSeconds > 0 else { return }
-        switch stop {
-        case .cancelled, .shutdown: return
-        case .timedOut, nil: break
-        }
-        guard plan.kind == HandlerRegistry.execKind || plan.class == .cpu else { return }
-        guard let ratio = outcome.cpuRatio else { return }
-        await profileBook.record(
-            signature, owner: plan.ownerUID, ratio: ratio, demand: outcome.demandRatio, at: WallClock.now())
-    }
-
-    /// While an I/O-class exec job runs in the daemon, reads its process group's CPU demand (CPU + run-queue
-    /// wait, from the reactor's sampler) every `reclassifyAfter`; a stretch at or above the upper threshold
-    /// switches its signature to `cpu` at once, so the next job of it goes to the pool, and says so in this
-    /// job's class reason. Demand, not CPU alone: twelve burners on two cores each get 0.17 of a core, but
-    /// each is running or runnable all the time (issue 10).
-    private nonisolated func watchForCPUBurn(_ plan: JobPlan, control: RunControl) async {
-        guard let signature = plan.signature else { return }
-        let window = configuration.reclassifyAfter
-        let upper = await profileBook.thresholds.upper  // a reload may change it (ProfileBook.setThresholds)
-        var last: (usage: TreeUsage, at: ContinuousClock.Instant)?
-        while true {
-            do {
-                try await Task.sleep(for: window)
-            } catch {
-                return  // the job ended
+            var outcome = RunOutcome(error: "the runner returned no outcome", wallSeconds: 0)
+            for await case let result? in group {
+                outcome = result
+                group.cancelAll()
             }
-            guard let group = control.processGroup, let usage = runner.usage(ofGroup: group) else { continue }
-            let now = ContinuousClock.now
-            // The first reading has no stretch before it (the sampler's first pass may lag the start).
-            guard let previous = last else {
-                last = (usage, now)
-                continue
-            }
-            last = (usage, now)
-            let elapsed = (now - previous.at).inSeconds
-            guard elapsed > 0 else { continue }
-            let cpu = max(0, usage.cpuSeconds - previous.usage.cpuSeconds)
-            let wait = max(0, usage.waitSeconds - previous.usage.waitSeconds)
-            let ratio = cpu / elapsed
-            let demand = (cpu + wait) / elapsed
-            guard demand >= upper else { continue }
-            let profile = await profileBook.recordWhileRunning(
-                signature, owner: plan.ownerUID, ratio: ratio, demand: demand, at: WallClock.now())
-            let note =
-                "reclassified while running: it used \(Profile.format(ratio)) CPU-s per wall-s, "
-                + "\(Profile.format(demand)) counting run-queue wait, over "
-                + "\(Profile.format(elapsed))s, so \(signature) is now \(profile.effectiveClass?.rawValue ?? "cpu"); "
-                + "this job stays io"
-            store.updateClassReason(plan.id, reason: (plan.classReason.map { $0 + "; " } ?? "") + note)
-            logger.info("job \(plan.id): \(note)", metadata: ["job": "\(plan.id)"])
-            return
+            return outcome
         }
-    }
-
-    /// Only a daemon running as root may run a job as its submitter; otherwise jobs keep our identity.
-    private nonisolated func identity(for plan: JobPlan) -> (uid: UInt32, gid: UInt32)? {
-        let daemonUID = SystemInfo.userID
-        guard daemonUID == 0, plan.ownerUID != 0 else { return nil }
-        return (plan.ownerUID, plan.ownerGID)
     }
 
     /// The attempt's process is gone and its outcome is queued: its slot goes to the next job now.
-    private func attemptEnded(_ plan: JobPlan, state: JobState, attemptsUsed: Int) {
+    private func attemptEnded(_ plan: JobPlan, state: JobState) {
         controls[plan.id] = nil
+        if controls.isEmpty { resumeIdleWaiters() }
         counts[plan.class, default: StateCounts()].running -= 1
         counts[plan.class, default: StateCounts()][state] += 1
         var actions = scheduler.jobFinished(plan.id)
         if state == .queued && !isDraining {
             var retry = plan
-            retry.attempts = attemptsUsed
+            retry.attempts += 1
             // Kept whatever the budget: its stored attempt count may not have committed yet.
             plans[plan.id] = retry
             actions += scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority))
@@ -372,7 +246,7 @@ actor Dispatcher {
         guard state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
         active[plan.id] = nil
         finishedSinceStart += 1
-        resumeWaiters(of: plan.id)
+        waiters.finished(plan.id)
     }
 
     // MARK: - Control
@@ -388,7 +262,7 @@ actor Dispatcher {
         active[id] = nil
         let plan = plans.removeValue(forKey: id)
         do {
-            _ = try await store.cancelWaiting(id, at: WallClock.now())
+            _ = try await store.cancelWaiting(id, at: completion.now())
         } catch {
             plans[id] = plan
             enqueue(id, job)
@@ -397,7 +271,7 @@ actor Dispatcher {
         counts[job.class, default: StateCounts()].queued -= 1
         counts[job.class, default: StateCounts()].cancelled += 1
         finishedSinceStart += 1
-        resumeWaiters(of: id)
+        waiters.finished(id)
         return .cancelledWaiting
     }
 
@@ -415,10 +289,7 @@ actor Dispatcher {
         let unfinished = ids.filter { active[$0] != nil }
         guard !unfinished.isEmpty else { return true }
         if hasDrained { return false }
-        return await withCheckedContinuation { continuation in
-            let waiter = Waiter(remaining: unfinished.count, continuation: continuation)
-            for id in unfinished { waiters[id, default: []].append(waiter) }
-        }
+        return await withCheckedContinuation { continuation in waiters.add(unfinished, continuation) }
     }
 
     /// Whether the job is waiting or running.
@@ -436,11 +307,7 @@ actor Dispatcher {
     private func fallbackPlan(_ launch: Launch) -> JobPlan {
         let job = active[launch.id]
         return JobPlan(
-            id: launch.id, class: launch.class, priority: job?.priority ?? 0, ownerUID: job?.ownerUID ?? 0)
-    }
-
-    private func resumeWaiters(of id: JobID) {
-        for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.oneFinished() }
+            unreadable: launch.id, class: launch.class, priority: job?.priority ?? 0, ownerUID: job?.ownerUID ?? 0)
     }
 
     // MARK: - Status
@@ -464,7 +331,7 @@ actor Dispatcher {
 
     /// The CPU pool's workers, for `status`.
     nonisolated func workers() async -> [WorkerStatus] {
-        await pool.statuses()
+        await workerStatuses()
     }
 
     // MARK: - Shutdown
@@ -479,16 +346,9 @@ actor Dispatcher {
     /// waiting for jobs that did not finish are answered `ShuttingDown`.
     nonisolated func drain(grace: Duration) async {
         await beginDrain()
-        let deadline = ContinuousClock.now + grace
-        // Polling is fine here: it runs once, at shutdown, for at most the grace period.
-        while await runningCount() > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await untilNoneRunning(deadline: .now + grace)
         for control in await runningControls() { control.stop(.shutdown) }
-        let killDeadline = ContinuousClock.now + configuration.killGrace + .seconds(1)
-        while await runningCount() > 0, ContinuousClock.now < killDeadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await untilNoneRunning(deadline: .now + configuration.killGrace + .seconds(1))
         let left = await runningCount()
         if left > 0 {
             logger.warning("\(left) jobs did not stop within the kill grace; the next start requeues them")
@@ -499,42 +359,49 @@ actor Dispatcher {
 
     private func beginDrain() { isDraining = true }
 
+    /// Returns when no attempt is running, or at the deadline, whichever comes first.
+    private nonisolated func untilNoneRunning(deadline: ContinuousClock.Instant) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.noneRunning() }
+            group.addTask { try? await Task.sleep(until: deadline) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Suspends until no attempt runs; a cancelled wait returns at once.
+    private func noneRunning() async {
+        let token = nextIdleToken
+        nextIdleToken += 1
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                if controls.isEmpty || Task.isCancelled {
+                    continuation.resume()
+                } else {
+                    idleWaiters[token] = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.resumeIdleWaiter(token) }
+        }
+    }
+
+    private func resumeIdleWaiter(_ token: Int) {
+        idleWaiters.removeValue(forKey: token)?.resume()
+    }
+
+    private func resumeIdleWaiters() {
+        let waiting = idleWaiters
+        idleWaiters.removeAll()
+        for continuation in waiting.values { continuation.resume() }
+    }
+
     /// Nothing more finishes in this daemon: every client still waiting is told so instead of hanging.
     private func answerWaitersAtShutdown() {
         hasDrained = true
-        let pending = waiters
-        waiters.removeAll()
-        var answered = Set<ObjectIdentifier>()
-        for waiter in pending.values.joined() where answered.insert(ObjectIdentifier(waiter)).inserted {
-            waiter.shuttingDown()
-        }
+        waiters.answerAllAtShutdown()
     }
     private func runningCount() -> Int { controls.count }
     private func runningControls() -> [RunControl] { Array(controls.values) }
     var isShuttingDown: Bool { isDraining }
-}
-
-/// A client waiting for some jobs: resumed when the last of them has finished. Touched only on the
-/// dispatcher's actor.
-private final class Waiter {
-    private var remaining: Int
-    private let continuation: CheckedContinuation<Bool, Never>
-
-    init(remaining: Int, continuation: CheckedContinuation<Bool, Never>) {
-        self.remaining = remaining
-        self.continuation = continuation
-    }
-
-    func oneFinished() {
-        guard remaining > 0 else { return }
-        remaining -= 1
-        if remaining == 0 { continuation.resume(returning: true) }
-    }
-
-    /// The daemon stops before the last job finished; resumes the client once.
-    func shuttingDown() {
-        guard remaining > 0 else { return }
-        remaining = 0
-        continuation.resume(returning: false)
-    }
 }

@@ -1,73 +1,50 @@
 import JobdProtocol
-import JobdStore
+import JobdRunners
 
-/// What the dispatcher keeps in memory for a job that is waiting or running: everything needed to start
-/// it, so dispatch never reads the database per job.
+/// What the dispatcher keeps in memory for a job that is waiting or running: its attempt, built once
+/// from the stored job, and what deciding about its outcome needs. Dispatch never reads the database
+/// for a job whose plan is kept.
 struct JobPlan: Sendable {
-    var id: JobID
+    var attempt: Attempt
     var `class`: JobClass
     var priority: Int
-    var kind: String
-    var payload: JSONValue?
-    var argv: [String]?
-    var env: [String: String]?
-    var cwd: String?
-    var timeoutSeconds: Double?
     /// Attempts started before the next one.
     var attempts: Int
     var maxAttempts: Int
     var ownerUID: UInt32
-    var ownerGID: UInt32
     /// What this job's runs teach (nil for jobs stored before profiles existed).
     var signature: String?
     var classReason: String?
 
-    init(_ job: Job) {
-        id = job.id
+    var id: JobID { attempt.job }
+
+    /// The attempt to start now. The output limit holds for the job's whole log: a later attempt gets
+    /// what the earlier ones left. A first attempt has no log yet, and needs no stat.
+    func startingAttempt() -> Attempt {
+        guard attempts > 0 else { return attempt }
+        var next = attempt
+        next.outputLimit = OutputLog.room(path: attempt.outputPath, limit: attempt.outputLimit)
+        return next
+    }
+
+    init(_ job: Job, logsDirectory: String, outputLimit: Int64) {
+        attempt = Attempt(job, logsDirectory: logsDirectory, outputLimit: outputLimit)
         `class` = job.class
         priority = job.priority
-        kind = job.kind
-        payload = job.payload
-        argv = job.argv
-        env = job.env
-        cwd = job.cwd
-        timeoutSeconds = job.timeoutSeconds
         attempts = job.attempts
         maxAttempts = job.maxAttempts
         ownerUID = job.ownerUID
-        ownerGID = job.ownerGID
         signature = job.signature
         classReason = job.classReason
     }
 
     /// A plan with nothing to run, for recording an attempt that could not start.
-    init(id: JobID, class: JobClass, priority: Int, ownerUID: UInt32) {
-        self.id = id
+    init(unreadable id: JobID, class: JobClass, priority: Int, ownerUID: UInt32) {
+        attempt = Attempt(job: id, work: .exec(argv: []), outputPath: "/dev/null", outputLimit: 0)
         self.class = `class`
         self.priority = priority
-        kind = "exec"
         attempts = 0
         maxAttempts = 1
         self.ownerUID = ownerUID
-        ownerGID = 0
-    }
-
-    init(id: JobID, _ job: NewJob) {
-        let spec = job.spec
-        self.id = id
-        self.class = job.class
-        priority = spec.priority ?? 0
-        kind = spec.resolvedKind
-        payload = spec.payload
-        argv = spec.argv
-        env = spec.env
-        cwd = spec.cwd
-        timeoutSeconds = spec.timeoutSeconds
-        attempts = 0
-        maxAttempts = spec.maxAttempts ?? 1
-        ownerUID = job.ownerUID
-        ownerGID = job.ownerGID
-        signature = job.signature
-        classReason = job.classReason
     }
 }

@@ -2,7 +2,7 @@ import JobdProtocol
 import JobdStore
 import Synchronization
 
-/// Reads the plans of jobs that start without one in memory, many in one read.
+/// Reads the rows of jobs that start without a plan in memory, many in one read.
 ///
 /// Jobs past the dispatcher's in-memory budget start by reading their row. One read per job cost
 /// ~75 µs of the store's reader and turned a 20,000-job burst from 0.37 s into 1.19 s; requests that
@@ -11,7 +11,7 @@ import Synchronization
 final class PlanLoader: Sendable {
     private struct Request {
         let id: JobID
-        let continuation: CheckedContinuation<Result<JobPlan, PlanLoadFailure>, Never>
+        let continuation: CheckedContinuation<Result<Job, PlanLoadFailure>, Never>
     }
 
     private struct State {
@@ -26,8 +26,8 @@ final class PlanLoader: Sendable {
         self.store = store
     }
 
-    /// The job's plan, or why it could not be read.
-    func plan(of id: JobID) async -> Result<JobPlan, PlanLoadFailure> {
+    /// The job's row, or why it could not be read.
+    func job(_ id: JobID) async -> Result<Job, PlanLoadFailure> {
         await withCheckedContinuation { continuation in
             let startsRead = state.withLock { state -> Bool in
                 state.pending.append(Request(id: id, continuation: continuation))
@@ -59,7 +59,7 @@ final class PlanLoader: Sendable {
                 switch result {
                 case .success(let jobs):
                     if let job = jobs[request.id] {
-                        request.continuation.resume(returning: .success(JobPlan(job)))
+                        request.continuation.resume(returning: .success(job))
                     } else {
                         request.continuation.resume(returning: .failure(.missing))
                     }

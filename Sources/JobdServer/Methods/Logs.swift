@@ -11,7 +11,7 @@ extension Responder {
     ) async throws {
         let job = try await authorizedJob(parameters.id, caller: caller)
         guard (parameters.offset ?? 0) >= 0 else { throw JobdError.invalidParameter("offset") }
-        let path = "\(configuration.logsDirectory)/\(job.id).log"
+        let path = OutputLog.path(of: job.id, in: configuration.logsDirectory)
         var offset = parameters.offset ?? 0
         let follow = parameters.follow == true && more
         while true {

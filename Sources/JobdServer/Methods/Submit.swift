@@ -47,10 +47,7 @@ extension Responder {
         }
         // Reply only after commit: a client that saw an id must find the job after a crash.
         let ids = try await store.submit(newJobs)
-        let plans = zip(ids, newJobs).map { id, job in
-            JobPlan(id: id, job)
-        }
-        await dispatcher.accept(plans)
+        await dispatcher.accept(zip(ids, newJobs).map { id, job in job.record(id: id) })
         return Submit.Reply(ids: ids)
     }
 }
@@ -62,12 +59,12 @@ private struct SignatureCache {
     /// Whose permissions the lookups use: the caller's under a root daemon, so a command behind a
     /// directory the caller cannot search resolves exactly like a missing one (its signature, class and
     /// profile say nothing about it either).
-    private let identity: (uid: UInt32, gid: UInt32)?
+    private let identity: Identity?
     /// The PATH a job without `env` will search when it runs.
     private let defaultPath: String?
 
     init(caller: Caller, daemonUID: UInt32) {
-        identity = daemonUID == 0 && caller.uid != 0 ? (caller.uid, caller.gid) : nil
+        identity = Identity.runningJob(ownedBy: caller.uid, group: caller.gid)
         defaultPath = ProcessEnvironment.defaultSearchPath(forJobOwnedBy: caller.uid)
     }
 

@@ -1,0 +1,30 @@
+import JobdProtocol
+
+/// How the pool starts and recycles workers.
+public struct WorkerPoolConfiguration: Sendable {
+    public var size: Int
+    /// The worker's executable and arguments. The daemon passes `/proc/self/exe`: the very binary it runs
+    /// from, even if a package upgrade has replaced the file since, so workers always match the daemon.
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    /// Retire a worker after this many jobs; nil: never.
+    public var maxJobs: Int?
+    /// Retire a worker whose resident set grew past this; nil: never.
+    public var maxRSSBytes: Int64?
+    /// How long a stopped job has to end before the worker (and the job's process group) is killed.
+    public var killGrace: Duration
+
+    public init(
+        size: Int, executable: String, arguments: [String], environment: [String: String], maxJobs: Int?,
+        maxRSSBytes: Int64?, killGrace: Duration
+    ) {
+        self.size = size
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.maxJobs = maxJobs
+        self.maxRSSBytes = maxRSSBytes
+        self.killGrace = killGrace
+    }
+}

@@ -1,0 +1,82 @@
+import JobdProtocol
+import JobdRunners
+import JobdStore
+import Logging
+
+/// What follows the end of an attempt (DESIGN §2), apart from freeing its slot: the verdict, the
+/// outcome's write (kept and written again until it commits) and what the run teaches its profile.
+/// The dispatcher calls these in order and wakes the job's waiters once the outcome has committed.
+struct Completion: Sendable {
+    let store: any JobStore
+    let profileBook: ProfileBook
+    let logger: Logger
+    /// The time written into rows (a test passes its own clock).
+    let now: @Sendable () -> Timestamp
+
+    /// The state the attempt moves its job to, and the write that stores it (called again on a retry of
+    /// the write).
+    func verdict(on plan: JobPlan, outcome: RunOutcome, stop: StopReason?)
+        -> (state: JobState, write: @Sendable () -> CommitTicket)
+    {
+        let state = AttemptVerdict.state(
+            for: outcome, stop: stop, attemptsUsed: plan.attempts + 1, maxAttempts: plan.maxAttempts)
+        let finishedAt = now()
+        let write: @Sendable () -> CommitTicket = { [store, id = plan.id] in
+            stop == .shutdown ? store.requeue([id]) : store.finish(id, state: state, outcome: outcome, at: finishedAt)
+        }
+        return (state, write)
+    }
+
+    /// Awaits an outcome's commit; when it fails (a full disk, an I/O error), keeps the outcome and
+    /// writes it again with backoff until it commits, the store closes, or the daemon stops this task.
+    /// Until then the row says `running`, so a restart requeues the job: at-least-once holds either way.
+    /// - Parameter retry: the write to repeat; nil when a failed write must not be repeated.
+    /// - Returns: whether the outcome is stored.
+    func commitKeepingOutcome(
+        of id: JobID, first: CommitTicket, retry write: (@Sendable () -> CommitTicket)?
+    ) async -> Bool {
+        var ticket = first
+        var delay = Duration.milliseconds(100)
+        for failures in 1... {
+            do {
+                try await ticket.committed()
+                if failures > 1 { logger.notice("job \(id): its outcome is stored at last", metadata: ["job": "\(id)"]) }
+                return true
+            } catch {
+                if case StoreError.closed = error { return false }
+                guard let write else {
+                    logger.error("job \(id): could not store its outcome: \(error)", metadata: ["job": "\(id)"])
+                    return false
+                }
+                logger.error(
+                    "job \(id): could not store its outcome (try \(failures)): \(error); trying again in \(delay)",
+                    metadata: ["job": "\(id)"])
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    return false  // the daemon is stopping; the next start requeues the job
+                }
+                delay = min(delay * 2, Self.longestOutcomeRetryDelay)
+                ticket = write()
+            }
+        }
+        return false
+    }
+
+    /// The longest pause between two tries of an outcome write that the disk refused.
+    static let longestOutcomeRetryDelay = Duration.seconds(5)
+
+    /// A finished run's CPU ratio and CPU demand go into its signature's profile (DESIGN §3). Not for a
+    /// run that was cancelled or stopped at shutdown (killed at once, it says nothing about the work), nor
+    /// one that never started, nor an in-daemon handler (its CPU time is not measured).
+    func learn(from outcome: RunOutcome, of plan: JobPlan, stop: StopReason?) async {
+        guard let signature = plan.signature, outcome.wallSeconds > 0 else { return }
+        switch stop {
+        case .cancelled, .shutdown: return
+        case .timedOut, nil: break
+        }
+        guard plan.attempt.isExec || plan.class == .cpu else { return }
+        guard let ratio = outcome.cpuRatio else { return }
+        await profileBook.record(signature, owner: plan.ownerUID, ratio: ratio, demand: outcome.demandRatio, at: now())
+    }
+}
