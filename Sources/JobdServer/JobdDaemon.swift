@@ -9,13 +9,13 @@ import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
-/// The whole daemon as one `Service`: it owns the store's writer, the dispatcher's job tasks and the
-/// listener, all as child tasks of `run()`, so a graceful shutdown reaches every one of them.
+/// The whole daemon: it builds the store, the runners, the dispatcher and the listener, and hands them
+/// out as the parts (``parts()``) that jobd's `ServiceGroup` runs and shuts down in order.
 ///
 /// Start-up order matters: recover the database before listening, so a client never sees a job that
 /// a dead daemon left `running`; listen before `run()` returns from `start`, so "started" means
 /// "accepting calls".
-public final class JobdDaemon: Service {
+public final class JobdDaemon: Sendable {
     private let configuration: DaemonConfiguration
     private let store: SQLiteStore
     private let dispatcher: Dispatcher
@@ -113,47 +113,53 @@ public final class JobdDaemon: Service {
             "jobd \(JobdInterface.version) listening on \(listening); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")
     }
 
-    /// Serves until a graceful shutdown (SIGTERM/SIGINT): then stops accepting, drains running jobs
-    /// (requeueing what does not finish within the grace period), commits, and returns.
-    public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.store.run() }
-            group.addTask { await self.dispatcher.run() }
-            group.addTask { await self.pool.supervise() }
-            group.addTask {
-                // Stops at the first sign of shutdown: pruning is never worth delaying a drain for.
-                await cancelWhenGracefulShutdown {
-                    await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds)
-                }
-            }
-            group.addTask {
-                do {
-                    try await self.listener.run()
-                } catch {
-                    self.logger.error("listener stopped: \(error)")
-                }
-            }
-            let reporter = SystemdReporter(notifier: notifier, dispatcher: dispatcher, store: store, logger: logger)
-            group.addTask { await reporter.run() }
-            // Trapped before READY=1: systemd may send a reload as soon as the unit is active, and SIGHUP's
-            // default action would end the daemon.
-            let hangups = await UnixSignalsSequence(trapping: .sighup)
-            group.addTask { await self.reload(on: hangups) }
-            // The database is recovered and the socket listens (since init): connections made from now on
-            // are accepted, and those systemd queued while jobd started are in the backlog.
-            notifier.ready()
-            try? await gracefulShutdown()
-            notifier.stopping()
-            logger.info("shutting down: no new jobs; running jobs have \(configuration.shutdownGrace) to finish")
-            await listener.stopAccepting()
-            await dispatcher.drain(grace: configuration.shutdownGrace)
-            await listener.finishCalls(within: .milliseconds(500))
-            await pool.shutdown()
-            store.close()
-            // What is left are idle or waiting client connections.
-            group.cancelAll()
-        }
-        logger.info("jobd stopped")
+    /// The daemon's parts, in the order they start; a graceful shutdown (SIGTERM/SIGINT) stops them in
+    /// reverse: stop accepting connections, stop reloading and reporting, drain the running jobs
+    /// (requeueing what does not finish within the grace period), flush the replies to waiting clients and
+    /// close their connections, retire the workers, commit the last writes. Run them in one `ServiceGroup`.
+    ///
+    /// Call it once: it traps SIGHUP and tells systemd the daemon is ready, since the database is recovered
+    /// and the socket listens (connections made from now on wait in the backlog until the parts run).
+    public func parts() async -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        // Trapped before READY=1: systemd may send a reload as soon as the unit is active, and SIGHUP's
+        // default action would end the daemon.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reporter = SystemdReporter(notifier: notifier, dispatcher: dispatcher, store: store, logger: logger)
+        let parts = [
+            DaemonPart("store writer", ending: .bodyReturnsAfterStop, body: { await self.store.run() }, stop: { self.store.close() }),
+            DaemonPart("worker pool", ending: .bodyReturnsAfterStop, body: { await self.pool.supervise() }, stop: { await self.pool.shutdown() }),
+            DaemonPart(
+                "connections", ending: .cancelBodyAfterStop,
+                body: {
+                    do {
+                        try await self.listener.run()
+                    } catch {
+                        self.logger.error("listener stopped: \(error)")
+                    }
+                },
+                // The drain has just answered every waiting client; those replies must reach the wire.
+                stop: { await self.listener.finishCalls(within: .milliseconds(500)) }),
+            DaemonPart(
+                "dispatcher", ending: .bodyReturnsAfterStop, body: { await self.dispatcher.run() },
+                stop: { await self.dispatcher.drain(grace: self.configuration.shutdownGrace) }),
+            // Pruning is never worth delaying a drain for: it stops before the drain begins.
+            DaemonPart("pruner", ending: .cancelBodyAfterStop, body: {
+                await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds)
+            }),
+            DaemonPart("systemd reporter", ending: .cancelBodyAfterStop, body: { await reporter.run() }),
+            DaemonPart("reload", ending: .cancelBodyAfterStop, body: { await self.reload(on: hangups) }),
+            DaemonPart(
+                "acceptor", ending: .bodyReturnsAfterStop, body: {},
+                stop: {
+                    self.notifier.stopping()
+                    self.logger.info(
+                        "shutting down: no new jobs; running jobs have \(self.configuration.shutdownGrace) to finish")
+                    await self.listener.stopAccepting()
+                }),
+        ]
+        notifier.ready()
+        // A part that ends early (no systemd to report to, retention off) is no reason to stop the others.
+        return parts.map { .init(service: $0, successTerminationBehavior: .ignore) }
     }
 
     // MARK: - Reload
