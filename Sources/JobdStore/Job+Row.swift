@@ -16,7 +16,7 @@ extension Job {
     /// the name for every column of every row, which `perf` showed on the Wait path.
     init(row: Row) throws {
         func json<T: Decodable>(_ type: T.Type, _ column: Int) throws -> T? {
-            guard let text: String = row[column] else { return nil }
+            guard let text: String = row[column], text != "null" else { return nil }
             return try WireJSON.decode(type, from: Array(text.utf8))
         }
         func time(_ column: Int) -> Timestamp? {

@@ -56,19 +56,21 @@ public struct HandlerRunner: Runner {
         }
         let start = ContinuousClock.now
         let cpuBefore = measuresProcessCPU ? SystemInfo.processCPUTime : nil
-        // The handler runs as a task of its own so a stop can cancel it; stops arrive by callback, and a
-        // timer task exists only for a job with a timeout (most have none).
-        let work = Task { () -> Result<JSONValue, HandlerError> in
+        // The handler runs as a task of its own so a stop can cancel it, and so the attempt can end without
+        // it: a handler that ignores cancellation (a blocking read of a FIFO that nobody writes) cannot be
+        // killed, being a thread of ours, not a process. Its slot is taken back `killGrace` after a stop,
+        // and the attempt fails saying so; the abandoned task ends whenever its call returns. Whichever of
+        // the two resolves `ending` first wins. Stops arrive by callback, and a timer task exists only for
+        // a job with a timeout (most have none): one task per attempt, since each holds memory for as long
+        // as the job runs (5,000 sleepers, issue 12).
+        let ending = HandlerEnding()
+        let work = Task {
             do throws(HandlerError) {
-                return .success(try await handler.run(payload, context: context))
+                ending.resolve(.returned(.success(try await handler.run(payload, context: context))))
             } catch {
-                return .failure(error)
+                ending.resolve(.returned(.failure(error)))
             }
         }
-        // A handler that ignores cancellation (a blocking read of a FIFO that nobody writes) cannot be
-        // killed: it is a thread of ours, not a process. Its slot is taken back `killGrace` after a stop,
-        // and the attempt fails saying so; the abandoned task ends whenever its call returns.
-        let ending = HandlerEnding()
         let killGrace = killGrace
         control.onStop { _ in
             context.cancel()
@@ -77,9 +79,6 @@ public struct HandlerRunner: Runner {
                 try await Task.sleep(for: killGrace)
                 ending.resolve(.abandoned)
             }
-        }
-        Task {
-            ending.resolve(.returned(await work.value))
         }
         let timer = attempt.timeout.map { limit in
             Task {
