@@ -4,7 +4,7 @@ import JobdStore
 import Logging
 
 /// What follows the end of an attempt (DESIGN §2), apart from freeing its slot: the verdict, the
-/// outcome's write (kept and written again until it commits) and what the run teaches its profile.
+/// outcome's write (kept and written again until it commits) and handing the run to learning.
 /// The dispatcher calls these in order and wakes the job's waiters once the outcome has committed.
 struct Completion: Sendable {
     let store: any JobStore
@@ -66,17 +66,8 @@ struct Completion: Sendable {
     /// The longest pause between two tries of an outcome write that the disk refused.
     static let longestOutcomeRetryDelay = Duration.seconds(5)
 
-    /// A finished run's CPU ratio and CPU demand go into its signature's profile (DESIGN §3). Not for a
-    /// run that was cancelled or stopped at shutdown (killed at once, it says nothing about the work), nor
-    /// one that never started, nor an in-daemon handler (its CPU time is not measured).
+    /// What the run teaches its signature's profile (Classification/RunLearning.swift).
     func learn(from outcome: RunOutcome, of plan: JobPlan, stop: StopReason?) async {
-        guard let signature = plan.signature, outcome.wallSeconds > 0 else { return }
-        switch stop {
-        case .cancelled, .shutdown: return
-        case .timedOut, nil: break
-        }
-        guard plan.attempt.isExec || plan.class == .cpu else { return }
-        guard let ratio = outcome.cpuRatio else { return }
-        await profileBook.record(signature, owner: plan.ownerUID, ratio: ratio, demand: outcome.demandRatio, at: now())
+        await RunLearning.learn(from: outcome, of: plan, stop: stop, into: profileBook, at: now())
     }
 }
