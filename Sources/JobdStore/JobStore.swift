@@ -36,6 +36,9 @@ public protocol JobStore: Sendable {
     /// One job, or nil.
     func job(_ id: JobID) async throws -> Job?
 
+    /// Every attempt of a job, first to latest (the latest may be running); empty for an unknown id.
+    func attempts(of id: JobID) async throws -> [AttemptRecord]
+
     /// Jobs, newest first, and whether more match.
     func jobs(matching filter: JobFilter) async throws -> (jobs: [Job], more: Bool)
 

@@ -96,6 +96,7 @@ public final class SQLiteStore: JobStore {
                         arguments: [now.secondsSinceEpoch, stops, stops, id.rawValue])
                 } else {
                     requeued.append(id)
+                    try Self.keepAttempt(of: id, endedAt: now, error: "jobd stopped uncleanly while it ran", in: db)
                     try db.execute(
                         sql: """
                             UPDATE jobs SET state = 'queued', unclean_stops = ?,
@@ -175,7 +176,24 @@ public final class SQLiteStore: JobStore {
             // failing the CHECK and with it the whole outcome.
             outcome.workerPID, outcome.waitSeconds.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, id.rawValue,
         ]
+        let retried = state == .queued
+        let attemptArguments: StatementArguments = [
+            now.secondsSinceEpoch, outcome.exitCode, outcome.signal, error, outcome.wallSeconds, outcome.cpuUserSeconds,
+            outcome.cpuSystemSeconds, outcome.maxRSSBytes, outcome.workerPID,
+            outcome.waitSeconds.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, id.rawValue,
+        ]
         return committer.enqueue("finish job \(id)") { db in
+            // The attempt that ends here is the row's latest; before a retry overwrites it, it is kept.
+            if retried {
+                try db.cachedStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO attempts (job_id, number, started_at, finished_at, exit_code, signal,
+                            error, wall_seconds, cpu_user_seconds, cpu_system_seconds, max_rss_bytes, worker_pid,
+                            wait_seconds)
+                        SELECT id, attempts, started_at, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM jobs WHERE id = ? AND attempts >= 1
+                        """
+                ).execute(arguments: attemptArguments)
+            }
             try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
@@ -200,7 +218,9 @@ public final class SQLiteStore: JobStore {
     }
 
     public func requeue(_ ids: [JobID]) -> CommitTicket {
-        committer.enqueue("requeue \(ids.count) jobs") { db in
+        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        return committer.enqueue("requeue \(ids.count) jobs") { db in
+            for id in ids { try Self.keepAttempt(of: id, endedAt: now, error: "jobd shut down while it ran", in: db) }
             let statement = try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = 'queued', error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'
@@ -241,6 +261,50 @@ public final class SQLiteStore: JobStore {
                 }
             }
             return found
+        }
+    }
+
+    /// Keeps the latest attempt of a running job that is being put back to `queued` without an outcome.
+    private static func keepAttempt(of id: JobID, endedAt now: Timestamp, error: String, in db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO attempts (job_id, number, started_at, finished_at, error)
+                SELECT id, attempts, started_at, ?, ? FROM jobs WHERE id = ? AND state = 'running' AND attempts >= 1
+                """
+        ).execute(arguments: [now.secondsSinceEpoch, error, id.rawValue])
+    }
+
+    public func attempts(of id: JobID) async throws -> [AttemptRecord] {
+        try await writer.read { db in
+            var records = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT number, started_at, finished_at, exit_code, signal, error, wall_seconds,
+                            cpu_user_seconds, cpu_system_seconds, max_rss_bytes, worker_pid
+                        FROM attempts WHERE job_id = ? ORDER BY number
+                        """),
+                arguments: [id.rawValue]
+            ).map { row in
+                AttemptRecord(
+                    number: row[0], startedAt: (row[1] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
+                    finishedAt: (row[2] as Double?).map(Timestamp.init(secondsSinceEpoch:)), exitCode: row[3],
+                    signal: row[4], error: row[5], wallSeconds: row[6], cpuUserSeconds: row[7],
+                    cpuSystemSeconds: row[8], maxRSSBytes: row[9], workerPID: row[10])
+            }
+            // The latest attempt is the job's own row: running, or how the job ended.
+            if let job = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?"), arguments: [id.rawValue]
+            ).map(Job.init(row:)), job.attempts > (records.last?.number ?? 0) {
+                records.append(
+                    AttemptRecord(
+                        number: job.attempts, startedAt: job.startedAt,
+                        finishedAt: job.state == .running ? nil : job.finishedAt,
+                        exitCode: job.state == .running ? nil : job.exitCode, signal: job.state == .running ? nil : job.signal,
+                        error: job.state == .running ? nil : job.error, wallSeconds: job.state == .running ? nil : job.wallSeconds,
+                        cpuUserSeconds: job.cpuUserSeconds, cpuSystemSeconds: job.cpuSystemSeconds,
+                        maxRSSBytes: job.maxRSSBytes, workerPID: job.workerPID))
+            }
+            return records
         }
     }
 

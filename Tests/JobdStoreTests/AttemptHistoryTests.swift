@@ -1,0 +1,80 @@
+import GRDB
+import JobdProtocol
+import JobdStore
+import Logging
+import Testing
+
+/// Every attempt's outcome is kept (issue 13): the jobs row holds the latest, the attempts table the
+/// earlier ones.
+struct AttemptHistoryTests {
+    private func withStore<R>(_ body: (SQLiteStore) async throws -> R) async throws -> R {
+        let store = try SQLiteStore(writer: try DatabaseQueue(), logger: Logger(label: "test"))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { store.close() }
+            return try await body(store)
+        }
+    }
+
+    private func submit(_ store: SQLiteStore, maxAttempts: Int = 3) async throws -> JobID {
+        try await store.submit([
+            NewJob(
+                spec: JobSpec(argv: ["false"], maxAttempts: maxAttempts), class: .cpu, classSource: .default,
+                classReason: nil, ownerUID: 1000, ownerGID: 1000, createdAt: Timestamp(secondsSinceEpoch: 1000))
+        ])[0]
+    }
+
+    @Test func aRetriedJobKeepsEachAttemptAndTheLatestComesFromItsRow() async throws {
+        try await withStore { store in
+            let id = try await submit(store)
+            store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
+            try await store.finish(
+                id, state: .queued, outcome: RunOutcome(exitCode: 1, error: "exited with code 1", wallSeconds: 0.5),
+                at: Timestamp(secondsSinceEpoch: 1002)
+            ).committed()
+            store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1003))
+            try await store.finish(
+                id, state: .queued, outcome: RunOutcome(signal: 9, error: "killed by signal 9 (SIGKILL)", wallSeconds: 0.25),
+                at: Timestamp(secondsSinceEpoch: 1004)
+            ).committed()
+            store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1005))
+            try await store.checkWriter()  // the start is written behind the next write, not awaited
+            var running = try await store.attempts(of: id)
+            #expect(running.map(\.number) == [1, 2, 3])
+            #expect(running[0].exitCode == 1 && running[0].startedAt?.secondsSinceEpoch == 1001)
+            #expect(running[0].finishedAt?.secondsSinceEpoch == 1002 && running[0].error == "exited with code 1")
+            #expect(running[1].signal == 9 && running[1].wallSeconds == 0.25)
+            #expect(running[2].startedAt?.secondsSinceEpoch == 1005 && running[2].finishedAt == nil, "the third runs")
+
+            try await store.finish(
+                id, state: .dead, outcome: RunOutcome(exitCode: 2, error: "exited with code 2", wallSeconds: 1),
+                at: Timestamp(secondsSinceEpoch: 1006)
+            ).committed()
+            running = try await store.attempts(of: id)
+            #expect(running.count == 3 && running[2].exitCode == 2 && running[2].finishedAt?.secondsSinceEpoch == 1006)
+        }
+    }
+
+    @Test func anAttemptCutByAShutdownIsKeptWithItsReason() async throws {
+        try await withStore { store in
+            let id = try await submit(store)
+            store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
+            try await store.requeue([id]).committed()
+            let attempts = try await store.attempts(of: id)
+            #expect(attempts.count == 1 && attempts[0].error == "jobd shut down while it ran")
+            #expect(try await store.attempts(of: JobID(999)).isEmpty)
+        }
+    }
+
+    @Test func aJobThatSucceedsAtOnceCostsNoAttemptRow() async throws {
+        try await withStore { store in
+            let id = try await submit(store, maxAttempts: 1)
+            store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
+            try await store.finish(
+                id, state: .succeeded, outcome: RunOutcome(exitCode: 0, wallSeconds: 0.1), at: Timestamp(secondsSinceEpoch: 1002)
+            ).committed()
+            let attempts = try await store.attempts(of: id)
+            #expect(attempts.count == 1 && attempts[0].exitCode == 0 && attempts[0].finishedAt?.secondsSinceEpoch == 1002)
+        }
+    }
+}
