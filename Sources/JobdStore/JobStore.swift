@@ -18,8 +18,12 @@ public protocol JobStore: Sendable {
     func recordStarted(_ id: JobID, at now: Timestamp)
 
     /// Queues an attempt's outcome and the job's new state; await the ticket for the commit. Queued
-    /// at once, so any write queued after it (the next attempt's start) lands after it.
-    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket
+    /// at once, so any write queued after it (the next attempt's start) lands after it. A retry
+    /// (`queued`) with a `retryAt` is stored `scheduled` until then.
+    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp?) -> CommitTicket
+
+    /// Scheduled jobs whose time has come are `queued` from now on. Not awaited.
+    func markDue(_ ids: [JobID])
 
     /// Cancels a job that is not running. - Returns: false if it was running or finished already.
     func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool

@@ -36,6 +36,8 @@ public struct StartupState: Sendable {
     public var poisoned: [JobID]
     /// Every `queued` job, oldest first: what scheduling needs of it, not what running it needs.
     public var ready: [QueuedJob]
+    /// Every `scheduled` job with the time it may start (`run_at`; nil: at once).
+    public var scheduled: [(job: QueuedJob, runAt: Timestamp?)] = []
     /// Jobs per class and state.
     public var counts: [JobClass: StateCounts]
 }
@@ -74,13 +76,20 @@ public struct JobFilter: Sendable {
 }
 
 extension NewJob {
-    /// The job as ``JobStore/submit(_:)`` stored it under `id`: queued, no attempt yet.
+    /// Not before this time (a delayed job); nil: at once.
+    public var runAt: Timestamp? { spec.notBefore(submittedAt: createdAt) }
+
+    /// `scheduled` for a delayed job, else `queued`.
+    public var initialState: JobState { runAt == nil ? .queued : .scheduled }
+
+    /// The job as ``JobStore/submit(_:)`` stored it under `id`: queued or scheduled, no attempt yet.
     public func record(id: JobID) -> Job {
         Job(
-            id: id, name: spec.name, state: .queued, kind: spec.resolvedKind, argv: spec.argv, env: spec.env,
+            id: id, name: spec.name, state: initialState, kind: spec.resolvedKind, argv: spec.argv, env: spec.env,
             cwd: spec.cwd, payload: spec.payload ?? .null, queue: spec.queue ?? "default", class: `class`,
             classSource: classSource, classReason: classReason, signature: signature, priority: spec.priority ?? 0,
-            maxAttempts: spec.maxAttempts ?? 1, timeoutSeconds: spec.timeoutSeconds, ownerUID: ownerUID,
+            maxAttempts: spec.maxAttempts ?? 1, runAt: runAt, backoff: spec.backoff ?? .exp,
+            backoffSeconds: spec.backoffSeconds ?? 1, timeoutSeconds: spec.timeoutSeconds, ownerUID: ownerUID,
             ownerGID: ownerGID, createdAt: createdAt)
     }
 }

@@ -116,13 +116,23 @@ public final class SQLiteStore: JobStore {
                         id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
                         ownerUID: row[3]))
             }
+            // Delayed jobs and retries waiting out their backoff: the dispatcher's timer starts each when due.
+            var scheduled: [(job: QueuedJob, runAt: Timestamp?)] = []
+            let waiting = try Row.fetchCursor(
+                db, sql: "SELECT id, class, priority, owner_uid, run_at FROM jobs WHERE state = 'scheduled' ORDER BY id")
+            while let row = try waiting.next() {
+                scheduled.append(
+                    (QueuedJob(
+                        id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
+                        ownerUID: row[3]), (row[4] as Double?).map(Timestamp.init(secondsSinceEpoch:))))
+            }
             var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
             // Counted once here; afterwards the daemon keeps the counts as jobs move.
             for row in try Row.fetchAll(db, sql: "SELECT class, state, COUNT(*) FROM jobs GROUP BY class, state") {
                 guard let jobClass = JobClass(rawValue: row[0]), let state = JobState(rawValue: row[1]) else { continue }
                 counts[jobClass, default: StateCounts()][state] = row[2]
             }
-            return StartupState(requeued: requeued, poisoned: poisoned, ready: ready, counts: counts)
+            return StartupState(requeued: requeued, poisoned: poisoned, ready: ready, scheduled: scheduled, counts: counts)
         }
     }
 
@@ -136,8 +146,9 @@ public final class SQLiteStore: JobStore {
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO jobs (name, kind, payload, argv, env, cwd, queue, class, class_source, class_reason,
-                        priority, max_attempts, timeout_seconds, state, owner_uid, owner_gid, created_at, signature)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
+                        priority, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, signature, state, run_at,
+                        backoff, backoff_seconds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             return try rows.map { row in
                 try statement.execute(arguments: row.arguments)
@@ -157,8 +168,12 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket {
-        precondition(state.isFinished || state == .queued, "finish into \(state)")
+    public func finish(
+        _ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp? = nil
+    ) -> CommitTicket {
+        // A retry goes back to `queued`, or to `scheduled` until `retryAt`; anything else must be an end.
+        let state = state == .queued && retryAt != nil ? JobState.scheduled : state
+        precondition(state.isFinished || state == .queued || state == .scheduled, "finish into \(state)")
         var error = outcome.error
         var result: String?
         if let value = outcome.result, let bytes = try? WireJSON.encode(value) {
@@ -174,9 +189,10 @@ public final class SQLiteStore: JobStore {
             result, outcome.wallSeconds, outcome.cpuUserSeconds, outcome.cpuSystemSeconds, outcome.maxRSSBytes,
             // A worker's frame could carry any number: out of range, it is stored as unknown rather than
             // failing the CHECK and with it the whole outcome.
-            outcome.workerPID, outcome.waitSeconds.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, id.rawValue,
+            outcome.workerPID, outcome.waitSeconds.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil },
+            retryAt?.secondsSinceEpoch, id.rawValue,
         ]
-        let retried = state == .queued
+        let retried = !state.isFinished
         let attemptArguments: StatementArguments = [
             now.secondsSinceEpoch, outcome.exitCode, outcome.signal, error, outcome.wallSeconds, outcome.cpuUserSeconds,
             outcome.cpuSystemSeconds, outcome.maxRSSBytes, outcome.workerPID,
@@ -198,10 +214,17 @@ public final class SQLiteStore: JobStore {
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
                         wall_seconds = ?, cpu_user_seconds = ?, cpu_system_seconds = ?, max_rss_bytes = ?,
-                        worker_pid = ?, wait_seconds = ?, unclean_stops = 0
+                        worker_pid = ?, wait_seconds = ?, run_at = ?, unclean_stops = 0
                     WHERE id = ?
                     """
             ).execute(arguments: arguments)
+        }
+    }
+
+    public func markDue(_ ids: [JobID]) {
+        committer.writeLater("\(ids.count) scheduled jobs are due") { db in
+            let statement = try db.cachedStatement(sql: "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'")
+            for id in ids { try statement.execute(arguments: [id.rawValue]) }
         }
     }
 
@@ -464,7 +487,8 @@ private struct InsertRow: Sendable {
             spec.name, spec.resolvedKind, try json(spec.payload) ?? "null", try json(spec.argv), try json(spec.env),
             spec.cwd, spec.queue ?? "default", job.class.rawValue, job.classSource.rawValue, job.classReason,
             spec.priority ?? 0, spec.maxAttempts ?? 1, spec.timeoutSeconds, job.ownerUID, job.ownerGID,
-            job.createdAt.secondsSinceEpoch, job.signature,
+            job.createdAt.secondsSinceEpoch, job.signature, job.initialState.rawValue, job.runAt?.secondsSinceEpoch,
+            (spec.backoff ?? .exp).rawValue, spec.backoffSeconds ?? 1,
         ]
     }
 }

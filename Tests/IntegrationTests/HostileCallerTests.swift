@@ -277,9 +277,9 @@ extension AgainstTheRealDaemon {
 
         @Test func unknownJobSpecFieldsAreRefusedNamingTheField() async throws {
             try await DaemonProcess.with { daemon in
-                let reply = try await rawCall(daemon, submitCall(#"{"argv": ["true"], "run_at": "2030-01-01T00:00:00Z"}"#))
+                let reply = try await rawCall(daemon, submitCall(#"{"argv": ["true"], "stdin_text": "from a later jobd"}"#))
                 #expect(reply["error"] as? String == "org.varlink.service.InvalidParameter", "\(reply)")
-                #expect((reply["parameters"] as? [String: Any])?["parameter"] as? String == "jobs.1.run_at", "\(reply)")
+                #expect((reply["parameters"] as? [String: Any])?["parameter"] as? String == "jobs.1.stdin_text", "\(reply)")
                 let batch = try await daemon.jobctl("submit", "--batch", "-", input: #"{"argv": ["true"], "depends_on": [1]}"# + "\n")
                 #expect(batch.status == 65 && batch.stderr.contains("depends_on"), "\(batch)")
                 #expect(try await storedJobs(daemon).isEmpty)

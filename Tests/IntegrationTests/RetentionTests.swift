@@ -37,7 +37,7 @@ extension AgainstTheRealDaemon {
                 let ids = try await daemon.submit([
                     JobSpec(
                         argv: ["sh", "-c", #"head -c 800 /dev/zero | tr "\0" x; exit 1"#], class: jobClass,
-                        maxAttempts: 3)
+                        maxAttempts: 3, backoffSeconds: 0)
                 ])
                 let job = try #require(try await daemon.wait(ids).first)
                 #expect(job.state == .dead && job.attempts == 3, "every attempt ran: \(job)")

@@ -83,12 +83,12 @@ struct JobLimitsTests {
 
 /// Item 12: a field this jobd does not know is refused, naming it, rather than silently ignored.
 @Test func unknownJobSpecFieldsAreRefusedNamingTheField() throws {
-    let call = Array(#"{"parameters": {"jobs": [{"argv": ["true"], "run_at": "2030-01-01T00:00:00Z"}]}}"#.utf8)
+    let call = Array(#"{"parameters": {"jobs": [{"argv": ["true"], "stdin_text": "from a later jobd"}]}}"#.utf8)
     do {
         _ = try WireJSON.decode(VarlinkCallParameters<Submit.Parameters>.self, from: call)
-        Issue.record("a JobSpec with run_at decoded")
+        Issue.record("a JobSpec with stdin_text decoded")
     } catch DecodingError.dataCorrupted(let context) {
-        #expect(context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue } == ["parameters", "jobs", "0", "run_at"])
+        #expect(context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue } == ["parameters", "jobs", "0", "stdin_text"])
     }
     // What jobctl encodes still decodes: absent fields are left out, known ones round-trip.
     let spec = JobSpec(argv: ["true"], env: ["A": "b"], cwd: "/", name: "n", queue: "q", class: .io, priority: 3,

@@ -20,6 +20,11 @@ public struct Job: Hashable, Sendable, Codable {
     public var priority: Int
     public var attempts: Int
     public var maxAttempts: Int
+    /// Not before this time: a delayed job, or the next attempt of a retried one (state `scheduled`).
+    public var runAt: Timestamp?
+    /// How the pause before a retry grows, and its first (or every) length.
+    public var backoff: Backoff
+    public var backoffSeconds: Double
     public var timeoutSeconds: Double?
     public var ownerUID: UInt32
     public var ownerGID: UInt32
@@ -45,7 +50,8 @@ public struct Job: Hashable, Sendable, Codable {
         id: JobID, name: String? = nil, state: JobState, kind: String, argv: [String]? = nil,
         env: [String: String]? = nil, cwd: String? = nil, payload: JSONValue = .null, queue: String = "default",
         class: JobClass, classSource: ClassSource, classReason: String? = nil, signature: String? = nil, priority: Int = 0,
-        attempts: Int = 0, maxAttempts: Int = 1, timeoutSeconds: Double? = nil, ownerUID: UInt32,
+        attempts: Int = 0, maxAttempts: Int = 1, runAt: Timestamp? = nil, backoff: Backoff = .exp,
+        backoffSeconds: Double = 1, timeoutSeconds: Double? = nil, ownerUID: UInt32,
         ownerGID: UInt32, createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil,
         exitCode: Int? = nil, signal: Int? = nil, error: String? = nil, result: JSONValue? = nil,
         wallSeconds: Double? = nil, cpuUserSeconds: Double? = nil, cpuSystemSeconds: Double? = nil,
@@ -67,6 +73,9 @@ public struct Job: Hashable, Sendable, Codable {
         self.priority = priority
         self.attempts = attempts
         self.maxAttempts = maxAttempts
+        self.runAt = runAt
+        self.backoff = backoff
+        self.backoffSeconds = backoffSeconds
         self.timeoutSeconds = timeoutSeconds
         self.ownerUID = ownerUID
         self.ownerGID = ownerGID
@@ -92,6 +101,9 @@ public struct Job: Hashable, Sendable, Codable {
         case classReason = "class_reason"
         case signature
         case maxAttempts = "max_attempts"
+        case runAt = "run_at"
+        case backoff
+        case backoffSeconds = "backoff_seconds"
         case timeoutSeconds = "timeout_seconds"
         case ownerUID = "owner_uid"
         case ownerGID = "owner_gid"
@@ -127,6 +139,9 @@ public struct Job: Hashable, Sendable, Codable {
         try c.encode(priority, forKey: .priority)
         try c.encode(attempts, forKey: .attempts)
         try c.encode(maxAttempts, forKey: .maxAttempts)
+        try c.encode(runAt, forKey: .runAt)
+        try c.encode(backoff, forKey: .backoff)
+        try c.encode(backoffSeconds, forKey: .backoffSeconds)
         try c.encode(timeoutSeconds, forKey: .timeoutSeconds)
         try c.encode(ownerUID, forKey: .ownerUID)
         try c.encode(ownerGID, forKey: .ownerGID)

@@ -17,6 +17,15 @@ public enum JobLimits {
     /// spawns a process, writes rows and output); a hundred is more than any real retry policy.
     public static let maxAttemptsRange: ClosedRange<Int> = 1...100
 
+    /// `delay_seconds`, and how far ahead `run_at` may be: one year, like the longest timeout.
+    public static let maximumDelaySeconds: Double = maximumTimeoutSeconds
+
+    /// `backoff_seconds`: in [0, one day]. 0 retries at once.
+    public static let backoffSecondsRange: ClosedRange<Double> = 0...86_400
+
+    /// The longest pause `exp` backoff grows to (unless `backoff_seconds` itself is longer).
+    public static let maximumExponentialBackoffSeconds: Double = 3600
+
     /// `name`: a label for tables, in UTF-8 bytes.
     public static let maximumNameBytes = 256
 

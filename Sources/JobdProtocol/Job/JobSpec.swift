@@ -25,11 +25,20 @@ public struct JobSpec: Hashable, Sendable, Codable {
     public var timeoutSeconds: Double?
     /// Attempts before the job ends `dead`; 1 when absent.
     public var maxAttempts: Int?
+    /// Not before this time (the job is `scheduled` until then). Exclusive with `delaySeconds`.
+    public var runAt: Timestamp?
+    /// Not before this many seconds after the submit. Exclusive with `runAt`.
+    public var delaySeconds: Double?
+    /// How the pause before a retry grows; `exp` when absent.
+    public var backoff: Backoff?
+    /// The first pause before a retry (and every one, for `fixed`); 1 when absent.
+    public var backoffSeconds: Double?
 
     public init(
         kind: String? = nil, argv: [String]? = nil, env: [String: String]? = nil, cwd: String? = nil,
         payload: JSONValue? = nil, name: String? = nil, queue: String? = nil, class: JobClass? = nil,
-        priority: Int? = nil, timeoutSeconds: Double? = nil, maxAttempts: Int? = nil
+        priority: Int? = nil, timeoutSeconds: Double? = nil, maxAttempts: Int? = nil, runAt: Timestamp? = nil,
+        delaySeconds: Double? = nil, backoff: Backoff? = nil, backoffSeconds: Double? = nil
     ) {
         self.kind = kind
         self.argv = argv
@@ -42,12 +51,20 @@ public struct JobSpec: Hashable, Sendable, Codable {
         self.priority = priority
         self.timeoutSeconds = timeoutSeconds
         self.maxAttempts = maxAttempts
+        self.runAt = runAt
+        self.delaySeconds = delaySeconds
+        self.backoff = backoff
+        self.backoffSeconds = backoffSeconds
     }
 
     enum CodingKeys: String, CodingKey {
         case kind, argv, env, cwd, payload, name, queue, `class`, priority
         case timeoutSeconds = "timeout_seconds"
         case maxAttempts = "max_attempts"
+        case runAt = "run_at"
+        case delaySeconds = "delay_seconds"
+        case backoff
+        case backoffSeconds = "backoff_seconds"
     }
 
     /// Decodes a spec and **refuses fields it does not know**: a client that sends a field of a later
@@ -84,11 +101,31 @@ public struct JobSpec: Hashable, Sendable, Codable {
             class: try container.decodeIfPresent(JobClass.self, forKey: .class),
             priority: try integer(.priority),
             timeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .timeoutSeconds),
-            maxAttempts: try integer(.maxAttempts))
+            maxAttempts: try integer(.maxAttempts),
+            runAt: try container.decodeIfPresent(Timestamp.self, forKey: .runAt),
+            delaySeconds: try container.decodeIfPresent(Double.self, forKey: .delaySeconds),
+            backoff: try container.decodeIfPresent(Backoff.self, forKey: .backoff),
+            backoffSeconds: try container.decodeIfPresent(Double.self, forKey: .backoffSeconds))
     }
 
     /// The kind this spec resolves to.
     public var resolvedKind: String { kind ?? "exec" }
+
+    /// ``validate()``, and the checks that need the daemon's clock: `run_at` at most a year ahead.
+    public func validate(at now: Timestamp) -> String? {
+        if let problem = validate() { return problem }
+        if let runAt, runAt.secondsSinceEpoch - now.secondsSinceEpoch > JobLimits.maximumDelaySeconds {
+            return "run_at \(runAt) is more than \(Int(JobLimits.maximumDelaySeconds / 86_400)) days ahead"
+        }
+        return nil
+    }
+
+    /// When a job submitted at `now` may first start: nil for at once.
+    public func notBefore(submittedAt now: Timestamp) -> Timestamp? {
+        let start = runAt ?? delaySeconds.map { Timestamp(secondsSinceEpoch: now.secondsSinceEpoch + $0) }
+        guard let start, start > now else { return nil }
+        return start
+    }
 
     /// Checks what can be checked without the daemon's registry: every field against its range in
     /// ``JobLimits``, so nothing out of range is ever stored.
@@ -143,6 +180,16 @@ public struct JobSpec: Hashable, Sendable, Codable {
         if let maxAttempts, !JobLimits.maxAttemptsRange.contains(maxAttempts) {
             return "max_attempts must be in \(JobLimits.maxAttemptsRange.lowerBound)...\(JobLimits.maxAttemptsRange.upperBound) "
                 + "(jobd caps attempts so a failing job cannot retry without bound), got \(maxAttempts)"
+        }
+        if runAt != nil && delaySeconds != nil { return "give run_at or delay_seconds, not both" }
+        if let delaySeconds, !(delaySeconds.isFinite && delaySeconds >= 0 && delaySeconds <= JobLimits.maximumDelaySeconds) {
+            return "delay_seconds must be in [0, \(Int(JobLimits.maximumDelaySeconds))] seconds, got \(delaySeconds)"
+        }
+        if let runAt, !runAt.secondsSinceEpoch.isFinite {
+            return "run_at must be a time"
+        }
+        if let backoffSeconds, !(backoffSeconds.isFinite && JobLimits.backoffSecondsRange.contains(backoffSeconds)) {
+            return "backoff_seconds must be in [0, \(Int(JobLimits.backoffSecondsRange.upperBound))] seconds, got \(backoffSeconds)"
         }
         return nil
     }

@@ -1,5 +1,6 @@
 import JobdProtocol
 import JobdRunners
+import JobdScheduler
 import JobdStore
 import Logging
 
@@ -13,18 +14,26 @@ struct Completion: Sendable {
     /// The time written into rows (a test passes its own clock).
     let now: @Sendable () -> Timestamp
 
-    /// The state the attempt moves its job to, and the write that stores it (called again on a retry of
-    /// the write).
+    /// What the attempt means for its job: the state it moves to, for a retry the time it may start
+    /// again (nil: at once), and the write that stores it (called again on a retry of the write).
     func verdict(on plan: JobPlan, outcome: RunOutcome, stop: StopReason?)
-        -> (state: JobState, write: @Sendable () -> CommitTicket)
+        -> (state: JobState, retryAt: Timestamp?, write: @Sendable () -> CommitTicket)
     {
+        let attemptsUsed = plan.attempts + 1
         let state = AttemptVerdict.state(
-            for: outcome, stop: stop, attemptsUsed: plan.attempts + 1, maxAttempts: plan.maxAttempts)
+            for: outcome, stop: stop, attemptsUsed: attemptsUsed, maxAttempts: plan.maxAttempts)
         let finishedAt = now()
-        let write: @Sendable () -> CommitTicket = { [store, id = plan.id] in
-            stop == .shutdown ? store.requeue([id]) : store.finish(id, state: state, outcome: outcome, at: finishedAt)
+        var retryAt: Timestamp?
+        if state == .queued && stop != .shutdown {
+            let pause = RetryTiming.pause(afterAttempt: attemptsUsed, backoff: plan.backoff, base: plan.backoffSeconds)
+            if pause > 0 { retryAt = Timestamp(secondsSinceEpoch: finishedAt.secondsSinceEpoch + pause) }
         }
-        return (state, write)
+        let write: @Sendable () -> CommitTicket = { [store, id = plan.id, retryAt] in
+            stop == .shutdown
+                ? store.requeue([id])
+                : store.finish(id, state: state, outcome: outcome, at: finishedAt, retryAt: retryAt)
+        }
+        return (state, retryAt, write)
     }
 
     /// Awaits an outcome's commit; when it fails (a full disk, an I/O error), keeps the outcome and

@@ -45,7 +45,11 @@ actor Dispatcher {
     }
 
     private var scheduler: Scheduler
-    /// Waiting and running jobs, and finished ones until their final state has committed.
+    /// Jobs that may not start yet (a delay, a retry's backoff), and the one timer for the earliest.
+    private var due = DueQueue()
+    private var dueTimer: Task<Void, Never>?
+    /// When the armed timer fires (seconds since the epoch).
+    private var timerDue: Double?    /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
     /// How many entries of `active` hold their plan.
     /// What running a waiting job needs, kept for at most ``plansKeptInMemory`` of them (and for every
@@ -98,14 +102,22 @@ actor Dispatcher {
 
     // MARK: - Jobs arriving
 
-    /// Takes newly committed jobs (they are `queued`): counts them and puts them in the ready queues.
+    /// Takes newly committed jobs (`queued`, or `scheduled` until their `run_at`): counts them and puts
+    /// them in the ready queues or on the timer.
     func accept(_ jobs: [Job]) {
-        for job in jobs { counts[job.class, default: StateCounts()].queued += 1 }
-        guard !isDraining else { return }  // stored as queued; the next start runs them
+        for job in jobs { counts[job.class, default: StateCounts()][job.state] += 1 }
+        guard !isDraining else { return }  // stored as queued or scheduled; the next start runs them
         for job in jobs {
             if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
-            enqueue(job.id, ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class))
+            let active = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
+            if job.state == .scheduled, let runAt = job.runAt {
+                self.active[job.id] = active
+                due.add(job.id, due: runAt.secondsSinceEpoch)
+            } else {
+                enqueue(job.id, active)
+            }
         }
+        armTimer()
     }
 
     /// What running a stored job takes: its attempt, built here once.
@@ -122,6 +134,62 @@ actor Dispatcher {
             active[job.id] = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
         }
         perform(scheduler.enqueue(contentsOf: queued.map { ReadyJob(id: $0.id, class: $0.class, priority: $0.priority) }))
+    }
+
+    /// Puts the jobs found `scheduled` at start-up (already counted) on the timer; those whose time has
+    /// passed while jobd was down start at once.
+    func schedule(_ scheduled: [(job: QueuedJob, runAt: Timestamp?)]) {
+        guard !isDraining else { return }
+        for (job, runAt) in scheduled {
+            active[job.id] = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
+            due.add(job.id, due: runAt?.secondsSinceEpoch ?? 0)
+        }
+        armTimer()
+    }
+
+    // MARK: - The timer
+
+    /// Keeps one timer task, set for the earliest due job; re-armed when that changes.
+    private func armTimer() {
+        guard !isDraining else { return }
+        let next = due.nextDue()
+        guard next != timerDue else { return }
+        dueTimer?.cancel()
+        timerDue = next
+        guard let next else {
+            dueTimer = nil
+            return
+        }
+        let wait = next - completion.now().secondsSinceEpoch
+        dueTimer = Task {
+            if wait > 0 {
+                do {
+                    try await Task.sleep(for: .seconds(checked: wait))
+                } catch {
+                    return  // re-armed for another time, or the daemon is draining
+                }
+            }
+            await self.startDueJobs()
+        }
+    }
+
+    /// Moves every job whose time has come to the ready queues.
+    private func startDueJobs() {
+        timerDue = nil
+        guard !isDraining else { return }
+        let ids = due.popDue(at: completion.now().secondsSinceEpoch)
+        if !ids.isEmpty {
+            store.markDue(ids)
+            var ready: [ReadyJob] = []
+            for id in ids {
+                guard let job = active[id] else { continue }
+                counts[job.class, default: StateCounts()].scheduled -= 1
+                counts[job.class, default: StateCounts()].queued += 1
+                ready.append(ReadyJob(id: id, class: job.class, priority: job.priority))
+            }
+            perform(scheduler.enqueue(contentsOf: ready))
+        }
+        armTimer()
     }
 
     private func enqueue(_ id: JobID, _ job: ActiveJob) {
@@ -188,10 +256,10 @@ actor Dispatcher {
             outcome = RunOutcome(error: "could not read the job from the database: \(failure.reason)", wallSeconds: 0)
         }
         let stop = launch.control.stopReason
-        let (state, write) = completion.verdict(on: plan, outcome: outcome, stop: stop)
+        let (state, retryAt, write) = completion.verdict(on: plan, outcome: outcome, stop: stop)
         // Queue the outcome before the slot is freed: the next attempt's writes then land after it.
         let commit = write()
-        await attemptEnded(plan, state: state)
+        await attemptEnded(plan, state: state, retryAt: retryAt)
         // After the slot is free: the next job need not wait for the profile update.
         await completion.learn(from: outcome, of: plan, stop: stop)
         // A retry's outcome is not written again: its next attempt's start would land before the rewrite.
@@ -225,18 +293,23 @@ actor Dispatcher {
     }
 
     /// The attempt's process is gone and its outcome is queued: its slot goes to the next job now.
-    private func attemptEnded(_ plan: JobPlan, state: JobState) {
+    private func attemptEnded(_ plan: JobPlan, state: JobState, retryAt: Timestamp?) {
         controls[plan.id] = nil
         if controls.isEmpty { resumeIdleWaiters() }
         counts[plan.class, default: StateCounts()].running -= 1
-        counts[plan.class, default: StateCounts()][state] += 1
+        counts[plan.class, default: StateCounts()][retryAt == nil ? state : .scheduled] += 1
         var actions = scheduler.jobFinished(plan.id)
         if state == .queued && !isDraining {
             var retry = plan
             retry.attempts += 1
             // Kept whatever the budget: its stored attempt count may not have committed yet.
             plans[plan.id] = retry
-            actions += scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority))
+            if let retryAt {
+                due.add(plan.id, due: retryAt.secondsSinceEpoch)
+                armTimer()
+            } else {
+                actions += scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority))
+            }
         }
         if !isDraining { perform(actions) }
     }
@@ -255,7 +328,8 @@ actor Dispatcher {
     /// - Throws: a storage error; the job then stays queued.
     func cancel(_ id: JobID) async throws -> CancelResult {
         guard let job = active[id] else { return .notActive }
-        guard scheduler.remove(id) else {
+        let wasScheduled = due.remove(id)
+        guard wasScheduled || scheduler.remove(id) else {
             controls[id]?.stop(.cancelled)
             return .stopping
         }
@@ -265,10 +339,16 @@ actor Dispatcher {
             _ = try await store.cancelWaiting(id, at: completion.now())
         } catch {
             plans[id] = plan
-            enqueue(id, job)
+            if wasScheduled {
+                active[id] = job
+                due.add(id, due: 0)  // its time is lost; it starts at once rather than never
+                armTimer()
+            } else {
+                enqueue(id, job)
+            }
             throw error
         }
-        counts[job.class, default: StateCounts()].queued -= 1
+        counts[job.class, default: StateCounts()][wasScheduled ? .scheduled : .queued] -= 1
         counts[job.class, default: StateCounts()].cancelled += 1
         finishedSinceStart += 1
         waiters.finished(id)
@@ -357,7 +437,11 @@ actor Dispatcher {
         await answerWaitersAtShutdown()
     }
 
-    private func beginDrain() { isDraining = true }
+    private func beginDrain() {
+        isDraining = true
+        dueTimer?.cancel()  // scheduled jobs stay scheduled in the database; the next start times them
+        dueTimer = nil
+    }
 
     /// Returns when no attempt is running, or at the deadline, whichever comes first.
     private nonisolated func untilNoneRunning(deadline: ContinuousClock.Instant) async {

@@ -11,6 +11,8 @@ struct JobPlan: Sendable {
     /// Attempts started before the next one.
     var attempts: Int
     var maxAttempts: Int
+    var backoff: Backoff
+    var backoffSeconds: Double
     var ownerUID: UInt32
     /// What this job's runs teach (nil for jobs stored before profiles existed).
     var signature: String?
@@ -33,6 +35,8 @@ struct JobPlan: Sendable {
         priority = job.priority
         attempts = job.attempts
         maxAttempts = job.maxAttempts
+        backoff = job.backoff
+        backoffSeconds = job.backoffSeconds
         ownerUID = job.ownerUID
         signature = job.signature
         classReason = job.classReason
@@ -45,6 +49,8 @@ struct JobPlan: Sendable {
         self.priority = priority
         attempts = 0
         maxAttempts = 1
+        backoff = .fixed
+        backoffSeconds = 0
         self.ownerUID = ownerUID
     }
 }

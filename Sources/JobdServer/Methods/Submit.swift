@@ -16,7 +16,7 @@ extension Responder {
         var kinds: [JobKind] = []
         kinds.reserveCapacity(parameters.jobs.count)
         for (index, spec) in parameters.jobs.enumerated() {
-            if let problem = spec.validate() { throw JobdError.invalidJob(index: index, reason: problem) }
+            if let problem = spec.validate(at: now) { throw JobdError.invalidJob(index: index, reason: problem) }
             guard let kind = registry.kind(named: spec.resolvedKind) else {
                 throw JobdError.invalidJob(
                     index: index,

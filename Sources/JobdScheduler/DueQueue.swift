@@ -1,0 +1,62 @@
+import HeapModule
+import JobdProtocol
+
+/// Jobs that may not start before a time: delayed jobs and retries waiting out their backoff. The
+/// dispatcher keeps one timer for ``nextDue`` and, when it fires, moves ``popDue(at:)``'s jobs to the
+/// ready queues. Pure: the time is passed in, so tests need no clock.
+public struct DueQueue: Sendable {
+    private struct Entry: Comparable {
+        var due: Double
+        var id: JobID
+        // Earliest first; ties by id, so jobs delayed alike start in submit order.
+        static func < (lhs: Entry, rhs: Entry) -> Bool {
+            lhs.due != rhs.due ? lhs.due < rhs.due : lhs.id < rhs.id
+        }
+    }
+
+    private var heap: Heap<Entry> = []
+    /// Jobs waiting here; a removed job leaves the set at once and its heap entry is skipped later.
+    private var waiting: [JobID: Double] = [:]
+
+    public init() {}
+
+    public var count: Int { waiting.count }
+
+    /// Adds a job due at `due` (seconds since the epoch); a job already here moves to the new time.
+    public mutating func add(_ id: JobID, due: Double) {
+        waiting[id] = due
+        heap.insert(Entry(due: due, id: id))
+    }
+
+    /// Takes a job out (cancel). - Returns: false if it was not waiting here.
+    public mutating func remove(_ id: JobID) -> Bool {
+        waiting.removeValue(forKey: id) != nil
+    }
+
+    public func contains(_ id: JobID) -> Bool { waiting[id] != nil }
+
+    /// The earliest time a job here is due, if any.
+    public mutating func nextDue() -> Double? {
+        dropStale()
+        return heap.min?.due
+    }
+
+    /// Removes and returns every job due at or before `now`, earliest first.
+    public mutating func popDue(at now: Double) -> [JobID] {
+        var due: [JobID] = []
+        while true {
+            dropStale()
+            guard let first = heap.min, first.due <= now else { return due }
+            heap.removeMin()
+            waiting[first.id] = nil
+            due.append(first.id)
+        }
+    }
+
+    /// Drops heap entries of jobs removed or moved since they were added.
+    private mutating func dropStale() {
+        while let first = heap.min, waiting[first.id] != first.due {
+            heap.removeMin()
+        }
+    }
+}

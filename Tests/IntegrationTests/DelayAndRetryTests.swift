@@ -1,0 +1,103 @@
+import Foundation
+import JobdClient
+import JobdProtocol
+import JobdTestSupport
+import Testing
+
+extension AgainstTheRealDaemon {
+    /// Delays and retries with backoff (issue 13): `scheduled` until due, one timer, across restarts.
+    @Suite struct DelayAndRetryTests {
+        @Test func aDelayedJobIsScheduledUntilItsTimeThenRuns() async throws {
+            try await DaemonProcess.with { daemon in
+                let submitted = ContinuousClock.now
+                let ids = try await daemon.submit([
+                    JobSpec(argv: ["true"], delaySeconds: 0.8), JobSpec(argv: ["true"], class: .io),
+                ])
+                let waiting = try await daemon.job(ids[0])
+                #expect(waiting.state == .scheduled && waiting.runAt != nil, "\(waiting)")
+                #expect(try await daemon.status().total.scheduled == 1)
+                let done = try await daemon.wait(ids)
+                #expect(done.allSatisfy { $0.state == .succeeded })
+                #expect(ContinuousClock.now - submitted >= .milliseconds(800), "not before its time")
+                let started = try #require(done[0].startedAt)
+                let runAt = try #require(waiting.runAt)
+                #expect(started.secondsSinceEpoch >= runAt.secondsSinceEpoch - 0.01)
+                #expect(try await daemon.status().total.scheduled == 0)
+            }
+        }
+
+        @Test func runAtInThePastRunsAtOnceAndBothTimesAtOnceIsRefused() async throws {
+            try await DaemonProcess.with { daemon in
+                let id = try await daemon.submit([JobSpec(argv: ["true"], runAt: Timestamp(secondsSinceEpoch: 1000))])[0]
+                #expect(try await daemon.wait([id])[0].state == .succeeded)
+                await #expect(throws: (any Error).self) {
+                    _ = try await daemon.submit([
+                        JobSpec(argv: ["true"], runAt: Timestamp(secondsSinceEpoch: 1000), delaySeconds: 1)
+                    ])
+                }
+                await #expect(throws: (any Error).self) {
+                    _ = try await daemon.submit([JobSpec(argv: ["true"], delaySeconds: 1e12)])
+                }
+            }
+        }
+
+        @Test func aCancelledScheduledJobNeverRuns() async throws {
+            try await DaemonProcess.with { daemon in
+                let marker = daemon.directory.file("ran")
+                let id = try await daemon.submit([JobSpec(argv: ["touch", marker], delaySeconds: 0.5)])[0]
+                _ = try await daemon.jobctl("cancel", id.description)
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .cancelled)
+                let later = try await daemon.submit([JobSpec(argv: ["true"], delaySeconds: 0.7)])
+                _ = try await daemon.wait(later)
+                #expect(!FileManager.default.fileExists(atPath: marker), "the cancelled job stayed off the timer")
+            }
+        }
+
+        @Test func aDelayedJobSurvivesARestartAndRunsWhenDue() async throws {
+            try await DaemonProcess.with { daemon in
+                let soon = try await daemon.submit([JobSpec(argv: ["true"], delaySeconds: 1)])[0]
+                let later = try await daemon.submit([JobSpec(argv: ["true"], delaySeconds: 300)])[0]
+                #expect(try await daemon.terminate() == 0)
+                try await daemon.start()
+                #expect(try await daemon.job(later).state == .scheduled)
+                #expect(try await daemon.status().total.scheduled >= 1)
+                #expect(try await daemon.wait([soon])[0].state == .succeeded, "due after the restart: it runs")
+                #expect(try await daemon.job(later).state == .scheduled, "the far one still waits")
+            }
+        }
+
+        @Test func retriesWaitOutTheirBackoffAndEveryAttemptIsKept() async throws {
+            try await DaemonProcess.with { daemon in
+                let started = ContinuousClock.now
+                let id = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "exit 3"], maxAttempts: 3, backoff: .fixed, backoffSeconds: 0.3)
+                ])[0]
+                try await eventually("between attempts the job is scheduled") { () -> Bool? in
+                    let job = try await daemon.job(id)
+                    return job.state == .scheduled && job.attempts >= 1 ? true : nil
+                }
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .dead && job.attempts == 3 && job.exitCode == 3)
+                #expect(ContinuousClock.now - started >= .milliseconds(600), "two pauses of 0.3 s")
+            }
+        }
+
+        @Test func aJobWaitingOutItsBackoffAtARestartRetriesAfterIt() async throws {
+            try await DaemonProcess.with { daemon in
+                let marker = daemon.directory.file("runs")
+                let script = "echo run >> \(marker); [ $(wc -l < \(marker)) -ge 2 ]"
+                let id = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", script], maxAttempts: 2, backoff: .fixed, backoffSeconds: 1)
+                ])[0]
+                try await eventually("the first attempt failed and waits") { () -> Bool? in
+                    try await daemon.job(id).state == .scheduled ? true : nil
+                }
+                try await daemon.killHard()
+                try await daemon.start()
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .succeeded && job.attempts == 2)
+            }
+        }
+    }
+}
