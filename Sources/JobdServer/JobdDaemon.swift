@@ -97,7 +97,7 @@ public final class JobdDaemon: Sendable {
                 "jobs \(ids) were running at each of the last \(SQLiteStore.uncleanStopsBeforeDead) unclean stops of jobd; they end dead and do not run again")
         }
         await dispatcher.enqueue(startup.ready)
-        await dispatcher.schedule(startup.scheduled)
+        await dispatcher.schedule(startup.scheduled, dependencies: startup.dependencies)
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
             profileBook: profileBook, pruner: pruner, configuration: configuration,

@@ -11,13 +11,16 @@ public protocol JobStore: Sendable {
     /// Call it once, before anything else.
     func recover(at now: Timestamp) async throws -> StartupState
 
-    /// Stores jobs, all or none, as `queued`. - Returns: their ids, in order.
-    func submit(_ jobs: [NewJob]) async throws -> [JobID]
+    /// Stores jobs, all or none, as `queued` (`scheduled` while a delay runs or jobs they wait for have
+    /// not all succeeded). A job whose unique key an unfinished job of its owner holds is not stored: that
+    /// job's id stands for it. - Throws: ``SubmitRefusal`` for a dependency that cannot be waited for.
+    func submit(_ jobs: [NewJob]) async throws -> SubmitResult
 
     /// Marks a job `running` and counts the attempt. Not awaited: ordered before the job's finish.
     func recordStarted(_ id: JobID, at now: Timestamp)
 
-    /// Queues an attempt's outcome and the job's new state; await the ticket for the commit. Queued
+    /// Queues an attempt's outcome and the job's new state (a success releases the jobs that wait for
+    /// it; any other end cancels them, transitively); await the ticket for the commit. Queued
     /// at once, so any write queued after it (the next attempt's start) lands after it. A retry
     /// (`queued`) with a `retryAt` is stored `scheduled` until then.
     func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp?) -> CommitTicket
@@ -25,7 +28,7 @@ public protocol JobStore: Sendable {
     /// Scheduled jobs whose time has come are `queued` from now on. Not awaited.
     func markDue(_ ids: [JobID])
 
-    /// Cancels a job that is not running. - Returns: false if it was running or finished already.
+    /// Cancels a job that is not running, and the jobs that wait for it. - Returns: false if it was running or finished already.
     func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
 
     /// Queues putting jobs that were running back to `queued` (daemon shutdown).

@@ -27,6 +27,32 @@ public struct NewJob: Sendable {
     }
 }
 
+/// What ``JobStore/submit(_:)`` did with each job of a call.
+public struct SubmitResult: Sendable {
+    /// Per job, in order: its id.
+    public var ids: [JobID]
+    /// The indices of jobs whose unique key matched an unfinished job of the same owner: `ids` holds that
+    /// job's id, and nothing new was stored for them.
+    public var existing: Set<Int> = []
+    /// Per newly stored job (by index) that waits for others: the unfinished jobs it waits for. It is
+    /// stored `scheduled` until they have all succeeded.
+    public var waitsFor: [Int: [JobID]] = [:]
+
+    public init(ids: [JobID], existing: Set<Int> = [], waitsFor: [Int: [JobID]] = [:]) {
+        self.ids = ids
+        self.existing = existing
+        self.waitsFor = waitsFor
+    }
+}
+
+/// Why the store refused a submit: the call stores nothing.
+public enum SubmitRefusal: Error, Hashable, Sendable {
+    /// Job `index` waits for `dependency`, which does not exist or is not the submitter's.
+    case unknownDependency(index: Int, JobID)
+    /// Job `index` waits for `dependency`, which ended without success: it could never run.
+    case dependencyEnded(index: Int, JobID, JobState)
+}
+
 /// What start-up needs from the database: the jobs to put back in the ready queues and the counts
 /// `status` then keeps up to date.
 public struct StartupState: Sendable {
@@ -38,6 +64,8 @@ public struct StartupState: Sendable {
     public var ready: [QueuedJob]
     /// Every `scheduled` job with the time it may start (`run_at`; nil: at once).
     public var scheduled: [(job: QueuedJob, runAt: Timestamp?)] = []
+    /// What scheduled jobs wait for: (job, the unfinished job it waits for).
+    public var dependencies: [(job: JobID, dependsOn: JobID)] = []
     /// Jobs per class and state.
     public var counts: [JobClass: StateCounts]
 }
@@ -79,13 +107,13 @@ extension NewJob {
     /// Not before this time (a delayed job); nil: at once.
     public var runAt: Timestamp? { spec.notBefore(submittedAt: createdAt) }
 
-    /// `scheduled` for a delayed job, else `queued`.
+    /// `scheduled` for a delayed job, else `queued` (the store also schedules a job that waits for others).
     public var initialState: JobState { runAt == nil ? .queued : .scheduled }
 
     /// The job as ``JobStore/submit(_:)`` stored it under `id`: queued or scheduled, no attempt yet.
-    public func record(id: JobID) -> Job {
+    public func record(id: JobID, waiting: Bool = false) -> Job {
         Job(
-            id: id, name: spec.name, state: initialState, kind: spec.resolvedKind, argv: spec.argv, env: spec.env,
+            id: id, name: spec.name, state: waiting ? .scheduled : initialState, kind: spec.resolvedKind, argv: spec.argv, env: spec.env,
             cwd: spec.cwd, payload: spec.payload ?? .null, queue: spec.queue ?? "default", class: `class`,
             classSource: classSource, classReason: classReason, signature: signature, priority: spec.priority ?? 0,
             maxAttempts: spec.maxAttempts ?? 1, runAt: runAt, backoff: spec.backoff ?? .exp,

@@ -126,13 +126,25 @@ public final class SQLiteStore: JobStore {
                         id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
                         ownerUID: row[3]), (row[4] as Double?).map(Timestamp.init(secondsSinceEpoch:))))
             }
+            var dependencies: [(job: JobID, dependsOn: JobID)] = []
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.job_id, d.depends_on_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id
+                    WHERE j.state = 'scheduled' ORDER BY d.job_id
+                    """)
+            {
+                dependencies.append((JobID(rawValue: row[0]), JobID(rawValue: row[1])))
+            }
             var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
             // Counted once here; afterwards the daemon keeps the counts as jobs move.
             for row in try Row.fetchAll(db, sql: "SELECT class, state, COUNT(*) FROM jobs GROUP BY class, state") {
                 guard let jobClass = JobClass(rawValue: row[0]), let state = JobState(rawValue: row[1]) else { continue }
                 counts[jobClass, default: StateCounts()][state] = row[2]
             }
-            return StartupState(requeued: requeued, poisoned: poisoned, ready: ready, scheduled: scheduled, counts: counts)
+            return StartupState(
+                requeued: requeued, poisoned: poisoned, ready: ready, scheduled: scheduled, dependencies: dependencies,
+                counts: counts)
         }
     }
 
@@ -140,21 +152,80 @@ public final class SQLiteStore: JobStore {
     /// "poison pill" rule): the third crash with the same job running is taken as the job's doing.
     public static let uncleanStopsBeforeDead: Int64 = 3
 
-    public func submit(_ jobs: [NewJob]) async throws -> [JobID] {
+    public func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
         let rows = try jobs.map(InsertRow.init)
         return try await committer.write { db in
-            let statement = try db.cachedStatement(
+            // A unique key already held by an unfinished job of the same owner inserts nothing: the
+            // partial unique index decides, so two concurrent submits cannot both store one (no
+            // read-then-write race).
+            let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO jobs (name, kind, payload, argv, env, cwd, queue, class, class_source, class_reason,
                         priority, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, signature, state, run_at,
-                        backoff, backoff_seconds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        backoff, backoff_seconds, unique_key)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (owner_uid, unique_key)
+                        WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running') DO NOTHING
                     """)
-            return try rows.map { row in
-                try statement.execute(arguments: row.arguments)
-                return JobID(db.lastInsertedRowID)
+            var result = SubmitResult(ids: [])
+            result.ids.reserveCapacity(rows.count)
+            for (index, row) in rows.enumerated() {
+                let waits = try Self.unfinishedDependencies(of: row, at: index, resolving: result.ids, in: db)
+                try insert.execute(arguments: row.arguments(waiting: !waits.isEmpty))
+                guard db.changesCount == 1 else {
+                    result.ids.append(try Self.unfinishedJob(withKey: row.uniqueKey, of: row.owner, in: db))
+                    result.existing.insert(index)
+                    continue
+                }
+                let id = JobID(db.lastInsertedRowID)
+                result.ids.append(id)
+                if !waits.isEmpty {
+                    let edge = try db.cachedStatement(
+                        sql: "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on_id) VALUES (?, ?)")
+                    for dependency in waits { try edge.execute(arguments: [id.rawValue, dependency.rawValue]) }
+                    result.waitsFor[index] = waits
+                }
+            }
+            return result
+        }
+    }
+
+    /// The jobs that job `index` of a submit waits for and that have not finished. Refuses one that does
+    /// not exist, is another user's (unless the submitter is root), or ended without success.
+    private static func unfinishedDependencies(
+        of row: InsertRow, at index: Int, resolving earlier: [JobID], in db: Database
+    ) throws -> [JobID] {
+        var waits: [JobID] = []
+        var seen = Set<JobID>()
+        // An index names an earlier job of the same call; the daemon checked it is in range.
+        let named = row.after + row.afterIndex.compactMap { $0 >= 0 && $0 < earlier.count ? earlier[$0] : nil }
+        let lookup = try db.cachedStatement(sql: "SELECT state, owner_uid FROM jobs WHERE id = ?")
+        for id in named where seen.insert(id).inserted {
+            guard let found = try Row.fetchOne(lookup, arguments: [id.rawValue]),
+                row.owner == 0 || (found[1] as Int64) == Int64(row.owner)
+            else { throw SubmitRefusal.unknownDependency(index: index, id) }
+            let state = JobState(rawValue: found[0]) ?? .failed
+            switch state {
+            case .succeeded: continue
+            case .failed, .dead, .cancelled: throw SubmitRefusal.dependencyEnded(index: index, id, state)
+            case .scheduled, .queued, .running: waits.append(id)
             }
         }
+        return waits
+    }
+
+    /// The unfinished job of this owner holding this unique key.
+    private static func unfinishedJob(withKey key: String?, of owner: UInt32, in db: Database) throws -> JobID {
+        let id = try Int64.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT id FROM jobs WHERE owner_uid = ? AND unique_key = ?
+                        AND state IN ('scheduled', 'queued', 'running')
+                    """),
+            arguments: [owner, key])
+        // The insert was refused for this very key in this transaction, so the row is there.
+        guard let id else { throw StoreError.inconsistent("a submit's unique key \(key ?? "") matched no unfinished job") }
+        return JobID(id)
     }
 
     public func recordStarted(_ id: JobID, at now: Timestamp) {
@@ -210,6 +281,11 @@ public final class SQLiteStore: JobStore {
                         """
                 ).execute(arguments: attemptArguments)
             }
+            switch state {
+            case .succeeded: try Self.releaseDependents(of: id, at: now, in: db)
+            case .failed, .dead, .cancelled: try Self.cancelDependents(of: id, because: state, at: now, in: db)
+            case .scheduled, .queued, .running: break
+            }
             try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
@@ -219,6 +295,54 @@ public final class SQLiteStore: JobStore {
                     """
             ).execute(arguments: arguments)
         }
+    }
+
+    /// `id` succeeded: its dependents stop waiting for it; those that wait for nothing more become
+    /// `queued` (or stay `scheduled`, if their `run_at` is still ahead).
+    private static func releaseDependents(of id: JobID, at now: Timestamp, in db: Database) throws {
+        let dependents = try Int64.fetchAll(
+            db.cachedStatement(sql: "SELECT job_id FROM job_dependencies WHERE depends_on_id = ?"), arguments: [id.rawValue])
+        guard !dependents.isEmpty else { return }
+        try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE depends_on_id = ?").execute(arguments: [id.rawValue])
+        let release = try db.cachedStatement(
+            sql: """
+                UPDATE jobs SET state = 'queued'
+                WHERE id = ?1 AND state = 'scheduled' AND (run_at IS NULL OR run_at <= ?2)
+                    AND NOT EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = ?1)
+                """)
+        for dependent in dependents { try release.execute(arguments: [dependent, now.secondsSinceEpoch]) }
+    }
+
+    /// `id` ended without success: every job that waits for it, directly or through others, can never run
+    /// and ends `cancelled`, saying why.
+    private static func cancelDependents(of id: JobID, because state: JobState, at now: Timestamp, in db: Database) throws {
+        let doomed = try Int64.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    WITH RECURSIVE doomed(id) AS (
+                        SELECT job_id FROM job_dependencies WHERE depends_on_id = ?
+                        UNION SELECT d.job_id FROM job_dependencies d JOIN doomed ON d.depends_on_id = doomed.id)
+                    SELECT id FROM doomed
+                    """),
+            arguments: [id.rawValue])
+        guard !doomed.isEmpty else { return }
+        let cancel = try db.cachedStatement(
+            sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?
+                WHERE id = ? AND state IN ('scheduled', 'queued')
+                """)
+        let forget = try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE job_id = ? OR depends_on_id = ?")
+        let reason = Self.dependencyFailure(id, state)
+        for job in doomed {
+            try cancel.execute(arguments: [now.secondsSinceEpoch, reason, job])
+            try forget.execute(arguments: [job, job])
+        }
+        try forget.execute(arguments: [id.rawValue, id.rawValue])
+    }
+
+    /// The error of a job cancelled because one it waits for ended without success.
+    public static func dependencyFailure(_ id: JobID, _ state: JobState) -> String {
+        "cancelled: job \(id), which it waits for, ended \(state.rawValue)"
     }
 
     public func markDue(_ ids: [JobID]) {
@@ -236,7 +360,9 @@ public final class SQLiteStore: JobStore {
                     WHERE id = ? AND state IN ('scheduled', 'queued')
                     """,
                 arguments: [now.secondsSinceEpoch, id.rawValue])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            try Self.cancelDependents(of: id, because: .cancelled, at: now, in: db)
+            return true
         }
     }
 
@@ -476,20 +602,37 @@ extension SQLiteStore {
 
 /// A `NewJob` turned into column values once, outside the write transaction.
 private struct InsertRow: Sendable {
-    let arguments: StatementArguments
+    /// Every column up to `signature`, then the state, then the columns after it.
+    let head: StatementArguments
+    let initialState: JobState
+    let tail: StatementArguments
+    let owner: UInt32
+    let uniqueKey: String?
+    let after: [JobID]
+    let afterIndex: [Int]
 
     init(_ job: NewJob) throws {
         let spec = job.spec
         func json(_ value: (some Encodable)?) throws -> String? {
             try value.map { String(decoding: try WireJSON.encode($0), as: UTF8.self) }
         }
-        arguments = [
+        head = [
             spec.name, spec.resolvedKind, try json(spec.payload) ?? "null", try json(spec.argv), try json(spec.env),
             spec.cwd, spec.queue ?? "default", job.class.rawValue, job.classSource.rawValue, job.classReason,
             spec.priority ?? 0, spec.maxAttempts ?? 1, spec.timeoutSeconds, job.ownerUID, job.ownerGID,
-            job.createdAt.secondsSinceEpoch, job.signature, job.initialState.rawValue, job.runAt?.secondsSinceEpoch,
-            (spec.backoff ?? .exp).rawValue, spec.backoffSeconds ?? 1,
+            job.createdAt.secondsSinceEpoch, job.signature,
         ]
+        initialState = job.initialState
+        tail = [job.runAt?.secondsSinceEpoch, (spec.backoff ?? .exp).rawValue, spec.backoffSeconds ?? 1, spec.uniqueKey]
+        owner = job.ownerUID
+        uniqueKey = spec.uniqueKey
+        after = spec.after ?? []
+        afterIndex = spec.afterIndex ?? []
+    }
+
+    /// The row's values; a job that waits for others is stored `scheduled`.
+    func arguments(waiting: Bool) -> StatementArguments {
+        head + [waiting ? JobState.scheduled.rawValue : initialState.rawValue] + tail
     }
 }
 

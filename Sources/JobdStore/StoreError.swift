@@ -10,6 +10,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case writeFailed(cause: any Error)
     /// The store is closed (daemon shutting down).
     case closed
+    /// The database contradicts what the transaction just did (a bug, or a file edited by hand).
+    case inconsistent(String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum StoreError: Error, CustomStringConvertible {
             "the database refused a write: \(Self.describe(cause)). Free disk space or fix permissions."
         case .closed:
             "the store is closed"
+        case .inconsistent(let what):
+            "the database contradicts itself: \(what). Check it with `sqlite3 FILE 'PRAGMA integrity_check'`."
         }
     }
 

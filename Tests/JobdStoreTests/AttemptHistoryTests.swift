@@ -21,7 +21,7 @@ struct AttemptHistoryTests {
             NewJob(
                 spec: JobSpec(argv: ["false"], maxAttempts: maxAttempts), class: .cpu, classSource: .default,
                 classReason: nil, ownerUID: 1000, ownerGID: 1000, createdAt: Timestamp(secondsSinceEpoch: 1000))
-        ])[0]
+        ]).ids[0]
     }
 
     @Test func aRetriedJobKeepsEachAttemptAndTheLatestComesFromItsRow() async throws {

@@ -23,7 +23,7 @@ struct StoreTests {
 
     @Test func submittedJobsGetIncreasingIdsAndAreQueued() async throws {
         try await withStore { store, _ in
-            let ids = try await store.submit([newJob(), newJob(), newJob()])
+            let ids = try await store.submit([newJob(), newJob(), newJob()]).ids
             #expect(ids == [JobID(1), JobID(2), JobID(3)])
             let job = try #require(try await store.job(JobID(2)))
             #expect(job.state == .queued && job.argv == ["true"] && job.ownerUID == 1000)
@@ -33,7 +33,7 @@ struct StoreTests {
     @Test func concurrentSubmitsShareTransactionsAndAllCommit() async throws {
         try await withStore { store, _ in
             let ids = try await withThrowingTaskGroup(of: [JobID].self) { group in
-                for _ in 0..<50 { group.addTask { try await store.submit([self.newJob()]) } }
+                for _ in 0..<50 { group.addTask { try await store.submit([self.newJob()]).ids } }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(Set(ids).count == 50)
@@ -48,9 +48,9 @@ struct StoreTests {
             var bad = newJob()
             bad.spec.maxAttempts = 0  // violates the schema's CHECK
             // Enqueued together, so they share one transaction; only the bad one fails.
-            async let good = store.submit([newJob()])
+            async let good = store.submit([newJob()]).ids
             async let failing: Result<[JobID], any Error> = { () async -> Result<[JobID], any Error> in
-                do { return .success(try await store.submit([bad])) } catch { return .failure(error) }
+                do { return .success(try await store.submit([bad]).ids) } catch { return .failure(error) }
             }()
             let goodIDs = try await good
             let failed = await failing
@@ -61,7 +61,7 @@ struct StoreTests {
 
     @Test func recoveryRequeuesRunningJobsAndCountsByClassAndState() async throws {
         try await withStore { store, _ in
-            let ids = try await store.submit([newJob(), newJob(class: .io), newJob()])
+            let ids = try await store.submit([newJob(), newJob(class: .io), newJob()]).ids
             store.recordStarted(ids[0], at: Timestamp(secondsSinceEpoch: 1001))
             // Committed in order: awaiting the finish also commits the start queued before it.
             try await store.finish(
@@ -81,7 +81,7 @@ struct StoreTests {
 
     @Test func finishRecordsWhatTheRunLeft() async throws {
         try await withStore { store, _ in
-            let id = try await store.submit([newJob()])[0]
+            let id = try await store.submit([newJob()]).ids[0]
             store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
             let outcome = RunOutcome(
                 exitCode: nil, signal: 9, error: "killed by signal 9 (SIGKILL)", wallSeconds: 2.5, cpuUserSeconds: 1.25,
@@ -98,7 +98,7 @@ struct StoreTests {
 
     @Test func onlyWaitingJobsCanBeCancelledHere() async throws {
         try await withStore { store, _ in
-            let ids = try await store.submit([newJob(), newJob()])
+            let ids = try await store.submit([newJob(), newJob()]).ids
             store.recordStarted(ids[1], at: Timestamp(secondsSinceEpoch: 1001))
             #expect(try await store.cancelWaiting(ids[0], at: Timestamp(secondsSinceEpoch: 1002)))
             #expect(try await !store.cancelWaiting(ids[1], at: Timestamp(secondsSinceEpoch: 1002)))
@@ -108,7 +108,7 @@ struct StoreTests {
 
     @Test func listingFiltersByOwnerStateAndPages() async throws {
         try await withStore { store, _ in
-            _ = try await store.submit([newJob(owner: 1), newJob(owner: 2), newJob(owner: 1), newJob(owner: 1)])
+            _ = try await store.submit([newJob(owner: 1), newJob(owner: 2), newJob(owner: 1), newJob(owner: 1)]).ids
             let mine = try await store.jobs(
                 matching: JobFilter(states: [.queued], queue: nil, beforeID: nil, limit: 2, ownerUID: 1))
             #expect(mine.jobs.map(\.id.rawValue) == [4, 3] && mine.more)
@@ -148,7 +148,7 @@ struct StoreTests {
         try await withStore { store, queue in
             let ids = try await store.submit([
                 newJob(owner: 1000), newJob(owner: 1000), newJob(owner: 1000), newJob(owner: 2000), newJob(owner: 1000),
-            ])
+            ]).ids
             let outcome = RunOutcome(exitCode: 1, wallSeconds: 1)
             try await store.finish(ids[0], state: .failed, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
             try await store.finish(ids[1], state: .succeeded, outcome: outcome, at: Timestamp(secondsSinceEpoch: 1010)).committed()
@@ -190,7 +190,7 @@ struct StoreTests {
         #expect(
             applied == [
                 "0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner", "0005_finished_at_index",
-                "0006_demand", "0007_attempts", "0008_backoff",
+                "0006_demand", "0007_attempts", "0008_backoff", "0009_unique_and_dependencies",
             ],
             "each migration once, in order")
     }

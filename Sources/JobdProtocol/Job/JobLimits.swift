@@ -26,6 +26,12 @@ public enum JobLimits {
     /// The longest pause `exp` backoff grows to (unless `backoff_seconds` itself is longer).
     public static let maximumExponentialBackoffSeconds: Double = 3600
 
+    /// `unique_key`: 1 to 256 UTF-8 bytes, no control characters.
+    public static let uniqueKeyBytes: ClosedRange<Int> = 1...256
+
+    /// `after` and `after_index` together: the jobs one job may wait for.
+    public static let maximumDependencies = 1000
+
     /// `name`: a label for tables, in UTF-8 bytes.
     public static let maximumNameBytes = 256
 

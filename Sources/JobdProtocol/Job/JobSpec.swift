@@ -33,12 +33,20 @@ public struct JobSpec: Hashable, Sendable, Codable {
     public var backoff: Backoff?
     /// The first pause before a retry (and every one, for `fixed`); 1 when absent.
     public var backoffSeconds: Double?
+    /// While an unfinished job of the same owner has this key, a submit returns that job's id instead of
+    /// storing a new one.
+    public var uniqueKey: String?
+    /// Jobs (by id) that must all succeed before this one runs.
+    public var after: [JobID]?
+    /// Earlier jobs of the same Submit call (by their index in `jobs`) that must all succeed first.
+    public var afterIndex: [Int]?
 
     public init(
         kind: String? = nil, argv: [String]? = nil, env: [String: String]? = nil, cwd: String? = nil,
         payload: JSONValue? = nil, name: String? = nil, queue: String? = nil, class: JobClass? = nil,
         priority: Int? = nil, timeoutSeconds: Double? = nil, maxAttempts: Int? = nil, runAt: Timestamp? = nil,
-        delaySeconds: Double? = nil, backoff: Backoff? = nil, backoffSeconds: Double? = nil
+        delaySeconds: Double? = nil, backoff: Backoff? = nil, backoffSeconds: Double? = nil, uniqueKey: String? = nil,
+        after: [JobID]? = nil, afterIndex: [Int]? = nil
     ) {
         self.kind = kind
         self.argv = argv
@@ -55,6 +63,9 @@ public struct JobSpec: Hashable, Sendable, Codable {
         self.delaySeconds = delaySeconds
         self.backoff = backoff
         self.backoffSeconds = backoffSeconds
+        self.uniqueKey = uniqueKey
+        self.after = after
+        self.afterIndex = afterIndex
     }
 
     enum CodingKeys: String, CodingKey {
@@ -65,6 +76,9 @@ public struct JobSpec: Hashable, Sendable, Codable {
         case delaySeconds = "delay_seconds"
         case backoff
         case backoffSeconds = "backoff_seconds"
+        case uniqueKey = "unique_key"
+        case after
+        case afterIndex = "after_index"
     }
 
     /// Decodes a spec and **refuses fields it does not know**: a client that sends a field of a later
@@ -105,7 +119,10 @@ public struct JobSpec: Hashable, Sendable, Codable {
             runAt: try container.decodeIfPresent(Timestamp.self, forKey: .runAt),
             delaySeconds: try container.decodeIfPresent(Double.self, forKey: .delaySeconds),
             backoff: try container.decodeIfPresent(Backoff.self, forKey: .backoff),
-            backoffSeconds: try container.decodeIfPresent(Double.self, forKey: .backoffSeconds))
+            backoffSeconds: try container.decodeIfPresent(Double.self, forKey: .backoffSeconds),
+            uniqueKey: try container.decodeIfPresent(String.self, forKey: .uniqueKey),
+            after: try container.decodeIfPresent([JobID].self, forKey: .after),
+            afterIndex: try container.decodeIfPresent([Int].self, forKey: .afterIndex))
     }
 
     /// The kind this spec resolves to.
@@ -187,6 +204,21 @@ public struct JobSpec: Hashable, Sendable, Codable {
         }
         if let runAt, !runAt.secondsSinceEpoch.isFinite {
             return "run_at must be a time"
+        }
+        if let uniqueKey {
+            if !JobLimits.uniqueKeyBytes.contains(uniqueKey.utf8.count) {
+                return "unique_key must be \(JobLimits.uniqueKeyBytes.lowerBound) to \(JobLimits.uniqueKeyBytes.upperBound) bytes, got \(uniqueKey.utf8.count)"
+            }
+            if uniqueKey.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+                return "unique_key contains a control character"
+            }
+        }
+        let dependencies = (after?.count ?? 0) + (afterIndex?.count ?? 0)
+        if dependencies > JobLimits.maximumDependencies {
+            return "after and after_index name \(dependencies) jobs; at most \(JobLimits.maximumDependencies) are allowed"
+        }
+        if let bad = after?.first(where: { !JobLimits.idRange.contains($0.rawValue) }) {
+            return "after holds \(bad), which is no job id (ids start at 1)"
         }
         if let backoffSeconds, !(backoffSeconds.isFinite && JobLimits.backoffSecondsRange.contains(backoffSeconds)) {
             return "backoff_seconds must be in [0, \(Int(JobLimits.backoffSecondsRange.upperBound))] seconds, got \(backoffSeconds)"

@@ -9,8 +9,15 @@ public enum Submit {
     }
 
     public struct Reply: Hashable, Sendable, Codable {
-        /// The new ids, in the order of `jobs`.
+        /// The jobs' ids, in the order of `jobs`.
         public var ids: [JobID]
-        public init(ids: [JobID]) { self.ids = ids }
+        /// Those of `ids` that were already there: an unfinished job of the caller held the job's
+        /// `unique_key`, so nothing new was stored for it. Absent when every job is new.
+        public var existing: [JobID]?
+
+        public init(ids: [JobID], existing: [JobID]? = nil) {
+            self.ids = ids
+            self.existing = existing
+        }
     }
 }

@@ -49,7 +49,12 @@ actor Dispatcher {
     private var due = DueQueue()
     private var dueTimer: Task<Void, Never>?
     /// When the armed timer fires (seconds since the epoch).
-    private var timerDue: Double?    /// Waiting and running jobs, and finished ones until their final state has committed.
+    private var timerDue: Double?
+    /// Jobs that wait for others (`after`): how many of those have not ended yet, and when the job may
+    /// start once they all succeeded.
+    private var blocked: [JobID: (remaining: Int, runAt: Double?)] = [:]
+    /// For each unfinished job that others wait for: those others.
+    private var dependents: [JobID: [JobID]] = [:]    /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
     /// How many entries of `active` hold their plan.
     /// What running a waiting job needs, kept for at most ``plansKeptInMemory`` of them (and for every
@@ -104,13 +109,17 @@ actor Dispatcher {
 
     /// Takes newly committed jobs (`queued`, or `scheduled` until their `run_at`): counts them and puts
     /// them in the ready queues or on the timer.
-    func accept(_ jobs: [Job]) {
-        for job in jobs { counts[job.class, default: StateCounts()][job.state] += 1 }
+    /// A job that waits for others (`waitsFor`, the unfinished ones) starts once they all succeeded.
+    func accept(_ jobs: [(job: Job, waitsFor: [JobID])]) {
+        for (job, _) in jobs { counts[job.class, default: StateCounts()][job.state] += 1 }
         guard !isDraining else { return }  // stored as queued or scheduled; the next start runs them
-        for job in jobs {
+        for (job, waitsFor) in jobs {
             if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
             let active = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
-            if job.state == .scheduled, let runAt = job.runAt {
+            if !waitsFor.isEmpty {
+                self.active[job.id] = active
+                block(job.id, on: waitsFor, runAt: job.runAt?.secondsSinceEpoch)
+            } else if job.state == .scheduled, let runAt = job.runAt {
                 self.active[job.id] = active
                 due.add(job.id, due: runAt.secondsSinceEpoch)
             } else {
@@ -138,13 +147,96 @@ actor Dispatcher {
 
     /// Puts the jobs found `scheduled` at start-up (already counted) on the timer; those whose time has
     /// passed while jobd was down start at once.
-    func schedule(_ scheduled: [(job: QueuedJob, runAt: Timestamp?)]) {
+    func schedule(_ scheduled: [(job: QueuedJob, runAt: Timestamp?)], dependencies: [(job: JobID, dependsOn: JobID)]) {
         guard !isDraining else { return }
-        for (job, runAt) in scheduled {
+        var waitsFor: [JobID: [JobID]] = [:]
+        for edge in dependencies { waitsFor[edge.job, default: []].append(edge.dependsOn) }
+        for (job, _) in scheduled {
             active[job.id] = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
-            due.add(job.id, due: runAt?.secondsSinceEpoch ?? 0)
+        }
+        for (job, runAt) in scheduled {
+            if let waits = waitsFor[job.id] {
+                block(job.id, on: waits, runAt: runAt?.secondsSinceEpoch)
+            } else {
+                due.add(job.id, due: runAt?.secondsSinceEpoch ?? 0)
+            }
         }
         armTimer()
+    }
+
+    // MARK: - Dependencies
+
+    /// Holds `id` until every job in `waitsFor` has succeeded. One that is no longer active ended between
+    /// the submit's commit and now: the store has already applied its end to `id`, so its final state is
+    /// read back and applied here too.
+    private func block(_ id: JobID, on waitsFor: [JobID], runAt: Double?) {
+        blocked[id] = (waitsFor.count, runAt)
+        for dependency in waitsFor {
+            if active[dependency] != nil {
+                dependents[dependency, default: []].append(id)
+            } else {
+                Task {
+                    let ended = (try? await store.job(dependency))?.state ?? .cancelled
+                    await self.lateDependency(dependency, of: id, ended: ended)
+                }
+            }
+        }
+    }
+
+    private func lateDependency(_ dependency: JobID, of id: JobID, ended state: JobState) {
+        if state == .succeeded {
+            oneDependencySucceeded(for: id)
+        } else {
+            cancelWaitingJobs([id], because: dependency, ended: state)
+        }
+    }
+
+    /// A job ended and its end is stored: the jobs waiting for it go on (it succeeded) or end `cancelled`
+    /// with it, transitively (the store made the same change in the same transaction).
+    private func dependencyEnded(_ id: JobID, state: JobState) {
+        guard let waiting = dependents.removeValue(forKey: id) else { return }
+        if state == .succeeded {
+            for job in waiting { oneDependencySucceeded(for: job) }
+        } else {
+            cancelWaitingJobs(waiting, because: id, ended: state)
+        }
+    }
+
+    private func oneDependencySucceeded(for id: JobID) {
+        guard var entry = blocked[id] else { return }  // cancelled meanwhile
+        entry.remaining -= 1
+        guard entry.remaining <= 0 else {
+            blocked[id] = entry
+            return
+        }
+        blocked[id] = nil
+        guard let job = active[id] else { return }
+        if let runAt = entry.runAt, runAt > completion.now().secondsSinceEpoch {
+            due.add(id, due: runAt)  // still `scheduled`: its own time is ahead
+            armTimer()
+        } else {
+            counts[job.class, default: StateCounts()].scheduled -= 1
+            counts[job.class, default: StateCounts()].queued += 1
+            if !isDraining { perform(scheduler.enqueue(ReadyJob(id: id, class: job.class, priority: job.priority))) }
+        }
+    }
+
+    /// Ends waiting jobs `cancelled` because `dependency` ended without success, and every job that waits
+    /// for them in turn.
+    private func cancelWaitingJobs(_ ids: [JobID], because dependency: JobID, ended state: JobState) {
+        var pending = ids
+        while let id = pending.popLast() {
+            guard blocked.removeValue(forKey: id) != nil, let job = active.removeValue(forKey: id) else { continue }
+            plans[id] = nil
+            counts[job.class, default: StateCounts()].scheduled -= 1
+            counts[job.class, default: StateCounts()].cancelled += 1
+            finishedSinceStart += 1
+            waiters.finished(id)
+            pending += dependents.removeValue(forKey: id) ?? []
+        }
+        logger.info(
+            "jobs waiting for job \(dependency) are cancelled: it ended \(state.rawValue)",
+            metadata: ["job": "\(dependency)"])
     }
 
     // MARK: - The timer
@@ -320,6 +412,7 @@ actor Dispatcher {
         active[plan.id] = nil
         finishedSinceStart += 1
         waiters.finished(plan.id)
+        dependencyEnded(plan.id, state: state)
     }
 
     // MARK: - Control
@@ -328,7 +421,8 @@ actor Dispatcher {
     /// - Throws: a storage error; the job then stays queued.
     func cancel(_ id: JobID) async throws -> CancelResult {
         guard let job = active[id] else { return .notActive }
-        let wasScheduled = due.remove(id)
+        let blockedEntry = blocked.removeValue(forKey: id)
+        let wasScheduled = blockedEntry != nil || due.remove(id)
         guard wasScheduled || scheduler.remove(id) else {
             controls[id]?.stop(.cancelled)
             return .stopping
@@ -339,8 +433,10 @@ actor Dispatcher {
             _ = try await store.cancelWaiting(id, at: completion.now())
         } catch {
             plans[id] = plan
-            if wasScheduled {
-                active[id] = job
+            active[id] = job
+            if let blockedEntry {
+                blocked[id] = blockedEntry
+            } else if wasScheduled {
                 due.add(id, due: 0)  // its time is lost; it starts at once rather than never
                 armTimer()
             } else {
@@ -352,6 +448,7 @@ actor Dispatcher {
         counts[job.class, default: StateCounts()].cancelled += 1
         finishedSinceStart += 1
         waiters.finished(id)
+        dependencyEnded(id, state: .cancelled)
         return .cancelledWaiting
     }
 

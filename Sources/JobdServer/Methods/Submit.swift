@@ -17,6 +17,11 @@ extension Responder {
         kinds.reserveCapacity(parameters.jobs.count)
         for (index, spec) in parameters.jobs.enumerated() {
             if let problem = spec.validate(at: now) { throw JobdError.invalidJob(index: index, reason: problem) }
+            // A batch refers to its own earlier jobs by index, so a pipeline is one call and cannot loop.
+            if let bad = spec.afterIndex?.first(where: { $0 < 0 || $0 >= index }) {
+                throw JobdError.invalidJob(
+                    index: index, reason: "after_index \(bad) names no earlier job of this call (0...\(index - 1))")
+            }
             guard let kind = registry.kind(named: spec.resolvedKind) else {
                 throw JobdError.invalidJob(
                     index: index,
@@ -46,9 +51,27 @@ extension Responder {
                     signature: jobSignatures[index], ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
         }
         // Reply only after commit: a client that saw an id must find the job after a crash.
-        let ids = try await store.submit(newJobs)
-        await dispatcher.accept(zip(ids, newJobs).map { id, job in job.record(id: id) })
-        return Submit.Reply(ids: ids)
+        let stored: SubmitResult
+        do {
+            stored = try await store.submit(newJobs)
+        } catch let refusal as SubmitRefusal {
+            switch refusal {
+            case .unknownDependency(let index, let id):
+                throw JobdError.invalidJob(index: index, reason: "it waits for job \(id), and you have no job \(id)")
+            case .dependencyEnded(let index, let id, let state):
+                throw JobdError.invalidJob(
+                    index: index, reason: "it waits for job \(id), which ended \(state.rawValue), so it could never run")
+            }
+        }
+        var accepted: [(job: Job, waitsFor: [JobID])] = []
+        accepted.reserveCapacity(newJobs.count)
+        for (index, job) in newJobs.enumerated() where !stored.existing.contains(index) {
+            let waits = stored.waitsFor[index] ?? []
+            accepted.append((job.record(id: stored.ids[index], waiting: !waits.isEmpty), waits))
+        }
+        await dispatcher.accept(accepted)
+        let existing = stored.existing.sorted().map { stored.ids[$0] }
+        return Submit.Reply(ids: stored.ids, existing: existing.isEmpty ? nil : existing)
     }
 }
 
