@@ -162,6 +162,8 @@ let package = Package(
             dependencies: [
                 "JobdServer", "JobdStore", "JobdRunners", "JobdScheduler", "JobdHandlers", "JobdProtocol",
                 "JobdTestSupport", .product(name: "Logging", package: "swift-log"),
+                // The store contract runs on SQLiteStore over an in-memory GRDB queue too.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -27,7 +27,8 @@ import Testing
                 }
                 let finished = await dispatcher.waitUntilFinished([waiting])
                 withKnownIssue("Wait answers before the cancel has committed") {
-                    #expect(!finished || store.row(waiting)?.state == .cancelled, "Wait returned with the job still queued")
+                    #expect(
+                        !finished || store.row(waiting)?.state == .cancelled, "Wait returned with the job still queued")
                 }
                 store.releaseHeldCommits()
                 try await group.waitForAll()
@@ -128,7 +129,10 @@ import Testing
                 // Either the cancel is refused, or it is stored; not "cancelled" over a `running` row.
                 #expect(
                     result != .cancelledWaiting || harness.store.row(retrying)?.state == .cancelled,
-                    "cancel said cancelledWaiting (and Wait said \(waiterAnswer)) over a row that is \(String(describing: harness.store.row(retrying)?.state))")
+                    """
+                    cancel said cancelledWaiting (and Wait said \(waiterAnswer)) over a row that is \
+                    \(String(describing: harness.store.row(retrying)?.state))
+                    """)
             }
         }
     }

@@ -117,7 +117,8 @@ import Testing
                 if case .start = write { return "start" }
                 return write.isFinish ? "finish" : "other"
             }
-            #expect(kinds == ["start", "finish", "start", "finish", "start", "finish"], "each start after the last outcome")
+            #expect(
+                kinds == ["start", "finish", "start", "finish", "start", "finish"], "each start after the last outcome")
             let counts = await harness.counts(.cpu)
             #expect(counts.dead == 1 && counts.queued == 0 && counts.running == 0, "\(counts)")
             #expect(await harness.dispatcher.snapshot().finishedSinceStart == 1, "a retry is not a finish")
@@ -169,7 +170,9 @@ import Testing
             #expect(harness.pool.attempts(of: waiting).isEmpty)
             #expect(try await harness.dispatcher.cancel(waiting) == .notActive)
             let counts = await harness.counts(.cpu)
-            #expect(counts.cancelled == 1 && counts.succeeded == 1 && counts.running == 1 && counts.queued == 0, "\(counts)")
+            #expect(
+                counts.cancelled == 1 && counts.succeeded == 1 && counts.running == 1 && counts.queued == 0,
+                "\(counts)")
         }
     }
 

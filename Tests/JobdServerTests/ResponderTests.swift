@@ -38,14 +38,16 @@ import Testing
     @Test func anInvalidSubmitIsRefusedWithTheFieldNamed() async throws {
         try await Harness.with { harness in
             let responder = Self.responder(harness)
-            let empty = try await Self.call(responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":[]}]}}"#)
+            let empty = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":[]}]}}"#)
             #expect(empty.count == 1)
             #expect(empty.first?["error"] == .string("io.jobd.InvalidJob"))
             #expect(empty.first?["parameters"]?["index"] == .int(0))
             #expect(empty.first?["parameters"]?["reason"] == .string("an exec job needs a non-empty argv"))
 
             let unknown = try await Self.call(
-                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":["true"]},{"argv":["true"],"run_at":"x"}]}}"#)
+                responder,
+                #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":["true"]},{"argv":["true"],"run_at":"x"}]}}"#)
             #expect(unknown.first?["error"] == .string("org.varlink.service.InvalidParameter"))
             #expect(unknown.first?["parameters"]?["parameter"] == .string("jobs.1.run_at"), "\(unknown)")
 
@@ -101,7 +103,8 @@ import Testing
             }
             #expect(reply.first?["parameters"]?["job"]?["state"] == .string("cancelled"), "\(reply)")
             #expect(harness.pool.received.first?.stop == .cancelled)
-            let again = try await Self.call(responder, #"{"method":"io.jobd.Cancel","parameters":{"id":\#(id.rawValue)}}"#)
+            let again = try await Self.call(
+                responder, #"{"method":"io.jobd.Cancel","parameters":{"id":\#(id.rawValue)}}"#)
             #expect(again.first?["error"] == .string("io.jobd.JobFinished"), "\(again)")
         }
     }

@@ -11,7 +11,8 @@ import Synchronization
 /// until `releaseHeldCommits()`.
 ///
 /// **Reads see committed writes only**, which is what the dispatcher's "wake waiters after the commit"
-/// rule is about.
+/// rule is about. `StoreContractTests` runs the same checks on this store and on `SQLiteStore`. What it
+/// does not copy: the schema's CHECKs (it stores any `NewJob`) and the 1 MiB cap on a stored result.
 final class InMemoryStore: JobStore {
     /// A write as the store received it: what a test matches faults on and asserts about.
     enum Write: Sendable, Equatable {
@@ -197,7 +198,9 @@ final class InMemoryStore: JobStore {
     }
 
     /// Queues a write and returns its value once it has committed.
-    private func write<T: Sendable>(_ write: Write, _ body: @escaping @Sendable (inout Rows) throws -> T) async throws -> T {
+    private func write<T: Sendable>(
+        _ write: Write, _ body: @escaping @Sendable (inout Rows) throws -> T
+    ) async throws -> T {
         let box = Mutex<T?>(nil)
         return try await withCheckedThrowingContinuation { continuation in
             enqueue(
@@ -369,7 +372,8 @@ final class InMemoryStore: JobStore {
         return try await write(.prune) { rows in
             let doomed = rows.jobs.values.filter { job in
                 guard let finishedAt = job.finishedAt else { return false }
-                return finishedAt <= cutoff && states.contains(job.state) && (ownerUID.map { $0 == job.ownerUID } ?? true)
+                return finishedAt <= cutoff && states.contains(job.state)
+                    && (ownerUID.map { $0 == job.ownerUID } ?? true)
             }.sorted { ($0.finishedAt!, $0.id) < ($1.finishedAt!, $1.id) }.prefix(limit)
             for job in doomed where job.finishedAt != nil { rows.jobs[job.id] = nil }
             return doomed.map { PrunedJob(id: $0.id, class: $0.class, state: $0.state) }
