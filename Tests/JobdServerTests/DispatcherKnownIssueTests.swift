@@ -55,7 +55,9 @@ import Testing
             store.holdCommits { $0 == .cancelWaiting(waiting) }
             store.failCommits(1) { $0 == .cancelWaiting(waiting) }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await dispatcher.drain(grace: .seconds(2)) }
+                // A long grace, so a loaded machine cannot end it before the cancel fails; the jobs are
+                // released at the end instead.
+                group.addTask { await dispatcher.drain(grace: .seconds(20)) }
                 try await eventually("the drain begins") { await dispatcher.isShuttingDown ? true : nil }
                 group.addTask {
                     await #expect(throws: StoreError.self) { _ = try await dispatcher.cancel(waiting) }
@@ -73,6 +75,8 @@ import Testing
                         !harness.pool.attempts(of: waiting).isEmpty
                     }
                 }
+                harness.pool.release(waiting)
+                harness.exec.release(io)
                 try await group.waitForAll()
             }
         }

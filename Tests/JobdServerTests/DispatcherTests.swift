@@ -149,6 +149,34 @@ import Testing
         }
     }
 
+    @Test func aTimedOutAttemptIsRetriedLikeAFailureNotEndedLikeACancel() async throws {
+        try await Harness.with(pool: FakeRunner("pool", always: .timeOut)) { harness in
+            let id = try await harness.submit(JobSpec(argv: ["sleep", "300"], timeoutSeconds: 1, maxAttempts: 2))
+            #expect(try await harness.waitUntilFinished([id]))
+            let job = try harness.row(id)
+            #expect(job.state == .dead && job.attempts == 2, "\(job.state) after \(job.attempts)")
+            #expect(job.error == "timeout after 1.0 seconds")
+            #expect(harness.pool.received.map(\.stop) == [.timedOut(.seconds(1)), .timedOut(.seconds(1))])
+        }
+    }
+
+    /// The verdict rules of DESIGN §2, as plain values.
+    @Test func theVerdictOfAnAttempt() {
+        let success = RunOutcome(exitCode: 0, wallSeconds: 1)
+        let failure = RunOutcome(exitCode: 1, error: "exit 1", wallSeconds: 1)
+        func verdict(_ outcome: RunOutcome, _ stop: StopReason?, _ used: Int, of max: Int) -> JobState {
+            AttemptVerdict.state(for: outcome, stop: stop, attemptsUsed: used, maxAttempts: max)
+        }
+        #expect(verdict(success, nil, 1, of: 1) == .succeeded)
+        #expect(verdict(failure, nil, 1, of: 1) == .failed, "no retries: failed")
+        #expect(verdict(failure, nil, 1, of: 3) == .queued, "attempts left: retried")
+        #expect(verdict(failure, nil, 3, of: 3) == .dead, "retries used up: dead")
+        #expect(verdict(success, .cancelled, 1, of: 3) == .cancelled, "a cancel wins over the exit status")
+        #expect(verdict(failure, .shutdown, 3, of: 3) == .queued, "a shutdown requeues, even the last attempt")
+        #expect(verdict(failure, .timedOut(.seconds(1)), 1, of: 2) == .queued, "a timeout is a failure")
+        #expect(verdict(failure, .timedOut(.seconds(1)), 2, of: 2) == .dead)
+    }
+
     // MARK: - Cancel
 
     @Test func aWaitingJobIsCancelledWithoutEverReachingARunner() async throws {
@@ -202,7 +230,7 @@ import Testing
             try await harness.pool.waitUntilBlocking(stubborn)
             let dispatcher = harness.dispatcher
             let answer = Locked<Bool?>(nil)
-            let grace = Duration.seconds(1)
+            let grace = Duration.seconds(2)  // long enough for the checks below on a loaded machine
             let began = ContinuousClock.now
             try await withDeadline("the drain ends", within: .seconds(10)) {
                 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -93,6 +93,17 @@ import Testing
         }
     }
 
+    @Test func submitDuringADrainIsRefusedAndStoresNothing() async throws {
+        try await Harness.with { harness in
+            let responder = Self.responder(harness)
+            await harness.dispatcher.drain(grace: .zero)
+            let refused = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop"}]}}"#)
+            #expect(refused.first?["error"] == .string("io.jobd.ShuttingDown"), "\(refused)")
+            #expect(harness.store.receivedWrites.isEmpty)
+        }
+    }
+
     @Test func cancelOfARunningJobRepliesOnceItHasEnded() async throws {
         try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
             let responder = Self.responder(harness)

@@ -19,6 +19,8 @@ final class FakeRunner: Runner {
         case error(String)
         /// Runs until `release(_:)` or a stop.
         case block
+        /// Runs past the attempt's timeout: the runner stops it itself, as the real ones do.
+        case timeOut
     }
 
     /// One attempt as the runner received it.
@@ -74,6 +76,10 @@ final class FakeRunner: Runner {
         case .exit(let code): outcome = RunOutcome(exitCode: code, error: "exit status \(code)", wallSeconds: 0)
         case .error(let text): outcome = RunOutcome(error: text, wallSeconds: 0)
         case .block: outcome = await blockUntilReleasedOrStopped(attempt.job, control: control)
+        case .timeOut:
+            let limit = attempt.timeout ?? .seconds(1)
+            control.stop(.timedOut(limit))
+            outcome = RunOutcome(signal: 15, error: "timeout after \(limit)", wallSeconds: 0)
         }
         control.finished()
         let stop = control.stopReason
