@@ -117,7 +117,11 @@ public final class JobdDaemon: Service {
     /// (requeueing what does not finish within the grace period), commits, and returns.
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.store.run() }
+            let storeStopped = AsyncStream<Void>.makeStream()
+            group.addTask {
+                await self.store.run()
+                storeStopped.continuation.finish()
+            }
             group.addTask { await self.dispatcher.run() }
             group.addTask { await self.pool.supervise() }
             group.addTask {
@@ -150,6 +154,10 @@ public final class JobdDaemon: Service {
             await listener.finishCalls(within: .milliseconds(500))
             await pool.shutdown()
             store.close()
+            // The drain's last writes (requeues, outcomes) commit before anything is cancelled: GRDB refuses a
+            // write from a cancelled task, and a requeue lost that way counts as an unclean stop at the next
+            // start (three of those and the job ends dead).
+            for await _ in storeStopped.stream {}
             // What is left are idle or waiting client connections.
             group.cancelAll()
         }
