@@ -155,6 +155,18 @@ let package = Package(
             dependencies: ["JobdRunners", "JobdHandlers", "JobdProtocol", "JobdTestSupport"],
             swiftSettings: swiftSettings
         ),
+        // The daemon's glue (dispatcher, completion, responder) against an in-memory store, fake runners
+        // and a test clock: no socket, no SQLite, no processes.
+        .testTarget(
+            name: "JobdServerTests",
+            dependencies: [
+                "JobdServer", "JobdStore", "JobdRunners", "JobdScheduler", "JobdHandlers", "JobdProtocol",
+                "JobdTestSupport", .product(name: "Logging", package: "swift-log"),
+                // The store contract runs on SQLiteStore over an in-memory GRDB queue too.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["JobdClient", "JobdVarlinkNIO", "JobdProtocol", "JobdTestSupport"],

@@ -70,3 +70,10 @@ public protocol JobStore: Sendable {
     /// Rewrites a job's class reason (a running job reclassified). Not awaited.
     func updateClassReason(_ id: JobID, reason: String)
 }
+
+extension JobStore {
+    /// An outcome with no pause before a retry.
+    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket {
+        finish(id, state: state, outcome: outcome, at: now, retryAt: nil)
+    }
+}

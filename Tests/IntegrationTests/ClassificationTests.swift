@@ -150,6 +150,9 @@ extension AgainstTheRealDaemon {
                 try await daemon.start()
                 let afterRestart = try await daemon.job(try await daemon.submit([JobSpec(argv: ["sleep", "0.05"])])[0])
                 #expect(afterRestart.class == .cpu && afterRestart.classReason?.contains("pinned to cpu") == true)
+                // Its run is recorded before Wait returns: a run still going would teach the profile again
+                // after the reset below (a loaded machine made this test fail that way).
+                _ = try await daemon.wait([afterRestart.id])
 
                 #expect(try await daemon.jobctl("profiles", "reset", "/usr/bin/sleep").status == 0)
                 let fresh = try await daemon.job(try await daemon.submit([JobSpec(argv: ["sleep", "0.05"])])[0])

@@ -31,7 +31,8 @@ extension AgainstTheRealDaemon {
             }
         }
 
-        @Test func anUncleanStopThatMissesAJobEndsItsCount() async throws {
+        @Test(.enabled(if: SystemTools.hasSQLite3, "needs /usr/bin/sqlite3; make deps installs it"))
+        func anUncleanStopThatMissesAJobEndsItsCount() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
                 let first = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
                 try await eventually("the first job runs") { try await daemon.job(first).state == .running ? true : nil }
@@ -45,7 +46,7 @@ extension AgainstTheRealDaemon {
                 try await daemon.killHard()
                 try await daemon.start()
                 let rows = try await runProgram(
-                    "/usr/bin/sqlite3", [daemon.database, "SELECT id, unclean_stops FROM jobs ORDER BY id"])
+                    SystemTools.sqlite3, [daemon.database, "SELECT id, unclean_stops FROM jobs ORDER BY id"])
                 #expect(rows.stdout == "\(first)|0\n\(urgent)|1\n", "\(rows)")
             }
         }

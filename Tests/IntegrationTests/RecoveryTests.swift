@@ -55,8 +55,10 @@ extension AgainstTheRealDaemon {
             }
         }
 
-        @Test func sigtermRequeuesWhatDoesNotFinishWithinTheGracePeriod() async throws {
-            try await DaemonProcess.with { daemon in
+        @Test(.enabled(if: SystemTools.hasSQLite3, "needs /usr/bin/sqlite3; make deps installs it"))
+        func sigtermRequeuesWhatDoesNotFinishWithinTheGracePeriod() async throws {
+            // Two CPU workers, whatever the cores: both jobs must run at once.
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "2"]) { daemon in
                 let slow = try await daemon.submit([JobSpec(argv: ["sleep", "300"])])[0]
                 let quick = try await daemon.submit([JobSpec(argv: ["sleep", "0.2"])])[0]
                 try await eventually("both run") {
@@ -65,7 +67,7 @@ extension AgainstTheRealDaemon {
                 #expect(try await daemon.terminate() == 0, "SIGTERM drains and exits 0")
                 // Straight from the file: the quick one finished within the grace period, the slow one is queued again.
                 let rows = try await runProgram(
-                    "/usr/bin/sqlite3", [daemon.database, "SELECT id, state, attempts, error FROM jobs ORDER BY id"])
+                    SystemTools.sqlite3, [daemon.database, "SELECT id, state, attempts, error FROM jobs ORDER BY id"])
                 #expect(rows.stdout == "\(slow)|queued|1|jobd stopped while attempt 1 ran; requeued\n\(quick)|succeeded|1|\n", "\(rows)")
             }
         }
@@ -91,11 +93,12 @@ extension AgainstTheRealDaemon {
             }
         }
 
-        @Test func aDatabaseFromANewerJobdIsRefused() async throws {
+        @Test(.enabled(if: SystemTools.hasSQLite3, "needs /usr/bin/sqlite3; make deps installs it"))
+        func aDatabaseFromANewerJobdIsRefused() async throws {
             try await DaemonProcess.with { daemon in
                 #expect(try await daemon.terminate() == 0)
                 let sqlite = try await runProgram(
-                    "/usr/bin/sqlite3",
+                    SystemTools.sqlite3,
                     [daemon.database, "INSERT INTO grdb_migrations (identifier) VALUES ('9999_from_the_future')"])
                 #expect(sqlite.status == 0, "\(sqlite)")
                 let refused = try await runProgram(Binaries.jobd, ["--socket", daemon.socket, "--database", daemon.database])

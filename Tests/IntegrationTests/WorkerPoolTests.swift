@@ -141,7 +141,8 @@ extension AgainstTheRealDaemon {
         }
 
         @Test func workersDieWithTheDaemon() async throws {
-            try await DaemonProcess.with { daemon in
+            // Two, whatever the cores (the default is one per core).
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "2"]) { daemon in
                 let workers = try await eventually("workers are up") { () -> [Int32]? in
                     let pids = try await daemon.status().workers.compactMap(\.pid)
                     return pids.count == 2 ? pids : nil

@@ -1,0 +1,130 @@
+import JobdHandlers
+import JobdProtocol
+import JobdRunners
+import JobdScheduler
+@testable import JobdServer
+import JobdStore
+import JobdTestSupport
+import Synchronization
+import Testing
+
+/// Calls straight into `Responder.respond(to:caller:send:)`, the listener's single entry point, with
+/// the dispatcher of a `Harness` behind it: the methods' replies and errors with no socket.
+@Suite struct ResponderTests {
+    /// The daemon's own user, whom a non-root daemon serves (and root sees every job anyway).
+    static let caller = Caller(pid: 1, uid: SystemInfo.userID, gid: 0)
+
+    static func responder(_ harness: Harness) -> Responder {
+        Responder(
+            dispatcher: harness.dispatcher, store: harness.store, classifier: Classifier(defaultClass: .cpu),
+            registry: .builtIn, profileBook: harness.profileBook,
+            pruner: Pruner(
+                store: harness.store, dispatcher: harness.dispatcher, logsDirectory: harness.directory.path,
+                logger: Harness.quietLogger),
+            configuration: harness.configuration, startedAt: .now, logger: Harness.quietLogger)
+    }
+
+    /// Sends one call as its JSON text; returns every reply frame, decoded as JSON.
+    static func call(_ responder: Responder, _ json: String) async throws -> [JSONValue] {
+        let message = Array(json.utf8)
+        let header = try WireJSON.decode(VarlinkCallHeader.self, from: message)
+        let replies = Mutex<[[UInt8]]>([])
+        try await responder.respond(to: IncomingCall(header: header, message: message), caller: caller) { bytes in
+            replies.withLock { $0.append(bytes) }
+        }
+        return try replies.withLock { $0 }.map { try WireJSON.decode(JSONValue.self, from: $0) }
+    }
+
+    @Test func anInvalidSubmitIsRefusedWithTheFieldNamed() async throws {
+        try await Harness.with { harness in
+            let responder = Self.responder(harness)
+            let empty = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":[]}]}}"#)
+            #expect(empty.count == 1)
+            #expect(empty.first?["error"] == .string("io.jobd.InvalidJob"))
+            #expect(empty.first?["parameters"]?["index"] == .int(0))
+            #expect(empty.first?["parameters"]?["reason"] == .string("an exec job needs a non-empty argv"))
+
+            let unknown = try await Self.call(
+                responder,
+                #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":["true"]},{"argv":["true"],"run_at":"x"}]}}"#)
+            #expect(unknown.first?["error"] == .string("org.varlink.service.InvalidParameter"))
+            #expect(unknown.first?["parameters"]?["parameter"] == .string("jobs.1.run_at"), "\(unknown)")
+
+            let priority = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","priority":1000001}]}}"#)
+            #expect(priority.first?["error"] == .string("io.jobd.InvalidJob"))
+            let reason = priority.first?["parameters"]?["reason"]?.stringValue ?? ""
+            #expect(reason.hasPrefix("priority must be in"), "\(reason)")
+
+            #expect(harness.store.receivedWrites.isEmpty, "nothing invalid reaches the store")
+        }
+    }
+
+    @Test func submitThenWaitRepliesWithTheFinishedJob() async throws {
+        let handler = FakeRunner("handler", always: .block)
+        try await Harness.with(handler: handler) { harness in
+            let responder = Self.responder(harness)
+            let submitted = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","max_attempts":2}]}}"#)
+            let id = try #require(submitted.first?["parameters"]?["ids"]?[element: 0]?.int64Value, "\(submitted)")
+            let job = JobID(rawValue: id)
+            #expect(try harness.row(job).class == .io, "noop declares io; it runs on the handler runner")
+            let replies = Locked<[JSONValue]?>(nil)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let reply = try await Self.call(
+                        responder, #"{"method":"io.jobd.Wait","parameters":{"ids":[\#(id)]}}"#)
+                    replies.set(reply)
+                }
+                try await handler.waitUntilBlocking(job)
+                try await staysFalse("Wait replied while the job ran") { replies.get != nil }
+                handler.release(job)
+                try await eventually("Wait replies") { replies.get != nil ? true : nil }
+                try await group.waitForAll()
+            }
+            let reply = try #require(replies.get)
+            #expect(reply.count == 1)
+            let record = reply.first?["parameters"]?["jobs"]?[element: 0]
+            #expect(record?["id"] == .int(id))
+            #expect(record?["state"] == .string("succeeded"), "\(reply)")
+            #expect(record?["max_attempts"] == .int(2))
+            #expect(handler.attempts(of: job).first?.work == .handler(name: "noop", payload: .null))
+        }
+    }
+
+    @Test func submitDuringADrainIsRefusedAndStoresNothing() async throws {
+        try await Harness.with { harness in
+            let responder = Self.responder(harness)
+            await harness.dispatcher.drain(grace: .zero)
+            let refused = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop"}]}}"#)
+            #expect(refused.first?["error"] == .string("io.jobd.ShuttingDown"), "\(refused)")
+            #expect(harness.store.receivedWrites.isEmpty)
+        }
+    }
+
+    @Test func cancelOfARunningJobRepliesOnceItHasEnded() async throws {
+        try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
+            let responder = Self.responder(harness)
+            let id = try await harness.submit(JobSpec(argv: ["/bin/sleep", "300"]))
+            try await harness.pool.waitUntilBlocking(id)
+            let reply = try await withDeadline("Cancel replies") {
+                try await Self.call(responder, #"{"method":"io.jobd.Cancel","parameters":{"id":\#(id.rawValue)}}"#)
+            }
+            #expect(reply.first?["parameters"]?["job"]?["state"] == .string("cancelled"), "\(reply)")
+            #expect(harness.pool.received.first?.stop == .cancelled)
+            let again = try await Self.call(
+                responder, #"{"method":"io.jobd.Cancel","parameters":{"id":\#(id.rawValue)}}"#)
+            #expect(again.first?["error"] == .string("io.jobd.JobFinished"), "\(again)")
+        }
+    }
+}
+
+extension JSONValue {
+    /// The element at `index` of an array, or nil.
+    fileprivate subscript(element index: Int) -> JSONValue? {
+        guard case .array(let elements) = self, elements.indices.contains(index) else { return nil }
+        return elements[index]
+    }
+}

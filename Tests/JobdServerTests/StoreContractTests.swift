@@ -1,0 +1,163 @@
+import GRDB
+import JobdProtocol
+import JobdStore
+import Logging
+import Testing
+
+/// The same checks of `JobStore`'s documented behaviour against `SQLiteStore` (on an in-memory
+/// database) and `InMemoryStore`: what the dispatcher tests learn from the fake holds for the real one.
+@Suite struct StoreContractTests {
+    enum Backend: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite, memory
+        var testDescription: String { rawValue }
+    }
+
+    /// Runs `body` with a fresh store of that backend (the SQLite one committing for the body's length).
+    private func withStore<R>(_ backend: Backend, _ body: (any JobStore) async throws -> R) async throws -> R {
+        switch backend {
+        case .memory:
+            return try await body(InMemoryStore())
+        case .sqlite:
+            let store = try SQLiteStore(writer: try DatabaseQueue(), logger: Harness.quietLogger)
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await store.run() }
+                defer { store.close() }
+                return try await body(store)
+            }
+        }
+    }
+
+    private func newJob(owner: UInt32 = 1000, maxAttempts: Int? = nil) -> NewJob {
+        NewJob(
+            spec: JobSpec(argv: ["true"], maxAttempts: maxAttempts), class: .cpu, classSource: .default,
+            classReason: nil, ownerUID: owner, ownerGID: owner, createdAt: Timestamp(secondsSinceEpoch: 1000))
+    }
+
+    private func at(_ seconds: Double) -> Timestamp { Timestamp(secondsSinceEpoch: seconds) }
+
+    /// Returns once every write queued before has committed (writes commit in order).
+    private func settled(_ store: any JobStore) async throws {
+        try await store.requeue([]).committed()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func idsIncreaseAndJobsStartQueued(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let first = try await store.submit([newJob(), newJob()]).ids
+            let second = try await store.submit([newJob()]).ids
+            #expect(first == [JobID(1), JobID(2)] && second == [JobID(3)])
+            let job = try #require(try await store.job(JobID(3)))
+            #expect(job.state == .queued && job.attempts == 0 && job.maxAttempts == 1)
+            #expect(try await store.jobs([JobID(1), JobID(9)]).keys.sorted() == [JobID(1)], "unknown ids are absent")
+            #expect(try await store.owners([JobID(2)]) == [JobID(2): 1000])
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRetryKeepsItsOutcomeWithoutAFinishTimeAndTheEndHasOne(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let id = try await store.submit([newJob(maxAttempts: 2)]).ids[0]
+            store.recordStarted(id, at: at(10))
+            let failed = RunOutcome(exitCode: 3, error: "exit 3", wallSeconds: 1)
+            try await store.finish(id, state: .queued, outcome: failed, at: at(11)).committed()
+            var job = try #require(try await store.job(id))
+            #expect(job.state == .queued && job.attempts == 1 && job.exitCode == 3 && job.finishedAt == nil)
+            store.recordStarted(id, at: at(12))
+            try await settled(store)
+            job = try #require(try await store.job(id))
+            #expect(job.state == .running && job.attempts == 2 && job.error == nil && job.startedAt == at(12))
+            let last = RunOutcome(exitCode: 4, wallSeconds: 2)
+            try await store.finish(id, state: .dead, outcome: last, at: at(14)).committed()
+            job = try #require(try await store.job(id))
+            #expect(job.state == .dead && job.exitCode == 4 && job.finishedAt == at(14) && job.wallSeconds == 2)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func cancelWaitingRefusesARunningOrFinishedJob(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let ids = try await store.submit([newJob(), newJob(), newJob()]).ids
+            store.recordStarted(ids[1], at: at(10))
+            store.recordStarted(ids[2], at: at(10))
+            let success = RunOutcome(exitCode: 0, wallSeconds: 0)
+            try await store.finish(ids[2], state: .succeeded, outcome: success, at: at(11)).committed()
+            #expect(try await store.cancelWaiting(ids[0], at: at(12)))
+            #expect(try await store.cancelWaiting(ids[1], at: at(12)) == false, "running")
+            #expect(try await store.cancelWaiting(ids[2], at: at(12)) == false, "finished")
+            #expect(try await store.cancelWaiting(JobID(99), at: at(12)) == false, "no such job")
+            let cancelled = try #require(try await store.job(ids[0]))
+            #expect(cancelled.state == .cancelled && cancelled.finishedAt == at(12))
+            #expect(cancelled.error == "cancelled before it started")
+            #expect(try await store.job(ids[1])?.state == .running)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func requeueAndRecoverPutRunningJobsBackAndTheThirdUncleanStopEndsOneDead(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let ids = try await store.submit([newJob(), newJob(), newJob()]).ids
+            store.recordStarted(ids[0], at: at(10))
+            try await store.requeue([ids[0], ids[1]]).committed()
+            let requeued = try #require(try await store.job(ids[0]))
+            #expect(requeued.state == .queued && requeued.error == "jobd stopped while attempt 1 ran; requeued")
+            #expect(try await store.job(ids[1])?.error == nil, "only running jobs are requeued")
+            // Job 3 is found running by three recoveries in a row.
+            for stop in 1...3 {
+                store.recordStarted(ids[2], at: at(20))
+                try await settled(store)
+                let startup = try await store.recover(at: at(30))
+                if stop < 3 {
+                    #expect(startup.requeued == [ids[2]] && startup.poisoned.isEmpty)
+                    #expect(startup.ready.map(\.id) == ids, "every queued job, oldest first")
+                } else {
+                    #expect(startup.requeued.isEmpty && startup.poisoned == [ids[2]])
+                    #expect(startup.counts[.cpu]?.dead == 1 && startup.counts[.cpu]?.queued == 2)
+                }
+            }
+            let poisoned = try #require(try await store.job(ids[2]))
+            #expect(poisoned.state == .dead && poisoned.attempts == 3 && poisoned.finishedAt == at(30))
+            #expect(poisoned.error == "the daemon stopped uncleanly 3 times while it ran")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func pruneDeletesOnlyFinishedJobsOldestFinishFirst(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let ids = try await store.submit([newJob(), newJob(), newJob(owner: 7), newJob(), newJob()]).ids
+            for (index, id) in ids.prefix(3).enumerated() {
+                store.recordStarted(id, at: at(10))
+                try await store.finish(
+                    id, state: .succeeded, outcome: RunOutcome(exitCode: 0, wallSeconds: 0), at: at(Double(30 - index))
+                ).committed()
+            }
+            store.recordStarted(ids[3], at: at(10))  // running; ids[4] stays queued
+            try await settled(store)
+            let everything = Set(JobState.allCases)
+            func prune(by cutoff: Double, _ states: Set<JobState>, owner: UInt32? = nil, limit: Int = 10) async throws
+                -> [JobID]
+            {
+                try await store.prune(finishedBy: at(cutoff), states: states, ownerUID: owner, limit: limit).map(\.id)
+            }
+            #expect(try await prune(by: 100, everything, owner: 7) == [ids[2]])
+            let pruned = try await store.prune(finishedBy: at(100), states: everything, ownerUID: nil, limit: 1)
+            #expect(pruned == [PrunedJob(id: ids[1], class: .cpu, state: .succeeded)], "oldest finish first")
+            #expect(try await prune(by: 29, everything).isEmpty)
+            #expect(try await prune(by: 100, [.queued, .running]).isEmpty)
+            #expect(try await prune(by: 100, everything) == [ids[0]])
+            #expect(try await store.jobs(ids).keys.sorted() == [ids[3], ids[4]], "unfinished jobs are never pruned")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func listingIsNewestFirstAndSaysWhetherMoreMatch(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let ids = try await store.submit([newJob(), newJob(owner: 7), newJob(), newJob()]).ids
+            let page = try await store.jobs(
+                matching: JobFilter(states: nil, queue: nil, beforeID: nil, limit: 2, ownerUID: nil))
+            #expect(page.jobs.map(\.id) == [ids[3], ids[2]] && page.more)
+            let next = try await store.jobs(
+                matching: JobFilter(states: [.queued], queue: "default", beforeID: ids[2], limit: 2, ownerUID: 1000))
+            #expect(next.jobs.map(\.id) == [ids[0]] && !next.more)
+        }
+    }
+}
