@@ -52,6 +52,7 @@ struct JobdBench: AsyncParsableCommand {
         }
         lineBufferStandardOutput()
         let table = ResultTable()
+        let startLoad = loadAverage()
         print("jobd-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, 2 CPU workers; each workload on a fresh daemon (and a fresh peer server)")
 
         // The exec limit of this machine, now: 2-way exec jobs cannot pass 2 ÷ one spawn's time.
@@ -184,6 +185,7 @@ struct JobdBench: AsyncParsableCommand {
         if wants("mixed") && runs("jobd") { try await mixed() }
         if wants("queued") && runs("jobd") { try await queued() }
 
+        table.note("Load average (1 min) at the start \(startLoad), at the end \(loadAverage()): other work on the machine moves every figure.")
         print("")
         print(table.markdown())
     }
@@ -504,6 +506,11 @@ func writeFile(_ path: String, bytes: Int) throws {
         }
     }
     try data.write(to: URL(fileURLWithPath: path))
+}
+
+/// The 1-minute load average, as /proc/loadavg gives it.
+func loadAverage() -> String {
+    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").first.map(String.init) ?? "?"
 }
 
 func seconds(_ duration: Duration) -> Double {

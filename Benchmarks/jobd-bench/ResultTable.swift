@@ -101,7 +101,8 @@ final class ResultTable: @unchecked Sendable {
                 lines.append(
                     "| \(figure.label) | \(text(.jobd)) | \(text(.beanstalkd)) | \(ratio(.beanstalkd)) | \(text(.taskSpooler)) | \(ratio(.taskSpooler)) |")
             }
-            return (lines + [""] + notes.map { "- " + $0 }).joined(separator: "\n")
+            let legend = "Ratios are jobd ÷ peer: on ↑ rows above 1 is jobd ahead, on ↓ rows below 1 is."
+            return (lines + [""] + ([legend] + notes).map { "- " + $0 }).joined(separator: "\n")
         }
     }
 }
