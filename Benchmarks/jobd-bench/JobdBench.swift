@@ -69,7 +69,8 @@ struct JobdBench: AsyncParsableCommand {
                 beanstalkd = Beanstalkd(binary: binary, table: table)
                 table.versions[.beanstalkd] = beanstalkd!.version
             } else {
-                table.set(Figure.allCases, .beanstalkd, text: "not installed")
+                table.notInstalled(.beanstalkd)
+                print("beanstalkd: not installed (make bench-deps installs it); its column says so")
             }
         }
         if runs("tsp") {
@@ -77,7 +78,8 @@ struct JobdBench: AsyncParsableCommand {
                 taskSpooler = TaskSpooler(binary: binary, table: table)
                 table.versions[.taskSpooler] = taskSpooler!.version
             } else {
-                table.set(Figure.allCases, .taskSpooler, text: "not installed")
+                table.notInstalled(.taskSpooler)
+                print("task-spooler (tsp): not installed (make bench-deps installs it); its column says so")
             }
         }
         // A peer's failure is printed and left out of the table, never the end of the run.
@@ -185,6 +187,7 @@ struct JobdBench: AsyncParsableCommand {
         if wants("mixed") && runs("jobd") { try await mixed() }
         if wants("queued") && runs("jobd") { try await queued() }
 
+        table.note("Jobs per workload: W1 \(noopJobs), W2 \(hashJobs), W3 \(sleepJobs), W4 \(execJobs), W5 \(sequentialJobs); CLI calls: submit-and-wait \(submitWaitCalls), status \(statusCalls).")
         table.note("Load average (1 min) at the start \(startLoad), at the end \(loadAverage()): other work on the machine moves every figure.")
         print("")
         print(table.markdown())

@@ -17,15 +17,15 @@ enum Figure: CaseIterable {
 
     var label: String {
         switch self {
-        case .w1JobsPerSecond: "W1 20,000 no-op, batched, durable: jobs/s ↑"
-        case .w2CommandEfficiency: "W2 200 × ~20 ms CPU command, 2 workers: efficiency ↑"
+        case .w1JobsPerSecond: "W1 no-op jobs, batched, durable: jobs/s ↑"
+        case .w2CommandEfficiency: "W2 ~20 ms CPU command, 2 workers: efficiency ↑"
         case .w2HandlerEfficiency: "W2 same work in-process (jobd: sha256 handler in the worker): efficiency ↑"
-        case .w3Makespan: "W3 5,000 × wait 1 s: makespan s ↓"
+        case .w3Makespan: "W3 jobs that wait 1 s, all at once: makespan s ↓"
         case .w3DaemonRSS: "W3 peak RSS, server alone: MB ↓"
         case .w3TotalRSS: "W3 peak RSS, server + workers: MB ↓"
-        case .w4JobsPerSecond: "W4 1,000 × /bin/true, 2 at a time: jobs/s ↑"
+        case .w4JobsPerSecond: "W4 /bin/true, 2 at a time: jobs/s ↑"
         case .w4PercentOfLimit: "W4 % of the exec limit ↑"
-        case .w5P50: "W5 1,000 no-op one after another: p50 ms ↓"
+        case .w5P50: "W5 no-op jobs one after another: p50 ms ↓"
         case .w5P99: "W5 p99 ms ↓"
         case .submitWaitP50: "CLI submit-and-wait `/bin/true`, one after another: p50 ms ↓"
         case .submitWaitP99: "CLI submit-and-wait p99 ms ↓"
@@ -55,6 +55,7 @@ final class ResultTable: @unchecked Sendable {
     private let lock = NSLock()
     private var cells: [Figure: [BenchSystem: Cell]] = [:]
     private var notes: [String] = []
+    private var missing: Set<BenchSystem> = []
     var versions: [BenchSystem: String] = [:]
 
     func set(_ figure: Figure, _ system: BenchSystem, _ value: Double) { set(figure, system, .value(value)) }
@@ -67,6 +68,9 @@ final class ResultTable: @unchecked Sendable {
     func set(_ figures: [Figure], _ system: BenchSystem, text: String) {
         for figure in figures { set(figure, system, .text(text)) }
     }
+
+    /// The system is not installed: its cells say so on every row that runs.
+    func notInstalled(_ system: BenchSystem) { lock.withLock { _ = missing.insert(system) } }
 
     func note(_ line: String) { lock.withLock { notes.append(line) } }
 
@@ -91,7 +95,7 @@ final class ResultTable: @unchecked Sendable {
                     switch row[system] {
                     case .value(let value)?: String(format: figure.format, value)
                     case .text(let text)?: text
-                    case nil: "not run"
+                    case nil: missing.contains(system) ? "not installed" : "not run"
                     }
                 }
                 func ratio(_ peer: BenchSystem) -> String {
