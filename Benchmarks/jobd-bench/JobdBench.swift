@@ -29,6 +29,8 @@ struct JobdBench: AsyncParsableCommand {
             Run only these, comma-separated: workloads (w1 … w5, submit-wait, status, mixed, queued) and/or             systems (jobd, peers = beanstalkd and tsp, beanstalkd, tsp). No workload named: all; no system             named: all. E.g. --only peers, --only w4,jobd,beanstalkd.
             """)
     var only: String?
+    @Option(help: .private) var beanstalkdConsumer: UInt16?
+    @Option(help: .private) var consumerArgv: [String] = []
     @Flag(help: "jobd alone: no beanstalkd or task-spooler runs (their columns say \"not run\").") var noPeers = false
 
     private static let workloads: Set<String> = ["w1", "w2", "w3", "w4", "w5", "submit-wait", "status", "mixed", "queued"]
@@ -42,6 +44,8 @@ struct JobdBench: AsyncParsableCommand {
     private var selected: Set<String> { Set((only ?? "").split(separator: ",").map(String.init)) }
 
     func run() async throws {
+        // One of beanstalkd's consumer processes in W2 and W4 (Peers/Beanstalkd.swift), not a bench run.
+        if let beanstalkdConsumer { return try Beanstalkd.consume(port: beanstalkdConsumer, command: consumerArgv) }
         let names = selected
         let workloadNames = names.intersection(Self.workloads)
         let systemNames = names.intersection(Self.systems)
@@ -109,7 +113,7 @@ struct JobdBench: AsyncParsableCommand {
             }
             peer("beanstalkd W2", [.w2CommandEfficiency], .beanstalkd) {
                 guard let beanstalkd else { return }
-                makespans.append((.beanstalkd, "beanstalkd, 2 consumers exec'ing it", try beanstalkd.commands(hashJobs, command.argv)))
+                makespans.append((.beanstalkd, "beanstalkd, 2 consumer processes exec'ing it", try beanstalkd.commands(hashJobs, command.argv)))
             }
             peer("task-spooler W2", [.w2CommandEfficiency], .taskSpooler) {
                 guard let taskSpooler else { return }
@@ -150,7 +154,7 @@ struct JobdBench: AsyncParsableCommand {
             peer("beanstalkd W4", [.w4JobsPerSecond, .w4PercentOfLimit], .beanstalkd) {
                 guard let beanstalkd else { return }
                 let rate = record(.beanstalkd, try beanstalkd.commands(execJobs, ["/bin/true"]))
-                print(String(format: "beanstalkd W4 %d × /bin/true, 2 consumers exec'ing it: %.0f jobs/s, %.0f%% of the exec limit", execJobs, rate, rate / execLimit * 100))
+                print(String(format: "beanstalkd W4 %d × /bin/true, 2 consumer processes exec'ing it: %.0f jobs/s, %.0f%% of the exec limit", execJobs, rate, rate / execLimit * 100))
             }
             peer("task-spooler W4", [.w4JobsPerSecond, .w4PercentOfLimit], .taskSpooler) {
                 guard let taskSpooler else { return }

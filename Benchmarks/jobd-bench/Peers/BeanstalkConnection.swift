@@ -1,7 +1,7 @@
 import Foundation
 
 /// A blocking client of beanstalkd's text protocol on one TCP connection: just the commands the bench
-/// uses (use, watch, put, reserve, delete), and pipelining (`send` several, then read the replies).
+/// uses (use, watch, ignore, put, reserve, delete, stats-tube), and pipelining (`send` several, then read the replies).
 ///
 /// Hand-written: there is no Swift beanstalkd library in the package mirror, and the protocol is a few
 /// lines (`put <pri> <delay> <ttr> <bytes>\r\n<data>\r\n` → `INSERTED <id>\r\n`; `reserve\r\n` →
@@ -51,6 +51,17 @@ final class BeanstalkConnection: @unchecked Sendable {
     }
 
     func delete(_ id: Int) throws { try expect(send: "delete \(id)\r\n", "DELETED") }
+
+    /// How many connections watch `tube` (`stats-tube`'s current-watching).
+    func watching(_ tube: String) throws -> Int {
+        try send("stats-tube \(tube)\r\n")
+        let line = try readLine()
+        if line == "NOT_FOUND" { return 0 }
+        guard line.hasPrefix("OK "), let size = Int(line.dropFirst(3)) else { throw BenchError("beanstalkd: stats-tube: \(line)") }
+        let yaml = String(decoding: try readBytes(size + 2).prefix(size), as: UTF8.self)
+        let field = yaml.split(separator: "\n").first { $0.hasPrefix("current-watching: ") }
+        return field.flatMap { Int($0.dropFirst("current-watching: ".count)) } ?? 0
+    }
 
     // MARK: Pipelining
 

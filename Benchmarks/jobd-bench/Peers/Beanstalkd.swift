@@ -1,8 +1,9 @@
 import Foundation
 
-/// beanstalkd on PEERS.md's workloads, each on a fresh server (see BeanstalkServer), driven by this
-/// process: producers and consumers are threads, each with its own connection. Exec jobs (W2, W4) are
-/// run by 2 consumer threads that posix_spawn the command per job and delete the job when it exits.
+/// beanstalkd on PEERS.md's workloads, each on a fresh server (see BeanstalkServer). No-op jobs (W1, W3,
+/// W5): producer and consumer are threads of this process, each with its own connection. Exec jobs (W2,
+/// W4): 2 consumer processes (this binary again, `--beanstalkd-consumer`), each of which reserves a job,
+/// posix_spawns the command, waits for it and deletes the job.
 struct Beanstalkd {
     let binary: String
     let table: ResultTable
@@ -74,34 +75,51 @@ struct Beanstalkd {
         return seconds(ContinuousClock.now - started)
     }
 
-    /// W2 and W4: `count` jobs whose consumer runs `command`, 2 consumers; makespan from the first put to
-    /// the last job deleted. Each consumer stops at a low-priority "stop" job put after the work.
+    /// W2 and W4: `count` jobs whose consumer runs `command`, 2 consumer processes; makespan from the first
+    /// put (both consumers connected and watching) to both consumers gone. Each consumer stops at a
+    /// low-priority "stop" job put after the work.
     func commands(_ count: Int, _ command: [String]) throws -> Double {
         try withServer { server in
             let producer = try BeanstalkConnection(port: server.port)
-            try producer.use("exec")
+            try producer.use(Self.execTube)
             let consumers = try (0..<2).map { _ in
-                let consumer = try BeanstalkConnection(port: server.port)
-                try consumer.watch("exec")
-                try consumer.ignore("default")
-                return consumer
+                try Spawn.start(
+                    ["/proc/self/exe", "--beanstalkd-consumer", String(server.port)]
+                        + command.flatMap { ["--consumer-argv", $0] })
+            }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try producer.watching(Self.execTube) < consumers.count {
+                guard ContinuousClock.now < deadline else {
+                    for pid in consumers { kill(pid, SIGKILL); Spawn.wait(pid) }
+                    throw BenchError("the beanstalkd consumers did not connect")
+                }
+                usleep(1_000)
             }
             let started = ContinuousClock.now
             try producer.send(
                 String(repeating: BeanstalkConnection.put("run"), count: count)
                     + String(repeating: BeanstalkConnection.put("stop", pri: Int(UInt32.max)), count: consumers.count))
             for _ in 0..<(count + consumers.count) { _ = try producer.readInserted() }
-            try onThreads(consumers.map { consumer in
-                {
-                    while true {
-                        let (id, body) = try consumer.reserve()
-                        if body == "run", Spawn.wait(try Spawn.start(command)) != 0 { throw BenchError("\(command[0]) failed") }
-                        try consumer.delete(id)
-                        if body == "stop" { return }
-                    }
-                }
-            })
-            return seconds(ContinuousClock.now - started)
+            let statuses = consumers.map { Spawn.wait($0) }
+            let elapsed = seconds(ContinuousClock.now - started)
+            if let failed = statuses.first(where: { $0 != 0 }) { throw BenchError("a beanstalkd consumer exited with \(failed)") }
+            return elapsed
+        }
+    }
+
+    static let execTube = "exec"
+
+    /// One consumer process of W2/W4 (`jobd-bench --beanstalkd-consumer PORT --consumer-argv ...`): reserve
+    /// a job from the exec tube, run `command` (exit status 0 expected), delete the job; until "stop".
+    static func consume(port: UInt16, command: [String]) throws {
+        let connection = try BeanstalkConnection(port: port)
+        try connection.watch(execTube)
+        try connection.ignore("default")
+        while true {
+            let (id, body) = try connection.reserve()
+            if body == "run", Spawn.wait(try Spawn.start(command)) != 0 { throw BenchError("\(command[0]) failed") }
+            try connection.delete(id)
+            if body == "stop" { return }
         }
     }
 
