@@ -24,10 +24,7 @@ struct JobdBench: AsyncParsableCommand {
     @Option(help: "Mixed workload: CPU-heavy commands.") var mixedCPU: Int = 40
     @Option(help: "Mixed workload: sleep-heavy commands.") var mixedSleep: Int = 400
     @Option(help: "Queued: jobs held in the queue behind one busy worker.") var queuedJobs: Int = 1_000_000
-    @Option(
-        help: """
-            Run only these, comma-separated: workloads (w1 … w5, submit-wait, status, mixed, queued) and/or             systems (jobd, peers = beanstalkd and tsp, beanstalkd, tsp). No workload named: all; no system             named: all. E.g. --only peers, --only w4,jobd,beanstalkd.
-            """)
+    @Option(help: "Run only these, comma-separated: workloads (w1 … w5, submit-wait, status, mixed, queued) and/or systems (jobd, peers = beanstalkd and tsp, beanstalkd, tsp). No workload named: all; no system named: all. E.g. --only peers, --only w4,jobd,beanstalkd.")
     var only: String?
     @Option(help: .private) var beanstalkdConsumer: UInt16?
     @Option(help: .private) var consumerArgv: [String] = []
