@@ -18,7 +18,7 @@ ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 STATE_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/jobd
 
-.PHONY: deps build release run test bench install uninstall man test-systemd clean
+.PHONY: deps build release run test bench bench-deps install uninstall man test-systemd clean
 
 # What the build needs from the system: SQLite's headers (GRDB links the system libsqlite3), and the
 # reference varlink client that the interoperability test drives jobd with; the sqlite3 shell, with which
@@ -54,8 +54,18 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# The figures of ../shared/PEERS.md, against a release build; not part of the tests.
-bench: release
+# The peers `make bench` measures beside jobd (see docs/BENCHMARKS.md), from Debian's packages; installed
+# only if missing. If they cannot be installed the bench prints "not installed" in their columns.
+bench-deps:
+	@dpkg -s beanstalkd task-spooler >/dev/null 2>&1 || { \
+	  echo "installing beanstalkd task-spooler (the peers of make bench)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq beanstalkd task-spooler; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq beanstalkd task-spooler; fi; } \
+	  || echo "note: beanstalkd/task-spooler not installed; make bench prints 'not installed' for them"
+
+# The figures of ../shared/PEERS.md, jobd beside beanstalkd and task-spooler in one run, against a release
+# build; not part of the tests. Ends with a markdown table (docs/BENCHMARKS.md explains its rows).
+bench: release bench-deps
 	.build/release/jobd-bench --bin-dir .build/release
 
 # Binaries, systemd units (system and user), sysusers.d/tmpfiles.d snippets, the example configuration, man

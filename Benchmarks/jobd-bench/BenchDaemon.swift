@@ -33,18 +33,16 @@ final class BenchDaemon {
     }
 
     /// Peak resident set size of the daemon so far (VmHWM), in bytes.
-    var peakRSS: Int64 { statusField("VmHWM:") }
+    var peakRSS: Int64 { ProcStats.statusField(process.processIdentifier, "VmHWM:") }
+
+    /// The daemon's peak RSS plus each of its descendants' (its workers'), in bytes: an upper bound of
+    /// their peak together.
+    var peakRSSWithWorkers: Int64 {
+        ProcStats.descendants(of: process.processIdentifier).reduce(peakRSS) { $0 + ProcStats.statusField($1, "VmHWM:") }
+    }
 
     /// Resident set size of the daemon now (VmRSS), in bytes.
-    var currentRSS: Int64 { statusField("VmRSS:") }
-
-    private func statusField(_ name: String) -> Int64 {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
-            let kb = Int64(line.split(separator: " ").dropFirst().first ?? "")
-        else { return 0 }
-        return kb * 1024
-    }
+    var currentRSS: Int64 { ProcStats.statusField(process.processIdentifier, "VmRSS:") }
 
     /// SIGTERM, wait, and remove the files unless they are kept for a restart.
     func stop(keepFiles: Bool = false) {
