@@ -61,6 +61,11 @@ actor Dispatcher {
     /// retry); the others are read from the store as they start.
     private var plans: [JobID: JobPlan] = [:]
     private var controls: [JobID: RunControl] = [:]
+    /// Attempts that have ended but whose outcome has not committed yet: the drain waits for them too, so
+    /// a job that finished within the grace is answered as finished, not as "shutting down".
+    private var outcomesInFlight = 0
+    /// Waiting jobs whose cancel is being written: out of every queue, still active until it commits.
+    private var cancelling: Set<JobID> = []
     private var counts: [JobClass: StateCounts]
     private var waiters = Waiters()
     /// Drains waiting for the last running attempt to end, by token.
@@ -359,7 +364,7 @@ actor Dispatcher {
             of: plan.id, first: commit, retry: state == .queued && stop != .shutdown ? nil : write)
         logger.debug("job \(plan.id) \(state.rawValue)", metadata: ["job": "\(plan.id)"])
         // Waiters wake only once the outcome is stored: what they then read is what a restart would find.
-        if committed { await outcomeCommitted(plan, state: state) }
+        await outcomeWritten(plan, state: state, committed: committed)
     }
 
     /// Runs one attempt on its path's runner; an I/O-class command is watched for CPU burn meanwhile.
@@ -387,9 +392,12 @@ actor Dispatcher {
     /// The attempt's process is gone and its outcome is queued: its slot goes to the next job now.
     private func attemptEnded(_ plan: JobPlan, state: JobState, retryAt: Timestamp?) {
         controls[plan.id] = nil
-        if controls.isEmpty { resumeIdleWaiters() }
+        outcomesInFlight += 1
         counts[plan.class, default: StateCounts()].running -= 1
         counts[plan.class, default: StateCounts()][retryAt == nil ? state : .scheduled] += 1
+        // While draining the scheduler is frozen: a freed slot would mark the next job running in it, and a
+        // job it thinks runs could then no longer be cancelled as the waiting job it is.
+        guard !isDraining else { return }
         var actions = scheduler.jobFinished(plan.id)
         if state == .queued && !isDraining {
             var retry = plan
@@ -406,9 +414,12 @@ actor Dispatcher {
         if !isDraining { perform(actions) }
     }
 
-    /// The outcome has committed: clients waiting for the job see its final record from now on.
-    private func outcomeCommitted(_ plan: JobPlan, state: JobState) {
-        guard state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
+    /// The outcome's write is over: committed (clients waiting for the job see its final record from now
+    /// on), or given up (the store closed, or the task was stopped; a restart requeues the job).
+    private func outcomeWritten(_ plan: JobPlan, state: JobState, committed: Bool) {
+        outcomesInFlight -= 1
+        if isIdle { resumeIdleWaiters() }
+        guard committed, state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
         active[plan.id] = nil
         finishedSinceStart += 1
         waiters.finished(plan.id)
@@ -420,36 +431,56 @@ actor Dispatcher {
     /// Cancels a waiting job at once, or tells a running one to stop.
     /// - Throws: a storage error; the job then stays queued.
     func cancel(_ id: JobID) async throws -> CancelResult {
-        guard let job = active[id] else { return .notActive }
-        let blockedEntry = blocked.removeValue(forKey: id)
-        let wasScheduled = blockedEntry != nil || due.remove(id)
-        guard wasScheduled || scheduler.remove(id) else {
-            controls[id]?.stop(.cancelled)
+        guard let job = active[id], !cancelling.contains(id) else {
+            return active[id] == nil ? .notActive : .stopping
+        }
+        if let control = controls[id] {
+            control.stop(.cancelled)
             return .stopping
         }
-        active[id] = nil
-        let plan = plans.removeValue(forKey: id)
+        // Waiting: for other jobs, for its time, or for a slot.
+        let blockedEntry = blocked.removeValue(forKey: id)
+        let wasDue = blockedEntry == nil && due.remove(id)
+        let wasReady = blockedEntry == nil && !wasDue && scheduler.remove(id)
+        // Still active until the cancel commits: a Wait meanwhile waits for it.
+        cancelling.insert(id)
+        defer { cancelling.remove(id) }
+        let stored: Bool
         do {
-            _ = try await store.cancelWaiting(id, at: completion.now())
+            stored = try await store.cancelWaiting(id, at: completion.now())
         } catch {
-            plans[id] = plan
-            active[id] = job
-            if let blockedEntry {
-                blocked[id] = blockedEntry
-            } else if wasScheduled {
-                due.add(id, due: 0)  // its time is lost; it starts at once rather than never
-                armTimer()
-            } else {
-                enqueue(id, job)
-            }
+            putBack(id, job, blocked: blockedEntry, wasDue: wasDue, wasReady: wasReady)
             throw error
         }
-        counts[job.class, default: StateCounts()][wasScheduled ? .scheduled : .queued] -= 1
+        guard stored else {
+            // The row is not waiting although the job is: a retry whose outcome could not be written
+            // (its row still says running). Nothing changed; the job goes on as it was.
+            putBack(id, job, blocked: blockedEntry, wasDue: wasDue, wasReady: wasReady)
+            throw JobdError.storageFailed(
+                "job \(id) waits for its next attempt, but the disk has not taken its last outcome yet; "
+                    + "nothing was cancelled: try again in a moment")
+        }
+        active[id] = nil
+        plans[id] = nil
+        counts[job.class, default: StateCounts()][blockedEntry != nil || wasDue ? .scheduled : .queued] -= 1
         counts[job.class, default: StateCounts()].cancelled += 1
         finishedSinceStart += 1
         waiters.finished(id)
         dependencyEnded(id, state: .cancelled)
         return .cancelledWaiting
+    }
+
+    /// A waiting job whose cancel failed goes back where it waited. While draining nothing is started:
+    /// the job stays stored as waiting, and the next start runs it.
+    private func putBack(_ id: JobID, _ job: ActiveJob, blocked entry: (remaining: Int, runAt: Double?)?, wasDue: Bool, wasReady: Bool) {
+        if let entry {
+            blocked[id] = entry
+        } else if wasDue {
+            due.add(id, due: 0)  // its time is lost; it starts at once rather than never
+            armTimer()
+        } else if wasReady && !isDraining {
+            perform(scheduler.enqueue(ReadyJob(id: id, class: job.class, priority: job.priority)))
+        }
     }
 
     /// Finished jobs were deleted from the store (retention, `io.jobd.Prune`): the kept counts lose them,
@@ -540,7 +571,8 @@ actor Dispatcher {
         dueTimer = nil
     }
 
-    /// Returns when no attempt is running, or at the deadline, whichever comes first.
+    /// Returns when no attempt is running and no outcome is being written, or at the deadline, whichever
+    /// comes first.
     private nonisolated func untilNoneRunning(deadline: ContinuousClock.Instant) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.noneRunning() }
@@ -550,13 +582,13 @@ actor Dispatcher {
         }
     }
 
-    /// Suspends until no attempt runs; a cancelled wait returns at once.
+    /// Suspends until the dispatcher is idle (``isIdle``); a cancelled wait returns at once.
     private func noneRunning() async {
         let token = nextIdleToken
         nextIdleToken += 1
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                if controls.isEmpty || Task.isCancelled {
+                if isIdle || Task.isCancelled {
                     continuation.resume()
                 } else {
                     idleWaiters[token] = continuation
@@ -571,6 +603,9 @@ actor Dispatcher {
         idleWaiters.removeValue(forKey: token)?.resume()
     }
 
+    /// No attempt runs and no outcome is on its way to the store.
+    private var isIdle: Bool { controls.isEmpty && outcomesInFlight == 0 }
+
     private func resumeIdleWaiters() {
         let waiting = idleWaiters
         idleWaiters.removeAll()
@@ -582,7 +617,7 @@ actor Dispatcher {
         hasDrained = true
         waiters.answerAllAtShutdown()
     }
-    private func runningCount() -> Int { controls.count }
+    private func runningCount() -> Int { controls.count + outcomesInFlight }
     private func runningControls() -> [RunControl] { Array(controls.values) }
     var isShuttingDown: Bool { isDraining }
 }

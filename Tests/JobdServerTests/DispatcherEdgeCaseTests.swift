@@ -5,13 +5,12 @@ import JobdStore
 import JobdTestSupport
 import Testing
 
-/// What the dispatcher gets wrong today, each shown by a test of the behaviour it should have. The
-/// failing expectations sit in `withKnownIssue`: the suite stays green, and the day the dispatcher is
-/// fixed the test fails with "known issue was not recorded", so the wrapper is removed then.
-@Suite struct DispatcherKnownIssueTests {
-    /// `cancel` takes a waiting job out of `active` before its write has committed, so a Wait that
-    /// arrives meanwhile returns at once: the client reads the job still `queued`, and if the write then
-    /// fails the job runs after all.
+/// Five ways the dispatcher once went wrong around cancel and drain, found by this seam; each test shows
+/// the behaviour it has now.
+@Suite struct DispatcherEdgeCaseTests {
+    /// `cancel` once took a waiting job out of `active` before its write had committed, so a Wait that
+    /// arrived meanwhile returned at once, with the job still `queued` (and running after all if the write
+    /// failed). A Wait now answers once the cancel is stored.
     @Test func aWaitDuringACancelsCommitReturnsOnlyOnceTheCancelIsStored() async throws {
         try await Harness.with(cpuSlots: 1, pool: FakeRunner("pool", always: .block)) { harness in
             let running = try await harness.submit(JobSpec(argv: ["slow"]))
@@ -25,20 +24,21 @@ import Testing
                 try await eventually("the cancel is queued") {
                     store.waitingWrites.contains(.cancelWaiting(waiting)) ? true : nil
                 }
-                let finished = await dispatcher.waitUntilFinished([waiting])
-                withKnownIssue("Wait answers before the cancel has committed") {
-                    #expect(
-                        !finished || store.row(waiting)?.state == .cancelled, "Wait returned with the job still queued")
+                let answered = Locked<Bool?>(nil)
+                group.addTask { answered.set(await dispatcher.waitUntilFinished([waiting])) }
+                try await staysFalse("Wait answered while the cancel was not stored", for: .milliseconds(300)) {
+                    answered.get != nil
                 }
                 store.releaseHeldCommits()
                 try await group.waitForAll()
+                #expect(answered.get == true)
             }
             #expect(try harness.row(waiting).state == .cancelled)
         }
     }
 
-    /// A drain "stops starting jobs", but a cancel whose write fails puts the job back with `enqueue`,
-    /// which starts it if a slot is free — during the drain too.
+    /// A drain stops starting jobs; a cancel whose write fails during it once put the job back with
+    /// `enqueue`, which started it in a free slot. Now it stays stored as waiting, for the next start.
     @Test func aCancelWhoseWriteFailsDuringADrainDoesNotStartTheJob() async throws {
         try await Harness.with(
             cpuSlots: 1, pool: FakeRunner("pool", always: .block), exec: FakeRunner("exec", always: .block)
@@ -70,11 +70,10 @@ import Testing
                 try await eventually("the first job ended") { await harness.counts(.cpu).running == 0 ? true : nil }
                 store.releaseHeldCommits()
                 try await eventually("the cancel failed") { store.failedWrites.isEmpty ? nil : true }
-                await withKnownIssue("the failed cancel's enqueue starts the job during the drain") {
-                    try await staysFalse("the job started during the drain", for: .milliseconds(300)) {
-                        !harness.pool.attempts(of: waiting).isEmpty
-                    }
+                try await staysFalse("the job started during the drain", for: .milliseconds(300)) {
+                    !harness.pool.attempts(of: waiting).isEmpty
                 }
+
                 harness.pool.release(waiting)
                 harness.exec.release(io)
                 try await group.waitForAll()
@@ -82,10 +81,9 @@ import Testing
         }
     }
 
-    /// While draining, the dispatcher drops the scheduler's start actions (`attemptEnded`), but the
-    /// scheduler has already counted those jobs as running. A cancel of such a job then finds it "not
-    /// waiting", asks a run control that does not exist to stop, and answers `stopping`: the Cancel call
-    /// hangs until the drain ends and is answered ShuttingDown, and the job is not cancelled.
+    /// While draining, the dispatcher once dropped the scheduler's start actions after the scheduler had
+    /// counted those jobs as running: a cancel of such a waiting job answered `stopping` for a job that
+    /// never ran. Now the scheduler is frozen during a drain and a job is running only with a run control.
     @Test func aWaitingJobCanBeCancelledDuringADrain() async throws {
         try await Harness.with(cpuSlots: 1, pool: FakeRunner("pool", always: .block)) { harness in
             let running = try await harness.submit(JobSpec(argv: ["slow"]))
@@ -100,10 +98,9 @@ import Testing
                     harness.store.row(running)?.state == .succeeded ? true : nil
                 }
                 let result = try await dispatcher.cancel(waiting)
-                withKnownIssue("the scheduler thinks the waiting job runs") {
-                    #expect(result == .cancelledWaiting)
-                    #expect(harness.store.row(waiting)?.state == .cancelled)
-                }
+                #expect(result == .cancelledWaiting)
+                #expect(harness.store.row(waiting)?.state == .cancelled)
+
                 #expect(harness.pool.attempts(of: waiting).isEmpty)
                 try await group.waitForAll()
             }
@@ -112,8 +109,8 @@ import Testing
 
     /// A retry's outcome is not written again when its commit fails (its next start would land first),
     /// so the row stays `running` while the job waits for its next attempt. A cancel then finds no
-    /// waiting row (`cancelWaiting` returns false), but the dispatcher ignores that answer: it counts the
-    /// job cancelled and wakes its waiters, while the row says `running` (and a restart runs it again).
+    /// waiting row (`cancelWaiting` returns false); the dispatcher once ignored that answer and counted the
+    /// job cancelled over a `running` row (which a restart would run again). Now the cancel is refused.
     @Test func aCancelThatTheStoreRefusesIsNotReportedAsDone() async throws {
         // One slot: the retry waits behind a job of higher priority that starts in its place.
         let pool = FakeRunner("pool", script: { attempt, _ in attempt.job == JobID(1) ? .exit(1) : .block })
@@ -127,23 +124,15 @@ import Testing
             try await harness.pool.waitUntilBlocking(urgent)
             #expect(harness.store.failedWrites.contains { $0.isFinish && $0.job == retrying })
             #expect(try harness.row(retrying).state == .running, "its retry outcome is not stored")
-            let result = try await harness.dispatcher.cancel(retrying)
-            let waiterAnswer = try await harness.waitUntilFinished([retrying])
-            withKnownIssue("the dispatcher ignores cancelWaiting's false") {
-                // Either the cancel is refused, or it is stored; not "cancelled" over a `running` row.
-                #expect(
-                    result != .cancelledWaiting || harness.store.row(retrying)?.state == .cancelled,
-                    """
-                    cancel said cancelledWaiting (and Wait said \(waiterAnswer)) over a row that is \
-                    \(String(describing: harness.store.row(retrying)?.state))
-                    """)
-            }
+            // The cancel is refused, saying why, and nothing changes: not "cancelled" over a `running` row.
+            await #expect(throws: JobdError.self) { _ = try await harness.dispatcher.cancel(retrying) }
+            #expect(try harness.row(retrying).state == .running)
+            #expect(await harness.dispatcher.isActive(retrying), "the job still waits for its next attempt")
         }
     }
 
-    /// The drain answers every waiter `ShuttingDown` once no attempt runs, but an attempt that ended
-    /// within the grace may not have committed its outcome yet: its client is told the daemon is
-    /// stopping, and the job is then stored `succeeded`.
+    /// The drain once answered every waiter `ShuttingDown` as soon as no attempt ran, before an attempt
+    /// that ended within the grace had committed its outcome. It now waits for those outcomes too.
     @Test func aJobThatFinishesWithinTheGraceIsReportedFinishedToItsWaiters() async throws {
         try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
             let id = try await harness.submit(JobSpec(argv: ["quick"]))
@@ -170,9 +159,8 @@ import Testing
                 try await group.waitForAll()
             }
             #expect(try harness.row(id).state == .succeeded)
-            withKnownIssue("waiters are answered ShuttingDown before a finished job's outcome commits") {
-                #expect(answer.get == true, "Wait said the daemon stopped first, yet the job succeeded")
-            }
+            #expect(answer.get == true, "Wait said the daemon stopped first, yet the job succeeded")
+
         }
     }
 }
