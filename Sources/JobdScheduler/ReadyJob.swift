@@ -5,11 +5,13 @@ public struct ReadyJob: Hashable, Sendable {
     public var id: JobID
     public var `class`: JobClass
     public var priority: Int
+    public var queue: QueueID
 
-    public init(id: JobID, class: JobClass, priority: Int = 0) {
+    public init(id: JobID, class: JobClass, priority: Int = 0, queue: QueueID = .default) {
         self.id = id
         self.class = `class`
         self.priority = priority
+        self.queue = queue
     }
 }
 

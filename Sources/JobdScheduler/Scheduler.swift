@@ -3,16 +3,27 @@ import JobdProtocol
 
 /// Decides which ready job runs next and when, per class, within the limits.
 ///
-/// A state machine with a single owner: each event (`enqueue`, `jobFinished`, `remove`) returns the jobs
-/// to start now. It never blocks, sleeps or touches a socket, file or database, so tests feed it plain
-/// values. Invariant: `running[c] <= limits[c]`, and a class with a free slot has no ready job.
+/// A state machine with a single owner: each event (`enqueue`, `jobFinished`, `remove`, a limit or a
+/// pause) returns the jobs to start now. It never blocks, sleeps or touches a socket, file or database,
+/// so tests feed it plain values.
+///
+/// Order: within a class, the highest priority first, then the oldest (lowest id), across the queues
+/// that may start a job now. A queue may have a limit of its own (at most that many of its jobs run at
+/// once, whatever their class), and a queue, a class or everything may be paused (nothing new starts;
+/// running jobs go on). Invariant: `running[c] <= limits[c]`, and a class with a free slot has no ready
+/// job that its queue's limit and the pauses would let start.
 public struct Scheduler: Sendable {
     public private(set) var limits: Limits
-    private var ready: [JobClass: Heap<ReadyEntry>] = [.cpu: [], .io: []]
-    /// Jobs waiting in a heap; a job removed by cancel leaves the set at once and its heap entry is
-    /// skipped when it reaches the top (lazy deletion keeps `remove` O(1)).
+    /// Waiting jobs, by class and queue, in heaps; a job removed by cancel leaves `waiting` at once and
+    /// its heap entry is skipped when it reaches the top (lazy deletion keeps `remove` O(1)).
+    private var ready: [JobClass: [QueueID: Heap<ReadyEntry>]] = [.cpu: [:], .io: [:]]
     private var waiting: Set<JobID> = []
-    private var running: [JobClass: Set<JobID>] = [.cpu: [], .io: []]
+    /// Running jobs and where they count.
+    private var running: [JobID: (class: JobClass, queue: QueueID)] = [:]
+    private var runningPerClass: [JobClass: Int] = [.cpu: 0, .io: 0]
+    private var runningPerQueue: [QueueID: Int] = [:]
+    private var queueLimits: [QueueID: Int] = [:]
+    private var paused: Set<PauseTarget> = []
 
     public init(limits: Limits) {
         self.limits = limits
@@ -23,9 +34,7 @@ public struct Scheduler: Sendable {
     /// A job became ready (new, requeued after a crash, or rebuilt at start-up).
     /// - Returns: the jobs to start now; at most this one unless limits were raised.
     public mutating func enqueue(_ job: ReadyJob) -> [SchedulerAction] {
-        precondition(!waiting.contains(job.id) && !isRunning(job.id), "job \(job.id) enqueued twice")
-        waiting.insert(job.id)
-        ready[job.class, default: []].insert(ReadyEntry(job: job))
+        insert(job)
         return fill(job.class)
     }
 
@@ -33,20 +42,25 @@ public struct Scheduler: Sendable {
     /// go to the highest priorities among them, not to whichever came first.
     /// - Returns: the jobs to start now.
     public mutating func enqueue(contentsOf jobs: [ReadyJob]) -> [SchedulerAction] {
-        for job in jobs {
-            precondition(!waiting.contains(job.id) && !isRunning(job.id), "job \(job.id) enqueued twice")
-            waiting.insert(job.id)
-            ready[job.class, default: []].insert(ReadyEntry(job: job))
-        }
-        return JobClass.allCases.flatMap { fill($0) }
+        for job in jobs { insert(job) }
+        return fillAll()
     }
 
-    /// A running job ended (whatever its outcome); its slot goes to the next ready job of its class.
+    private mutating func insert(_ job: ReadyJob) {
+        precondition(!waiting.contains(job.id) && running[job.id] == nil, "job \(job.id) enqueued twice")
+        waiting.insert(job.id)
+        ready[job.class, default: [:]][job.queue, default: []].insert(ReadyEntry(job: job))
+    }
+
+    /// A running job ended (whatever its outcome); its slot goes to the next ready job of its class, and
+    /// its queue's slot, if the queue has a limit, to the next job of that queue.
     public mutating func jobFinished(_ id: JobID) -> [SchedulerAction] {
-        for jobClass in JobClass.allCases where running[jobClass]!.remove(id) != nil {
-            return fill(jobClass)
+        guard let slot = running.removeValue(forKey: id) else {
+            preconditionFailure("jobFinished(\(id)) for a job that is not running")
         }
-        preconditionFailure("jobFinished(\(id)) for a job that is not running")
+        runningPerClass[slot.class, default: 0] -= 1
+        runningPerQueue[slot.queue, default: 0] -= 1
+        return queueLimits[slot.queue] == nil ? fill(slot.class) : fillAll()
     }
 
     /// Takes a waiting job out of the queue (cancel).
@@ -59,34 +73,87 @@ public struct Scheduler: Sendable {
     /// lowering one lets running jobs finish.
     public mutating func setLimits(_ limits: Limits) -> [SchedulerAction] {
         self.limits = limits
-        return JobClass.allCases.flatMap { fill($0) }
+        return fillAll()
+    }
+
+    /// At most `limit` jobs of `queue` run at once (nil: no limit but the classes'). Lowering it lets
+    /// running jobs finish.
+    public mutating func setLimit(_ limit: Int?, of queue: QueueID) -> [SchedulerAction] {
+        queueLimits[queue] = limit.map { max(0, $0) }
+        return fillAll()
+    }
+
+    /// Pauses (nothing new starts) or resumes `target`. Resuming starts what may start at once.
+    public mutating func setPaused(_ target: PauseTarget, _ isPaused: Bool) -> [SchedulerAction] {
+        if isPaused {
+            paused.insert(target)
+            return []
+        }
+        paused.remove(target)
+        return fillAll()
     }
 
     // MARK: - Queries
 
     /// Jobs of a class that wait for a slot.
     public func waitingCount(_ jobClass: JobClass) -> Int {
-        ready[jobClass]!.unordered.lazy.filter { waiting.contains($0.job.id) }.count
+        (ready[jobClass] ?? [:]).values.reduce(0) { sum, heap in
+            sum + heap.unordered.lazy.filter { waiting.contains($0.job.id) }.count
+        }
     }
 
     /// Jobs of a class holding a slot.
-    public func runningCount(_ jobClass: JobClass) -> Int { running[jobClass]!.count }
+    public func runningCount(_ jobClass: JobClass) -> Int { runningPerClass[jobClass] ?? 0 }
+
+    /// Jobs of a queue holding a slot.
+    public func runningCount(of queue: QueueID) -> Int { runningPerQueue[queue] ?? 0 }
 
     /// Whether a job holds a slot.
-    public func isRunning(_ id: JobID) -> Bool { running.values.contains { $0.contains(id) } }
+    public func isRunning(_ id: JobID) -> Bool { running[id] != nil }
 
     /// Whether a job waits for a slot.
     public func isWaiting(_ id: JobID) -> Bool { waiting.contains(id) }
 
+    /// The queue limits set, and the pauses.
+    public var queueLimitsSet: [QueueID: Int] { queueLimits }
+    public var pauses: Set<PauseTarget> { paused }
+
     // MARK: - Private
+
+    private mutating func fillAll() -> [SchedulerAction] {
+        JobClass.allCases.flatMap { fill($0) }
+    }
 
     private mutating func fill(_ jobClass: JobClass) -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
-        while running[jobClass]!.count < limits[jobClass], let next = ready[jobClass]!.popMax() {
-            guard waiting.remove(next.job.id) != nil else { continue }  // cancelled while waiting
-            running[jobClass]!.insert(next.job.id)
-            actions.append(.start(next.job.id, jobClass))
+        guard !paused.contains(.all), !paused.contains(.jobClass(jobClass)) else { return actions }
+        while runningCount(jobClass) < limits[jobClass], let next = popNext(jobClass) {
+            running[next.id] = (jobClass, next.queue)
+            runningPerClass[jobClass, default: 0] += 1
+            runningPerQueue[next.queue, default: 0] += 1
+            actions.append(.start(next.id, jobClass))
         }
         return actions
+    }
+
+    /// The best waiting job of the class among the queues that may start one now, taken out.
+    private mutating func popNext(_ jobClass: JobClass) -> ReadyJob? {
+        var best: (queue: QueueID, entry: ReadyEntry)?
+        for queue in Array((ready[jobClass] ?? [:]).keys) {
+            guard !paused.contains(.queue(queue)), runningCount(of: queue) < (queueLimits[queue] ?? .max) else { continue }
+            // Cancelled jobs at the top are dropped as they are met.
+            while let top = ready[jobClass]?[queue]?.max, !waiting.contains(top.job.id) {
+                _ = ready[jobClass]?[queue]?.popMax()
+            }
+            guard let top = ready[jobClass]?[queue]?.max else {
+                ready[jobClass]?[queue] = nil
+                continue
+            }
+            if best.map({ $0.entry < top }) ?? true { best = (queue, top) }
+        }
+        guard let best else { return nil }
+        _ = ready[jobClass]?[best.queue]?.popMax()
+        waiting.remove(best.entry.job.id)
+        return best.entry.job
     }
 }

@@ -96,6 +96,8 @@ public final class JobdDaemon: Sendable {
             logger.error(
                 "jobs \(ids) were running at each of the last \(SQLiteStore.uncleanStopsBeforeDead) unclean stops of jobd; they end dead and do not run again")
         }
+        // Limits and pauses first: nothing read below may start past them.
+        await dispatcher.apply(try await store.schedulingControls())
         await dispatcher.enqueue(startup.ready)
         await dispatcher.schedule(startup.scheduled, dependencies: startup.dependencies)
         let responder = Responder(

@@ -56,6 +56,14 @@ public protocol JobStore: Sendable {
     func prune(finishedBy cutoff: Timestamp, states: Set<JobState>, ownerUID: UInt32?, limit: Int) async throws
         -> [PrunedJob]
 
+    // MARK: Limits and pauses
+
+    /// Every limit and pause set.
+    func schedulingControls() async throws -> [SchedulingControl]
+
+    /// Stores a target's limit and pause, replacing what it had; a target with neither is deleted.
+    func saveSchedulingControl(_ control: SchedulingControl) async throws
+
     // MARK: Learned classes
 
     /// Every stored profile.

@@ -76,12 +76,14 @@ public struct QueuedJob: Sendable, Hashable {
     public var `class`: JobClass
     public var priority: Int
     public var ownerUID: UInt32
+    public var queue: String
 
-    public init(id: JobID, class: JobClass, priority: Int, ownerUID: UInt32) {
+    public init(id: JobID, class: JobClass, priority: Int, ownerUID: UInt32, queue: String = "default") {
         self.id = id
         self.class = `class`
         self.priority = priority
         self.ownerUID = ownerUID
+        self.queue = queue
     }
 }
 

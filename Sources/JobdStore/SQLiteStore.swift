@@ -109,22 +109,22 @@ public final class SQLiteStore: JobStore {
             // Only what scheduling needs: a million queued jobs must not be read whole at start-up.
             var ready: [QueuedJob] = []
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT id, class, priority, owner_uid FROM jobs WHERE state = 'queued' ORDER BY id")
+                db, sql: "SELECT id, class, priority, owner_uid, queue FROM jobs WHERE state = 'queued' ORDER BY id")
             while let row = try rows.next() {
                 ready.append(
                     QueuedJob(
                         id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
-                        ownerUID: row[3]))
+                        ownerUID: row[3], queue: row[4]))
             }
             // Delayed jobs and retries waiting out their backoff: the dispatcher's timer starts each when due.
             var scheduled: [(job: QueuedJob, runAt: Timestamp?)] = []
             let waiting = try Row.fetchCursor(
-                db, sql: "SELECT id, class, priority, owner_uid, run_at FROM jobs WHERE state = 'scheduled' ORDER BY id")
+                db, sql: "SELECT id, class, priority, owner_uid, queue, run_at FROM jobs WHERE state = 'scheduled' ORDER BY id")
             while let row = try waiting.next() {
                 scheduled.append(
                     (QueuedJob(
                         id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
-                        ownerUID: row[3]), (row[4] as Double?).map(Timestamp.init(secondsSinceEpoch:))))
+                        ownerUID: row[3], queue: row[4]), (row[5] as Double?).map(Timestamp.init(secondsSinceEpoch:))))
             }
             var dependencies: [(job: JobID, dependsOn: JobID)] = []
             for row in try Row.fetchAll(
@@ -537,6 +537,33 @@ extension SQLiteStore {
             let delete = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND finished_at IS NOT NULL")
             for job in pruned { try delete.execute(arguments: [job.id.rawValue]) }
             return pruned
+        }
+    }
+}
+
+// MARK: - Limits and pauses
+
+extension SQLiteStore {
+    public func schedulingControls() async throws -> [SchedulingControl] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT target, concurrency, paused FROM scheduling_controls ORDER BY target")
+                .compactMap { row in
+                    SchedulingControl.Target(stored: row[0]).map {
+                        SchedulingControl(target: $0, limit: row[1], paused: (row[2] as Int) != 0)
+                    }
+                }
+        }
+    }
+
+    public func saveSchedulingControl(_ control: SchedulingControl) async throws {
+        try await committer.write { db in
+            if control.limit == nil && !control.paused {
+                try db.execute(sql: "DELETE FROM scheduling_controls WHERE target = ?", arguments: [control.target.stored])
+            } else {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO scheduling_controls (target, concurrency, paused) VALUES (?, ?, ?)",
+                    arguments: [control.target.stored, control.limit, control.paused ? 1 : 0])
+            }
         }
     }
 }

@@ -22,6 +22,23 @@ public func eventually<T>(
     throw TimedOut("\(what) did not happen within \(limit)" + (lastError.map { "; last error: \($0)" } ?? ""))
 }
 
+/// Something that had to wait happened too early.
+public struct HappenedTooEarly: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Throws if `condition` becomes true within `period`: for "this must not happen yet", checked for a
+/// while rather than once, so a wrong early wake-up has time to show.
+public func staysFalse(
+    _ what: String, for period: Duration = .milliseconds(300), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + period
+    while ContinuousClock.now < deadline {
+        if try await condition() { throw HappenedTooEarly(description: "\(what) happened too early") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
 /// Runs `body`, failing with `TimedOut` if it takes longer than `limit`: a test that waits on the daemon
 /// must fail with a message, never hang the whole run.
 public func withDeadline<T: Sendable>(

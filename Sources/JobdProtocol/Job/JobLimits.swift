@@ -32,6 +32,9 @@ public enum JobLimits {
     /// `after` and `after_index` together: the jobs one job may wait for.
     public static let maximumDependencies = 1000
 
+    /// A queue's limit (`SetQueueLimit`): 0 holds the queue back entirely, like a pause.
+    public static let maximumQueueLimit = 1_000_000
+
     /// `name`: a label for tables, in UTF-8 bytes.
     public static let maximumNameBytes = 256
 

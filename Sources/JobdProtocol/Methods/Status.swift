@@ -20,13 +20,19 @@ public enum Status {
         public var finishedSinceStart: Int64
         /// The CPU pool, one entry per slot.
         public var workers: [WorkerInfo]
+        /// Queues with a limit, a pause, or a job running.
+        public var queues: [QueueInfo]
+        /// Classes paused (`cpu`, `io`), or `all`.
+        public var paused: [String]
 
         public init(
             version: String, pid: Int32, uptimeSeconds: Double, total: StateCounts, cpu: StateCounts,
             io: StateCounts, cpuLimit: Int, ioLimit: Int, database: String, finishedSinceStart: Int64,
-            workers: [WorkerInfo]
+            workers: [WorkerInfo], queues: [QueueInfo] = [], paused: [String] = []
         ) {
             self.workers = workers
+            self.queues = queues
+            self.paused = paused
             self.version = version
             self.pid = pid
             self.uptimeSeconds = uptimeSeconds
@@ -40,7 +46,7 @@ public enum Status {
         }
 
         enum CodingKeys: String, CodingKey {
-            case version, pid, total, cpu, io, database, workers
+            case version, pid, total, cpu, io, database, workers, queues, paused
             case uptimeSeconds = "uptime_seconds"
             case cpuLimit = "cpu_limit"
             case ioLimit = "io_limit"

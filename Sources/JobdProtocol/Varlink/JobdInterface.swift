@@ -18,6 +18,9 @@ public enum JobdInterface {
 
         type ClassSource (hint, kind, learned, default)
 
+        # How the pause before a retry grows: exp doubles it (with jitter, capped at an hour), fixed keeps it.
+        type Backoff (exp, fixed)
+
         # What to run. An exec job has argv (no shell); a handler job has a kind and a payload.
         type JobSpec (
           kind: ?string,
@@ -30,7 +33,17 @@ public enum JobdInterface {
           class: ?JobClass,
           priority: ?int,
           timeout_seconds: ?float,
-          max_attempts: ?int
+          max_attempts: ?int,
+          # Not before this time (RFC 3339 UTC), or this many seconds after the submit; not both.
+          run_at: ?string,
+          delay_seconds: ?float,
+          backoff: ?Backoff,
+          backoff_seconds: ?float,
+          # While an unfinished job of the caller has this key, Submit returns its id instead.
+          unique_key: ?string,
+          # Jobs that must all succeed first: by id, or by index among this call's earlier jobs.
+          after: ?[]int,
+          after_index: ?[]int
         )
 
         # A job and what its runs left. Times are RFC 3339 UTC strings.
@@ -51,6 +64,9 @@ public enum JobdInterface {
           priority: int,
           attempts: int,
           max_attempts: int,
+          run_at: ?string,
+          backoff: Backoff,
+          backoff_seconds: float,
           timeout_seconds: ?float,
           owner_uid: int,
           owner_gid: int,
@@ -82,7 +98,8 @@ public enum JobdInterface {
 
         # Stores the jobs in one transaction and replies after it has committed.
         # Any invalid job fails the whole call with InvalidJob, and nothing is stored.
-        method Submit(jobs: []JobSpec) -> (ids: []int)
+        # existing: those of ids that were already there (a unique_key held by an unfinished job).
+        method Submit(jobs: []JobSpec) -> (ids: []int, existing: ?[]int)
 
         # One job.
         method Get(id: int) -> (job: Job)
@@ -138,8 +155,24 @@ public enum JobdInterface {
           io_limit: int,
           database: string,
           finished_since_start: int,
-          workers: []WorkerInfo
+          workers: []WorkerInfo,
+          queues: []QueueInfo,
+          paused: []string
         )
+
+        # A queue with a limit, a pause, or a job running.
+        type QueueInfo (name: string, limit: ?int, paused: bool, running: int)
+
+        # At most limit jobs of the queue run at once, whatever their class; null removes the limit.
+        # Root or the daemon's user only.
+        method SetQueueLimit(queue: string, limit: ?int) -> ()
+
+        # Nothing new of the queue, the class, or (all) anything starts; running jobs go on. Exactly one
+        # target. Kept across restarts. Root or the daemon's user only.
+        method Pause(queue: ?string, class: ?JobClass, all: ?bool) -> ()
+
+        # Undoes a Pause of the same target.
+        method Resume(queue: ?string, class: ?JobClass, all: ?bool) -> ()
 
         # What jobd learned about one signature from one user's runs (docs/CLASSIFICATION.md).
         # owner_uid: whose runs taught it; null for a pin that applies to everyone.
@@ -202,6 +235,7 @@ public enum JobdInterface {
     /// Every `io.jobd` method, for dispatch tables and tests.
     public static let methods: [String] = [
         Submit.method, Get.method, List.method, Cancel.method, Wait.method, Logs.method, Status.method, Ping.method,
-        Profiles.method, ResetProfile.method, PinProfile.method,
+        Profiles.method, ResetProfile.method, PinProfile.method, Prune.method, SetQueueLimit.method, Pause.method,
+        Resume.method,
     ]
 }

@@ -26,7 +26,11 @@ actor Dispatcher {
     struct ActiveJob {
         var priority: Int
         var ownerUID: UInt32
+        var queue: QueueID
         var `class`: JobClass
+
+        /// What the scheduler orders it by.
+        func ready(_ id: JobID) -> ReadyJob { ReadyJob(id: id, class: `class`, priority: priority, queue: queue) }
     }
 
     /// Waiting jobs whose whole plan (argv, environment, payload) stays in memory; the others are read
@@ -45,7 +49,8 @@ actor Dispatcher {
     }
 
     private var scheduler: Scheduler
-    /// Jobs that may not start yet (a delay, a retry's backoff), and the one timer for the earliest.
+    /// Every queue name seen, numbered (bounded: ``QueueNames/capacity``).
+    private var queueNames = QueueNames()    /// Jobs that may not start yet (a delay, a retry's backoff), and the one timer for the earliest.
     private var due = DueQueue()
     private var dueTimer: Task<Void, Never>?
     /// When the armed timer fires (seconds since the epoch).
@@ -120,7 +125,9 @@ actor Dispatcher {
         guard !isDraining else { return }  // stored as queued or scheduled; the next start runs them
         for (job, waitsFor) in jobs {
             if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
-            let active = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
+            let active = ActiveJob(
+                priority: job.priority, ownerUID: job.ownerUID, queue: queueNames.id(for: job.queue) ?? .default,
+                class: job.class)
             if !waitsFor.isEmpty {
                 self.active[job.id] = active
                 block(job.id, on: waitsFor, runAt: job.runAt?.secondsSinceEpoch)
@@ -145,9 +152,9 @@ actor Dispatcher {
         guard !isDraining else { return }
         active.reserveCapacity(active.count + queued.count)
         for job in queued {
-            active[job.id] = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
+            active[job.id] = activeJob(job)
         }
-        perform(scheduler.enqueue(contentsOf: queued.map { ReadyJob(id: $0.id, class: $0.class, priority: $0.priority) }))
+        perform(scheduler.enqueue(contentsOf: queued.map { activeJob($0).ready($0.id) }))
     }
 
     /// Puts the jobs found `scheduled` at start-up (already counted) on the timer; those whose time has
@@ -157,7 +164,7 @@ actor Dispatcher {
         var waitsFor: [JobID: [JobID]] = [:]
         for edge in dependencies { waitsFor[edge.job, default: []].append(edge.dependsOn) }
         for (job, _) in scheduled {
-            active[job.id] = ActiveJob(priority: job.priority, ownerUID: job.ownerUID, class: job.class)
+            active[job.id] = activeJob(job)
         }
         for (job, runAt) in scheduled {
             if let waits = waitsFor[job.id] {
@@ -222,7 +229,7 @@ actor Dispatcher {
         } else {
             counts[job.class, default: StateCounts()].scheduled -= 1
             counts[job.class, default: StateCounts()].queued += 1
-            if !isDraining { perform(scheduler.enqueue(ReadyJob(id: id, class: job.class, priority: job.priority))) }
+            if !isDraining { perform(scheduler.enqueue(job.ready(id))) }
         }
     }
 
@@ -242,6 +249,74 @@ actor Dispatcher {
         logger.info(
             "jobs waiting for job \(dependency) are cancelled: it ended \(state.rawValue)",
             metadata: ["job": "\(dependency)"])
+    }
+
+    /// A job read at start-up, as the dispatcher holds it. A queue past the name bound (a database from
+    /// a jobd that had none) runs in `default`.
+    private func activeJob(_ job: QueuedJob) -> ActiveJob {
+        ActiveJob(
+            priority: job.priority, ownerUID: job.ownerUID, queue: queueNames.id(for: job.queue) ?? .default,
+            class: job.class)
+    }
+
+    // MARK: - Queues
+
+    /// Numbers the queues a submit names before it stores anything.
+    /// - Returns: the first name that cannot be numbered (``QueueNames/capacity`` names are taken).
+    func admit(queues: Set<String>) -> String? {
+        queues.sorted().first { queueNames.id(for: $0) == nil }
+    }
+
+    /// Limits and pauses read at start-up.
+    func apply(_ controls: [SchedulingControl]) {
+        for control in controls { apply(control) }
+    }
+
+    /// A limit or pause an operator set (already stored): applied at once; what may start now starts.
+    func apply(_ control: SchedulingControl) {
+        var actions: [SchedulerAction] = []
+        switch control.target {
+        case .queue(let name):
+            guard let queue = queueNames.id(for: name) else { return }
+            actions += scheduler.setLimit(control.limit, of: queue)
+            actions += scheduler.setPaused(.queue(queue), control.paused)
+        case .jobClass(let jobClass):
+            actions += scheduler.setPaused(.jobClass(jobClass), control.paused)
+        case .all:
+            actions += scheduler.setPaused(.all, control.paused)
+        }
+        if !isDraining { perform(actions) }
+    }
+
+    /// The limit and pause a target has now.
+    func control(for target: SchedulingControl.Target) -> SchedulingControl {
+        switch target {
+        case .queue(let name):
+            guard let queue = queueNames.existingID(for: name) else { return SchedulingControl(target: target) }
+            return SchedulingControl(
+                target: target, limit: scheduler.queueLimitsSet[queue], paused: scheduler.pauses.contains(.queue(queue)))
+        case .jobClass(let jobClass):
+            return SchedulingControl(target: target, paused: scheduler.pauses.contains(.jobClass(jobClass)))
+        case .all:
+            return SchedulingControl(target: target, paused: scheduler.pauses.contains(.all))
+        }
+    }
+
+    /// Queues with a limit, a pause or a running job, and the paused classes (`all` first), for `status`.
+    private func queueSnapshot() -> (queues: [QueueInfo], paused: [String]) {
+        let limits = scheduler.queueLimitsSet
+        let pauses = scheduler.pauses
+        var shown = Set(limits.keys)
+        for case .queue(let queue) in pauses { shown.insert(queue) }
+        for job in controls.keys.compactMap({ active[$0]?.queue }) { shown.insert(job) }
+        let queues = shown.sorted().map { queue in
+            QueueInfo(
+                name: queueNames.name(of: queue), limit: limits[queue], paused: pauses.contains(.queue(queue)),
+                running: scheduler.runningCount(of: queue))
+        }
+        var paused: [String] = pauses.contains(.all) ? ["all"] : []
+        for jobClass in JobClass.allCases where pauses.contains(.jobClass(jobClass)) { paused.append(jobClass.rawValue) }
+        return (queues, paused)
     }
 
     // MARK: - The timer
@@ -282,7 +357,7 @@ actor Dispatcher {
                 guard let job = active[id] else { continue }
                 counts[job.class, default: StateCounts()].scheduled -= 1
                 counts[job.class, default: StateCounts()].queued += 1
-                ready.append(ReadyJob(id: id, class: job.class, priority: job.priority))
+                ready.append(job.ready(id))
             }
             perform(scheduler.enqueue(contentsOf: ready))
         }
@@ -291,7 +366,7 @@ actor Dispatcher {
 
     private func enqueue(_ id: JobID, _ job: ActiveJob) {
         active[id] = job
-        perform(scheduler.enqueue(ReadyJob(id: id, class: job.class, priority: job.priority)))
+        perform(scheduler.enqueue(job.ready(id)))
     }
 
     private func perform(_ actions: [SchedulerAction]) {
@@ -408,7 +483,7 @@ actor Dispatcher {
                 due.add(plan.id, due: retryAt.secondsSinceEpoch)
                 armTimer()
             } else {
-                actions += scheduler.enqueue(ReadyJob(id: plan.id, class: plan.class, priority: plan.priority))
+                if let job = active[plan.id] { actions += scheduler.enqueue(job.ready(plan.id)) }
             }
         }
         if !isDraining { perform(actions) }
@@ -479,7 +554,7 @@ actor Dispatcher {
             due.add(id, due: 0)  // its time is lost; it starts at once rather than never
             armTimer()
         } else if wasReady && !isDraining {
-            perform(scheduler.enqueue(ReadyJob(id: id, class: job.class, priority: job.priority)))
+            perform(scheduler.enqueue(job.ready(id)))
         }
     }
 
@@ -524,6 +599,8 @@ actor Dispatcher {
         var counts: [JobClass: StateCounts]
         var limits: Limits
         var finishedSinceStart: Int64
+        var queues: [QueueInfo] = []
+        var paused: [String] = []
     }
 
     /// New limits (a reload): more slots start waiting jobs at once; fewer let running jobs finish and
@@ -534,7 +611,10 @@ actor Dispatcher {
     }
 
     func snapshot() -> Snapshot {
-        Snapshot(counts: counts, limits: scheduler.limits, finishedSinceStart: finishedSinceStart)
+        let (queues, paused) = queueSnapshot()
+        return Snapshot(
+            counts: counts, limits: scheduler.limits, finishedSinceStart: finishedSinceStart, queues: queues,
+            paused: paused)
     }
 
     /// The CPU pool's workers, for `status`.

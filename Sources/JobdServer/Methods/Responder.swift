@@ -85,6 +85,10 @@ struct Responder: Sendable {
         case PinProfile.method:
             try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
         case Prune.method: try await reply(prune(call.parameters(Prune.Parameters.self), caller: caller), send)
+        case SetQueueLimit.method:
+            try await reply(setQueueLimit(call.parameters(SetQueueLimit.Parameters.self), caller: caller), send)
+        case Pause.method: try await reply(setPaused(call.parameters(Pause.Parameters.self), true, caller: caller), send)
+        case Resume.method: try await reply(setPaused(call.parameters(Resume.Parameters.self), false, caller: caller), send)
         case Logs.method:
             try await logs(
                 call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller,

@@ -24,6 +24,6 @@ extension Responder {
             uptimeSeconds: uptime.inSeconds,
             total: total, cpu: cpu, io: io, cpuLimit: snapshot.limits.cpuSlots, ioLimit: snapshot.limits.ioSlots,
             database: configuration.databasePath, finishedSinceStart: snapshot.finishedSinceStart,
-            workers: workers)
+            workers: workers, queues: snapshot.queues, paused: snapshot.paused)
     }
 }

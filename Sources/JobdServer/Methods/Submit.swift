@@ -38,6 +38,13 @@ extension Responder {
             }
             kinds.append(kind)
         }
+        // Every queue is numbered before anything is stored; the names a daemon keeps are bounded.
+        let queues = Set(parameters.jobs.map { $0.queue ?? "default" })
+        if let full = await dispatcher.admit(queues: queues) {
+            let index = parameters.jobs.firstIndex { ($0.queue ?? "default") == full } ?? 0
+            throw JobdError.invalidJob(
+                index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
+        }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
         let jobSignatures = parameters.jobs.map { signatures.signature(of: $0) }

@@ -114,22 +114,6 @@ struct Harness: Sendable {
     }
 }
 
-/// Fails if `condition` becomes true within `period`: for "this must not happen yet", checked for a
-/// while rather than once, so a wrong early wake-up has time to show.
-func staysFalse(
-    _ what: String, for period: Duration = .milliseconds(300), _ condition: () async throws -> Bool,
-    sourceLocation: SourceLocation = #_sourceLocation
-) async throws {
-    let deadline = ContinuousClock.now + period
-    while ContinuousClock.now < deadline {
-        if try await condition() {
-            Issue.record("\(what) happened too early", sourceLocation: sourceLocation)
-            return
-        }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
 /// A value a test task sets and the test reads (a `Mutex` cannot be captured by a child task).
 final class Locked<Value: Sendable>: Sendable {
     private let value: Mutex<Value>

@@ -56,6 +56,8 @@ final class InMemoryStore: JobStore {
         var uncleanStops: [JobID: Int64] = [:]
         /// What each job waits for (its unfinished dependencies).
         var waitsFor: [JobID: Set<JobID>] = [:]
+        /// Limits and pauses, by stored target.
+        var controls: [String: SchedulingControl] = [:]
         /// Unique keys of the jobs that have one.
         var uniqueKeys: [JobID: String] = [:]
         /// Attempts before the latest (the latest is the job's own row), as the attempts table keeps them.
@@ -476,6 +478,16 @@ final class InMemoryStore: JobStore {
             }.sorted { ($0.finishedAt!, $0.id) < ($1.finishedAt!, $1.id) }.prefix(limit)
             for job in doomed where job.finishedAt != nil { rows.jobs[job.id] = nil }
             return doomed.map { PrunedJob(id: $0.id, class: $0.class, state: $0.state) }
+        }
+    }
+
+    func schedulingControls() async throws -> [SchedulingControl] {
+        try read { rows in rows.controls.keys.sorted().compactMap { rows.controls[$0] } }
+    }
+
+    func saveSchedulingControl(_ control: SchedulingControl) async throws {
+        try await write(.prune) { rows in
+            rows.controls[control.target.stored] = control.limit == nil && !control.paused ? nil : control
         }
     }
 

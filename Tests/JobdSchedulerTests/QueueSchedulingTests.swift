@@ -1,0 +1,78 @@
+import JobdProtocol
+import JobdScheduler
+import Testing
+
+/// Queue limits and pauses in the scheduler (issue 13).
+struct QueueSchedulingTests {
+    private let media = QueueID(rawValue: 1)
+    private let mail = QueueID(rawValue: 2)
+
+    private func job(_ id: Int64, _ jobClass: JobClass = .io, queue: QueueID = .default, priority: Int = 0) -> ReadyJob {
+        ReadyJob(id: JobID(id), class: jobClass, priority: priority, queue: queue)
+    }
+
+    private func started(_ actions: [SchedulerAction]) -> [Int64] {
+        actions.map { if case .start(let id, _) = $0 { id.rawValue } else { -1 } }
+    }
+
+    @Test func aQueueLimitHoldsAcrossClassesWhileOtherQueuesGoOn() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 4, ioSlots: 4))
+        _ = scheduler.setLimit(1, of: media)
+        #expect(started(scheduler.enqueue(job(1, .io, queue: media))) == [1])
+        #expect(started(scheduler.enqueue(job(2, .cpu, queue: media))) == [], "media runs one job, whatever its class")
+        #expect(started(scheduler.enqueue(job(3, .io, queue: mail))) == [3], "another queue is not held up")
+        #expect(started(scheduler.enqueue(job(4, .io))) == [4])
+        #expect(started(scheduler.jobFinished(JobID(1))) == [2], "media's slot goes to its next job, a CPU one")
+        #expect(scheduler.runningCount(of: media) == 1)
+    }
+
+    @Test func priorityOrdersAcrossQueuesOfAClass() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+        _ = scheduler.enqueue(job(1))
+        _ = scheduler.enqueue(job(2, queue: media, priority: 1))
+        _ = scheduler.enqueue(job(3, queue: mail, priority: 5))
+        _ = scheduler.enqueue(job(4, priority: 5))
+        var order: [Int64] = []
+        var running = JobID(1)
+        while case .start(let next, _)? = scheduler.jobFinished(running).first {
+            order.append(next.rawValue)
+            running = next
+        }
+        #expect(order == [3, 4, 2], "priority first, then the oldest, whichever queue")
+    }
+
+    @Test func pausesStopStartingAndResumingStartsAtOnce() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 2, ioSlots: 2))
+        _ = scheduler.setPaused(.queue(media), true)
+        #expect(started(scheduler.enqueue(job(1, queue: media))) == [])
+        #expect(started(scheduler.enqueue(job(2))) == [2], "only media is paused")
+        _ = scheduler.setPaused(.jobClass(.cpu), true)
+        #expect(started(scheduler.enqueue(job(3, .cpu))) == [])
+        _ = scheduler.setPaused(.all, true)
+        #expect(started(scheduler.enqueue(job(4))) == [])
+        #expect(started(scheduler.setPaused(.all, false)) == [4], "media and cpu are still paused")
+        #expect(started(scheduler.setPaused(.queue(media), false)) == [], "io's two slots are full")
+        #expect(started(scheduler.jobFinished(JobID(2))) == [1])
+        #expect(started(scheduler.setPaused(.jobClass(.cpu), false)) == [3])
+    }
+
+    @Test func raisingAQueueLimitStartsItsWaitingJobs() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 4, ioSlots: 4))
+        _ = scheduler.setLimit(0, of: media)
+        for id in 1...3 { _ = scheduler.enqueue(job(Int64(id), queue: media)) }
+        #expect(scheduler.runningCount(of: media) == 0)
+        #expect(started(scheduler.setLimit(2, of: media)) == [1, 2])
+        #expect(started(scheduler.setLimit(nil, of: media)) == [3])
+    }
+
+    @Test func queueNamesAreNumberedOnceAndBounded() {
+        var names = QueueNames()
+        #expect(names.id(for: "default") == .default)
+        let media = names.id(for: "media")
+        #expect(media == names.id(for: "media") && media != .default)
+        #expect(names.name(of: media!) == "media")
+        for index in 0..<(QueueNames.capacity - 2) { _ = names.id(for: "q\(index)") }
+        #expect(names.id(for: "one-too-many") == nil)
+        #expect(names.id(for: "media") == media, "known names still resolve")
+    }
+}
