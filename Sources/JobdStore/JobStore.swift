@@ -31,6 +31,10 @@ public protocol JobStore: Sendable {
     /// Cancels a job that is not running, and the jobs that wait for it. - Returns: false if it was running or finished already.
     func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
 
+    /// Queues a failed, dead or cancelled job again, for one more attempt (its last is kept in its
+    /// history). - Returns: the job as queued; nil if it is not in one of those states (any more).
+    func retry(_ id: JobID) async throws -> Job?
+
     /// Queues putting jobs that were running back to `queued` (daemon shutdown).
     func requeue(_ ids: [JobID]) -> CommitTicket
 

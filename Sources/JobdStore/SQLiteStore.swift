@@ -345,6 +345,34 @@ public final class SQLiteStore: JobStore {
         "cancelled: job \(id), which it waits for, ended \(state.rawValue)"
     }
 
+    public func retry(_ id: JobID) async throws -> Job? {
+        try await committer.write { db in
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO attempts (job_id, number, started_at, finished_at, exit_code, signal, error,
+                        wall_seconds, cpu_user_seconds, cpu_system_seconds, max_rss_bytes, worker_pid, wait_seconds)
+                    SELECT id, attempts, started_at, finished_at, exit_code, signal, error, wall_seconds,
+                        cpu_user_seconds, cpu_system_seconds, max_rss_bytes, worker_pid, wait_seconds
+                    FROM jobs WHERE id = ? AND attempts >= 1 AND state IN ('failed', 'dead', 'cancelled')
+                    """
+            ).execute(arguments: [id.rawValue])
+            try db.cachedStatement(
+                sql: """
+                    UPDATE jobs SET state = 'queued', max_attempts = MAX(max_attempts, MIN(attempts + 1, ?)),
+                        finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, result = NULL, run_at = NULL,
+                        unclean_stops = 0
+                    WHERE id = ? AND state IN ('failed', 'dead', 'cancelled')
+                    """
+            ).execute(arguments: [JobLimits.maxAttemptsRange.upperBound, id.rawValue])
+            guard db.changesCount == 1 else { return nil }
+            // What it waited for no longer holds it back: a retry is a deliberate "run it now".
+            try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE job_id = ?").execute(arguments: [id.rawValue])
+            return try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?"), arguments: [id.rawValue]
+            ).map(Job.init(row:))
+        }
+    }
+
     public func markDue(_ ids: [JobID]) {
         committer.writeLater("\(ids.count) scheduled jobs are due") { db in
             let statement = try db.cachedStatement(sql: "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'")

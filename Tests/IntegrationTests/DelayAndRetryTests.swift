@@ -99,5 +99,34 @@ extension AgainstTheRealDaemon {
                 #expect(job.state == .succeeded && job.attempts == 2)
             }
         }
+    
+        @Test func retryQueuesAFailedJobAgainAndKeepsItsHistory() async throws {
+            try await DaemonProcess.with { daemon in
+                let marker = daemon.directory.file("fixed")
+                let id = try await daemon.submit([JobSpec(argv: ["sh", "-c", "[ -e \(marker) ] || exit 7"])])[0]
+                let failed = try await daemon.wait([id])[0]
+                #expect(failed.state == .failed && failed.exitCode == 7)
+                FileManager.default.createFile(atPath: marker, contents: nil)
+                let queued = try await daemon.connect {
+                    try await $0.call(Retry.method, Retry.Parameters(id: id), returning: Retry.Reply.self).job
+                }
+                #expect(queued.state == .queued && queued.maxAttempts == 2)
+                let done = try await daemon.wait([id])[0]
+                #expect(done.state == .succeeded && done.attempts == 2 && done.exitCode == 0)
+                let attempts = try await daemon.connect {
+                    try await $0.call(Attempts.method, Attempts.Parameters(id: id), returning: Attempts.Reply.self).attempts
+                }
+                #expect(attempts.map(\.number) == [1, 2])
+                #expect(attempts[0].exitCode == 7 && attempts[0].error == "exited with code 7")
+                #expect(attempts[1].exitCode == 0)
+                await #expect(throws: (any Error).self, "a succeeded job is not retried") {
+                    _ = try await daemon.connect {
+                        try await $0.call(Retry.method, Retry.Parameters(id: id), returning: Retry.Reply.self)
+                    }
+                }
+                let status = try await daemon.status()
+                #expect(status.total.failed == 0 && status.total.succeeded == 1, "\(status.total)")
+            }
+        }
     }
 }

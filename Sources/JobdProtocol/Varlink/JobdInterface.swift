@@ -128,6 +128,27 @@ public enum JobdInterface {
         # Captured output from a byte offset. With follow and more, streams until the job finishes.
         method Logs(id: int, offset: ?int, follow: ?bool) -> (text: string, offset: int, finished: bool, truncated: bool)
 
+        # Queues a failed, dead or cancelled job again for one more attempt; its history is kept.
+        method Retry(id: int) -> (job: Job)
+
+        # One attempt of a job: when it ran and how it ended (the latest may be running).
+        type AttemptRecord (
+          number: int,
+          started_at: ?string,
+          finished_at: ?string,
+          exit_code: ?int,
+          signal: ?int,
+          error: ?string,
+          wall_seconds: ?float,
+          cpu_user_seconds: ?float,
+          cpu_system_seconds: ?float,
+          max_rss_bytes: ?int,
+          worker_pid: ?int
+        )
+
+        # Every attempt of a job, first to latest.
+        method Attempts(id: int) -> (attempts: []AttemptRecord)
+
         # Deletes finished jobs and their logs: those that finished at least older_than_seconds ago
         # (absent: 0, every one), in states (finished ones only; absent: all four). A user prunes
         # only their own jobs; root prunes everyone's.
@@ -235,7 +256,7 @@ public enum JobdInterface {
     /// Every `io.jobd` method, for dispatch tables and tests.
     public static let methods: [String] = [
         Submit.method, Get.method, List.method, Cancel.method, Wait.method, Logs.method, Status.method, Ping.method,
-        Profiles.method, ResetProfile.method, PinProfile.method, Prune.method, SetQueueLimit.method, Pause.method,
-        Resume.method,
+        Profiles.method, ResetProfile.method, PinProfile.method, Prune.method, Retry.method, Attempts.method,
+        SetQueueLimit.method, Pause.method, Resume.method,
     ]
 }

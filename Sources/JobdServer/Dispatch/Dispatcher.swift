@@ -157,6 +157,12 @@ actor Dispatcher {
         perform(scheduler.enqueue(contentsOf: queued.map { activeJob($0).ready($0.id) }))
     }
 
+    /// A finished job queued again (`io.jobd.Retry`, stored): counted out of its old state, and queued.
+    func retried(_ job: Job, was state: JobState) {
+        counts[job.class, default: StateCounts()][state] -= 1
+        accept([(job, [])])
+    }
+
     /// Puts the jobs found `scheduled` at start-up (already counted) on the timer; those whose time has
     /// passed while jobd was down start at once.
     func schedule(_ scheduled: [(job: QueuedJob, runAt: Timestamp?)], dependencies: [(job: JobID, dependsOn: JobID)]) {

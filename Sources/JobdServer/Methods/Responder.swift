@@ -85,6 +85,8 @@ struct Responder: Sendable {
         case PinProfile.method:
             try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
         case Prune.method: try await reply(prune(call.parameters(Prune.Parameters.self), caller: caller), send)
+        case Retry.method: try await reply(retry(call.parameters(Retry.Parameters.self), caller: caller), send)
+        case Attempts.method: try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
         case SetQueueLimit.method:
             try await reply(setQueueLimit(call.parameters(SetQueueLimit.Parameters.self), caller: caller), send)
         case Pause.method: try await reply(setPaused(call.parameters(Pause.Parameters.self), true, caller: caller), send)

@@ -481,6 +481,29 @@ final class InMemoryStore: JobStore {
         }
     }
 
+    func retry(_ id: JobID) async throws -> Job? {
+        try await write(.prune) { rows in
+            guard var job = rows.jobs[id], [.failed, .dead, .cancelled].contains(job.state) else { return nil }
+            if job.attempts >= 1 {
+                rows.earlierAttempts[id, default: []].append(
+                    AttemptRecord(
+                        number: job.attempts, startedAt: job.startedAt, finishedAt: job.finishedAt,
+                        exitCode: job.exitCode, signal: job.signal, error: job.error, wallSeconds: job.wallSeconds))
+            }
+            job.state = .queued
+            job.maxAttempts = max(job.maxAttempts, job.attempts + 1)
+            job.finishedAt = nil
+            job.exitCode = nil
+            job.signal = nil
+            job.error = nil
+            job.result = nil
+            job.runAt = nil
+            rows.jobs[id] = job
+            rows.waitsFor[id] = nil
+            return job
+        }
+    }
+
     func schedulingControls() async throws -> [SchedulingControl] {
         try read { rows in rows.controls.keys.sorted().compactMap { rows.controls[$0] } }
     }
