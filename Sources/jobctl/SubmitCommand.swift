@@ -59,20 +59,21 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let specs = try batchFile.map(readBatch) ?? [commandSpec()]
-        let ids = try global.withConnection { connection in
-            try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
+        // One connection for the submit and the wait: no second connect, accept and peer-credential
+        // lookup in the daemon (issue 12).
+        let ends = try global.withConnection { connection -> [JobEnd]? in
+            let ids = try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
+            if json {
+                if batchFile == nil { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
+            } else {
+                print(ids.map(\.description).joined(separator: "\n"))
+            }
+            guard wait else { return nil }
+            return try connection.call(
+                Wait.method, Wait.Parameters(ids: ids, statesOnly: true), returning: Wait.StatesReply.self
+            ).states
         }
-        if json {
-            if batchFile == nil { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
-        } else {
-            print(ids.map(\.description).joined(separator: "\n"))
-        }
-        guard wait else { return }
-        let ends = try global.withConnection { connection in
-            try connection.call(Wait.method, Wait.Parameters(ids: ids, statesOnly: true), returning: Wait.StatesReply.self)
-                .states
-        }
-        throw ExitCode(ExitStatus.code(for: ends))
+        if let ends { throw ExitCode(ExitStatus.code(for: ends)) }
     }
 
     private func commandSpec() -> JobSpec {
