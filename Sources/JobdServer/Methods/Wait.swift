@@ -10,8 +10,9 @@ extension Responder {
         let ids = parameters.ids.filter { seen.insert($0).inserted }
         guard !ids.isEmpty, ids.count <= JobLimits.maximumWaitIDs else { throw JobdError.invalidParameter("ids") }
         // Unknown ids fail before any waiting. A waiting or running job's owner is in the dispatcher's
-        // memory; only the others are looked up, and a few finished ones are read whole at once, so a
-        // Wait for one job costs one read of the store, not two (W5, issue 12).
+        // memory; only the others are looked up, and a few finished ones are read whole at once (the
+        // reply when nothing is left to wait for), so a Wait for one job costs one read of the store, not
+        // two (W5, issue 12).
         let activeOwners = await dispatcher.owners(of: ids)
         let inactive = ids.filter { activeOwners[$0] == nil }
         var prefetched: [JobID: Job] = [:]
@@ -31,6 +32,9 @@ extension Responder {
             guard await dispatcher.waitUntilFinished(ids.filter { activeOwners[$0] != nil }) else {
                 throw JobdError.shuttingDown
             }
+            // Records read before the wait may have been pruned during it: read every job again, so a
+            // pruned one is JobNotFound rather than a record that no longer exists.
+            prefetched = [:]
         }
         let statesOnly = parameters.statesOnly == true
         var reply = WireJSON.BoundedArrayReply(key: statesOnly ? "states" : "jobs", limit: configuration.maximumReplyBytes)
