@@ -34,7 +34,13 @@ let package = Package(
                 "JobdClient", "JobdProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // A fully static release jobctl: no dynamic loader, no libstdc++/libm/libgcc_s to map, and no
+            // PIE, so none of the ~39,000 relative relocations of the PIE binary (every one a write to a
+            // page that is then copied). `jobctl status` went from 2.7 to 1.8 ms of CPU (issue 12).
+            // glibc warns that its user and group lookups (getpwnam_r & co., linked in through
+            // FoundationEssentials) need the same glibc at run time: jobctl calls none of them.
+            linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))]
         ),
         .executableTarget(
             name: "jobd",

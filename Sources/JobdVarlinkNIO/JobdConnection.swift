@@ -5,7 +5,8 @@ import NIOPosix
 
 /// One connection to jobd. Calls on it are answered in order (varlink has no request ids).
 ///
-/// Use it inside ``withConnection(path:maximumReplyBytes:_:)``, which closes it afterwards.
+/// Use it inside ``withConnection(path:maximumReplyBytes:_:)``, which closes it afterwards. The body runs
+/// on the connection's event loop: it may await anything, but must not block.
 public final class JobdConnection {
     typealias Channel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -36,8 +37,12 @@ public final class JobdConnection {
         } catch {
             throw ClientError.daemonUnreachable(path: path, reason: Self.describe(error))
         }
-        return try await channel.executeThenClose { inbound, outbound in
-            try await body(JobdConnection(inbound: inbound, outbound: outbound))
+        // The body runs on the connection's event loop (see EventLoopTaskExecutor): a call is then one
+        // write and one read on that thread, with no hop through the cooperative pool either way.
+        return try await withTaskExecutorPreference(EventLoopTaskExecutor(channel.channel.eventLoop)) {
+            try await channel.executeThenClose { inbound, outbound in
+                try await body(JobdConnection(inbound: inbound, outbound: outbound))
+            }
         }
     }
 

@@ -9,10 +9,18 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "jobd's socket. Default: $JOBD_SOCKET, else $XDG_RUNTIME_DIR/jobd/jobd.sock, else /run/jobd/jobd.sock.")
     var socket: String?
 
-    var socketPath: String { socket ?? SocketLocation.defaultPath(environment: ProcessInfo.processInfo.environment) }
+    var socketPath: String { socket ?? Self.defaultSocketPath }
+
+    /// `$JOBD_SOCKET`, else `$XDG_RUNTIME_DIR/jobd/jobd.sock`, else `/run/jobd/jobd.sock`.
+    static var defaultSocketPath: String { SocketLocation.defaultPath(environment: ProcessInfo.processInfo.environment) }
 
     /// Connects, runs `body`, and turns every failure into one line on stderr and a documented exit code.
     func withConnection<R>(_ body: (BlockingConnection) throws -> R) throws -> R {
+        try Self.withConnection(to: socketPath, body)
+    }
+
+    /// ``withConnection(_:)`` for a socket path given directly (jobctl's fast path, Jobctl.swift).
+    static func withConnection<R>(to socketPath: String, _ body: (BlockingConnection) throws -> R) throws -> R {
         do {
             return try body(try BlockingConnection(path: socketPath))
         } catch let error as ClientError {

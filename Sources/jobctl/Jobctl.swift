@@ -23,11 +23,39 @@ struct Jobctl: ParsableCommand {
             setenv("JOBD_SOCKET", value, 1)
         }
         do {
+            if try runWithoutParsing(arguments) { return }
             var command = try parseAsRoot(arguments)
             try command.run()
+        } catch let code as ExitCode {
+            // What exit(withError:) does with an ExitCode (print nothing, exit with it), without the help
+            // text it builds first and never prints: 17% of a `submit --wait` that exits 0 (perf, issue 12).
+            Glibc.exit(code.rawValue)
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// Runs the two calls scripts make in loops, `status` and `submit [--wait] -- COMMAND [ARG...]`, when
+    /// they are written exactly so, with the same code as their subcommands; anything else (an option, a
+    /// typo, `--help`) returns false and goes through ArgumentParser.
+    ///
+    /// Why: ArgumentParser builds its argument sets by reflection, and each first use of a generic type
+    /// makes the Swift runtime scan every protocol conformance in the binary (~4,000, a quarter of them
+    /// FoundationEssentials'): perf put 40% of a `jobctl status` or `submit --wait` in `parseAsRoot`, half
+    /// of that in its check for `--generate-completion-script` (issue 12).
+    private static func runWithoutParsing(_ arguments: [String]) throws -> Bool {
+        if arguments == ["status"] {
+            try StatusCommand.show(socketPath: GlobalOptions.defaultSocketPath, json: false)
+            return true
+        }
+        guard arguments.first == "submit" else { return false }
+        var rest = arguments.dropFirst()
+        let wait = rest.first == "--wait"
+        if wait { rest = rest.dropFirst() }
+        guard rest.first == "--", rest.count > 1 else { return false }
+        let spec = SubmitCommand.execSpec(Array(rest.dropFirst()))
+        try SubmitCommand.submit([spec], socketPath: GlobalOptions.defaultSocketPath, wait: wait, json: false, isBatch: false)
+        return true
     }
 
     static let configuration = CommandConfiguration(

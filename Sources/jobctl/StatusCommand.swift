@@ -10,7 +10,12 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let status = try global.withConnection { connection in
+        try Self.show(socketPath: global.socketPath, json: json)
+    }
+
+    /// The whole command once its arguments are known; also jobctl's fast path for a bare `status`.
+    static func show(socketPath: String, json: Bool) throws {
+        let status = try GlobalOptions.withConnection(to: socketPath) { connection in
             try connection.call(Status.method, Status.Parameters(), returning: Status.Reply.self)
         }
         if json {

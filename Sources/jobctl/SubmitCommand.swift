@@ -59,20 +59,27 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let specs = try batchFile.map(readBatch) ?? [commandSpec()]
-        let ids = try global.withConnection { connection in
-            try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
+        try Self.submit(specs, socketPath: global.socketPath, wait: wait, json: json, isBatch: batchFile != nil)
+    }
+
+    /// Submits `specs`, prints their ids, and with `wait` waits and exits with the jobs' code. The whole
+    /// command once its arguments are known; also jobctl's fast path for `submit [--wait] -- COMMAND`.
+    static func submit(_ specs: [JobSpec], socketPath: String, wait: Bool, json: Bool, isBatch: Bool) throws {
+        // One connection for the submit and the wait: no second connect, accept and peer-credential
+        // lookup in the daemon (issue 12).
+        let ends = try GlobalOptions.withConnection(to: socketPath) { connection -> [JobEnd]? in
+            let ids = try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
+            if json {
+                if !isBatch { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
+            } else {
+                print(ids.map(\.description).joined(separator: "\n"))
+            }
+            guard wait else { return nil }
+            return try connection.call(
+                Wait.method, Wait.Parameters(ids: ids, statesOnly: true), returning: Wait.StatesReply.self
+            ).states
         }
-        if json {
-            if batchFile == nil { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
-        } else {
-            print(ids.map(\.description).joined(separator: "\n"))
-        }
-        guard wait else { return }
-        let ends = try global.withConnection { connection in
-            try connection.call(Wait.method, Wait.Parameters(ids: ids, statesOnly: true), returning: Wait.StatesReply.self)
-                .states
-        }
-        throw ExitCode(ExitStatus.code(for: ends))
+        if let ends { throw ExitCode(ExitStatus.code(for: ends)) }
     }
 
     private func commandSpec() -> JobSpec {
@@ -82,11 +89,20 @@ struct SubmitCommand: ParsableCommand {
                 name: name, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
                 timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
         }
-        return JobSpec(
-            argv: arguments, env: ProcessInfo.processInfo.environment,
-            cwd: cwd ?? FileManager.default.currentDirectoryPath, name: name, queue: queue,
-            class: cpu ? .cpu : io ? .io : nil, priority: priority, timeoutSeconds: timeout.flatMap(DurationText.seconds),
-            maxAttempts: retries.map { $0 + 1 })
+        return Self.execSpec(
+            arguments, cwd: cwd, name: name, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
+            timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
+    }
+
+    /// A command job: run in `cwd` (default: the current directory) with this process's environment.
+    static func execSpec(
+        _ argv: [String], cwd: String? = nil, name: String? = nil, queue: String? = nil, class: JobClass? = nil,
+        priority: Int? = nil, timeoutSeconds: Double? = nil, maxAttempts: Int? = nil
+    ) -> JobSpec {
+        JobSpec(
+            argv: argv, env: ProcessInfo.processInfo.environment, cwd: cwd ?? FileManager.default.currentDirectoryPath,
+            name: name, queue: queue, class: `class`, priority: priority, timeoutSeconds: timeoutSeconds,
+            maxAttempts: maxAttempts)
     }
 
     private func readBatch(_ path: String) throws -> [JobSpec] {

@@ -141,5 +141,31 @@ extension AgainstTheRealDaemon {
                 #expect(follow.stdout == "first\nsecond\n")
             }
         }
-    }
+
+        /// Wait reads a job's owner from the dispatcher while it runs and from the store once it has
+        /// finished (whole, for a few; owners first, for many): every path answers in order, and an
+        /// unknown id fails at once, not after the running job.
+        @Test func waitAnswersRunningFinishedAndUnknownIdsAlike() async throws {
+            try await DaemonProcess.with { daemon in
+                let finished = try await daemon.submit(Array(repeating: JobSpec(kind: "noop", class: .io), count: 20))
+                _ = try await daemon.wait(finished)
+                let sleeper = try await daemon.submit([
+                    JobSpec(kind: "sleep", payload: .object(["seconds": .double(0.3)]), class: .io)
+                ])[0]
+                let started = ContinuousClock.now
+                let unknown = try await rawCall(
+                    daemon, #"{"method": "io.jobd.Wait", "parameters": {"ids": [\#(sleeper.rawValue), 999999]}}"#)
+                #expect(unknown["error"] as? String == "io.jobd.JobNotFound")
+                #expect((unknown["parameters"] as? [String: Any])?["id"] as? Int == 999_999)
+                #expect(ContinuousClock.now - started < .milliseconds(250))
+                for ids in [[sleeper, finished[0]], Array(finished.prefix(3)), finished + [sleeper]] {
+                    let jobs = try await daemon.connect {
+                        try await $0.call(Wait.method, Wait.Parameters(ids: ids), returning: Wait.Reply.self).jobs
+                    }
+                    #expect(jobs.map(\.id) == ids)
+                    #expect(jobs.allSatisfy { $0.state == .succeeded })
+                }
+            }
+        }
+}
 }

@@ -62,6 +62,34 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// `status` and `submit [--wait] -- COMMAND` skip ArgumentParser when written exactly so
+        /// (Jobctl.runWithoutParsing): they must do what the parsed commands do, and anything else must
+        /// still be parsed.
+        @Test func theUnparsedFastPathsMatchTheParsedCommands() async throws {
+            try await DaemonProcess.with { daemon in
+                let fast = try await daemon.jobctl("submit", "--wait", "--", "sh", "-c", "exit 4")
+                #expect(fast.status == 4, "\(fast)")
+                let parsed = try await daemon.jobctl("submit", "--wait", "--queue", "default", "--", "sh", "-c", "exit 4")
+                #expect(parsed.status == 4, "\(parsed)")
+                func job(_ result: CommandResult) async throws -> [String: Any] {
+                    let shown = try await daemon.jobctl("show", "--json", result.output)
+                    return try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+                }
+                let (a, b) = (try await job(fast), try await job(parsed))
+                // (class_source differs: the second run's class is learned from the first.)
+                for key in ["argv", "env", "cwd", "queue", "max_attempts", "timeout_seconds", "priority", "kind"] {
+                    #expect(a[key].map { $0 as? NSObject } == b[key].map { $0 as? NSObject }, "\(key) differs")
+                }
+                let status = try await daemon.jobctl("status")
+                #expect(status.status == 0 && status.stdout.hasPrefix("jobd "), "\(status)")
+                #expect(try await daemon.jobctl("status", "--json").stdout.contains("\"version\""))
+                let nothing = try await daemon.jobctl("submit", "--wait", "--")
+                #expect(nothing.status == 64, "an empty command is still refused by the parser: \(nothing)")
+                let typo = try await daemon.jobctl("status", "--jsn")
+                #expect(typo.status == 64, "an unknown option is still refused by the parser: \(typo)")
+            }
+        }
+
         @Test func waitOnSeveralJobsReturnsTheFirstFailureInArgumentOrder() async throws {
             try await DaemonProcess.with { daemon in
                 let ids = try await daemon.submit([

@@ -110,3 +110,57 @@ struct WireTypesTests {
     #expect(try WireJSON.decode(Wait.Reply.self, from: Array(value(WireJSON.encodeArrayReply(key: "jobs", jobs))["parameters"].map { try WireJSON.encode($0) } ?? [])).jobs == jobs)
 }
 
+
+@Test func theHandWrittenJobJSONIsTheEncodersJSON() throws {
+    let jobs = [
+        Job(id: JobID(1), state: .queued, kind: "noop", class: .io, classSource: .kind, ownerUID: 0, ownerGID: 0,
+            createdAt: Timestamp(secondsSinceEpoch: 0)),
+        Job(
+            id: JobID(Int64.max), name: "quote \" backslash \\ slash / tab \t nl \n nul \u{0} bell \u{7} é 日本 🎉",
+            state: .failed, kind: "exec", argv: ["sh", "-c", "echo 'a\"b' | tr a b\r\n"],
+            env: ["PATH": "/usr/bin:/bin", "EMPTY": "", "\u{1F}": "\u{7F}"], cwd: "/tmp/x y",
+            payload: .object(["n": .int(-9_223_372_036_854_775_808), "d": .double(0.1), "w": .double(3),
+                              "big": .double(1e300), "tiny": .double(5e-324), "a": .array([.null, .bool(true), .bool(false), .string("")])]),
+            queue: "q", class: .cpu, classSource: .learned, classReason: "from 7 runs", signature: "/bin/sh", priority: -5,
+            attempts: 2, maxAttempts: 3, timeoutSeconds: 1.5, ownerUID: UInt32.max, ownerGID: 7,
+            createdAt: Timestamp(secondsSinceEpoch: 1_764_120_000.123), startedAt: Timestamp(secondsSinceEpoch: 1_764_120_001),
+            finishedAt: Timestamp(secondsSinceEpoch: 1_764_120_002.5), exitCode: 3, signal: 9, error: "it \"failed\"",
+            result: .string("r"), wallSeconds: 0.007023615, cpuUserSeconds: 1e-7, cpuSystemSeconds: 2,
+            maxRSSBytes: Int64.max, workerPID: Int32.min, waitSeconds: 0),
+    ]
+    func value(_ bytes: [UInt8]) throws -> JSONValue { try WireJSON.decode(JSONValue.self, from: bytes) }
+    for job in jobs {
+        var writer = JSONWriter()
+        try writer.write(job)
+        #expect(try value(writer.bytes) == value(WireJSON.encode(job)))
+        // Read back as the encoder's JSON reads back (timestamps keep milliseconds, so not always `job`).
+        #expect(try WireJSON.decode(Job.self, from: writer.bytes) == WireJSON.decode(Job.self, from: WireJSON.encode(job)))
+        let end = JobEnd(job)
+        var endWriter = JSONWriter()
+        endWriter.write(end)
+        #expect(try value(endWriter.bytes) == value(WireJSON.encode(end)))
+    }
+    var reply = WireJSON.BoundedArrayReply(key: "jobs", limit: 1 << 20)
+    for job in jobs { #expect(try reply.append(job)) }
+    #expect(try value(reply.finish()) == value(WireJSON.encode(VarlinkReply(parameters: Wait.Reply(jobs: jobs)))))
+    var nan = jobs[0]
+    nan.wallSeconds = .nan
+    var writer = JSONWriter()
+    #expect(throws: EncodingError.self) { try writer.write(nan) }
+}
+
+@Test func aBoundedReplyRefusesTheJobThatWouldPassItsLimit() throws {
+    let job = Job(id: JobID(1), state: .queued, kind: "noop", class: .io, classSource: .kind, ownerUID: 0, ownerGID: 0,
+                  createdAt: Timestamp(secondsSinceEpoch: 0))
+    var one = JSONWriter()
+    try one.write(job)
+    // Room for the opening `{"parameters":{"jobs":[`, the 64 bytes kept for the end, and two jobs but
+    // not the comma between them.
+    let opening = #"{"parameters":{"jobs":["#.utf8.count
+    var reply = WireJSON.BoundedArrayReply(key: "jobs", limit: opening + 64 + 2 * one.bytes.count)
+    #expect(try reply.append(job))
+    #expect(try !reply.append(job))  // the second one's comma and bytes pass the limit
+    #expect(reply.count == 1)
+    let finished = reply.finish()
+    #expect(try WireJSON.decode(VarlinkReply<Wait.Reply>.self, from: finished).parameters.jobs == [job])
+}

@@ -77,6 +77,40 @@ public enum WireJSON {
             return true
         }
 
+        /// Appends one job, written by ``JSONWriter`` (a fiftieth of `JSONEncoder`'s time), or nothing when
+        /// it would take the reply past `limit`.
+        /// - Returns: whether it was appended.
+        public mutating func append(_ job: Job) throws -> Bool {
+            try appendWritten { try $0.write(job) }
+        }
+
+        /// Appends how one job ended, written by ``JSONWriter``, or nothing past `limit`.
+        /// - Returns: whether it was appended.
+        public mutating func append(_ end: JobEnd) throws -> Bool {
+            try appendWritten { $0.write(end) }
+        }
+
+        /// Writes an element in place after the ones before, and takes it back if it passed the bound.
+        private mutating func appendWritten(_ write: (inout JSONWriter) throws -> Void) throws -> Bool {
+            let start = bytes.count
+            var writer = JSONWriter()
+            swap(&writer.bytes, &bytes)
+            defer { swap(&writer.bytes, &bytes) }
+            if count > 0 { writer.bytes.append(UInt8(ascii: ",")) }
+            do {
+                try write(&writer)
+            } catch {
+                writer.bytes.removeSubrange(start...)
+                throw error
+            }
+            guard writer.bytes.count + Self.reserve <= limit else {
+                writer.bytes.removeSubrange(start...)
+                return false
+            }
+            count += 1
+            return true
+        }
+
         /// The finished reply; `extra` (at most a few dozen bytes) is added after the array, e.g.
         /// `"next_before_id":7`.
         public consuming func finish(extra: String? = nil) -> [UInt8] {
