@@ -70,6 +70,7 @@ struct Jobctl: ParsableCommand {
         version: JobdInterface.version,
         subcommands: [
             SubmitCommand.self, ListCommand.self, ShowCommand.self, StatusCommand.self, LogsCommand.self,
-            WaitCommand.self, CancelCommand.self, ProfilesCommand.self, PruneCommand.self,
+            WaitCommand.self, CancelCommand.self, RetryCommand.self, QueueCommand.self, PauseCommand.self,
+            ResumeCommand.self, ProfilesCommand.self, PruneCommand.self,
         ])
 }

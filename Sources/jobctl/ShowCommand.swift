@@ -10,9 +10,30 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "The job id.") var id: Int64
 
     func run() throws {
-        let job = try global.withConnection { connection in
-            try connection.call(Get.method, Get.Parameters(id: JobID(id)), returning: Get.Reply.self).job
+        let (job, attempts) = try global.withConnection { connection in
+            (
+                try connection.call(Get.method, Get.Parameters(id: JobID(id)), returning: Get.Reply.self).job,
+                try connection.call(Attempts.method, Attempts.Parameters(id: JobID(id)), returning: Attempts.Reply.self)
+                    .attempts
+            )
         }
-        if json { try printJSON(job) } else { print(job.detailText) }
+        if json {
+            try printJSON(job)
+            return
+        }
+        print(job.detailText)
+        guard !attempts.isEmpty else { return }
+        print("")
+        var table = Table("ATTEMPT", "STARTED", "FINISHED", "WALL", "OUTCOME", "WORKER", "ERROR")
+        for attempt in attempts {
+            let outcome = attempt.signal.map { "signal \($0)" } ?? attempt.exitCode.map { "exit \($0)" }
+                ?? (attempt.finishedAt == nil ? "running" : "-")
+            table.add([
+                String(attempt.number), attempt.startedAt?.rfc3339 ?? "-", attempt.finishedAt?.rfc3339 ?? "-",
+                attempt.wallSeconds.map { DurationText.format(seconds: $0) } ?? "-", outcome,
+                attempt.workerPID.map { "pid \($0)" } ?? "-", attempt.error ?? "",
+            ])
+        }
+        print(table.render())
     }
 }

@@ -31,6 +31,15 @@ struct StatusCommand: ParsableCommand {
             table.add([state.rawValue, String(status.cpu[state]), String(status.io[state]), String(status.total[state])])
         }
         print(table.render())
+        if !status.paused.isEmpty { print("\npaused: \(status.paused.joined(separator: ", ")) (nothing new starts)") }
+        if !status.queues.isEmpty {
+            print("")
+            var queues = Table("QUEUE", "LIMIT", "RUNNING", "PAUSED")
+            for queue in status.queues {
+                queues.add([queue.name, queue.limit.map(String.init) ?? "-", String(queue.running), queue.paused ? "yes" : "no"])
+            }
+            print(queues.render())
+        }
         guard !status.workers.isEmpty else { return }
         print("")
         var workers = Table("WORKER", "PID", "STATE", "JOB", "JOBS RUN", "RSS")

@@ -27,6 +27,15 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Higher runs first.") var priority: Int?
     @Option(help: "Kill the job after this long: 500ms, 30s, 10m, 2h.") var timeout: String?
     @Option(help: "Run again after a failure, up to this many more times (0 to 99).") var retries: Int?
+    @Option(help: "How the pause before a retry grows: exp (doubles, with jitter, capped at 1h) or fixed.")
+    var backoff: Backoff?
+    @Option(help: "The first pause before a retry (every pause, with --backoff fixed): 500ms, 30s, 10m. Default 1s.")
+    var backoffDelay: String?
+    @Option(help: "Start no sooner than this long from now: 500ms, 30s, 10m, 2h, 1d.") var delay: String?
+    @Option(help: "Start no sooner than this time: 2026-12-01T03:00 (local time) or 2026-12-01T03:00:00Z (UTC).")
+    var at: String?
+    @Option(help: "Run only after this job has succeeded (repeat for several).") var after: [Int64] = []
+    @Option(help: "While an unfinished job of yours has this key, print its id and submit nothing.") var unique: String?
     @Option(help: "Working directory (default: the current one).") var cwd: String?
     @Option(name: .customLong("batch"), help: "Submit one JSON job per line of FILE (- for stdin).") var batchFile: String?
     @Flag(help: "Wait for the job and exit with its exit code.") var wait = false
@@ -34,7 +43,24 @@ struct SubmitCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.") var command: [String] = []
 
     func validate() throws {
+        // ArgumentParser hands an unknown option before the command to `command` (passthrough): refuse it
+        // rather than run a job named `--delay` (issue 13); `--help` after `submit` is help.
+        if let first = command.first, first.hasPrefix("-"), first != "--" {
+            if first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
+            throw ValidationError("unknown option \(first); the command goes after --: jobctl submit [OPTIONS] -- COMMAND [ARG...]")
+        }
         if cpu && io { throw ValidationError("--cpu and --io exclude each other") }
+        if delay != nil && at != nil { throw ValidationError("--delay and --at exclude each other") }
+        if let delay, DurationText.seconds(delay) == nil {
+            throw ValidationError("--delay \(delay): expected a duration such as 500ms, 30s, 10m, 2h or 1d")
+        }
+        if let at, LocalTime.parse(at) == nil {
+            throw ValidationError("--at \(at): expected 2026-12-01T03:00 (local time) or 2026-12-01T03:00:00Z (UTC)")
+        }
+        if let backoffDelay, DurationText.seconds(backoffDelay) == nil && backoffDelay != "0" {
+            throw ValidationError("--backoff-delay \(backoffDelay): expected a duration such as 500ms, 30s or 10m")
+        }
+        if let bad = after.first(where: { $0 < 1 }) { throw ValidationError("--after \(bad): job ids start at 1") }
         if batchFile != nil && !command.isEmpty { throw ValidationError("give --batch or a command, not both") }
         if kind != nil && !arguments.isEmpty { throw ValidationError("give --kind or a command, not both") }
         if payload != nil && kind == nil { throw ValidationError("--payload goes with --kind") }
@@ -58,7 +84,7 @@ struct SubmitCommand: ParsableCommand {
     private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func run() throws {
-        let specs = try batchFile.map(readBatch) ?? [commandSpec()]
+        let specs = try batchFile.map(readBatch) ?? [withSchedule(commandSpec())]
         try Self.submit(specs, socketPath: global.socketPath, wait: wait, json: json, isBatch: batchFile != nil)
     }
 
@@ -68,7 +94,11 @@ struct SubmitCommand: ParsableCommand {
         // One connection for the submit and the wait: no second connect, accept and peer-credential
         // lookup in the daemon (issue 12).
         let ends = try GlobalOptions.withConnection(to: socketPath) { connection -> [JobEnd]? in
-            let ids = try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self).ids
+            let reply = try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self)
+            let ids = reply.ids
+            for id in reply.existing ?? [] {
+                printError("note: job \(id) holds this unique key and has not finished; nothing new was submitted")
+            }
             if json {
                 if !isBatch { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
             } else {
@@ -92,6 +122,18 @@ struct SubmitCommand: ParsableCommand {
         return Self.execSpec(
             arguments, cwd: cwd, name: name, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
             timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
+    }
+
+    /// The spec with this command line's timing, retry, dependency and key options.
+    private func withSchedule(_ spec: JobSpec) -> JobSpec {
+        var spec = spec
+        spec.delaySeconds = delay.flatMap(DurationText.seconds)
+        spec.runAt = at.flatMap(LocalTime.parse)
+        spec.backoff = backoff
+        spec.backoffSeconds = backoffDelay.flatMap { $0 == "0" ? 0 : DurationText.seconds($0) }
+        spec.after = after.isEmpty ? nil : after.map { JobID(rawValue: $0) }
+        spec.uniqueKey = unique
+        return spec
     }
 
     /// A command job: run in `cwd` (default: the current directory) with this process's environment.
@@ -137,3 +179,5 @@ struct SubmitCommand: ParsableCommand {
         return specs
     }
 }
+
+extension Backoff: ExpressibleByArgument {}

@@ -34,6 +34,8 @@ extension Job {
             } ?? self.class.rawValue),
             ("priority", String(priority)),
             ("attempts", "\(attempts) (at most \(maxAttempts) unless jobd restarts mid-run)"),
+            ("backoff", maxAttempts > 1 ? "\(backoff.rawValue), \(DurationText.format(seconds: backoffSeconds))" : "-"),
+            ("run at", runAt?.rfc3339 ?? "-"),
             ("timeout", timeoutSeconds.map { DurationText.format(seconds: $0) } ?? "-"),
             ("owner", "uid \(ownerUID), gid \(ownerGID)"),
             ("created", createdAt.rfc3339),
