@@ -23,6 +23,10 @@ public final class JobdDaemon: Sendable {
     private let profileBook: ProfileBook
     private let listener: VarlinkListener
     private let pruner: Pruner
+    private let recurrences: Recurrences
+    private let responder: Responder
+    /// The schedules found at start-up; the schedules part starts firing them once the store writes.
+    private let storedSchedules: [StoredSchedule]
     private let logger: Logger
     private let notifier: SystemdNotifier
     private let reloader: ConfigurationLoader?
@@ -100,10 +104,14 @@ public final class JobdDaemon: Sendable {
         await dispatcher.apply(try await store.schedulingControls())
         await dispatcher.enqueue(startup.ready)
         await dispatcher.schedule(startup.scheduled, dependencies: startup.dependencies)
+        let recurrences = Recurrences(store: store, logger: logger)
+        self.recurrences = recurrences
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
             profileBook: profileBook, pruner: pruner, configuration: configuration,
-            startedAt: .now, logger: logger)
+            startedAt: .now, logger: logger, recurrences: recurrences)
+        self.responder = responder
+        self.storedSchedules = try await store.schedules()
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, inheritedDescriptor: configuration.inheritedSocket,
             maximumMessageBytes: configuration.maximumMessageBytes,
@@ -149,6 +157,13 @@ public final class JobdDaemon: Sendable {
             DaemonPart("pruner", ending: .cancelBodyAfterStop, body: {
                 await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds)
             }),
+            // Started with the others, so a catch-up firing finds the store's writer running.
+            DaemonPart(
+                "schedules", ending: .cancelBodyAfterStop,
+                body: {
+                    await self.recurrences.start(with: self.responder, schedules: self.storedSchedules, at: WallClock.now())
+                },
+                stop: { await self.recurrences.stop() }),
             DaemonPart("systemd reporter", ending: .cancelBodyAfterStop, body: { await reporter.run() }),
             DaemonPart("reload", ending: .cancelBodyAfterStop, body: { await self.reload(on: hangups) }),
             DaemonPart(
@@ -158,6 +173,7 @@ public final class JobdDaemon: Sendable {
                     self.logger.info(
                         "shutting down: no new jobs; running jobs have \(self.configuration.shutdownGrace) to finish")
                     await self.listener.stopAccepting()
+                    await self.recurrences.stop()  // nothing new from schedules either, from now on
                 }),
         ]
         notifier.ready()

@@ -32,8 +32,8 @@ public protocol JobStore: Sendable {
     func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
 
     /// Queues a failed, dead or cancelled job again, for one more attempt (its last is kept in its
-    /// history). - Returns: the job as queued; nil if it is not in one of those states (any more).
-    func retry(_ id: JobID) async throws -> Job?
+    /// history), unless another unfinished job of its owner holds its unique key.
+    func retry(_ id: JobID) async throws -> RetryResult
 
     /// Queues putting jobs that were running back to `queued` (daemon shutdown).
     func requeue(_ ids: [JobID]) -> CommitTicket
@@ -59,6 +59,23 @@ public protocol JobStore: Sendable {
     /// - Returns: the deleted jobs; fewer than `limit` means no more match.
     func prune(finishedBy cutoff: Timestamp, states: Set<JobState>, ownerUID: UInt32?, limit: Int) async throws
         -> [PrunedJob]
+
+    // MARK: Schedules
+
+    /// Every schedule, by owner and name.
+    func schedules() async throws -> [StoredSchedule]
+
+    /// Stores a schedule, replacing the owner's one of the same name.
+    func saveSchedule(_ schedule: StoredSchedule, at now: Timestamp) async throws
+
+    /// Removes the owner's schedule of that name. - Returns: whether there was one.
+    func removeSchedule(owner: UInt32, name: String) async throws -> Bool
+
+    /// Moves a schedule's next due time from `due` to `next` and, with a `job`, stores that job, all in one
+    /// transaction: a due time fires once, also across a crash. - Returns: nil when the schedule's next due
+    /// time is no longer `due` (replaced or removed meanwhile): nothing was stored. Throws
+    /// ``SubmitRefusal`` like a submit.
+    func fire(_ schedule: StoredSchedule, dueAt due: Timestamp, next: Timestamp, job: NewJob?) async throws -> SubmitResult?
 
     // MARK: Limits and pauses
 

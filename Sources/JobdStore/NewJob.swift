@@ -53,6 +53,16 @@ public enum SubmitRefusal: Error, Hashable, Sendable {
     case dependencyEnded(index: Int, JobID, JobState)
 }
 
+/// What ``JobStore/retry(_:)`` did.
+public enum RetryResult: Sendable {
+    /// Queued again, as now stored.
+    case queued(Job)
+    /// It is not failed, dead or cancelled (any more).
+    case notRetryable
+    /// Another unfinished job of its owner holds its unique key.
+    case keyHeld(by: JobID)
+}
+
 /// What start-up needs from the database: the jobs to put back in the ready queues and the counts
 /// `status` then keeps up to date.
 public struct StartupState: Sendable {

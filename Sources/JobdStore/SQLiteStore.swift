@@ -154,40 +154,42 @@ public final class SQLiteStore: JobStore {
 
     public func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
         let rows = try jobs.map(InsertRow.init)
-        return try await committer.write { db in
-            // A unique key already held by an unfinished job of the same owner inserts nothing: the
-            // partial unique index decides, so two concurrent submits cannot both store one (no
-            // read-then-write race).
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO jobs (name, kind, payload, argv, env, cwd, queue, class, class_source, class_reason,
-                        priority, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, signature, state, run_at,
-                        backoff, backoff_seconds, unique_key)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (owner_uid, unique_key)
-                        WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running') DO NOTHING
-                    """)
-            var result = SubmitResult(ids: [])
-            result.ids.reserveCapacity(rows.count)
-            for (index, row) in rows.enumerated() {
-                let waits = try Self.unfinishedDependencies(of: row, at: index, resolving: result.ids, in: db)
-                try insert.execute(arguments: row.arguments(waiting: !waits.isEmpty))
-                guard db.changesCount == 1 else {
-                    result.ids.append(try Self.unfinishedJob(withKey: row.uniqueKey, of: row.owner, in: db))
-                    result.existing.insert(index)
-                    continue
-                }
-                let id = JobID(db.lastInsertedRowID)
-                result.ids.append(id)
-                if !waits.isEmpty {
-                    let edge = try db.cachedStatement(
-                        sql: "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on_id) VALUES (?, ?)")
-                    for dependency in waits { try edge.execute(arguments: [id.rawValue, dependency.rawValue]) }
-                    result.waitsFor[index] = waits
-                }
+        return try await committer.write { db in try Self.insert(rows, in: db) }
+    }
+
+    /// Stores jobs in the current transaction (see ``submit(_:)``).
+    private static func insert(_ rows: [InsertRow], in db: Database) throws -> SubmitResult {
+        // A unique key already held by an unfinished job of the same owner inserts nothing: the partial
+        // unique index decides, so two concurrent submits cannot both store one (no read-then-write race).
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO jobs (name, kind, payload, argv, env, cwd, queue, class, class_source, class_reason,
+                    priority, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, signature, state, run_at,
+                    backoff, backoff_seconds, unique_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (owner_uid, unique_key)
+                    WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running') DO NOTHING
+                """)
+        var result = SubmitResult(ids: [])
+        result.ids.reserveCapacity(rows.count)
+        for (index, row) in rows.enumerated() {
+            let waits = try Self.unfinishedDependencies(of: row, at: index, resolving: result.ids, in: db)
+            try insert.execute(arguments: row.arguments(waiting: !waits.isEmpty))
+            guard db.changesCount == 1 else {
+                result.ids.append(try Self.unfinishedJob(withKey: row.uniqueKey, of: row.owner, in: db))
+                result.existing.insert(index)
+                continue
             }
-            return result
+            let id = JobID(db.lastInsertedRowID)
+            result.ids.append(id)
+            if !waits.isEmpty {
+                let edge = try db.cachedStatement(
+                    sql: "INSERT OR IGNORE INTO job_dependencies (job_id, depends_on_id) VALUES (?, ?)")
+                for dependency in waits { try edge.execute(arguments: [id.rawValue, dependency.rawValue]) }
+                result.waitsFor[index] = waits
+            }
         }
+        return result
     }
 
     /// The jobs that job `index` of a submit waits for and that have not finished. Refuses one that does
@@ -345,8 +347,21 @@ public final class SQLiteStore: JobStore {
         "cancelled: job \(id), which it waits for, ended \(state.rawValue)"
     }
 
-    public func retry(_ id: JobID) async throws -> Job? {
-        try await committer.write { db in
+    public func retry(_ id: JobID) async throws -> RetryResult {
+        try await committer.write { db -> RetryResult in
+            // An unfinished job of the owner holding the same unique key wins: the partial unique index would
+            // refuse the update.
+            if let holder = try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT other.id FROM jobs AS this JOIN jobs AS other
+                        ON other.owner_uid = this.owner_uid AND other.unique_key = this.unique_key
+                    WHERE this.id = ? AND other.id <> this.id AND other.state IN ('scheduled', 'queued', 'running')
+                    """,
+                arguments: [id.rawValue])
+            {
+                return .keyHeld(by: JobID(holder))
+            }
             try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO attempts (job_id, number, started_at, finished_at, exit_code, signal, error,
@@ -364,12 +379,13 @@ public final class SQLiteStore: JobStore {
                     WHERE id = ? AND state IN ('failed', 'dead', 'cancelled')
                     """
             ).execute(arguments: [JobLimits.maxAttemptsRange.upperBound, id.rawValue])
-            guard db.changesCount == 1 else { return nil }
+            guard db.changesCount == 1 else { return .notRetryable }
             // What it waited for no longer holds it back: a retry is a deliberate "run it now".
             try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE job_id = ?").execute(arguments: [id.rawValue])
-            return try Row.fetchOne(
+            guard let job = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?"), arguments: [id.rawValue]
-            ).map(Job.init(row:))
+            ).map(Job.init(row:)) else { return .notRetryable }
+            return .queued(job)
         }
     }
 
@@ -565,6 +581,80 @@ extension SQLiteStore {
             let delete = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND finished_at IS NOT NULL")
             for job in pruned { try delete.execute(arguments: [job.id.rawValue]) }
             return pruned
+        }
+    }
+}
+
+// MARK: - Schedules
+
+extension SQLiteStore {
+    public func schedules() async throws -> [StoredSchedule] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT owner_uid, owner_gid, name, cron, every_seconds, spec, catch_up, next_due, last_fired, last_job_id
+                    FROM schedules ORDER BY owner_uid, name
+                    """
+            ).compactMap { row in
+                // A spec this jobd cannot read (written by hand) is skipped rather than fired wrong.
+                guard let text: String = row[5], let spec = try? WireJSON.decode(JobSpec.self, from: Array(text.utf8)) else {
+                    return nil
+                }
+                return StoredSchedule(
+                    ownerUID: row[0], ownerGID: row[1], name: row[2], cron: row[3], everySeconds: row[4], spec: spec,
+                    catchUp: (row[6] as Int) != 0, nextDue: Timestamp(secondsSinceEpoch: row[7]),
+                    lastFired: (row[8] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
+                    lastJobID: (row[9] as Int64?).map(JobID.init(rawValue:)))
+            }
+        }
+    }
+
+    public func saveSchedule(_ schedule: StoredSchedule, at now: Timestamp) async throws {
+        let spec = String(decoding: try WireJSON.encode(schedule.spec), as: UTF8.self)
+        try await committer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO schedules (owner_uid, owner_gid, name, cron, every_seconds, spec, catch_up,
+                        created_at, next_due, last_fired, last_job_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+                    """,
+                arguments: [
+                    schedule.ownerUID, schedule.ownerGID, schedule.name, schedule.cron, schedule.everySeconds, spec,
+                    schedule.catchUp ? 1 : 0, now.secondsSinceEpoch, schedule.nextDue.secondsSinceEpoch,
+                ])
+        }
+    }
+
+    public func removeSchedule(owner: UInt32, name: String) async throws -> Bool {
+        try await committer.write { db in
+            try db.execute(sql: "DELETE FROM schedules WHERE owner_uid = ? AND name = ?", arguments: [owner, name])
+            return db.changesCount == 1
+        }
+    }
+
+    public func fire(
+        _ schedule: StoredSchedule, dueAt due: Timestamp, next: Timestamp, job: NewJob?
+    ) async throws -> SubmitResult? {
+        let rows = try job.map { [try InsertRow($0)] } ?? []
+        return try await committer.write { db -> SubmitResult? in
+            // Only the due time this daemon read: a schedule replaced or removed meanwhile does not fire.
+            try db.execute(
+                sql: """
+                    UPDATE schedules SET next_due = ?, last_fired = CASE WHEN ? THEN ? ELSE last_fired END
+                    WHERE owner_uid = ? AND name = ? AND next_due = ?
+                    """,
+                arguments: [
+                    next.secondsSinceEpoch, !rows.isEmpty, due.secondsSinceEpoch, schedule.ownerUID, schedule.name,
+                    due.secondsSinceEpoch,
+                ])
+            guard db.changesCount == 1 else { return nil }
+            guard !rows.isEmpty else { return SubmitResult(ids: []) }
+            let stored = try Self.insert(rows, in: db)
+            try db.execute(
+                sql: "UPDATE schedules SET last_job_id = ? WHERE owner_uid = ? AND name = ?",
+                arguments: [stored.ids.first?.rawValue, schedule.ownerUID, schedule.name])
+            return stored
         }
     }
 }

@@ -62,6 +62,17 @@ struct SubmitCommand: ParsableCommand {
         }
         if let bad = after.first(where: { $0 < 1 }) { throw ValidationError("--after \(bad): job ids start at 1") }
         if batchFile != nil && !command.isEmpty { throw ValidationError("give --batch or a command, not both") }
+        if batchFile != nil {
+            let perJob: [(String, Bool)] = [
+                ("--delay", delay != nil), ("--at", at != nil), ("--after", !after.isEmpty), ("--unique", unique != nil),
+                ("--backoff", backoff != nil), ("--backoff-delay", backoffDelay != nil), ("--name", name != nil),
+                ("--queue", queue != nil), ("--priority", priority != nil), ("--retries", retries != nil),
+                ("--timeout", timeout != nil), ("--cpu", cpu), ("--io", io),
+            ]
+            if let (option, _) = perJob.first(where: \.1) {
+                throw ValidationError("\(option) is for one command; with --batch, give it in each JSON line instead")
+            }
+        }
         if kind != nil && !arguments.isEmpty { throw ValidationError("give --kind or a command, not both") }
         if payload != nil && kind == nil { throw ValidationError("--payload goes with --kind") }
         if let payload, (try? WireJSON.decode(JSONValue.self, from: Array(payload.utf8))) == nil {

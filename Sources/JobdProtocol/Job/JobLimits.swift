@@ -35,6 +35,12 @@ public enum JobLimits {
     /// A queue's limit (`SetQueueLimit`): 0 holds the queue back entirely, like a pause.
     public static let maximumQueueLimit = 1_000_000
 
+    /// A schedule's `every_seconds`: from a second to a year.
+    public static let scheduleEverySeconds: ClosedRange<Double> = 1...31_536_000
+
+    /// Schedules one user may keep: each is a timer and a row.
+    public static let maximumSchedulesPerUser = 1000
+
     /// `name`: a label for tables, in UTF-8 bytes.
     public static let maximumNameBytes = 256
 

@@ -181,6 +181,31 @@ public enum JobdInterface {
           paused: []string
         )
 
+        # A recurring job. Exactly one of cron (five fields, local time) and every_seconds.
+        type ScheduleInfo (
+          name: string,
+          owner_uid: int,
+          cron: ?string,
+          every_seconds: ?float,
+          catch_up: bool,
+          next_due: string,
+          last_fired: ?string,
+          last_job_id: ?int,
+          job: JobSpec
+        )
+
+        # Submits job, as the caller, at every due time; replaces the caller's schedule of that name.
+        # catch_up: after jobd was down over due times, run the job once at start-up (default: skip them).
+        method AddSchedule(name: string, cron: ?string, every_seconds: ?float, catch_up: ?bool, job: JobSpec) -> (
+          schedule: ScheduleInfo
+        )
+
+        # The caller's schedules (root: everyone's).
+        method Schedules() -> (schedules: []ScheduleInfo)
+
+        # The caller's schedule stops firing; the jobs it submitted stay.
+        method RemoveSchedule(name: string) -> ()
+
         # A queue with a limit, a pause, or a job running.
         type QueueInfo (name: string, limit: ?int, paused: bool, running: int)
 
@@ -257,6 +282,6 @@ public enum JobdInterface {
     public static let methods: [String] = [
         Submit.method, Get.method, List.method, Cancel.method, Wait.method, Logs.method, Status.method, Ping.method,
         Profiles.method, ResetProfile.method, PinProfile.method, Prune.method, Retry.method, Attempts.method,
-        SetQueueLimit.method, Pause.method, Resume.method,
+        SetQueueLimit.method, Pause.method, Resume.method, AddSchedule.method, Schedules.method, RemoveSchedule.method,
     ]
 }

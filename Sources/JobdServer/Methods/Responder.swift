@@ -21,6 +21,8 @@ struct Responder: Sendable {
     let configuration: DaemonConfiguration
     let startedAt: ContinuousClock.Instant
     let logger: Logger
+    /// Fires the schedules; nil where none are kept (tests of the responder alone).
+    var recurrences: Recurrences? = nil
 
     /// Runs one call and sends its reply (or replies, for `more`), or its error.
     /// - Throws: only when the connection fails; the caller closes it then.
@@ -87,6 +89,11 @@ struct Responder: Sendable {
         case Prune.method: try await reply(prune(call.parameters(Prune.Parameters.self), caller: caller), send)
         case Retry.method: try await reply(retry(call.parameters(Retry.Parameters.self), caller: caller), send)
         case Attempts.method: try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
+        case AddSchedule.method:
+            try await reply(addSchedule(call.parameters(AddSchedule.Parameters.self), caller: caller), send)
+        case Schedules.method: try await reply(listSchedules(caller: caller), send)
+        case RemoveSchedule.method:
+            try await reply(removeSchedule(call.parameters(RemoveSchedule.Parameters.self), caller: caller), send)
         case SetQueueLimit.method:
             try await reply(setQueueLimit(call.parameters(SetQueueLimit.Parameters.self), caller: caller), send)
         case Pause.method: try await reply(setPaused(call.parameters(Pause.Parameters.self), true, caller: caller), send)

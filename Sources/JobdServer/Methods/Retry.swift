@@ -1,4 +1,5 @@
 import JobdProtocol
+import JobdStore
 
 extension Responder {
     /// Queues a failed, dead or cancelled job again, for one more attempt than it has used.
@@ -10,15 +11,25 @@ extension Responder {
             }
             throw JobdError.invalidParameter("id (job \(job.id) is \(job.state.rawValue); only a failed, dead or cancelled job is retried)")
         }
+        if job.attempts >= JobLimits.maxAttemptsRange.upperBound {
+            throw JobdError.invalidParameter(
+                "id (job \(job.id) has used \(job.attempts) attempts, the most a job may have; submit it again)")
+        }
         if await dispatcher.isShuttingDown { throw JobdError.shuttingDown }
-        let queued: Job?
+        let result: RetryResult
         do {
-            queued = try await store.retry(job.id)
+            result = try await store.retry(job.id)
         } catch {
             throw JobdError.storageFailed("\(error)")
         }
-        // Nil: it changed meanwhile (another retry came first).
-        guard let queued else { throw JobdError.jobFinished(job.id, try await authorizedJob(job.id, caller: caller).state) }
+        let queued: Job
+        switch result {
+        case .queued(let job): queued = job
+        case .notRetryable:  // it changed meanwhile (another retry came first)
+            throw JobdError.jobFinished(job.id, try await authorizedJob(job.id, caller: caller).state)
+        case .keyHeld(let holder):
+            throw JobdError.invalidParameter("id (job \(holder) holds its unique key and has not finished)")
+        }
         await dispatcher.retried(queued, was: job.state)
         return Retry.Reply(job: queued)
     }

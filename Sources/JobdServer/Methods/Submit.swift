@@ -9,18 +9,26 @@ extension Responder {
     func submit(_ parameters: Submit.Parameters, caller: Caller) async throws -> Submit.Reply {
         guard !parameters.jobs.isEmpty else { throw JobdError.invalidParameter("jobs") }
         if await dispatcher.isShuttingDown { throw JobdError.shuttingDown }
+        let newJobs = try await admit(parameters.jobs, caller: caller, at: WallClock.now())
+        // Reply only after commit: a client that saw an id must find the job after a crash.
+        let stored = try await storeAndQueue(newJobs) { try await store.submit(newJobs) }
+        let existing = stored.existing.sorted().map { stored.ids[$0] }
+        return Submit.Reply(ids: stored.ids, existing: existing.isEmpty ? nil : existing)
+    }
+
+    /// What a submit of `specs` by `caller` would store: every spec checked (an `InvalidJob` names the
+    /// first bad one), its queue numbered, its class decided. Submit and a schedule's firing share it.
+    func admit(_ specs: [JobSpec], caller: Caller, at now: Timestamp) async throws -> [NewJob] {
         let daemonUID = SystemInfo.userID
-        let now = WallClock.now()
-        var newJobs: [NewJob] = []
-        newJobs.reserveCapacity(parameters.jobs.count)
         var kinds: [JobKind] = []
-        kinds.reserveCapacity(parameters.jobs.count)
-        for (index, spec) in parameters.jobs.enumerated() {
+        kinds.reserveCapacity(specs.count)
+        for (index, spec) in specs.enumerated() {
             if let problem = spec.validate(at: now) { throw JobdError.invalidJob(index: index, reason: problem) }
             // A batch refers to its own earlier jobs by index, so a pipeline is one call and cannot loop.
             if let bad = spec.afterIndex?.first(where: { $0 < 0 || $0 >= index }) {
+                let earlier = index == 0 ? "it is the call's first job" : "earlier jobs are 0...\(index - 1)"
                 throw JobdError.invalidJob(
-                    index: index, reason: "after_index \(bad) names no earlier job of this call (0...\(index - 1))")
+                    index: index, reason: "after_index \(bad) names no earlier job of this call (\(earlier))")
             }
             guard let kind = registry.kind(named: spec.resolvedKind) else {
                 throw JobdError.invalidJob(
@@ -39,17 +47,19 @@ extension Responder {
             kinds.append(kind)
         }
         // Every queue is numbered before anything is stored; the names a daemon keeps are bounded.
-        let queues = Set(parameters.jobs.map { $0.queue ?? "default" })
+        let queues = Set(specs.map { $0.queue ?? "default" })
         if let full = await dispatcher.admit(queues: queues) {
-            let index = parameters.jobs.firstIndex { ($0.queue ?? "default") == full } ?? 0
+            let index = specs.firstIndex { ($0.queue ?? "default") == full } ?? 0
             throw JobdError.invalidJob(
                 index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
         }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
-        let jobSignatures = parameters.jobs.map { signatures.signature(of: $0) }
+        let jobSignatures = specs.map { signatures.signature(of: $0) }
         let profiles = await profileBook.profiles(for: Set(jobSignatures), owner: caller.uid)
-        for (index, spec) in parameters.jobs.enumerated() {
+        var newJobs: [NewJob] = []
+        newJobs.reserveCapacity(specs.count)
+        for (index, spec) in specs.enumerated() {
             let decision = classifier.classify(
                 spec, declaredClass: kinds[index].declaredClass, profile: profiles[jobSignatures[index]])
             newJobs.append(
@@ -57,10 +67,17 @@ extension Responder {
                     spec: spec, class: decision.class, classSource: decision.source, classReason: decision.reason,
                     signature: jobSignatures[index], ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
         }
-        // Reply only after commit: a client that saw an id must find the job after a crash.
+        return newJobs
+    }
+
+    /// Runs `write` (a store call that stores `newJobs`), turns a refused dependency into the `InvalidJob`
+    /// it is, and hands what was stored to the dispatcher.
+    func storeAndQueue(
+        _ newJobs: [NewJob], _ write: @Sendable () async throws -> SubmitResult
+    ) async throws -> SubmitResult {
         let stored: SubmitResult
         do {
-            stored = try await store.submit(newJobs)
+            stored = try await write()
         } catch let refusal as SubmitRefusal {
             switch refusal {
             case .unknownDependency(let index, let id):
@@ -72,13 +89,12 @@ extension Responder {
         }
         var accepted: [(job: Job, waitsFor: [JobID])] = []
         accepted.reserveCapacity(newJobs.count)
-        for (index, job) in newJobs.enumerated() where !stored.existing.contains(index) {
+        for (index, job) in newJobs.enumerated() where !stored.existing.contains(index) && index < stored.ids.count {
             let waits = stored.waitsFor[index] ?? []
             accepted.append((job.record(id: stored.ids[index], waiting: !waits.isEmpty), waits))
         }
         await dispatcher.accept(accepted)
-        let existing = stored.existing.sorted().map { stored.ids[$0] }
-        return Submit.Reply(ids: stored.ids, existing: existing.isEmpty ? nil : existing)
+        return stored
     }
 }
 

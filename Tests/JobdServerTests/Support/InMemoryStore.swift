@@ -481,9 +481,9 @@ final class InMemoryStore: JobStore {
         }
     }
 
-    func retry(_ id: JobID) async throws -> Job? {
-        try await write(.prune) { rows in
-            guard var job = rows.jobs[id], [.failed, .dead, .cancelled].contains(job.state) else { return nil }
+    func retry(_ id: JobID) async throws -> RetryResult {
+        try await write(.prune) { rows -> RetryResult in
+            guard var job = rows.jobs[id], [.failed, .dead, .cancelled].contains(job.state) else { return .notRetryable }
             if job.attempts >= 1 {
                 rows.earlierAttempts[id, default: []].append(
                     AttemptRecord(
@@ -500,8 +500,16 @@ final class InMemoryStore: JobStore {
             job.runAt = nil
             rows.jobs[id] = job
             rows.waitsFor[id] = nil
-            return job
+            return .queued(job)
         }
+    }
+
+    // Schedules are not part of what these tests drive: the store keeps none.
+    func schedules() async throws -> [StoredSchedule] { [] }
+    func saveSchedule(_ schedule: StoredSchedule, at now: Timestamp) async throws {}
+    func removeSchedule(owner: UInt32, name: String) async throws -> Bool { false }
+    func fire(_ schedule: StoredSchedule, dueAt due: Timestamp, next: Timestamp, job: NewJob?) async throws -> SubmitResult? {
+        nil
     }
 
     func schedulingControls() async throws -> [SchedulingControl] {

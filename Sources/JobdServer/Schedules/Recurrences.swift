@@ -1,0 +1,153 @@
+import JobdProtocol
+import JobdRunners
+import JobdScheduler
+import JobdStore
+import Logging
+
+/// Fires the recurring jobs (`jobctl schedule`): one timer for the earliest due time; each firing admits
+/// the schedule's job as its owner would submit it and stores it in the same transaction that moves the
+/// schedule on, so a due time fires once, never twice, also across a crash.
+///
+/// Due times missed while jobd was down: a schedule with `catch_up` runs its job once at start-up, one
+/// without skips them; either way it then goes on from now.
+actor Recurrences {
+    private struct Key: Hashable {
+        var owner: UInt32
+        var name: String
+    }
+
+    private var schedules: [Key: StoredSchedule] = [:]
+    private var timer: Task<Void, Never>?
+    private var timerDue: Double?
+    private var isFiring = false
+    private var isStopped = false
+    private var responder: Responder?
+    private let store: any JobStore
+    private let logger: Logger
+
+    init(store: any JobStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Loads the stored schedules and starts firing them through `responder` (its admission rules and
+    /// its dispatcher).
+    func start(with responder: Responder, schedules stored: [StoredSchedule], at now: Timestamp) async {
+        self.responder = responder
+        for schedule in stored { schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule }
+        // What was missed while jobd was down: one catch-up run, or none.
+        for schedule in stored where schedule.nextDue < now {
+            let next = Self.nextDue(of: schedule, after: now)
+            if schedule.catchUp {
+                await fire(schedule, next: next, now: now)
+            } else {
+                logger.notice(
+                    "schedule \(schedule.name) of uid \(schedule.ownerUID): due times missed while jobd was down are skipped (no catch-up)")
+                _ = try? await store.fire(schedule, dueAt: schedule.nextDue, next: next, job: nil)
+                schedules[Key(owner: schedule.ownerUID, name: schedule.name)]?.nextDue = next
+            }
+        }
+        arm()
+    }
+
+    /// Stops the timer (shutdown); due times from now on wait for the next start.
+    func stop() {
+        isStopped = true
+        timer?.cancel()
+        timer = nil
+    }
+
+    // MARK: - Changes
+
+    /// A schedule just stored (added or replaced).
+    func added(_ schedule: StoredSchedule) {
+        schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule
+        timerDue = nil  // re-arm whatever the earliest is now
+        arm()
+    }
+
+    func removed(owner: UInt32, name: String) {
+        schedules[Key(owner: owner, name: name)] = nil
+        arm()
+    }
+
+    /// The schedules `owner` may see (nil: all), by owner and name.
+    func list(visibleTo owner: UInt32?) -> [StoredSchedule] {
+        schedules.values.filter { owner == nil || $0.ownerUID == owner }
+            .sorted { ($0.ownerUID, $0.name) < ($1.ownerUID, $1.name) }
+    }
+
+    func count(of owner: UInt32) -> Int { schedules.values.filter { $0.ownerUID == owner }.count }
+
+    // MARK: - Firing
+
+    private func arm() {
+        guard !isStopped else { return }
+        let next = schedules.values.map(\.nextDue.secondsSinceEpoch).min()
+        guard next != timerDue else { return }
+        timer?.cancel()
+        timerDue = next
+        guard let next else { return }
+        let wait = next - WallClock.now().secondsSinceEpoch
+        timer = Task {
+            if wait > 0 {
+                do {
+                    try await Task.sleep(for: .seconds(checked: wait))
+                } catch {
+                    return
+                }
+            }
+            await self.fireDue()
+        }
+    }
+
+    private func fireDue() async {
+        timerDue = nil
+        guard !isFiring, !isStopped else { return }
+        isFiring = true
+        defer { isFiring = false }
+        let now = WallClock.now()
+        for schedule in schedules.values.filter({ $0.nextDue <= now }).sorted(by: { $0.nextDue < $1.nextDue }) {
+            await fire(schedule, next: Self.nextDue(of: schedule, after: now), now: now)
+        }
+        arm()
+    }
+
+    /// Submits the schedule's job for its due time and moves it to `next`. A job that can no longer be
+    /// admitted (its command's kind gone, its owner no longer allowed) is logged and the schedule moves on
+    /// all the same, rather than failing again at once.
+    private func fire(_ schedule: StoredSchedule, next: Timestamp, now: Timestamp) async {
+        let key = Key(owner: schedule.ownerUID, name: schedule.name)
+        guard let responder else { return }
+        let caller = Caller(pid: 0, uid: schedule.ownerUID, gid: schedule.ownerGID)
+        do {
+            let jobs = try await responder.admit([schedule.spec], caller: caller, at: now)
+            let stored = try await responder.storeAndQueue(jobs) {
+                try await store.fire(schedule, dueAt: schedule.nextDue, next: next, job: jobs.first) ?? SubmitResult(ids: [])
+            }
+            if let id = stored.ids.first {
+                schedules[key]?.lastFired = schedule.nextDue
+                schedules[key]?.lastJobID = id
+                logger.info("schedule \(schedule.name) of uid \(schedule.ownerUID) submitted job \(id)", metadata: ["job": "\(id)"])
+            }
+        } catch {
+            logger.error("schedule \(schedule.name) of uid \(schedule.ownerUID) could not submit its job: \(error)")
+            _ = try? await store.fire(schedule, dueAt: schedule.nextDue, next: next, job: nil)
+        }
+        // Moved on whatever happened above: a schedule replaced meanwhile keeps its own new time.
+        if schedules[key]?.nextDue == schedule.nextDue { schedules[key]?.nextDue = next }
+    }
+
+    /// The first due time after `now`: the cron expression's next one, or the next period after the last
+    /// due time (from now, when more than one period was missed).
+    static func nextDue(of schedule: StoredSchedule, after now: Timestamp) -> Timestamp {
+        if let cron = schedule.cron, let expression = try? CronExpression(cron),
+            let next = expression.next(after: Int64(now.secondsSinceEpoch.rounded(.down)))
+        {
+            return Timestamp(secondsSinceEpoch: Double(next))
+        }
+        let period = max(schedule.everySeconds ?? 3600, JobLimits.scheduleEverySeconds.lowerBound)
+        let following = schedule.nextDue.secondsSinceEpoch + period
+        return Timestamp(secondsSinceEpoch: following > now.secondsSinceEpoch ? following : now.secondsSinceEpoch + period)
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import FoundationEssentials
+import JobdClient
+import JobdProtocol
+
+/// `jobctl schedule add|list|rm`: recurring jobs.
+struct ScheduleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule", abstract: "Recurring jobs: add, list and remove schedules.",
+        subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add",
+            abstract: "Submit a command at every due time of a cron expression or a period.",
+            discussion: """
+                jobctl schedule add nightly --cron '0 3 * * *' -- ./backup.sh
+                jobctl schedule add poll --every 10m --io -- curl -fsS https://example.org/health
+                --cron takes the five standard fields (minute hour day month weekday) in local time, or @daily,
+                @hourly, @weekly, @monthly, @yearly. Missed due times while jobd was down are skipped, or run
+                once at start-up with --catch-up. A schedule of the same name is replaced.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The schedule's name (letters, digits, '.', '_', '-').") var name: String
+        @Option(help: "Five cron fields, in local time: '0 3 * * *'.") var cron: String?
+        @Option(help: "A period: 30s, 10m, 2h, 1d.") var every: String?
+        @Flag(help: "After jobd was down over due times, run the job once at start-up.") var catchUp = false
+        @Flag(help: "The job is CPU-bound.") var cpu = false
+        @Flag(help: "The job is I/O-bound.") var io = false
+        @Option(help: "The queue.") var queue: String?
+        @Option(help: "Higher runs first.") var priority: Int?
+        @Option(help: "Kill the job after this long.") var timeout: String?
+        @Option(help: "Run again after a failure, up to this many more times.") var retries: Int?
+        @Option(help: "While the last run is unfinished, skip this one (a unique key).") var unique: String?
+        @Option(help: "Working directory (default: the current one).") var cwd: String?
+        // Only what follows `--`: the options before it are the schedule's, whatever order they come in.
+        @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
+
+        private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+        func validate() throws {
+            if (cron == nil) == (every == nil) { throw ValidationError("give --cron or --every") }
+            if let every, DurationText.seconds(every) == nil { throw ValidationError("--every \(every): expected 30s, 10m, 2h or 1d") }
+            if let timeout, DurationText.seconds(timeout) == nil { throw ValidationError("--timeout \(timeout): expected a duration") }
+            if cpu && io { throw ValidationError("--cpu and --io exclude each other") }
+            if arguments.isEmpty { throw ValidationError("nothing to run: jobctl schedule add NAME --every 1h -- COMMAND") }
+        }
+
+        func run() throws {
+            var spec = SubmitCommand.execSpec(
+                arguments, cwd: cwd, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
+                timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
+            spec.name = name
+            spec.uniqueKey = unique
+            let parameters = AddSchedule.Parameters(
+                name: name, cron: cron, everySeconds: every.flatMap(DurationText.seconds), catchUp: catchUp, job: spec)
+            let schedule = try global.withConnection { connection in
+                try connection.call(AddSchedule.method, parameters, returning: AddSchedule.Reply.self).schedule
+            }
+            print("\(schedule.name): next at \(schedule.nextDue.rfc3339)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Your schedules (root: everyone's).")
+
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let schedules = try global.withConnection { connection in
+                try connection.call(Schedules.method, Schedules.Parameters(), returning: Schedules.Reply.self).schedules
+            }
+            if json {
+                try printJSON(schedules)
+                return
+            }
+            var table = Table("NAME", "OWNER", "WHEN", "NEXT", "LAST JOB", "COMMAND")
+            for schedule in schedules {
+                let when = schedule.cron.map { "cron \($0)" }
+                    ?? "every \(DurationText.format(seconds: schedule.everySeconds ?? 0))"
+                table.add([
+                    schedule.name, String(schedule.ownerUID), when + (schedule.catchUp ? ", catch-up" : ""),
+                    schedule.nextDue.rfc3339, schedule.lastJobID.map(\.description) ?? "-",
+                    (schedule.job.argv ?? [schedule.job.resolvedKind]).map(Job.quoted).joined(separator: " "),
+                ])
+            }
+            print(table.render())
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Stop a schedule; the jobs it submitted stay.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The schedule's name.") var name: String
+
+        func run() throws {
+            try global.withConnection { connection in
+                _ = try connection.call(RemoveSchedule.method, RemoveSchedule.Parameters(name: name), returning: Empty.self)
+            }
+        }
+    }
+}
