@@ -104,10 +104,16 @@ struct SubmitCommand: ParsableCommand {
     static func submit(_ specs: [JobSpec], socketPath: String, wait: Bool, json: Bool, isBatch: Bool) throws {
         // One connection for the submit and the wait: no second connect, accept and peer-credential
         // lookup in the daemon (issue 12).
+        let calls = try isBatch ? Self.calls(for: specs) : [specs]
         let ends = try GlobalOptions.withConnection(to: socketPath) { connection -> [JobEnd]? in
-            let reply = try connection.call(Submit.method, Submit.Parameters(jobs: specs), returning: Submit.Reply.self)
-            let ids = reply.ids
-            for id in reply.existing ?? [] {
+            var ids: [JobID] = []
+            var existing: [JobID] = []
+            for jobs in calls {
+                let reply = try connection.call(Submit.method, Submit.Parameters(jobs: jobs), returning: Submit.Reply.self)
+                ids += reply.ids
+                existing += reply.existing ?? []
+            }
+            for id in existing {
                 printError("note: job \(id) holds this unique key and has not finished; nothing new was submitted")
             }
             if json {
@@ -121,6 +127,41 @@ struct SubmitCommand: ParsableCommand {
             ).states
         }
         if let ends { throw ExitCode(ExitStatus.code(for: ends)) }
+    }
+
+    /// The largest Submit message jobctl sends: under jobd's default limit of one message (1 MiB), with
+    /// room for the envelope.
+    static let maximumCallBytes = (1 << 20) - 4096
+
+    /// A batch split into calls that each fit in one message. A batch that needs more than one is said
+    /// so on stderr (each call is its own transaction); one whose jobs refer to each other by index
+    /// cannot be split, and is refused with exit 65.
+    static func calls(for specs: [JobSpec]) throws -> [[JobSpec]] {
+        var calls: [[JobSpec]] = [[]]
+        var bytes = 0
+        for spec in specs {
+            let size = (try? WireJSON.encode(spec).count) ?? 0
+            if size > maximumCallBytes {
+                printError("a job of \(size) bytes does not fit in one message to jobd (\(maximumCallBytes) bytes)")
+                throw ExitCode(ExitStatus.invalid)
+            }
+            if bytes + size + 1 > maximumCallBytes, !(calls.last?.isEmpty ?? true) {
+                calls.append([])
+                bytes = 0
+            }
+            calls[calls.count - 1].append(spec)
+            bytes += size + 1
+        }
+        if calls.count > 1 {
+            if specs.contains(where: { !($0.afterIndex ?? []).isEmpty }) {
+                printError(
+                    "the batch is larger than one message to jobd and its jobs refer to each other by after_index; "
+                        + "split it into files of at most \(maximumCallBytes) bytes, or refer by id with after")
+                throw ExitCode(ExitStatus.invalid)
+            }
+            printError("note: \(specs.count) jobs are sent in \(calls.count) calls (one message each); each call is stored on its own")
+        }
+        return calls
     }
 
     private func commandSpec() -> JobSpec {

@@ -78,5 +78,38 @@ extension AgainstTheRealDaemon {
                 #expect(try await daemon.status().total.queued == 0, "no job named --dealy or --help")
             }
         }
+    
+        @Test func cancelByQueueAsksFirstAndBigBatchesAreSplitOrRefused() async throws {
+            try await DaemonProcess.with { daemon in
+                for _ in 0..<3 { _ = try await daemon.jobctl("submit", "--queue", "media", "--delay", "1h", "--", "true") }
+                let other = try id(try await daemon.jobctl("submit", "--delay", "1h", "--", "true"))
+                let unconfirmed = try await daemon.jobctl("cancel", "--queue", "media")
+                #expect(unconfirmed.status == 65 && unconfirmed.stderr.contains("pass --yes"), "\(unconfirmed)")
+                #expect(try await daemon.status().total.cancelled == 0)
+                let cancelled = try await daemon.jobctl("cancel", "--queue", "media", "--yes")
+                #expect(cancelled.status == 0 && cancelled.stdout.split(separator: "\n").count == 3, "\(cancelled)")
+                #expect(try await daemon.job(JobID(Int64(other)!)).state == .scheduled, "another queue's job stays")
+
+                // 3,000 lines of ~500 bytes: more than one message.
+                let padding = String(repeating: "x", count: 480)
+                let big = (0..<3000).map { _ in #"{"argv": ["true", "\#(padding)"], "class": "io"}"# }.joined(separator: "\n")
+                let split = try await daemon.jobctl("submit", "--batch", "-", input: big + "\n")
+                #expect(split.status == 0 && split.stdout.split(separator: "\n").count == 3000, "\(split.stderr)")
+                #expect(split.stderr.contains("sent in 2 calls"), "\(split.stderr)")
+                let linked = big + "\n" + #"{"argv": ["true"], "after_index": [0]}"# + "\n"
+                let refused = try await daemon.jobctl("submit", "--batch", "-", input: linked)
+                #expect(refused.status == 65 && refused.stderr.contains("after_index"), "\(refused.stderr)")
+            }
+        }
+
+        @Test func aCommandWithANewlineStaysOnOneLineOfTheList() async throws {
+            try await DaemonProcess.with { daemon in
+                _ = try await daemon.jobctl("submit", "--delay", "1h", "--", "printf", "a\nb")
+                let list = try await daemon.jobctl("list")
+                let lines = list.stdout.split(separator: "\n")
+                #expect(lines.count == 2, "header and one row: \(list.stdout)")
+                #expect(list.stdout.contains(#"printf $'a\nb'"#), "\(list.stdout)")
+            }
+        }
     }
 }

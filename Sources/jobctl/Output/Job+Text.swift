@@ -79,6 +79,27 @@ extension Job {
     static func quoted(_ argument: String) -> String {
         let safe = argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
         if safe && !argument.isEmpty { return argument }
+        // A newline or other control character would break the table's line: bash's $'...' spells it out.
+        if argument.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            var escaped = ""
+            for scalar in argument.unicodeScalars {
+                switch scalar {
+                case "\n": escaped += "\\n"
+                case "\t": escaped += "\\t"
+                case "\r": escaped += "\\r"
+                case "\\": escaped += "\\\\"
+                case "'": escaped += "\\'"
+                default:
+                    if scalar.value < 0x20 || scalar.value == 0x7f {
+                        let hex = String(scalar.value, radix: 16)
+                        escaped += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+                    } else {
+                        escaped.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+            return "$'" + escaped + "'"
+        }
         return "'" + argument.replacing("'", with: "'\\''") + "'"
     }
 }
