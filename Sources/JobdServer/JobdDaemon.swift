@@ -193,7 +193,9 @@ public final class JobdDaemon: Service {
     private func apply(_ configuration: DaemonConfiguration) async {
         logLevel?.level = configuration.logLevel
         await pool.resize(to: configuration.cpuSlots)
-        await dispatcher.setLimits(Limits(cpuSlots: max(1, configuration.cpuSlots), ioSlots: max(1, configuration.ioConcurrency)))
+        await dispatcher.setLimits(Limits(
+            cpuSlots: max(1, configuration.cpuSlots), ioSlots: max(1, configuration.ioConcurrency),
+            cpuPrefetch: max(1, configuration.cpuSlots) * WorkerPool.queuedPerWorker))
         await profileBook.setThresholds(configuration.thresholds)
     }
 }

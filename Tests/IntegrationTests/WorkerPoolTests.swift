@@ -29,7 +29,8 @@ extension AgainstTheRealDaemon {
                     }
                     return status.cpu.succeeded == 6 ? true : nil
                 }
-                #expect(mostRunning == 2, "running CPU jobs peaked at \(mostRunning)")
+                // Two execute; each worker also holds the next one, which counts as running from the hand-over.
+                #expect(mostRunning == 4, "running CPU jobs peaked at \(mostRunning)")
                 #expect(mostBusy == 2, "busy workers peaked at \(mostBusy)")
                 #expect(ioFinishedWhileCPUFull, "an I/O job finished while the CPU pool was full")
                 let jobs = try await daemon.wait(cpuIDs)
@@ -137,6 +138,84 @@ extension AgainstTheRealDaemon {
                 #expect(pids[0] != nil && pids[0] == pids[1], "the first worker ran two jobs: \(pids)")
                 #expect(pids[2] != nil && pids[2] != pids[0], "then a fresh worker took over: \(pids)")
                 #expect(!daemon.log.contains("starting a replacement"), "retiring is not a failure")
+            }
+        }
+
+        @Test func aWorkerSendingAnOversizedFrameIsCutOffAndReplaced() async throws {
+            // The daemon's limit lowered to 1 KiB: a result that carries a 3 KB error is then over it.
+            try await DaemonProcess.with(
+                arguments: ["--cpu-workers", "1"], environment: ["JOBD_TEST_WORKER_FRAME_LIMIT": "1024"]
+            ) { daemon in
+                let first = try await eventually("the worker is up") { () -> Int32? in
+                    try await daemon.status().workers.first { $0.state == "idle" }?.pid
+                }
+                let path = "/no/such/" + String(repeating: "directory/", count: 300)
+                let id = try await daemon.submit([JobSpec(kind: "sha256", payload: .object(["path": .string(path)]))])[0]
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .failed)
+                #expect(
+                    job.error?.contains("over the limit of 1024 bytes; it was killed while running this job") == true,
+                    "\(String(describing: job.error))")
+                let replacement = try await eventually("a new worker fills slot 1") { () -> Int32? in
+                    try await daemon.status().workers.first { $0.state == "idle" && $0.pid != first }?.pid
+                }
+                let next = try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))[0]
+                #expect(next.state == .succeeded && next.workerPID == replacement)
+            }
+        }
+
+        @Test func aJobQueuedInAWorkerIsCancelledBeforeItStartsAndItsTimeoutWaitsForItsTurn() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                let marker = daemon.directory.file("started")
+                let ids = try await daemon.submit([
+                    JobSpec(argv: ["sleep", "1"], class: .cpu),
+                    JobSpec(argv: ["sh", "-c", "echo started > \(marker)"], class: .cpu),
+                ])
+                let (front, queued) = (ids[0], ids[1])
+                let worker = try await eventually("the first runs and the second is handed to the same worker") {
+                    () -> WorkerInfo? in
+                    guard try await daemon.job(queued).state == .running else { return nil }
+                    return try await daemon.status().workers.first { $0.jobID == front }
+                }
+                #expect(try await daemon.status().cpu.running == 2)
+                #expect(try await daemon.jobctl("cancel", queued.description).status == 0)
+                // Answered by the worker at once, not after the job in front of it (1 s) nor the kill grace.
+                let cancelled = try await daemon.wait([queued], within: .seconds(0.8))[0]
+                #expect(cancelled.state == .cancelled)
+                #expect(!FileManager.default.fileExists(atPath: marker), "the cancelled job never started")
+                let status = try await daemon.status().workers
+                #expect(status.first?.pid == worker.pid && status.first?.jobID == front, "the worker was left alone: \(status)")
+
+                // A 0.5 s timeout counts from when the job starts, not from when it was queued behind a 1 s job.
+                let next = try await daemon.submit([
+                    JobSpec(argv: ["sleep", "1"], class: .cpu),
+                    JobSpec(argv: ["true"], class: .cpu, timeoutSeconds: 0.5),
+                ])
+                let ended = try await daemon.wait(next + [front])
+                #expect(ended.allSatisfy { $0.state == .succeeded }, "\(ended.map { ($0.state, $0.error) })")
+            }
+        }
+
+        @Test func aJobQueuedInAKilledWorkerRunsOnceOnTheNext() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                let runs = daemon.directory.file("runs")
+                let ids = try await daemon.submit([
+                    JobSpec(argv: ["sleep", "300"], class: .cpu),
+                    JobSpec(argv: ["sh", "-c", "echo ran >> \(runs)"], class: .cpu),
+                ])
+                let worker = try await eventually("the first runs and the second is queued in the same worker") {
+                    () -> WorkerInfo? in
+                    guard try await daemon.job(ids[1]).state == .running else { return nil }
+                    return try await daemon.status().workers.first { $0.jobID == ids[0] }
+                }
+                let pid = try #require(worker.pid)
+                #expect(kill(pid, SIGKILL) == 0)
+                let jobs = try await daemon.wait(ids)
+                #expect(jobs[0].state == .failed)
+                #expect(jobs[0].error == "worker 1 (pid \(pid)) killed by signal 9 (SIGKILL) while running it")
+                #expect(jobs[1].state == .succeeded, "\(String(describing: jobs[1].error))")
+                #expect(jobs[1].workerPID != nil && jobs[1].workerPID != pid)
+                #expect(try String(contentsOfFile: runs, encoding: .utf8) == "ran\n", "it ran exactly once")
             }
         }
 

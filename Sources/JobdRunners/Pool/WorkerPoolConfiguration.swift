@@ -14,10 +14,13 @@ public struct WorkerPoolConfiguration: Sendable {
     public var maxRSSBytes: Int64?
     /// How long a stopped job has to end before the worker (and the job's process group) is killed.
     public var killGrace: Duration
+    /// The largest frame the daemon accepts from a worker; a worker that sends a larger one is killed and
+    /// its job fails. Lowered only by tests (`JOBD_TEST_WORKER_FRAME_LIMIT`), to reach that path cheaply.
+    public var maximumInboundFrameBytes: Int
 
     public init(
         size: Int, executable: String, arguments: [String], environment: [String: String], maxJobs: Int?,
-        maxRSSBytes: Int64?, killGrace: Duration
+        maxRSSBytes: Int64?, killGrace: Duration, maximumInboundFrameBytes: Int? = nil
     ) {
         self.size = size
         self.executable = executable
@@ -26,5 +29,8 @@ public struct WorkerPoolConfiguration: Sendable {
         self.maxJobs = maxJobs
         self.maxRSSBytes = maxRSSBytes
         self.killGrace = killGrace
+        self.maximumInboundFrameBytes =
+            maximumInboundFrameBytes
+            ?? environment["JOBD_TEST_WORKER_FRAME_LIMIT"].flatMap { Int($0) } ?? WorkerFraming.maximumFrameBytes
     }
 }

@@ -92,7 +92,9 @@ actor Dispatcher {
         self.configuration = configuration
         self.counts = counts
         self.logger = logger
-        self.scheduler = Scheduler(limits: Limits(cpuSlots: configuration.cpuSlots, ioSlots: configuration.ioConcurrency))
+        self.scheduler = Scheduler(limits: Limits(
+            cpuSlots: configuration.cpuSlots, ioSlots: configuration.ioConcurrency,
+            cpuPrefetch: configuration.cpuSlots * WorkerPool.queuedPerWorker))
         (launches, launchContinuation) = AsyncStream.makeStream(of: Launch.self)
     }
 
