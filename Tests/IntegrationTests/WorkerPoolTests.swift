@@ -219,6 +219,24 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        @Test func aJobGetsItsOwnEnvironmentWhenTheFrameLeavesARepeatedOneOut() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                let print = ["sh", "-c", "echo \"${FOO-unset}\""]
+                let ids = try await daemon.submit([
+                    JobSpec(argv: print, env: ["FOO": "a", "PATH": "/usr/bin:/bin"], class: .cpu),
+                    JobSpec(argv: print, env: ["FOO": "a", "PATH": "/usr/bin:/bin"], class: .cpu),
+                    JobSpec(argv: print, env: ["FOO": "b", "PATH": "/usr/bin:/bin"], class: .cpu),
+                    JobSpec(argv: print, env: ["PATH": "/usr/bin:/bin"], class: .cpu),
+                    JobSpec(argv: print, env: ["PATH": "/usr/bin:/bin"], class: .cpu),
+                ])
+                let jobs = try await daemon.wait(ids)
+                #expect(jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.map(\.error))")
+                var outputs: [String] = []
+                for id in ids { outputs.append(try await daemon.jobctl("logs", id.description).stdout) }
+                #expect(outputs == ["a\n", "a\n", "b\n", "unset\n", "unset\n"])
+            }
+        }
+
         @Test func workersDieWithTheDaemon() async throws {
             try await DaemonProcess.with { daemon in
                 let workers = try await eventually("workers are up") { () -> [Int32]? in

@@ -32,6 +32,9 @@ public actor WorkerPool: Runner {
         var detached: Set<JobID> = []
         /// Why the pool killed it, if it did: the job's failure then says that, not "killed by signal 9".
         var killReason: String?
+        /// The environment of the last `run` frame sent to it (`.some(nil)`: a job without one); a job with
+        /// the same one is sent without it.
+        var lastEnvironment: [String: String]??
 
         init(process: WorkerProcess) { self.process = process }
 
@@ -179,7 +182,10 @@ public actor WorkerPool: Runner {
 
     private func hand(_ waiter: Waiting, to worker: Worker) {
         let assignment = Assignment(waiter)
-        let frame = coder.encode(.run(attempt: waiter.job))
+        var attempt = waiter.job
+        let sameEnvironment = worker.lastEnvironment == .some(attempt.environment)
+        if sameEnvironment { attempt.environment = nil }
+        let frame = coder.encode(.run(attempt: attempt, sameEnvironment: sameEnvironment ? true : nil))
         guard frame.readableBytes <= WorkerFraming.maximumFrameBytes else {
             assignment.finish(
                 RunOutcome(
@@ -187,6 +193,7 @@ public actor WorkerPool: Runner {
                     wallSeconds: 0))
             return
         }
+        if !sameEnvironment { worker.lastEnvironment = .some(waiter.job.environment) }
         worker.assignments.append(assignment)
         worker.state = .busy
         if worker.assignments.count == 1 { beganExecuting(assignment, on: worker) }

@@ -51,9 +51,15 @@ public enum WorkerMain {
                 post.yield(.ready(pid: SystemInfo.processID))
 
                 let coder = WorkerFraming.Coder()
+                var lastEnvironment: [String: String]?
                 for try await frame in inbound {
                     switch try coder.decode(frame) {
-                    case .run(let attempt):
+                    case .run(var attempt, let sameEnvironment):
+                        if sameEnvironment == true {
+                            attempt.environment = lastEnvironment
+                        } else {
+                            lastEnvironment = attempt.environment
+                        }
                         jobs.add(attempt.job)
                         enqueue.yield(attempt)
                     case .cancel(let job, let reason):
