@@ -219,6 +219,29 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        @Test func aJobQueuedBehindALongOneMovesToAWorkerThatFreesUp() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "2"]) { daemon in
+                try await eventually("both workers are up") { () -> Bool? in
+                    try await daemon.status().workers.filter { $0.state == "idle" }.count == 2 ? true : nil
+                }
+                let long = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                let other = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                // Both workers busy: the next job is queued in worker 1, behind the long one.
+                let queued = try await daemon.submit([JobSpec(argv: ["true"], class: .cpu)])[0]
+                let freed = try await eventually("both run and the third is handed over") { () -> Int32? in
+                    let workers = try await daemon.status().workers
+                    guard try await daemon.job(queued).state == .running else { return nil }
+                    return workers.first { $0.jobID == other }?.pid
+                }
+                #expect(try await daemon.jobctl("cancel", other.description).status == 0)
+                let ran = try await daemon.wait([queued], within: .seconds(3))[0]
+                #expect(ran.state == .succeeded, "\(String(describing: ran.error))")
+                #expect(ran.workerPID == freed, "it ran on the worker that freed up")
+                #expect(try await daemon.job(long).state == .running)
+                _ = try await daemon.jobctl("cancel", long.description)
+            }
+        }
+
         @Test func aJobGetsItsOwnEnvironmentWhenTheFrameLeavesARepeatedOneOut() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
                 let print = ["sh", "-c", "echo \"${FOO-unset}\""]

@@ -18,6 +18,8 @@ enum WorkerMessage: Codable, Sendable {
     case run(attempt: Attempt, sameEnvironment: Bool?)
     /// Stop the running job (`reason`: see ``StopReason/wireName``).
     case cancel(job: JobID, reason: String)
+    /// Give back a job queued behind the one running, if it has not started (another worker is idle).
+    case withdraw(job: JobID)
     // worker -> daemon
     /// The worker is up and takes jobs.
     case ready(pid: Int32)
@@ -29,6 +31,8 @@ enum WorkerMessage: Codable, Sendable {
     case result(job: JobID, outcome: RunOutcome, rssBytes: Int64?)
     /// Sent every second while the worker lives.
     case heartbeat(rssBytes: Int64?)
+    /// The job asked for by `withdraw` had not started and is dropped; none comes if it had started.
+    case withdrawn(job: JobID)
 
     /// The frame's name, for log lines.
     var name: String {
@@ -40,6 +44,8 @@ enum WorkerMessage: Codable, Sendable {
         case .output: "output"
         case .result: "result"
         case .heartbeat: "heartbeat"
+        case .withdraw: "withdraw"
+        case .withdrawn: "withdrawn"
         }
     }
 }

@@ -57,6 +57,8 @@ public actor WorkerPool: Runner {
         var processGroup: Int32?
         /// Kills the job with its worker if it runs `killGrace` + 1 s past its timeout.
         var backstop: Task<Void, Never>?
+        /// A `withdraw` was sent for it: another worker went idle while it waited in this one.
+        var isWithdrawing = false
 
         init(_ waiter: Waiting) {
             job = waiter.job
@@ -204,6 +206,7 @@ public actor WorkerPool: Runner {
     /// the moment the one before it ends, without waiting for the daemon).
     private func beganExecuting(_ assignment: Assignment, on worker: Worker) {
         assignment.started = .now
+        assignment.isWithdrawing = false  // too late for that: the worker runs it (or has answered already)
         // The worker enforces the timeout itself; this later deadline is the backstop for one that cannot.
         if let timeout = assignment.job.timeout {
             let (id, attempt) = (assignment.job.job, assignment.attempt)
@@ -216,7 +219,8 @@ public actor WorkerPool: Runner {
         }
     }
 
-    /// Gives waiting jobs to workers with room.
+    /// Gives waiting jobs to workers with room; with none waiting, takes jobs queued behind a running one
+    /// back for the workers that are idle.
     private func handWaitingJobs() {
         while !waiting.isEmpty, let worker = workerTakingAJob() {
             let next = waiting.removeFirst()
@@ -226,6 +230,23 @@ public actor WorkerPool: Runner {
                 continue
             }
             hand(next, to: worker)
+        }
+        if waiting.isEmpty { withdrawQueuedJobsForIdleWorkers() }
+    }
+
+    /// A job queued behind a long one must not wait while another worker idles (one that was still
+    /// starting when the job came, or whose job ended first): each idle worker gets one queued job back,
+    /// through a `withdraw` that the worker answers only if the job has not started.
+    private func withdrawQueuedJobsForIdleWorkers() {
+        var idle = workers.values.filter { $0.state == .idle && $0.assignments.isEmpty && $0.slot <= size }.count
+        guard idle > 0, !isShuttingDown else { return }
+        idle -= workers.values.reduce(0) { $0 + $1.assignments.lazy.filter(\.isWithdrawing).count }
+        for worker in workers.values.sorted(by: { $0.slot < $1.slot }) where worker.assignments.count > 1 {
+            for assignment in worker.assignments.dropFirst() where idle > 0 && !assignment.isWithdrawing {
+                assignment.isWithdrawing = true
+                worker.process.send(coder.encode(.withdraw(job: assignment.job.job)))
+                idle -= 1
+            }
         }
     }
 
@@ -301,9 +322,21 @@ public actor WorkerPool: Runner {
                 }
             }
             handWaitingJobs()
+        case .withdrawn(let job):
+            guard let index = worker.index(of: job) else { return }
+            let assignment = worker.assignments.remove(at: index)
+            assignment.backstop?.cancel()
+            assignment.output.close()
+            waiting.prepend(Waiting(assignment))
+            // Taken back just as the job before it ended: the daemon had already counted it as executing.
+            if index == 0, let next = worker.assignments.first { beganExecuting(next, on: worker) }
+            if worker.assignments.isEmpty {
+                if shouldRetire(worker) { retire(worker) } else { worker.state = .idle }
+            }
+            handWaitingJobs()
         case .heartbeat(let rssBytes):
             worker.rssBytes = rssBytes ?? worker.rssBytes
-        case .run, .cancel:
+        case .run, .cancel, .withdraw:
             logger.error("\(worker.name) sent a \(message.name) frame, which only the daemon sends")
         }
     }

@@ -73,6 +73,8 @@ public enum WorkerMain {
                                     outcome: RunOutcome(error: reason.failureText, wallSeconds: 0, workerPID: SystemInfo.processID),
                                     rssBytes: SystemInfo.residentBytes))
                         }
+                    case .withdraw(let job):
+                        if jobs.takeBack(job) { post.yield(.withdrawn(job: job)) }
                     case let other:
                         logger.warning("worker: ignoring a \(other.name) frame from the daemon")
                     }
@@ -118,6 +120,9 @@ private final class JobQueue: Sendable {
     }
 
     func finish(_ id: JobID) { state.withLock { if $0.running?.id == id { $0.running = nil } } }
+
+    /// Takes a queued job out, unstarted; false if it has started (or is unknown).
+    func takeBack(_ id: JobID) -> Bool { state.withLock { $0.queued.remove(id) != nil } }
 
     /// Stops a job: one executing is stopped through its control (its result follows when it ends); one
     /// still queued is taken out. Returns true for the latter: the caller answers for it.
