@@ -116,8 +116,12 @@ public final class JobdDaemon: Service {
     /// Serves until a graceful shutdown (SIGTERM/SIGINT): then stops accepting, drains running jobs
     /// (requeueing what does not finish within the grace period), commits, and returns.
     public func run() async throws {
+        // The store's committer runs outside the group that is cancelled at the end: `close()` lets it
+        // commit what is queued (the outcomes of the jobs the drain stopped), and a cancelled task's commit
+        // fails with CancellationError, leaving them `running` in the database.
+        await withDiscardingTaskGroup { committing in
+        committing.addTask { await self.store.run() }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.store.run() }
             group.addTask { await self.dispatcher.run() }
             group.addTask { await self.pool.supervise() }
             group.addTask {
@@ -152,6 +156,7 @@ public final class JobdDaemon: Service {
             store.close()
             // What is left are idle or waiting client connections.
             group.cancelAll()
+        }
         }
         logger.info("jobd stopped")
     }
