@@ -167,11 +167,12 @@ extension AgainstTheRealDaemon {
         @Test func aJobQueuedInAWorkerIsCancelledBeforeItStartsAndItsTimeoutWaitsForItsTurn() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
                 let marker = daemon.directory.file("started")
-                let ids = try await daemon.submit([
-                    JobSpec(argv: ["sleep", "1"], class: .cpu),
-                    JobSpec(argv: ["sh", "-c", "echo started > \(marker)"], class: .cpu),
-                ])
-                let (front, queued) = (ids[0], ids[1])
+                // One after the other: two jobs of one submit may reach the pool in either order.
+                let front = try await daemon.submit([JobSpec(argv: ["sleep", "1"], class: .cpu)])[0]
+                try await eventually("the first runs in the worker") { () -> Bool? in
+                    try await daemon.status().workers.first?.jobID == front ? true : nil
+                }
+                let queued = try await daemon.submit([JobSpec(argv: ["sh", "-c", "echo started > \(marker)"], class: .cpu)])[0]
                 let worker = try await eventually("the first runs and the second is handed to the same worker") {
                     () -> WorkerInfo? in
                     guard try await daemon.job(queued).state == .running else { return nil }
@@ -187,11 +188,13 @@ extension AgainstTheRealDaemon {
                 #expect(status.first?.pid == worker.pid && status.first?.jobID == front, "the worker was left alone: \(status)")
 
                 // A 0.5 s timeout counts from when the job starts, not from when it was queued behind a 1 s job.
-                let next = try await daemon.submit([
-                    JobSpec(argv: ["sleep", "1"], class: .cpu),
-                    JobSpec(argv: ["true"], class: .cpu, timeoutSeconds: 0.5),
-                ])
-                let ended = try await daemon.wait(next + [front])
+                #expect(try await daemon.wait([front])[0].state == .succeeded)
+                let blocker = try await daemon.submit([JobSpec(argv: ["sleep", "1"], class: .cpu)])[0]
+                try await eventually("the 1 s job runs in the worker") { () -> Bool? in
+                    try await daemon.status().workers.first?.jobID == blocker ? true : nil
+                }
+                let timed = try await daemon.submit([JobSpec(argv: ["true"], class: .cpu, timeoutSeconds: 0.5)])[0]
+                let ended = try await daemon.wait([blocker, timed])
                 #expect(ended.allSatisfy { $0.state == .succeeded }, "\(ended.map { ($0.state, $0.error) })")
             }
         }
@@ -199,10 +202,12 @@ extension AgainstTheRealDaemon {
         @Test func aJobQueuedInAKilledWorkerRunsOnceOnTheNext() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
                 let runs = daemon.directory.file("runs")
-                let ids = try await daemon.submit([
-                    JobSpec(argv: ["sleep", "300"], class: .cpu),
-                    JobSpec(argv: ["sh", "-c", "echo ran >> \(runs)"], class: .cpu),
-                ])
+                // One after the other: two jobs of one submit may reach the pool in either order.
+                var ids = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])
+                try await eventually("the first runs in the worker") { () -> Bool? in
+                    try await daemon.status().workers.first?.jobID == ids[0] ? true : nil
+                }
+                ids += try await daemon.submit([JobSpec(argv: ["sh", "-c", "echo ran >> \(runs)"], class: .cpu)])
                 let worker = try await eventually("the first runs and the second is queued in the same worker") {
                     () -> WorkerInfo? in
                     guard try await daemon.job(ids[1]).state == .running else { return nil }
