@@ -146,9 +146,8 @@ extension AgainstTheRealDaemon {
             try await DaemonProcess.with(
                 arguments: ["--cpu-workers", "1"], environment: ["JOBD_TEST_WORKER_FRAME_LIMIT": "1024"]
             ) { daemon in
-                let first = try await eventually("the worker is up") { () -> Int32? in
-                    try await daemon.status().workers.first { $0.state == "idle" }?.pid
-                }
+                let first = try #require(
+                    try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))[0].workerPID)
                 let path = "/no/such/" + String(repeating: "directory/", count: 300)
                 let id = try await daemon.submit([JobSpec(kind: "sha256", payload: .object(["path": .string(path)]))])[0]
                 let job = try await daemon.wait([id])[0]
@@ -226,6 +225,7 @@ extension AgainstTheRealDaemon {
 
         @Test func aJobQueuedBehindALongOneMovesToAWorkerThatFreesUp() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "2"]) { daemon in
+                _ = try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))
                 try await eventually("both workers are up") { () -> Bool? in
                     try await daemon.status().workers.filter { $0.state == "idle" }.count == 2 ? true : nil
                 }
@@ -265,8 +265,29 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        @Test func workersStartWithTheFirstCPUJobAndStopWhenIdle() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "2"], environment: ["JOBD_TEST_WORKER_IDLE_SECONDS": "0.5"]) {
+                daemon in
+                #expect(try await daemon.status().workers.map(\.state) == ["stopped", "stopped"])
+                let job = try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))[0]
+                #expect(job.state == .succeeded && job.workerPID != nil)
+                let pids = try await eventually("both workers are up") { () -> [Int32]? in
+                    let workers = try await daemon.status().workers
+                    return workers.allSatisfy { $0.state == "idle" } ? workers.compactMap(\.pid) : nil
+                }
+                try await eventually("the idle workers stop", within: .seconds(5)) { () -> Bool? in
+                    try await daemon.status().workers.allSatisfy { $0.state == "stopped" } ? true : nil
+                }
+                for pid in pids { try await eventually("worker \(pid) exited") { kill(pid, 0) != 0 ? true : nil } }
+                #expect(!daemon.log.contains("starting a replacement"), "stopping idle workers is not a failure")
+                let again = try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))[0]
+                #expect(again.state == .succeeded && again.workerPID.map { !pids.contains($0) } == true)
+            }
+        }
+
         @Test func workersDieWithTheDaemon() async throws {
             try await DaemonProcess.with { daemon in
+                _ = try await daemon.wait(try await daemon.submit([JobSpec(kind: "noop", class: .cpu)]))
                 let workers = try await eventually("workers are up") { () -> [Int32]? in
                     let pids = try await daemon.status().workers.compactMap(\.pid)
                     return pids.count == 2 ? pids : nil

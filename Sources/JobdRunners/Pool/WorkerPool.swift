@@ -106,6 +106,15 @@ public actor WorkerPool: Runner {
     private let addSlot: AsyncStream<Int>.Continuation
     private var waiting: Deque<Waiting> = []
     private var isShuttingDown = false
+    /// Whether the slots keep workers: from the first CPU job until the pool has been idle for
+    /// `configuration.idleRetirement` (always, without one).
+    private var wantsWorkers: Bool
+    /// Slot loops waiting for ``wantsWorkers``.
+    private var wanting: [CheckedContinuation<Void, Never>] = []
+    /// Since when no worker has held a job and none has waited; nil while the pool is busy.
+    private var idleSince: ContinuousClock.Instant?
+    /// The one timer that stops the workers `idleRetirement` after `idleSince`; nil when none runs.
+    private var idleTimer: Task<Void, Never>?
     /// Encodes the frames to every worker, on the actor: a `run` frame's size is then known before it is
     /// queued, and one over the limit fails its job here instead of cutting the worker off.
     private let coder = WorkerFraming.Coder()
@@ -121,6 +130,7 @@ public actor WorkerPool: Runner {
         self.logger = logger
         self.size = max(1, configuration.size)
         self.supervisedSlots = Set(1...max(1, configuration.size))
+        self.wantsWorkers = configuration.idleRetirement == nil
         (addedSlots, addSlot) = AsyncStream.makeStream(of: Int.self)
     }
 
@@ -149,6 +159,7 @@ public actor WorkerPool: Runner {
                 hand(waiter, to: worker)
             } else {
                 waiting.append(waiter)
+                startWorkers()
             }
         }
     }
@@ -198,6 +209,7 @@ public actor WorkerPool: Runner {
         if !sameEnvironment { worker.lastEnvironment = .some(waiter.job.environment) }
         worker.assignments.append(assignment)
         worker.state = .busy
+        idleSince = nil
         if worker.assignments.count == 1 { beganExecuting(assignment, on: worker) }
         worker.process.send(frame)
     }
@@ -217,6 +229,55 @@ public actor WorkerPool: Runner {
                     id, attempt: attempt, reason: StopReason.timedOut(timeout).failureText + " (its worker was killed)")
             }
         }
+    }
+
+    // MARK: - Starting and stopping the workers
+
+    /// The first CPU job since the pool went idle: the slots start their workers.
+    private func startWorkers() {
+        idleSince = nil
+        guard !wantsWorkers, !isShuttingDown else { return }
+        wantsWorkers = true
+        let waiters = wanting
+        wanting.removeAll()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the slots are to have workers (at once if they are), or at shutdown.
+    private func untilWorkersWanted() async {
+        guard !wantsWorkers, !isShuttingDown else { return }
+        await withCheckedContinuation { wanting.append($0) }
+    }
+
+    /// Called whenever a worker goes idle: if the whole pool is now idle, its workers are stopped
+    /// `idleRetirement` later unless a job comes first. One timer, re-armed, not a task per idle moment:
+    /// a stream of single CPU jobs makes the pool idle after each.
+    private func poolMayBeIdle() {
+        guard configuration.idleRetirement != nil, wantsWorkers, waiting.isEmpty,
+            workers.values.allSatisfy({ $0.assignments.isEmpty })
+        else { return }
+        idleSince = .now
+        guard idleTimer == nil else { return }
+        idleTimer = Task {
+            while let deadline = await self.idleDeadline() {
+                guard (try? await Task.sleep(until: deadline)) != nil else { return }
+            }
+        }
+    }
+
+    /// When the idle timer should look again; nil: it ends (the workers were stopped, or the pool is busy
+    /// and the next idle moment starts a new timer).
+    private func idleDeadline() -> ContinuousClock.Instant? {
+        guard let after = configuration.idleRetirement, let since = idleSince, !isShuttingDown else {
+            idleTimer = nil
+            return nil
+        }
+        if since + after > .now { return since + after }
+        idleTimer = nil
+        idleSince = nil
+        wantsWorkers = false
+        for worker in workers.values { retire(worker) }
+        return nil
     }
 
     /// Gives waiting jobs to workers with room; with none waiting, takes jobs queued behind a running one
@@ -293,6 +354,7 @@ public actor WorkerPool: Runner {
             guard worker.state == .starting else { return }  // retired before it was up
             worker.state = .idle
             handWaitingJobs()
+            if worker.assignments.isEmpty { poolMayBeIdle() }
         case .started(let job, let processGroup):
             if let index = worker.index(of: job) { worker.assignments[index].processGroup = processGroup }
         case .output(let job, let data):
@@ -322,6 +384,7 @@ public actor WorkerPool: Runner {
                 }
             }
             handWaitingJobs()
+            poolMayBeIdle()
         case .withdrawn(let job):
             guard let index = worker.index(of: job) else { return }
             let assignment = worker.assignments.remove(at: index)
@@ -398,6 +461,9 @@ public actor WorkerPool: Runner {
     private nonisolated func superviseSlot(_ slot: Int) async {
         var failedStarts = 0
         while await keepsSupervising(slot) {
+            // No process before the first CPU job, nor after the pool has been idle for a while.
+            await untilWorkersWanted()
+            guard await keepsSupervising(slot) else { return }
             var becameReady = false
             let ending = await WorkerProcess.run(
                 slot: slot, configuration: configuration, reactor: reactor, logger: logger,
@@ -465,7 +531,8 @@ public actor WorkerPool: Runner {
     public func statuses() -> [WorkerStatus] {
         (1...size).map { slot in
             guard let worker = workers[slot] else {
-                return WorkerStatus(slot: slot, pid: nil, state: .starting, jobID: nil, jobsRun: 0, rssBytes: nil)
+                return WorkerStatus(
+                    slot: slot, pid: nil, state: wantsWorkers ? .starting : .stopped, jobID: nil, jobsRun: 0, rssBytes: nil)
             }
             return WorkerStatus(
                 slot: slot, pid: worker.pid, state: worker.state, jobID: worker.assignments.first?.job.job,
@@ -478,6 +545,10 @@ public actor WorkerPool: Runner {
     public func shutdown() {
         isShuttingDown = true
         addSlot.finish()
+        idleTimer?.cancel()
+        let waiters = wanting
+        wanting.removeAll()
+        for waiter in waiters { waiter.resume() }
         for worker in workers.values where worker.assignments.isEmpty { retire(worker) }
         for waiter in waiting {
             waiter.control.finished()

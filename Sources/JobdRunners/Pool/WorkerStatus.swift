@@ -3,6 +3,9 @@ import JobdProtocol
 /// One worker as `status` shows it.
 public struct WorkerStatus: Hashable, Sendable {
     public enum State: String, Sendable {
+        /// No process: none is started before the first CPU job, and the pool stops its workers after
+        /// ``WorkerPoolConfiguration/idleRetirement`` without one.
+        case stopped
         /// Spawned, not yet ready.
         case starting
         case idle
