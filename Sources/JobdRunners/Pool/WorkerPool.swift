@@ -106,8 +106,8 @@ public actor WorkerPool: Runner {
     private let addSlot: AsyncStream<Int>.Continuation
     private var waiting: Deque<Waiting> = []
     private var isShuttingDown = false
-    /// Whether the slots keep workers: from the first CPU job until the pool has been idle for
-    /// `configuration.idleRetirement` (always, without one).
+    /// Whether the slots keep workers: from the start, and again from the next CPU job, until the pool has
+    /// been idle for `configuration.idleRetirement` (always, without one).
     private var wantsWorkers: Bool
     /// Slot loops waiting for ``wantsWorkers``.
     private var wanting: [CheckedContinuation<Void, Never>] = []
@@ -130,7 +130,9 @@ public actor WorkerPool: Runner {
         self.logger = logger
         self.size = max(1, configuration.size)
         self.supervisedSlots = Set(1...max(1, configuration.size))
-        self.wantsWorkers = configuration.idleRetirement == nil
+        // Up from the start, as callers expect (jobd-bench waits for idle workers before a workload); after
+        // an idle `idleRetirement` they stop, and the next CPU job starts them again.
+        self.wantsWorkers = true
         (addedSlots, addSlot) = AsyncStream.makeStream(of: Int.self)
     }
 
@@ -233,7 +235,7 @@ public actor WorkerPool: Runner {
 
     // MARK: - Starting and stopping the workers
 
-    /// The first CPU job since the pool went idle: the slots start their workers.
+    /// The first CPU job since the pool stopped its workers: the slots start them again.
     private func startWorkers() {
         idleSince = nil
         guard !wantsWorkers, !isShuttingDown else { return }

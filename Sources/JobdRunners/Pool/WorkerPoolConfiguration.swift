@@ -14,8 +14,8 @@ public struct WorkerPoolConfiguration: Sendable {
     public var maxRSSBytes: Int64?
     /// How long a stopped job has to end before the worker (and the job's process group) is killed.
     public var killGrace: Duration
-    /// Workers start with the first CPU job and stop once the pool has had no CPU job for this long; nil:
-    /// they start with the daemon and stay. (An idle worker is 2.3 MB private, 25 MB resident counting the
+    /// Workers stop once the pool has had no CPU job for this long, and start again with the next one; nil:
+    /// they stay. (An idle worker is 2.3 MB private, 25 MB resident counting the
     /// binary's pages it shares with the daemon; starting one takes about 10 ms.)
     public var idleRetirement: Duration?
     /// The largest frame the daemon accepts from a worker; a worker that sends a larger one is killed and

@@ -3,8 +3,8 @@ import JobdProtocol
 /// One worker as `status` shows it.
 public struct WorkerStatus: Hashable, Sendable {
     public enum State: String, Sendable {
-        /// No process: none is started before the first CPU job, and the pool stops its workers after
-        /// ``WorkerPoolConfiguration/idleRetirement`` without one.
+        /// No process: the pool stopped its workers after ``WorkerPoolConfiguration/idleRetirement``
+        /// without a CPU job; the next one starts them again.
         case stopped
         /// Spawned, not yet ready.
         case starting
