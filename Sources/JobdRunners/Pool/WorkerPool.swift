@@ -1,5 +1,4 @@
 import DequeModule
-import Foundation
 import JobdProtocol
 import Logging
 import NIOCore
@@ -14,9 +13,9 @@ import Synchronization
 /// that one ends: the round trip (result to the daemon, next job back) is then hidden behind the running
 /// job. The scheduler accordingly lets `size × (1 + queuedPerWorker)` CPU jobs be `running`.
 public actor WorkerPool: Runner {
-    /// Attempts a worker may hold beyond the one it executes. W4 (1,000 × /bin/true, 2 workers) went from
-    /// about 35% of the exec limit to … with one (docs/WORKERS.md); more would only hold jobs back from a
-    /// worker that frees up sooner.
+    /// Attempts a worker may hold beyond the one it executes. With one, W2's two workers compute for 98% of
+    /// the makespan (93% without); W4 moved within the noise, and 4 did no better (docs/WORKERS.md). More
+    /// would only hold jobs back from a worker that frees up sooner.
     public static let queuedPerWorker = 1
 
     /// One live worker process, as the pool sees it. Touched only on the actor.
