@@ -33,6 +33,13 @@ public struct QueueNames: Sendable {
         return id
     }
 
+    /// Whether `names` could all be numbered now; nil if so, else the first that could not. Numbers
+    /// nothing: a submit checks before it stores, and its names are numbered only once it has.
+    public func firstWithoutRoom(in names: Set<String>) -> String? {
+        let new = names.filter { ids[$0] == nil }.sorted()
+        return self.names.count + new.count > Self.capacity ? new[max(0, Self.capacity - self.names.count)] : nil
+    }
+
     /// The number of a name already seen.
     public func existingID(for name: String) -> QueueID? { ids[name] }
 

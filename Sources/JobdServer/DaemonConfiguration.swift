@@ -1,3 +1,5 @@
+import JobdRunners
+import JobdScheduler
 import JobdProtocol
 import JobdStore
 import Logging
@@ -20,6 +22,9 @@ public struct DaemonConfiguration: Sendable {
     public var cpuSlots: Int
     /// I/O-class jobs that may run at once.
     public var ioConcurrency: Int
+    /// CPU-class jobs handed to a worker while it still runs its previous one, per worker
+    /// (docs/WORKERS.md); 0 hands a worker one job at a time.
+    public var cpuQueuedPerWorker = WorkerPool.queuedPerWorker
     /// The largest varlink message accepted; a larger one closes its connection.
     public var maximumMessageBytes: Int
     /// The largest reply sent, in bytes (`jobd --max-reply-bytes`): a List page ends early before it; any
@@ -86,5 +91,12 @@ public struct DaemonConfiguration: Sendable {
         self.outputLimitBytes = outputLimitBytes
         self.killGrace = killGrace
         self.shutdownGrace = shutdownGrace
+    }
+
+    /// The scheduler's limits for this configuration.
+    public var limits: Limits {
+        Limits(
+            cpuSlots: max(1, cpuSlots), ioSlots: max(1, ioConcurrency),
+            cpuPrefetch: max(1, cpuSlots) * max(0, cpuQueuedPerWorker))
     }
 }

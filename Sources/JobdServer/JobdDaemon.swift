@@ -218,7 +218,7 @@ public final class JobdDaemon: Sendable {
     private func apply(_ configuration: DaemonConfiguration) async {
         logLevel?.level = configuration.logLevel
         await pool.resize(to: configuration.cpuSlots)
-        await dispatcher.setLimits(Limits(cpuSlots: max(1, configuration.cpuSlots), ioSlots: max(1, configuration.ioConcurrency)))
+        await dispatcher.setLimits(configuration.limits)
         await profileBook.setThresholds(configuration.thresholds)
     }
 }

@@ -94,6 +94,7 @@ public final class SQLiteStore: JobStore {
                             WHERE id = ?
                             """,
                         arguments: [now.secondsSinceEpoch, stops, stops, id.rawValue])
+                    try Self.cancelDependents(of: id, because: .dead, at: now, in: db)
                 } else {
                     requeued.append(id)
                     try Self.keepAttempt(of: id, endedAt: now, error: "jobd stopped uncleanly while it ran", in: db)

@@ -11,7 +11,7 @@ struct CancelCommand: ParsableCommand {
             jobctl cancel 17 18               # these jobs
             jobctl cancel --queue media       # every waiting or running job of the queue (yours; root: all)
             jobctl cancel --state queued --yes
-            More than one job asks for confirmation on a terminal; elsewhere, pass --yes.
+            A filter that matches more than one job asks for confirmation on a terminal; elsewhere, pass --yes.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -45,7 +45,8 @@ struct CancelCommand: ParsableCommand {
                 printError("no job matches")
                 return
             }
-            if targets.count > 1 && !yes && !confirm(targets.count) {
+            // Ids named one by one are meant; a filter that matches several is asked about first.
+            if ids.isEmpty && targets.count > 1 && !yes && !confirm(targets.count) {
                 printError("nothing cancelled")
                 throw ExitCode(ExitStatus.invalid)
             }

@@ -76,11 +76,15 @@ extension AgainstTheRealDaemon.ClassificationTests {
 
             let round2 = try await daemon.wait(try await daemon.submit(Array(repeating: spec, count: 12)), within: .seconds(50))
             #expect(round2.allSatisfy { $0.class == .cpu && $0.classSource == .learned && $0.state == .succeeded })
-            // At most --cpu-workers at once: the most intervals [started, finished] that overlap.
+            // At most --cpu-workers at once: the most intervals [finished - wall, finished] that overlap. (Not
+            // from `startedAt`: a job queued in a worker counts as started from its hand-over, docs/WORKERS.md.)
+            // `finishedAt` is when the daemon recorded the end, up to a result's trip later than the end itself:
+            // each interval is cut by 0.1 s at the end, since the next job on a worker starts the moment the
+            // previous one ends.
             var edges: [(Double, Int)] = []
             for job in round2 {
-                guard let start = job.startedAt, let end = job.finishedAt else { continue }
-                edges += [(start.secondsSinceEpoch, 1), (end.secondsSinceEpoch, -1)]
+                guard let wall = job.wallSeconds, let end = job.finishedAt else { continue }
+                edges += [(end.secondsSinceEpoch - wall, 1), (end.secondsSinceEpoch - min(0.1, wall / 2), -1)]
             }
             edges.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
             var running = 0

@@ -34,20 +34,30 @@ extension AgainstTheRealDaemon {
         @Test(.enabled(if: SystemTools.hasSQLite3, "needs /usr/bin/sqlite3; make deps installs it"))
         func anUncleanStopThatMissesAJobEndsItsCount() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
+                // The one worker executes the first job and holds the second queued (both `running`).
                 let first = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
                 try await eventually("the first job runs") { try await daemon.job(first).state == .running ? true : nil }
-                // Waits for the one worker; after the restart its priority puts it ahead of the first job.
-                let urgent = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu, priority: 10)])[0]
+                let second = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                try await eventually("the second is handed over") { try await daemon.job(second).state == .running ? true : nil }
+                // These wait; after the restart their priority puts them ahead of the first two.
+                let urgent = try await daemon.submit([
+                    JobSpec(argv: ["sleep", "300"], class: .cpu, priority: 10),
+                    JobSpec(argv: ["sleep", "300"], class: .cpu, priority: 10),
+                ])
                 try await daemon.killHard()
                 try await daemon.start()
-                try await eventually("the urgent job runs") { try await daemon.job(urgent).state == .running ? true : nil }
+                try await eventually("the urgent jobs run") { () -> Bool? in
+                    for id in urgent where try await daemon.job(id).state != .running { return nil }
+                    return true
+                }
                 #expect(try await daemon.job(first).state == .queued)
-                // This crash finds the first job waiting: it did not cause it, so its count starts again.
+                #expect(try await daemon.job(second).state == .queued)
+                // This crash finds the first two waiting: they did not cause it, so their count starts again.
                 try await daemon.killHard()
                 try await daemon.start()
                 let rows = try await runProgram(
                     SystemTools.sqlite3, [daemon.database, "SELECT id, unclean_stops FROM jobs ORDER BY id"])
-                #expect(rows.stdout == "\(first)|0\n\(urgent)|1\n", "\(rows)")
+                #expect(rows.stdout == "\(first)|0\n\(second)|0\n\(urgent[0])|1\n\(urgent[1])|1\n", "\(rows)")
             }
         }
 

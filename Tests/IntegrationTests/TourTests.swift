@@ -126,15 +126,18 @@ extension AgainstTheRealDaemon {
 
         @Test func cancelOfAQueuedJobNeverRunsIt() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "1"]) { daemon in
-                let blocker = try await daemon.submit([JobSpec(argv: ["sleep", "300"], class: .cpu)])[0]
+                // One blocker executes and one is queued in the worker (docs/WORKERS.md): the next job waits.
+                let blockers = try await daemon.submit([
+                    JobSpec(argv: ["sleep", "300"], class: .cpu), JobSpec(argv: ["sleep", "300"], class: .cpu),
+                ])
                 let marker = daemon.directory.file("ran")
                 let queued = try await daemon.submit([JobSpec(argv: ["touch", marker], class: .cpu)])[0]
                 #expect(try await daemon.job(queued).state == .queued)
                 let result = try await daemon.jobctl("cancel", queued.description)
                 #expect(result.output == "\(queued) cancelled")
-                _ = try await daemon.jobctl("cancel", blocker.description)
-                let finished = try await daemon.wait([blocker, queued])
-                #expect(finished.map(\.state) == [.cancelled, .cancelled])
+                _ = try await daemon.jobctl("cancel", blockers[1].description, blockers[0].description)
+                let finished = try await daemon.wait(blockers + [queued])
+                #expect(finished.map(\.state) == [.cancelled, .cancelled, .cancelled])
                 #expect(!FileManager.default.fileExists(atPath: marker), "a cancelled queued job never runs")
             }
         }

@@ -15,6 +15,14 @@ struct SchedulerTests {
         #expect(scheduler.jobFinished(JobID(1)) == [.start(JobID(2), .cpu)])
     }
 
+    @Test func prefetchStartsOneMoreCPUJobPerSlotAndNoMore() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 2, ioSlots: 10, cpuPrefetch: 2))
+        #expect(scheduler.enqueue(contentsOf: (1...5).map { job($0) }).count == 4)
+        #expect(scheduler.runningCount(.cpu) == 4 && scheduler.waitingCount(.cpu) == 1)
+        #expect(scheduler.jobFinished(JobID(1)) == [.start(JobID(5), .cpu)])
+        #expect(Limits(cpuSlots: 2, ioSlots: 10, cpuPrefetch: 2)[.cpu] == 4)
+    }
+
     @Test func aFullCPUClassNeverDelaysIOJobs() {
         var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 2))
         _ = scheduler.enqueue(job(1, .cpu))

@@ -163,4 +163,26 @@ import Testing
 
         }
     }
+
+    /// A job can name a dependency the dispatcher has not been handed yet (its submit committed first, but
+    /// its jobs arrive second). It was taken for a failure and the waiting job cancelled; now it waits.
+    @Test func aDependencyStoredButNotYetHandedOverIsWaitedFor() async throws {
+        try await Harness.with { harness in
+            // Stored, but not handed to the dispatcher yet: the submit that stored it is still on its way.
+            let early = try await harness.store.submit([
+                NewJob(
+                    spec: JobSpec(argv: ["first"]), class: .cpu, classSource: .default, classReason: nil,
+                    ownerUID: Harness.owner, ownerGID: Harness.owner, createdAt: harness.clock.now())
+            ])
+            let first = early.ids[0]
+            let second = try await harness.submit(JobSpec(argv: ["second"], after: [first]))
+            try await staysFalse("the waiting job ended", for: .milliseconds(200)) {
+                await harness.dispatcher.isActive(second) == false
+            }
+            let record = try harness.row(first)
+            await harness.dispatcher.accept([(record, [])])
+            #expect(try await harness.waitUntilFinished([first, second]))
+            #expect(try harness.row(second).state == .succeeded)
+        }
+    }
 }

@@ -78,3 +78,36 @@ struct AttemptHistoryTests {
         }
     }
 }
+
+/// What the review of the dependency code found in recovery.
+struct RecoveryDependencyTests {
+    @Test func aJobEndedDeadAtRecoveryCancelsWhatWaitsForIt() async throws {
+        let queue = try DatabaseQueue()
+        let store = try SQLiteStore(writer: queue, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { store.close() }
+            func job(_ spec: JobSpec) -> NewJob {
+                NewJob(
+                    spec: spec, class: .cpu, classSource: .default, classReason: nil, ownerUID: 1000, ownerGID: 1000,
+                    createdAt: Timestamp(secondsSinceEpoch: 1000))
+            }
+            let ids = try await store.submit([
+                job(JobSpec(argv: ["sleep", "1000"])), job(JobSpec(argv: ["true"], afterIndex: [0])),
+                job(JobSpec(argv: ["true"], afterIndex: [1])),
+            ]).ids
+            store.recordStarted(ids[0], at: Timestamp(secondsSinceEpoch: 1001))
+            try await store.checkWriter()
+            // Two unclean stops already found it running; this recovery is the third.
+            try await queue.write { try $0.execute(sql: "UPDATE jobs SET unclean_stops = 2 WHERE id = ?", arguments: [ids[0].rawValue]) }
+            let startup = try await store.recover(at: Timestamp(secondsSinceEpoch: 1002))
+            #expect(startup.poisoned == [ids[0]])
+            #expect(startup.scheduled.isEmpty && startup.dependencies.isEmpty, "nothing is left waiting for a dead job")
+            for id in ids.dropFirst() {
+                let waiting = try #require(try await store.job(id))
+                #expect(waiting.state == .cancelled && waiting.error == SQLiteStore.dependencyFailure(ids[0], .dead))
+            }
+            #expect(startup.counts[.cpu]?.cancelled == 2 && startup.counts[.cpu]?.dead == 1)
+        }
+    }
+}

@@ -3,6 +3,9 @@ import JobdProtocol
 /// One worker as `status` shows it.
 public struct WorkerStatus: Hashable, Sendable {
     public enum State: String, Sendable {
+        /// No process: the pool stopped its workers after ``WorkerPoolConfiguration/idleRetirement``
+        /// without a CPU job; the next one starts them again.
+        case stopped
         /// Spawned, not yet ready.
         case starting
         case idle

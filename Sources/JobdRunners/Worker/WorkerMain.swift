@@ -6,8 +6,9 @@ import NIOCore
 import Synchronization
 
 /// The worker side of the pool: `jobd worker`, started by the daemon with the job pipe on stdin and the
-/// report pipe on stdout (docs/WORKERS.md). It runs one job at a time and exits when stdin closes: the
-/// daemon retired it, or died.
+/// report pipe on stdout (docs/WORKERS.md). It executes one job at a time, in the order they came; the
+/// daemon may queue the next while one runs, and it starts the moment the previous one ends. It exits
+/// when stdin closes: the daemon retired it, or died.
 public enum WorkerMain {
     public static func run(registry: HandlerRegistry, killGrace: Duration, logger: Logger) async throws {
         let channel = try await WorkerFraming.channel(reading: 0, writing: 1)
@@ -22,7 +23,8 @@ public enum WorkerMain {
             handler: HandlerRunner(
                 registry: registry, measuresProcessCPU: true, killGrace: killGrace,
                 output: .sink { job, bytes in post.yield(.output(job: job, data: Data(bytes))) }))
-        let current = CurrentJob()
+        let jobs = JobQueue()
+        let (queued, enqueue) = AsyncStream.makeStream(of: Attempt.self)
 
         try await channel.executeThenClose { inbound, outbound in
             try await withThrowingDiscardingTaskGroup { group in
@@ -36,22 +38,43 @@ public enum WorkerMain {
                         try? await Task.sleep(for: .seconds(1))
                     }
                 }
+                // One job at a time, in order: the one executor of this worker.
+                group.addTask {
+                    for await attempt in queued {
+                        guard let control = jobs.start(attempt.job) else { continue }  // answered already
+                        var outcome = await runners.runner(for: attempt).run(attempt, control: control)
+                        outcome.workerPID = SystemInfo.processID
+                        jobs.finish(attempt.job)
+                        post.yield(.result(job: attempt.job, outcome: outcome, rssBytes: SystemInfo.residentBytes))
+                    }
+                }
                 post.yield(.ready(pid: SystemInfo.processID))
 
                 let coder = WorkerFraming.Coder()
+                var lastEnvironment: [String: String]?
                 for try await frame in inbound {
                     switch try coder.decode(frame) {
-                    case .run(let attempt):
-                        let control = RunControl()
-                        current.set(attempt.job, control)
-                        group.addTask {
-                            var outcome = await runners.runner(for: attempt).run(attempt, control: control)
-                            outcome.workerPID = SystemInfo.processID
-                            current.clear(attempt.job)
-                            post.yield(.result(job: attempt.job, outcome: outcome, rssBytes: SystemInfo.residentBytes))
+                    case .run(var attempt, let sameEnvironment):
+                        if sameEnvironment == true {
+                            attempt.environment = lastEnvironment
+                        } else {
+                            lastEnvironment = attempt.environment
                         }
+                        jobs.add(attempt.job)
+                        enqueue.yield(attempt)
                     case .cancel(let job, let reason):
-                        current.control(for: job)?.stop(StopReason(wireName: reason) ?? .cancelled)
+                        let reason = StopReason(wireName: reason) ?? .cancelled
+                        // Not started yet: answered now, out of order, so the daemon need not wait for the job
+                        // in front of it; the executor then skips it.
+                        if jobs.withdraw(job, reason) {
+                            post.yield(
+                                .result(
+                                    job: job,
+                                    outcome: RunOutcome(error: reason.failureText, wallSeconds: 0, workerPID: SystemInfo.processID),
+                                    rssBytes: SystemInfo.residentBytes))
+                        }
+                    case .withdraw(let job):
+                        if jobs.takeBack(job) { post.yield(.withdrawn(job: job)) }
                     case let other:
                         logger.warning("worker: ignoring a \(other.name) frame from the daemon")
                     }
@@ -74,10 +97,41 @@ public enum WorkerMain {
     }
 }
 
-/// The job the worker runs now, so a `cancel` frame finds its control.
-private final class CurrentJob: Sendable {
-    private let state = Mutex<(JobID, RunControl)?>(nil)
-    func set(_ id: JobID, _ control: RunControl) { state.withLock { $0 = (id, control) } }
-    func clear(_ id: JobID) { state.withLock { if $0?.0 == id { $0 = nil } } }
-    func control(for id: JobID) -> RunControl? { state.withLock { $0?.0 == id ? $0?.1 : nil } }
+/// The jobs a worker holds: queued ones (not started) and the one it executes, so a `cancel` frame finds
+/// either. The frame reader and the executor both touch it, hence the lock.
+private final class JobQueue: Sendable {
+    private struct State {
+        var queued: Set<JobID> = []
+        var running: (id: JobID, control: RunControl)?
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ id: JobID) { state.withLock { _ = $0.queued.insert(id) } }
+
+    /// Moves a queued job to executing; nil if it was withdrawn meanwhile.
+    func start(_ id: JobID) -> RunControl? {
+        state.withLock { state in
+            guard state.queued.remove(id) != nil else { return nil }
+            let control = RunControl()
+            state.running = (id, control)
+            return control
+        }
+    }
+
+    func finish(_ id: JobID) { state.withLock { if $0.running?.id == id { $0.running = nil } } }
+
+    /// Takes a queued job out, unstarted; false if it has started (or is unknown).
+    func takeBack(_ id: JobID) -> Bool { state.withLock { $0.queued.remove(id) != nil } }
+
+    /// Stops a job: one executing is stopped through its control (its result follows when it ends); one
+    /// still queued is taken out. Returns true for the latter: the caller answers for it.
+    func withdraw(_ id: JobID, _ reason: StopReason) -> Bool {
+        let (control, wasQueued) = state.withLock { state -> (RunControl?, Bool) in
+            if state.queued.remove(id) != nil { return (nil, true) }
+            return (state.running?.id == id ? state.running?.control : nil, false)
+        }
+        control?.stop(reason)
+        return wasQueued
+    }
 }

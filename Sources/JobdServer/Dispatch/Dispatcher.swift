@@ -59,7 +59,10 @@ actor Dispatcher {
     /// start once they all succeeded.
     private var blocked: [JobID: (remaining: Int, runAt: Double?)] = [:]
     /// For each unfinished job that others wait for: those others.
-    private var dependents: [JobID: [JobID]] = [:]    /// Waiting and running jobs, and finished ones until their final state has committed.
+    private var dependents: [JobID: [JobID]] = [:]
+    /// The other way: for each blocked job, the jobs it was registered with in `dependents`, so a job that
+    /// ends early leaves no entry behind in their lists.
+    private var waitsOn: [JobID: [JobID]] = [:]    /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
     /// How many entries of `active` hold their plan.
     /// What running a waiting job needs, kept for at most ``plansKeptInMemory`` of them (and for every
@@ -111,7 +114,7 @@ actor Dispatcher {
         self.configuration = configuration
         self.counts = counts
         self.logger = logger
-        self.scheduler = Scheduler(limits: Limits(cpuSlots: configuration.cpuSlots, ioSlots: configuration.ioConcurrency))
+        self.scheduler = Scheduler(limits: configuration.limits)
         (launches, launchContinuation) = AsyncStream.makeStream(of: Launch.self)
     }
 
@@ -160,8 +163,17 @@ actor Dispatcher {
     /// A finished job queued again (`io.jobd.Retry`, stored): counted out of its old state, and queued.
     func retried(_ job: Job, was state: JobState) {
         counts[job.class, default: StateCounts()][state] -= 1
+        guard active[job.id] == nil else {
+            // Its end reached the store but not yet this dispatcher (``isHeld(_:)`` is checked before a
+            // retry; this is the rest of that race): the row is queued, and the next start runs it.
+            logger.warning("job \(job.id): retried while its end was on its way; it runs at the next start", metadata: ["job": "\(job.id)"])
+            return
+        }
         accept([(job, [])])
     }
+
+    /// Whether the dispatcher still holds a job (waiting, running, or finished but not yet stored).
+    func isHeld(_ id: JobID) -> Bool { active[id] != nil }
 
     /// Puts the jobs found `scheduled` at start-up (already counted) on the timer; those whose time has
     /// passed while jobd was down start at once.
@@ -189,23 +201,46 @@ actor Dispatcher {
     /// read back and applied here too.
     private func block(_ id: JobID, on waitsFor: [JobID], runAt: Double?) {
         blocked[id] = (waitsFor.count, runAt)
+        waitsOn[id] = waitsFor
         for dependency in waitsFor {
-            if active[dependency] != nil {
-                dependents[dependency, default: []].append(id)
-            } else {
-                Task {
-                    let ended = (try? await store.job(dependency))?.state ?? .cancelled
-                    await self.lateDependency(dependency, of: id, ended: ended)
-                }
+            dependents[dependency, default: []].append(id)
+            if active[dependency] == nil {
+                // Not (yet, or no longer) held here: its end may be stored already. Registered first, then
+                // read, so an end that arrives meanwhile is applied once, by whichever sees it first.
+                Task { await self.checkLateDependency(dependency, of: id) }
             }
         }
     }
 
-    private func lateDependency(_ dependency: JobID, of id: JobID, ended state: JobState) {
+    private nonisolated func checkLateDependency(_ dependency: JobID, of id: JobID) async {
+        let state: JobState
+        do {
+            state = try await store.job(dependency)?.state ?? .cancelled  // pruned: it cannot succeed now
+        } catch {
+            return  // still registered: its end, when the dispatcher sees it, releases or cancels the job
+        }
+        guard state.isFinished else { return }
+        await settleLateDependency(dependency, of: id, ended: state)
+    }
+
+    /// Applies a dependency's stored end to one waiting job, unless ``dependencyEnded(_:state:)`` did.
+    private func settleLateDependency(_ dependency: JobID, of id: JobID, ended state: JobState) {
+        guard var waiting = dependents[dependency], let index = waiting.firstIndex(of: id) else { return }
+        waiting.remove(at: index)
+        dependents[dependency] = waiting.isEmpty ? nil : waiting
         if state == .succeeded {
             oneDependencySucceeded(for: id)
         } else {
             cancelWaitingJobs([id], because: dependency, ended: state)
+        }
+    }
+
+    /// Takes a job that no longer waits out of the lists of the jobs it waited for.
+    private func forgetWaits(of id: JobID) {
+        for dependency in waitsOn.removeValue(forKey: id) ?? [] {
+            guard var waiting = dependents[dependency], let index = waiting.firstIndex(of: id) else { continue }
+            waiting.remove(at: index)
+            dependents[dependency] = waiting.isEmpty ? nil : waiting
         }
     }
 
@@ -228,6 +263,7 @@ actor Dispatcher {
             return
         }
         blocked[id] = nil
+        waitsOn[id] = nil
         guard let job = active[id] else { return }
         if let runAt = entry.runAt, runAt > completion.now().secondsSinceEpoch {
             due.add(id, due: runAt)  // still `scheduled`: its own time is ahead
@@ -245,6 +281,7 @@ actor Dispatcher {
         var pending = ids
         while let id = pending.popLast() {
             guard blocked.removeValue(forKey: id) != nil, let job = active.removeValue(forKey: id) else { continue }
+            forgetWaits(of: id)
             plans[id] = nil
             counts[job.class, default: StateCounts()].scheduled -= 1
             counts[job.class, default: StateCounts()].cancelled += 1
@@ -267,8 +304,14 @@ actor Dispatcher {
 
     // MARK: - Queues
 
-    /// Numbers the queues a submit names before it stores anything.
-    /// - Returns: the first name that cannot be numbered (``QueueNames/capacity`` names are taken).
+    /// Checks, before a submit stores anything, that its queues can be numbered; they are numbered when
+    /// its jobs arrive, so a refused submit takes up no names.
+    /// - Returns: the first name that could not be numbered (``QueueNames/capacity`` names are taken).
+    func roomFor(queues: Set<String>) -> String? {
+        queueNames.firstWithoutRoom(in: queues)
+    }
+
+    /// Numbers queue names now (an operator's limit or pause). - Returns: the first that cannot be.
     func admit(queues: Set<String>) -> String? {
         queues.sorted().first { queueNames.id(for: $0) == nil }
     }
@@ -377,7 +420,12 @@ actor Dispatcher {
 
     private func perform(_ actions: [SchedulerAction]) {
         for case .start(let id, let jobClass) in actions {
-            guard active[id] != nil else { preconditionFailure("scheduler started unknown job \(id)") }
+            // Never a trap: a job the dispatcher no longer holds gives its slot straight back.
+            guard active[id] != nil else {
+                logger.error("job \(id): the scheduler started a job that is no longer waiting; skipped", metadata: ["job": "\(id)"])
+                perform(scheduler.jobFinished(id))
+                continue
+            }
             let control = RunControl()
             controls[id] = control
             counts[jobClass, default: StateCounts()].queued -= 1
@@ -534,21 +582,35 @@ actor Dispatcher {
             throw error
         }
         guard stored else {
-            // The row is not waiting although the job is: a retry whose outcome could not be written
-            // (its row still says running). Nothing changed; the job goes on as it was.
+            // The row is not waiting although the job is here. Either it has ended in the store already (a
+            // job it waited for failed, and that end is on its way here): that end is applied now. Or it
+            // is a retry whose outcome the disk has not taken (its row still says running): nothing
+            // changed, and the job goes on as it was.
+            let row = try? await store.job(id)
+            if let row, row.state.isFinished {
+                ended(id, job, as: row.state, wasScheduled: blockedEntry != nil || wasDue)
+                return .notActive
+            }
             putBack(id, job, blocked: blockedEntry, wasDue: wasDue, wasReady: wasReady)
             throw JobdError.storageFailed(
                 "job \(id) waits for its next attempt, but the disk has not taken its last outcome yet; "
                     + "nothing was cancelled: try again in a moment")
         }
+        ended(id, job, as: .cancelled, wasScheduled: blockedEntry != nil || wasDue)
+        return .cancelledWaiting
+    }
+
+    /// A waiting job ended (cancelled) and that is stored: out of memory, counted, waiters woken, and
+    /// the jobs waiting for it go the same way.
+    private func ended(_ id: JobID, _ job: ActiveJob, as state: JobState, wasScheduled: Bool) {
         active[id] = nil
         plans[id] = nil
-        counts[job.class, default: StateCounts()][blockedEntry != nil || wasDue ? .scheduled : .queued] -= 1
-        counts[job.class, default: StateCounts()].cancelled += 1
+        forgetWaits(of: id)
+        counts[job.class, default: StateCounts()][wasScheduled ? .scheduled : .queued] -= 1
+        counts[job.class, default: StateCounts()][state] += 1
         finishedSinceStart += 1
         waiters.finished(id)
-        dependencyEnded(id, state: .cancelled)
-        return .cancelledWaiting
+        dependencyEnded(id, state: state)
     }
 
     /// A waiting job whose cancel failed goes back where it waited. While draining nothing is started:

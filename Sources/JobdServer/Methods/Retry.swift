@@ -16,6 +16,9 @@ extension Responder {
                 "id (job \(job.id) has used \(job.attempts) attempts, the most a job may have; submit it again)")
         }
         if await dispatcher.isShuttingDown { throw JobdError.shuttingDown }
+        if await dispatcher.isHeld(job.id) {
+            throw JobdError.storageFailed("job \(job.id) is ending right now; try the retry again in a moment")
+        }
         let result: RetryResult
         do {
             result = try await store.retry(job.id)

@@ -24,6 +24,9 @@ extension Responder {
             uptimeSeconds: uptime.inSeconds,
             total: total, cpu: cpu, io: io, cpuLimit: snapshot.limits.cpuSlots, ioLimit: snapshot.limits.ioSlots,
             database: configuration.databasePath, finishedSinceStart: snapshot.finishedSinceStart,
-            workers: workers, queues: snapshot.queues, paused: snapshot.paused)
+            workers: workers,
+            // Which queues others' jobs run in is their business; limits and pauses an operator set are not.
+            queues: caller.isRoot ? snapshot.queues : snapshot.queues.filter { $0.limit != nil || $0.paused },
+            paused: snapshot.paused)
     }
 }

@@ -48,7 +48,7 @@ extension Responder {
         }
         // Every queue is numbered before anything is stored; the names a daemon keeps are bounded.
         let queues = Set(specs.map { $0.queue ?? "default" })
-        if let full = await dispatcher.admit(queues: queues) {
+        if let full = await dispatcher.roomFor(queues: queues) {
             let index = specs.firstIndex { ($0.queue ?? "default") == full } ?? 0
             throw JobdError.invalidJob(
                 index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")

@@ -46,6 +46,7 @@ struct Harness: Sendable {
             logsDirectory: directory.path, cpuSlots: cpuSlots, ioConcurrency: ioSlots, outputLimitBytes: outputLimit,
             killGrace: .milliseconds(200), shutdownGrace: .milliseconds(500))
         configuration.reclassifyAfter = .seconds(3600)
+        configuration.cpuQueuedPerWorker = 0  // the fake pool is one runner: a job at a time per slot
         let profileBook = ProfileBook(store: store, profiles: [], thresholds: configuration.thresholds)
         let dispatcher = Dispatcher(
             store: store, runners: Runners(pool: pool, exec: exec, handler: handler), profileBook: profileBook,
