@@ -474,16 +474,18 @@ public final class SQLiteStore: JobStore {
                 db.cachedStatement(
                     sql: """
                         SELECT number, started_at, finished_at, exit_code, signal, error, wall_seconds,
-                            cpu_user_seconds, cpu_system_seconds, max_rss_bytes, worker_pid
+                            cpu_user_seconds, cpu_system_seconds, max_rss_bytes, worker_pid, wait_seconds
                         FROM attempts WHERE job_id = ? ORDER BY number
                         """),
                 arguments: [id.rawValue]
             ).map { row in
                 AttemptRecord(
                     number: row[0], startedAt: (row[1] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
-                    finishedAt: (row[2] as Double?).map(Timestamp.init(secondsSinceEpoch:)), exitCode: row[3],
-                    signal: row[4], error: row[5], wallSeconds: row[6], cpuUserSeconds: row[7],
-                    cpuSystemSeconds: row[8], maxRSSBytes: row[9], workerPID: row[10])
+                    finishedAt: (row[2] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
+                    outcome: RunOutcome(
+                        exitCode: row[3], signal: row[4], error: row[5], wallSeconds: row[6] ?? 0,
+                        cpuUserSeconds: row[7] ?? 0, cpuSystemSeconds: row[8] ?? 0, maxRSSBytes: row[9], workerPID: row[10],
+                        waitSeconds: row[11]))
             }
             // The latest attempt is the job's own row: running, or how the job ended.
             if let job = try Row.fetchOne(
@@ -493,10 +495,7 @@ public final class SQLiteStore: JobStore {
                     AttemptRecord(
                         number: job.attempts, startedAt: job.startedAt,
                         finishedAt: job.state == .running ? nil : job.finishedAt,
-                        exitCode: job.state == .running ? nil : job.exitCode, signal: job.state == .running ? nil : job.signal,
-                        error: job.state == .running ? nil : job.error, wallSeconds: job.state == .running ? nil : job.wallSeconds,
-                        cpuUserSeconds: job.cpuUserSeconds, cpuSystemSeconds: job.cpuSystemSeconds,
-                        maxRSSBytes: job.maxRSSBytes, workerPID: job.workerPID))
+                        outcome: job.state == .running ? nil : job.outcome))
             }
             return records
         }

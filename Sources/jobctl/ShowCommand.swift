@@ -26,12 +26,13 @@ struct ShowCommand: ParsableCommand {
         print("")
         var table = Table("ATTEMPT", "STARTED", "FINISHED", "WALL", "OUTCOME", "WORKER", "ERROR")
         for attempt in attempts {
-            let outcome = attempt.signal.map { "signal \($0)" } ?? attempt.exitCode.map { "exit \($0)" }
-                ?? (attempt.finishedAt == nil ? "running" : "-")
+            let ended = attempt.outcome
+            let outcome = ended?.signal.map { "signal \($0)" } ?? ended?.exitCode.map { "exit \($0)" }
+                ?? (ended == nil ? "running" : "-")
             table.add([
                 String(attempt.number), attempt.startedAt?.rfc3339 ?? "-", attempt.finishedAt?.rfc3339 ?? "-",
-                attempt.wallSeconds.map { DurationText.format(seconds: $0) } ?? "-", outcome,
-                attempt.workerPID.map { "pid \($0)" } ?? "-", attempt.error ?? "",
+                ended.map { DurationText.format(seconds: $0.wallSeconds) } ?? "-", outcome,
+                ended?.workerPID.map { "pid \($0)" } ?? "-", ended?.error ?? "",
             ])
         }
         print(table.render())

@@ -117,8 +117,8 @@ extension AgainstTheRealDaemon {
                     try await $0.call(Attempts.method, Attempts.Parameters(id: id), returning: Attempts.Reply.self).attempts
                 }
                 #expect(attempts.map(\.number) == [1, 2])
-                #expect(attempts[0].exitCode == 7 && attempts[0].error == "exited with code 7")
-                #expect(attempts[1].exitCode == 0)
+                #expect(attempts[0].outcome?.exitCode == 7 && attempts[0].outcome?.error == "exited with code 7")
+                #expect(attempts[1].outcome?.exitCode == 0)
                 await #expect(throws: (any Error).self, "a succeeded job is not retried") {
                     _ = try await daemon.connect {
                         try await $0.call(Retry.method, Retry.Parameters(id: id), returning: Retry.Reply.self)

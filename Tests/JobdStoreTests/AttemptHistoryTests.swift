@@ -41,9 +41,9 @@ struct AttemptHistoryTests {
             try await store.checkWriter()  // the start is written behind the next write, not awaited
             var running = try await store.attempts(of: id)
             #expect(running.map(\.number) == [1, 2, 3])
-            #expect(running[0].exitCode == 1 && running[0].startedAt?.secondsSinceEpoch == 1001)
-            #expect(running[0].finishedAt?.secondsSinceEpoch == 1002 && running[0].error == "exited with code 1")
-            #expect(running[1].signal == 9 && running[1].wallSeconds == 0.25)
+            #expect(running[0].outcome?.exitCode == 1 && running[0].startedAt?.secondsSinceEpoch == 1001)
+            #expect(running[0].finishedAt?.secondsSinceEpoch == 1002 && running[0].outcome?.error == "exited with code 1")
+            #expect(running[1].outcome?.signal == 9 && running[1].outcome?.wallSeconds == 0.25)
             #expect(running[2].startedAt?.secondsSinceEpoch == 1005 && running[2].finishedAt == nil, "the third runs")
 
             try await store.finish(
@@ -51,7 +51,7 @@ struct AttemptHistoryTests {
                 at: Timestamp(secondsSinceEpoch: 1006)
             ).committed()
             running = try await store.attempts(of: id)
-            #expect(running.count == 3 && running[2].exitCode == 2 && running[2].finishedAt?.secondsSinceEpoch == 1006)
+            #expect(running.count == 3 && running[2].outcome?.exitCode == 2 && running[2].finishedAt?.secondsSinceEpoch == 1006)
         }
     }
 
@@ -61,7 +61,7 @@ struct AttemptHistoryTests {
             store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
             try await store.requeue([id]).committed()
             let attempts = try await store.attempts(of: id)
-            #expect(attempts.count == 1 && attempts[0].error == "jobd shut down while it ran")
+            #expect(attempts.count == 1 && attempts[0].outcome?.error == "jobd shut down while it ran")
             #expect(try await store.attempts(of: JobID(999)).isEmpty)
         }
     }
@@ -74,7 +74,7 @@ struct AttemptHistoryTests {
                 id, state: .succeeded, outcome: RunOutcome(exitCode: 0, wallSeconds: 0.1), at: Timestamp(secondsSinceEpoch: 1002)
             ).committed()
             let attempts = try await store.attempts(of: id)
-            #expect(attempts.count == 1 && attempts[0].exitCode == 0 && attempts[0].finishedAt?.secondsSinceEpoch == 1002)
+            #expect(attempts.count == 1 && attempts[0].outcome?.exitCode == 0 && attempts[0].finishedAt?.secondsSinceEpoch == 1002)
         }
     }
 }

@@ -161,3 +161,13 @@ public struct Job: Hashable, Sendable, Codable {
         try c.encode(waitSeconds, forKey: .waitSeconds)
     }
 }
+
+extension Job {
+    /// What its latest attempt left, as a runner reported it (its result aside when it has none).
+    public var outcome: RunOutcome {
+        RunOutcome(
+            exitCode: exitCode, signal: signal, error: error, result: result, wallSeconds: wallSeconds ?? 0,
+            cpuUserSeconds: cpuUserSeconds ?? 0, cpuSystemSeconds: cpuSystemSeconds ?? 0, maxRSSBytes: maxRSSBytes,
+            workerPID: workerPID, waitSeconds: waitSeconds)
+    }
+}

@@ -143,7 +143,8 @@ public enum JobdInterface {
           cpu_user_seconds: ?float,
           cpu_system_seconds: ?float,
           max_rss_bytes: ?int,
-          worker_pid: ?int
+          worker_pid: ?int,
+          wait_seconds: ?float
         )
 
         # Every attempt of a job, first to latest.

@@ -329,7 +329,7 @@ final class InMemoryStore: JobStore {
                 records.append(
                     AttemptRecord(
                         number: job.attempts, startedAt: job.startedAt, finishedAt: job.finishedAt,
-                        exitCode: job.exitCode, signal: job.signal, error: job.error, wallSeconds: job.wallSeconds))
+                        outcome: job.state == .running ? nil : job.outcome))
             }
             return records
         }
@@ -378,9 +378,7 @@ final class InMemoryStore: JobStore {
             guard var job = rows.jobs[id] else { return }
             if !jobState.isFinished {
                 rows.earlierAttempts[id, default: []].append(
-                    AttemptRecord(
-                        number: job.attempts, startedAt: job.startedAt, finishedAt: now, exitCode: outcome.exitCode,
-                        signal: outcome.signal, error: outcome.error, wallSeconds: outcome.wallSeconds))
+                    AttemptRecord(number: job.attempts, startedAt: job.startedAt, finishedAt: now, outcome: outcome))
             }
             Self.dependencyEnded(id, jobState, at: now, in: &rows)
             job.state = jobState == .queued && retryAt != nil ? .scheduled : jobState
@@ -488,7 +486,7 @@ final class InMemoryStore: JobStore {
                 rows.earlierAttempts[id, default: []].append(
                     AttemptRecord(
                         number: job.attempts, startedAt: job.startedAt, finishedAt: job.finishedAt,
-                        exitCode: job.exitCode, signal: job.signal, error: job.error, wallSeconds: job.wallSeconds))
+                        outcome: job.state == .running ? nil : job.outcome))
             }
             job.state = .queued
             job.maxAttempts = max(job.maxAttempts, job.attempts + 1)
