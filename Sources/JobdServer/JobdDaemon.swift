@@ -24,6 +24,8 @@ public final class JobdDaemon: Sendable {
     private let listener: VarlinkListener
     private let pruner: Pruner
     private let recurrences: Recurrences
+    /// Keeps the inotify watch on the logs directory alive; nil when inotify is unavailable.
+    private let logWatch: DirectoryWatch?
     private let responder: Responder
     /// The schedules found at start-up; the schedules part starts firing them once the store writes.
     private let storedSchedules: [StoredSchedule]
@@ -82,10 +84,17 @@ public final class JobdDaemon: Sendable {
         let burnWatch = CPUBurnWatch(
             profileBook: profileBook, store: store, window: configuration.reclassifyAfter,
             usage: { reactor.usage(ofGroup: $0) }, logger: logger)
+        let followers = OutputFollowers()
         let dispatcher = Dispatcher(
             store: store, runners: runners, profileBook: profileBook, burnWatch: burnWatch,
             workerStatuses: { await pool.statuses() }, configuration: configuration, counts: startup.counts,
-            logger: logger)
+            logger: logger, finished: { followers.changed($0) })
+        // A job's log is `<id>.log` (OutputLog.path): a write to it wakes the job's followers.
+        self.logWatch = DirectoryWatch(directory: configuration.logsDirectory) { name in
+            guard name.hasSuffix(".log"), let id = Int64(name.dropLast(4)), id > 0 else { return }
+            followers.changed(JobID(rawValue: id))
+        }
+        if logWatch == nil { logger.warning("inotify is unavailable: logs --follow polls each job's log instead") }
         self.dispatcher = dispatcher
         self.profileBook = profileBook
         let pruner = Pruner(
@@ -109,7 +118,7 @@ public final class JobdDaemon: Sendable {
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
             profileBook: profileBook, pruner: pruner, configuration: configuration,
-            startedAt: .now, logger: logger, recurrences: recurrences)
+            startedAt: .now, logger: logger, recurrences: recurrences, followers: logWatch == nil ? nil : followers)
         self.responder = responder
         self.storedSchedules = try await store.schedules()
         self.listener = try await VarlinkListener.bind(

@@ -36,9 +36,17 @@ func printError(_ message: String) {
     _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-/// Writes text to stdout as it is (no newline added).
+/// Writes text to stdout as it is (no newline added), at once: straight to the descriptor, not through
+/// stdio's buffer, which holds a pipe's or a file's output back until it fills (`jobctl logs -f 7 | grep`
+/// would show nothing until the job ended).
 func writeOut(_ text: String) {
-    print(text, terminator: "")
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }  // the reader has gone (EPIPE): nothing more to do
+        bytes = bytes.dropFirst(written)
+    }
 }
 
 /// Prints a value as indented JSON.

@@ -4,6 +4,8 @@ import JobdProtocol
 /// on its actor: a waiter is resumed once, when the last of its jobs has finished or the daemon stops.
 struct Waiters {
     private var byJob: [JobID: [Waiter]] = [:]
+    /// Told of every job that ends (the followers of its output wake).
+    var onFinished: @Sendable (JobID) -> Void = { _ in }
 
     /// Waits for every one of `ids` (each still active) to finish. - Returns: false if the daemon drained first.
     mutating func add(_ ids: [JobID], _ continuation: CheckedContinuation<Bool, Never>) {
@@ -13,6 +15,7 @@ struct Waiters {
 
     /// The job's final state has committed.
     mutating func finished(_ id: JobID) {
+        onFinished(id)
         for waiter in byJob.removeValue(forKey: id) ?? [] { waiter.oneFinished() }
     }
 

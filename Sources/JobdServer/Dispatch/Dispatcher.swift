@@ -100,11 +100,14 @@ actor Dispatcher {
     ///   - burnWatch: watches I/O-class commands as they run; nil watches none.
     ///   - workerStatuses: the CPU pool's workers, for `status`.
     ///   - now: the time written into rows (a test passes its own clock).
+    ///   - finished: told of every job that ends (its output's followers wake).
     init(
         store: any JobStore, runners: Runners, profileBook: ProfileBook, burnWatch: CPUBurnWatch?,
         workerStatuses: @escaping @Sendable () async -> [WorkerStatus], configuration: DaemonConfiguration,
-        counts: [JobClass: StateCounts], logger: Logger, now: @escaping @Sendable () -> Timestamp = WallClock.now
+        counts: [JobClass: StateCounts], logger: Logger, now: @escaping @Sendable () -> Timestamp = WallClock.now,
+        finished: @escaping @Sendable (JobID) -> Void = { _ in }
     ) {
+        self.waiters.onFinished = finished
         self.store = store
         self.planLoader = PlanLoader(store: store)
         self.runners = runners

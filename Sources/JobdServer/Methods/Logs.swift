@@ -14,8 +14,11 @@ extension Responder {
         let path = OutputLog.path(of: job.id, in: configuration.logsDirectory)
         var offset = parameters.offset ?? 0
         let follow = parameters.follow == true && more
+        defer { if follow { followers?.stopFollowing(job.id) } }
         while true {
-            // Read activity first, then the file: output written before the job ended is then always seen.
+            // The generation first, then activity, then the file: a write or an end after these reads wakes
+            // the wait below, and output written before the job ended is always seen.
+            let seen = followers?.generation(of: job.id) ?? 0
             let active = await dispatcher.isActive(job.id)
             let chunk = OutputLog.read(path: path, from: offset, limit: Logs.maximumChunk)
             offset += Int64(chunk.bytes.count)
@@ -39,8 +42,14 @@ extension Responder {
                 return
             }
             if !chunk.bytes.isEmpty { try await self.reply(reply, send, continues: true) }
-            // Following polls the file: output has no change notification, and 100 ms is quick for a person.
-            if atEnd { try await Task.sleep(for: .milliseconds(100)) }
+            guard atEnd else { continue }
+            if let followers {
+                // Woken by the log's writes (inotify) and the job's end; the limit only bounds how long a
+                // client that went away keeps this call (checked once a second of silence).
+                await followers.wait(for: job.id, after: seen, within: .seconds(1))
+            } else {
+                try await Task.sleep(for: .milliseconds(100))  // no inotify here: the file is polled
+            }
         }
     }
 }

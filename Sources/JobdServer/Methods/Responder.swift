@@ -23,6 +23,8 @@ struct Responder: Sendable {
     let logger: Logger
     /// Fires the schedules; nil where none are kept (tests of the responder alone).
     var recurrences: Recurrences? = nil
+    /// Wakes `logs --follow` calls; nil polls the log instead (tests, or no inotify).
+    var followers: OutputFollowers? = nil
 
     /// Runs one call and sends its reply (or replies, for `more`), or its error.
     /// - Throws: only when the connection fails; the caller closes it then.
