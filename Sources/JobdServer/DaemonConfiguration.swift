@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable {
     /// CPU-class jobs handed to a worker while it still runs its previous one, per worker
     /// (docs/WORKERS.md); 0 hands a worker one job at a time.
     public var cpuQueuedPerWorker = WorkerPool.queuedPerWorker
+    /// A shell command line run, as a job of the daemon's user, whenever a job ends (its JSON on stdin).
+    public var onFinish: String?
     /// The largest varlink message accepted; a larger one closes its connection.
     public var maximumMessageBytes: Int
     /// The largest reply sent, in bytes (`jobd --max-reply-bytes`): a List page ends early before it; any

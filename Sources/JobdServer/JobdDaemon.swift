@@ -88,7 +88,10 @@ public final class JobdDaemon: Sendable {
         let dispatcher = Dispatcher(
             store: store, runners: runners, profileBook: profileBook, burnWatch: burnWatch,
             workerStatuses: { await pool.statuses() }, configuration: configuration, counts: startup.counts,
-            logger: logger, finished: { followers.changed($0) })
+            logger: logger, finished: { followers.changed($0) },
+            hooks: Hooks(
+                store: store, logsDirectory: configuration.logsDirectory, onFinish: configuration.onFinish, logger: logger,
+                now: WallClock.now))
         // A job's log is `<id>.log` (OutputLog.path): a write to it wakes the job's followers.
         self.logWatch = DirectoryWatch(directory: configuration.logsDirectory) { name in
             guard name.hasSuffix(".log"), let id = Int64(name.dropLast(4)), id > 0 else { return }

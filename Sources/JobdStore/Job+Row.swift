@@ -7,7 +7,7 @@ extension Job {
         id, name, state, kind, payload, argv, env, cwd, queue, class, class_source, class_reason, priority, \
         attempts, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, started_at, finished_at, \
         exit_code, signal, error, result, wall_seconds, cpu_user_seconds, cpu_system_seconds, max_rss_bytes, \
-        worker_pid, signature, wait_seconds, run_at, backoff, backoff_seconds
+        worker_pid, signature, wait_seconds, run_at, backoff, backoff_seconds, on_success, on_failure, hook_of
         """
 
     /// Reads a row selected with ``columns``. The schema's CHECK constraints guarantee the enum texts.
@@ -42,6 +42,9 @@ extension Job {
             runAt: time(32),
             backoff: Backoff(rawValue: row[33]) ?? .exp,
             backoffSeconds: row[34],
+            onSuccess: row[35],
+            onFailure: row[36],
+            hookOf: (row[37] as Int64?).map(JobID.init(rawValue:)),
             timeoutSeconds: row[15],
             ownerUID: row[16],
             ownerGID: row[17],

@@ -11,6 +11,8 @@ public struct NewJob: Sendable {
     public var ownerUID: UInt32
     public var ownerGID: UInt32
     public var createdAt: Timestamp
+    /// For a hook's job: the job it reports on.
+    public var hookOf: JobID?
 
     public init(
         spec: JobSpec, class: JobClass, classSource: ClassSource, classReason: String?, signature: String? = nil,
@@ -129,7 +131,8 @@ extension NewJob {
             cwd: spec.cwd, payload: spec.payload ?? .null, queue: spec.queue ?? "default", class: `class`,
             classSource: classSource, classReason: classReason, signature: signature, priority: spec.priority ?? 0,
             maxAttempts: spec.maxAttempts ?? 1, runAt: runAt, backoff: spec.backoff ?? .exp,
-            backoffSeconds: spec.backoffSeconds ?? 1, timeoutSeconds: spec.timeoutSeconds, ownerUID: ownerUID,
+            backoffSeconds: spec.backoffSeconds ?? 1, onSuccess: spec.onSuccess, onFailure: spec.onFailure,
+            hookOf: hookOf, timeoutSeconds: spec.timeoutSeconds, ownerUID: ownerUID,
             ownerGID: ownerGID, createdAt: createdAt)
     }
 }

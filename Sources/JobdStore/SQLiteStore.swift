@@ -166,8 +166,8 @@ public final class SQLiteStore: JobStore {
             sql: """
                 INSERT INTO jobs (name, kind, payload, argv, env, cwd, queue, class, class_source, class_reason,
                     priority, max_attempts, timeout_seconds, owner_uid, owner_gid, created_at, signature, state, run_at,
-                    backoff, backoff_seconds, unique_key)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    backoff, backoff_seconds, unique_key, on_success, on_failure, hook_of)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (owner_uid, unique_key)
                     WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running') DO NOTHING
                 """)
@@ -768,7 +768,10 @@ private struct InsertRow: Sendable {
             job.createdAt.secondsSinceEpoch, job.signature,
         ]
         initialState = job.initialState
-        tail = [job.runAt?.secondsSinceEpoch, (spec.backoff ?? .exp).rawValue, spec.backoffSeconds ?? 1, spec.uniqueKey]
+        tail = [
+            job.runAt?.secondsSinceEpoch, (spec.backoff ?? .exp).rawValue, spec.backoffSeconds ?? 1, spec.uniqueKey,
+            spec.onSuccess, spec.onFailure, job.hookOf?.rawValue,
+        ]
         owner = job.ownerUID
         uniqueKey = spec.uniqueKey
         after = spec.after ?? []

@@ -36,6 +36,10 @@ struct SubmitCommand: ParsableCommand {
     var at: String?
     @Option(help: "Run only after this job has succeeded (repeat for several).") var after: [Int64] = []
     @Option(help: "While an unfinished job of yours has this key, print its id and submit nothing.") var unique: String?
+    @Option(help: "When the job succeeds, run this shell command line as a job of its own (the job's JSON on stdin).")
+    var onSuccess: String?
+    @Option(help: "When the job fails or ends dead, run this shell command line as a job of its own (the job's JSON on stdin).")
+    var onFailure: String?
     @Option(help: "Working directory (default: the current one).") var cwd: String?
     @Option(name: .customLong("batch"), help: "Submit one JSON job per line of FILE (- for stdin).") var batchFile: String?
     @Flag(help: "Wait for the job and exit with its exit code.") var wait = false
@@ -67,7 +71,8 @@ struct SubmitCommand: ParsableCommand {
                 ("--delay", delay != nil), ("--at", at != nil), ("--after", !after.isEmpty), ("--unique", unique != nil),
                 ("--backoff", backoff != nil), ("--backoff-delay", backoffDelay != nil), ("--name", name != nil),
                 ("--queue", queue != nil), ("--priority", priority != nil), ("--retries", retries != nil),
-                ("--timeout", timeout != nil), ("--cpu", cpu), ("--io", io),
+                ("--timeout", timeout != nil), ("--cpu", cpu), ("--io", io), ("--on-success", onSuccess != nil),
+                ("--on-failure", onFailure != nil),
             ]
             if let (option, _) = perJob.first(where: \.1) {
                 throw ValidationError("\(option) is for one command; with --batch, give it in each JSON line instead")
@@ -185,6 +190,8 @@ struct SubmitCommand: ParsableCommand {
         spec.backoffSeconds = backoffDelay.flatMap { $0 == "0" ? 0 : DurationText.seconds($0) }
         spec.after = after.isEmpty ? nil : after.map { JobID(rawValue: $0) }
         spec.uniqueKey = unique
+        spec.onSuccess = onSuccess
+        spec.onFailure = onFailure
         return spec
     }
 

@@ -76,6 +76,9 @@ struct JobdCommand: AsyncParsableCommand {
     @Option(help: "Delete finished jobs and their logs this long after they finished: seconds, or 30m, 12h, 7d; 0 keeps them forever.")
     var retention: String = "7d"
 
+    @Option(help: "A shell command line run (sh -c), as a job of jobd's own user, whenever a job ends; the job's JSON is its stdin.")
+    var onFinish: String?
+
     @Option(help: "Largest control message accepted, in bytes.")
     var maxMessageBytes: Int = SocketLocation.defaultMaximumMessageBytes
 
@@ -269,6 +272,7 @@ struct JobdCommand: AsyncParsableCommand {
         configuration.reclassifyAfter = .milliseconds(Int64(reclassifyAfter * 1000))
         configuration.workerMaxRSSBytes = ByteSize.parse(workerMaxRss)
         configuration.retentionSeconds = Self.retentionSeconds(retention) ?? DaemonConfiguration.defaultRetentionSeconds
+        configuration.onFinish = onFinish.flatMap { $0.isEmpty ? nil : $0 }
 
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         return configuration

@@ -25,6 +25,11 @@ public struct Job: Hashable, Sendable, Codable {
     /// How the pause before a retry grows, and its first (or every) length.
     public var backoff: Backoff
     public var backoffSeconds: Double
+    /// Run (`sh -c`) as a job of its own when this one succeeds / fails or ends dead.
+    public var onSuccess: String?
+    public var onFailure: String?
+    /// For a hook's job: the job it reports on (its stdin is that job's JSON).
+    public var hookOf: JobID?
     public var timeoutSeconds: Double?
     public var ownerUID: UInt32
     public var ownerGID: UInt32
@@ -51,7 +56,8 @@ public struct Job: Hashable, Sendable, Codable {
         env: [String: String]? = nil, cwd: String? = nil, payload: JSONValue = .null, queue: String = "default",
         class: JobClass, classSource: ClassSource, classReason: String? = nil, signature: String? = nil, priority: Int = 0,
         attempts: Int = 0, maxAttempts: Int = 1, runAt: Timestamp? = nil, backoff: Backoff = .exp,
-        backoffSeconds: Double = 1, timeoutSeconds: Double? = nil, ownerUID: UInt32,
+        backoffSeconds: Double = 1, onSuccess: String? = nil, onFailure: String? = nil, hookOf: JobID? = nil,
+        timeoutSeconds: Double? = nil, ownerUID: UInt32,
         ownerGID: UInt32, createdAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil,
         exitCode: Int? = nil, signal: Int? = nil, error: String? = nil, result: JSONValue? = nil,
         wallSeconds: Double? = nil, cpuUserSeconds: Double? = nil, cpuSystemSeconds: Double? = nil,
@@ -76,6 +82,9 @@ public struct Job: Hashable, Sendable, Codable {
         self.runAt = runAt
         self.backoff = backoff
         self.backoffSeconds = backoffSeconds
+        self.onSuccess = onSuccess
+        self.onFailure = onFailure
+        self.hookOf = hookOf
         self.timeoutSeconds = timeoutSeconds
         self.ownerUID = ownerUID
         self.ownerGID = ownerGID
@@ -104,6 +113,9 @@ public struct Job: Hashable, Sendable, Codable {
         case runAt = "run_at"
         case backoff
         case backoffSeconds = "backoff_seconds"
+        case onSuccess = "on_success"
+        case onFailure = "on_failure"
+        case hookOf = "hook_of"
         case timeoutSeconds = "timeout_seconds"
         case ownerUID = "owner_uid"
         case ownerGID = "owner_gid"
@@ -142,6 +154,9 @@ public struct Job: Hashable, Sendable, Codable {
         try c.encode(runAt, forKey: .runAt)
         try c.encode(backoff, forKey: .backoff)
         try c.encode(backoffSeconds, forKey: .backoffSeconds)
+        try c.encode(onSuccess, forKey: .onSuccess)
+        try c.encode(onFailure, forKey: .onFailure)
+        try c.encode(hookOf, forKey: .hookOf)
         try c.encode(timeoutSeconds, forKey: .timeoutSeconds)
         try c.encode(ownerUID, forKey: .ownerUID)
         try c.encode(ownerGID, forKey: .ownerGID)

@@ -41,6 +41,9 @@ public enum JobLimits {
     /// Schedules one user may keep: each is a timer and a row.
     public static let maximumSchedulesPerUser = 1000
 
+    /// `on_success` / `on_failure`: one shell command line, in UTF-8 bytes.
+    public static let maximumHookBytes = 4096
+
     /// `name`: a label for tables, in UTF-8 bytes.
     public static let maximumNameBytes = 256
 

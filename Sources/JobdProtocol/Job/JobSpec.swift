@@ -40,13 +40,18 @@ public struct JobSpec: Hashable, Sendable, Codable {
     public var after: [JobID]?
     /// Earlier jobs of the same Submit call (by their index in `jobs`) that must all succeed first.
     public var afterIndex: [Int]?
+    /// A shell command line (`sh -c`) run as a job of its own, by the same owner, when this job succeeds;
+    /// its stdin is this job's JSON.
+    public var onSuccess: String?
+    /// The same, when this job fails or ends dead.
+    public var onFailure: String?
 
     public init(
         kind: String? = nil, argv: [String]? = nil, env: [String: String]? = nil, cwd: String? = nil,
         payload: JSONValue? = nil, name: String? = nil, queue: String? = nil, class: JobClass? = nil,
         priority: Int? = nil, timeoutSeconds: Double? = nil, maxAttempts: Int? = nil, runAt: Timestamp? = nil,
         delaySeconds: Double? = nil, backoff: Backoff? = nil, backoffSeconds: Double? = nil, uniqueKey: String? = nil,
-        after: [JobID]? = nil, afterIndex: [Int]? = nil
+        after: [JobID]? = nil, afterIndex: [Int]? = nil, onSuccess: String? = nil, onFailure: String? = nil
     ) {
         self.kind = kind
         self.argv = argv
@@ -66,6 +71,8 @@ public struct JobSpec: Hashable, Sendable, Codable {
         self.uniqueKey = uniqueKey
         self.after = after
         self.afterIndex = afterIndex
+        self.onSuccess = onSuccess
+        self.onFailure = onFailure
     }
 
     enum CodingKeys: String, CodingKey {
@@ -79,6 +86,8 @@ public struct JobSpec: Hashable, Sendable, Codable {
         case uniqueKey = "unique_key"
         case after
         case afterIndex = "after_index"
+        case onSuccess = "on_success"
+        case onFailure = "on_failure"
     }
 
     /// Decodes a spec and **refuses fields it does not know**: a client that sends a field of a later
@@ -122,7 +131,9 @@ public struct JobSpec: Hashable, Sendable, Codable {
             backoffSeconds: try container.decodeIfPresent(Double.self, forKey: .backoffSeconds),
             uniqueKey: try container.decodeIfPresent(String.self, forKey: .uniqueKey),
             after: try container.decodeIfPresent([JobID].self, forKey: .after),
-            afterIndex: try container.decodeIfPresent([Int].self, forKey: .afterIndex))
+            afterIndex: try container.decodeIfPresent([Int].self, forKey: .afterIndex),
+            onSuccess: try container.decodeIfPresent(String.self, forKey: .onSuccess),
+            onFailure: try container.decodeIfPresent(String.self, forKey: .onFailure))
     }
 
     /// The kind this spec resolves to.
@@ -212,6 +223,13 @@ public struct JobSpec: Hashable, Sendable, Codable {
             if uniqueKey.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
                 return "unique_key contains a control character"
             }
+        }
+        for (field, hook) in [("on_success", onSuccess), ("on_failure", onFailure)] {
+            guard let hook else { continue }
+            if hook.isEmpty || hook.utf8.count > JobLimits.maximumHookBytes {
+                return "\(field) must be 1 to \(JobLimits.maximumHookBytes) bytes, got \(hook.utf8.count)"
+            }
+            if hook.utf8.contains(0) { return "\(field) contains a NUL byte" }
         }
         let dependencies = (after?.count ?? 0) + (afterIndex?.count ?? 0)
         if dependencies > JobLimits.maximumDependencies {

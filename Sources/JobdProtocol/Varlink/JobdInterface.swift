@@ -43,7 +43,11 @@ public enum JobdInterface {
           unique_key: ?string,
           # Jobs that must all succeed first: by id, or by index among this call's earlier jobs.
           after: ?[]int,
-          after_index: ?[]int
+          after_index: ?[]int,
+          # A shell command line (sh -c) run as a job of its own, by the same owner, when this job
+          # succeeds / fails or ends dead; its stdin is this job's JSON.
+          on_success: ?string,
+          on_failure: ?string
         )
 
         # A job and what its runs left. Times are RFC 3339 UTC strings.
@@ -67,6 +71,9 @@ public enum JobdInterface {
           run_at: ?string,
           backoff: Backoff,
           backoff_seconds: float,
+          on_success: ?string,
+          on_failure: ?string,
+          hook_of: ?int,
           timeout_seconds: ?float,
           owner_uid: int,
           owner_gid: int,

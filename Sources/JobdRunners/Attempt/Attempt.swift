@@ -25,10 +25,13 @@ public struct Attempt: Sendable, Hashable, Codable {
     /// What this attempt may still append: the limit holds for the job's whole log, across attempts.
     public var outputLimit: Int64
     public var timeout: Duration?
+    /// A file whose contents are the command's stdin (a hook's job reads the finished job's JSON); nil:
+    /// /dev/null.
+    public var stdinPath: String?
 
     public init(
         job: JobID, work: Work, environment: [String: String]? = nil, cwd: String? = nil, identity: Identity? = nil,
-        outputPath: String, outputLimit: Int64, timeout: Duration? = nil
+        outputPath: String, outputLimit: Int64, timeout: Duration? = nil, stdinPath: String? = nil
     ) {
         self.job = job
         self.work = work
@@ -38,6 +41,7 @@ public struct Attempt: Sendable, Hashable, Codable {
         self.outputPath = outputPath
         self.outputLimit = outputLimit
         self.timeout = timeout
+        self.stdinPath = stdinPath
     }
 
     /// Whether it runs a command (rather than a handler).
@@ -76,6 +80,7 @@ extension Attempt {
             environment: job.env, cwd: job.cwd, identity: Identity.runningJob(ownedBy: job.ownerUID, group: job.ownerGID),
             outputPath: OutputLog.path(of: job.id, in: logsDirectory), outputLimit: outputLimit,
             // A stored row may predate the range check: clamped, never trapped on.
-            timeout: job.timeoutSeconds.map { Duration.seconds(checked: $0) })
+            timeout: job.timeoutSeconds.map { Duration.seconds(checked: $0) },
+            stdinPath: job.hookOf == nil ? nil : OutputLog.stdinPath(of: job.id, in: logsDirectory))
     }
 }

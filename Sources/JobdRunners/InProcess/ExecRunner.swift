@@ -39,9 +39,21 @@ public struct ExecRunner: Runner {
             control.finished()
             return RunOutcome(error: failure.description, wallSeconds: 0)
         }
+        // A hook's job reads the finished job's JSON on stdin: the daemon wrote the file, and opens it for
+        // the child (dup2'd to its fd 0 in the spawn); closed here once the child has it.
+        var stdin: Int32 = -1
+        if let stdinPath = job.stdinPath {
+            switch FileAccess.openForReading(stdinPath, as: nil) {
+            case .success(let fd): stdin = fd
+            case .failure(let failure):
+                control.finished()
+                return RunOutcome(error: "could not start: its stdin \(stdinPath): \(failure)", wallSeconds: 0)
+            }
+        }
+        defer { if stdin >= 0 { FileAccess.close(stdin) } }
         let request = SpawnRequest(
             path: path, argv: argv, environment: environment.map { "\($0.key)=\($0.value)" }, cwd: job.cwd,
-            identity: job.identity, stdio: .captured(path: job.outputPath, limit: job.outputLimit))
+            identity: job.identity, stdio: .captured(path: job.outputPath, limit: job.outputLimit, stdin: stdin))
 
         // Stops arrive by callback: stop() has sent SIGTERM to the group; SIGKILL follows after the grace
         // period unless the process is gone by then. Only a job with a timeout gets a timer task.

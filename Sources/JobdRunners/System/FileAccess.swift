@@ -1,3 +1,4 @@
+import Glibc
 import CJobdSystem
 
 /// Files a handler opens for a job, with the permissions of the job's submitter.
@@ -14,5 +15,10 @@ public enum FileAccess {
         }
         guard fd >= 0 else { return .failure(SystemError("cannot open \(path): \(errnoText(-fd))")) }
         return .success(fd)
+    }
+
+    /// Closes a descriptor `openForReading` gave. The corresponding C function is `close`.
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
     }
 }

@@ -9,6 +9,11 @@ public enum OutputLog {
         "\(logsDirectory)/\(job).log"
     }
 
+    /// Where a hook's job finds its stdin (the finished job's JSON), beside its log.
+    public static func stdinPath(of job: JobID, in logsDirectory: String) -> String {
+        "\(logsDirectory)/\(job).stdin"
+    }
+
     /// Up to `limit` bytes from `offset`, and the file's size now (0 if it does not exist yet).
     /// The corresponding C functions are `open`, `fstat` and `pread`.
     public static func read(path: String, from offset: Int64, limit: Int) -> (bytes: [UInt8], size: Int64) {
@@ -42,6 +47,23 @@ public enum OutputLog {
 
     /// Removes a job's log (a pruned job); a log that is already gone is not an error.
     /// The corresponding C function is `unlink`.
+    /// Writes `bytes` to a new file at `path` (mode 0600, replaced if it exists): a hook's stdin.
+    /// The corresponding C functions are `open` and `write`.
+    /// - Returns: nil, or why it could not be written.
+    public static func write(_ bytes: [UInt8], to path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return errnoText(errno) }
+        defer { close(fd) }
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let written = rest.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return errnoText(errno) }
+            rest = rest.dropFirst(written)
+        }
+        return nil
+    }
+
     /// - Returns: nil, or why the file is still there.
     @discardableResult
     public static func remove(path: String) -> String? {

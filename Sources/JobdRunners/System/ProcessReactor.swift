@@ -9,7 +9,7 @@ public struct SpawnRequest: Sendable {
     public enum Stdio: Sendable {
         /// stdin is /dev/null; stdout and stderr are one pipe the reactor reads and appends to `path`, up
         /// to `limit` bytes (the rest is read and dropped). The process group is sampled for its demand.
-        case captured(path: String, limit: Int64)
+        case captured(path: String, limit: Int64, stdin: Int32 = -1)
         /// These descriptors (a worker's pipes); the reactor only reaps the process.
         case descriptors(stdin: Int32, stdout: Int32, stderr: Int32)
     }
@@ -187,12 +187,12 @@ public final class ProcessReactor: Sendable {
             let stdio: (stdin: Int32, stdout: Int32, stderr: Int32)
             var output = (path: "/dev/null", limit: Int64(0))
             switch spec.stdio {
-            case .captured(let path, let limit):
+            case .captured(let path, let limit, let stdin):
                 let pipeError = jobd_pipe(&fds, 1)
                 guard pipeError == 0 else {
                     return .failure(Failure("could not start: pipe2: \(errnoText(pipeError))"))
                 }
-                stdio = (stdin: -1, stdout: fds[1], stderr: fds[1])
+                stdio = (stdin: stdin, stdout: fds[1], stderr: fds[1])
                 output = (path, limit)
             case .descriptors(let stdin, let stdout, let stderr):
                 stdio = (stdin, stdout, stderr)

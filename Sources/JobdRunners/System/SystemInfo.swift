@@ -12,6 +12,9 @@ public enum SystemInfo {
     /// The real user id. The corresponding C function is `getuid`.
     public static var userID: UInt32 { getuid() }
 
+    /// The daemon's own group.
+    public static var groupID: UInt32 { getgid() }
+
     /// Resident set size of this process, in bytes (the second field of `/proc/self/statm`, in pages).
     public static var residentBytes: Int64? {
         guard let text = readSmallFile("/proc/self/statm") else { return nil }

@@ -91,6 +91,8 @@ actor Dispatcher {
     /// Watches I/O-class commands for CPU burn; nil: none are watched.
     private let burnWatch: CPUBurnWatch?
     private let workerStatuses: @Sendable () async -> [WorkerStatus]
+    /// Submits on-finish hooks as jobs; nil: none run.
+    private let hooks: Hooks?
     private let configuration: DaemonConfiguration
     private let logger: Logger
     private let launches: AsyncStream<Launch>
@@ -105,8 +107,9 @@ actor Dispatcher {
         store: any JobStore, runners: Runners, profileBook: ProfileBook, burnWatch: CPUBurnWatch?,
         workerStatuses: @escaping @Sendable () async -> [WorkerStatus], configuration: DaemonConfiguration,
         counts: [JobClass: StateCounts], logger: Logger, now: @escaping @Sendable () -> Timestamp = WallClock.now,
-        finished: @escaping @Sendable (JobID) -> Void = { _ in }
+        finished: @escaping @Sendable (JobID) -> Void = { _ in }, hooks: Hooks? = nil
     ) {
+        self.hooks = hooks
         self.waiters.onFinished = finished
         self.store = store
         self.planLoader = PlanLoader(store: store)
@@ -552,6 +555,9 @@ actor Dispatcher {
         outcomesInFlight -= 1
         if isIdle { resumeIdleWaiters() }
         guard committed, state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
+        if let hooks, hooks.applies(hasOwnHooks: plan.hasHooks, state: state), !isDraining {
+            Task { await self.accept(await hooks.jobs(for: plan.id, ended: state)) }
+        }
         active[plan.id] = nil
         finishedSinceStart += 1
         waiters.finished(plan.id)

@@ -17,6 +17,8 @@ struct JobPlan: Sendable {
     /// What this job's runs teach (nil for jobs stored before profiles existed).
     var signature: String?
     var classReason: String?
+    /// It has an `on_success` or `on_failure` of its own.
+    var hasHooks = false
 
     var id: JobID { attempt.job }
 
@@ -40,6 +42,7 @@ struct JobPlan: Sendable {
         ownerUID = job.ownerUID
         signature = job.signature
         classReason = job.classReason
+        hasHooks = job.onSuccess != nil || job.onFailure != nil
     }
 
     /// A plan with nothing to run, for recording an attempt that could not start.

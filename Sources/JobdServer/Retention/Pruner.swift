@@ -38,6 +38,7 @@ struct Pruner: Sendable {
                 finishedBy: cutoff, states: states, ownerUID: ownerUID, limit: Self.batchSize)
             await dispatcher.pruned(batch)
             for job in batch {
+                OutputLog.remove(path: OutputLog.stdinPath(of: job.id, in: logsDirectory))  // a hook's, if any
                 if let failure = OutputLog.remove(path: OutputLog.path(of: job.id, in: logsDirectory)) {
                     logger.warning("job \(job.id) was pruned but its log could not be removed: \(failure)")
                 }
