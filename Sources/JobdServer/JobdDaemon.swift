@@ -85,13 +85,15 @@ public final class JobdDaemon: Sendable {
             profileBook: profileBook, store: store, window: configuration.reclassifyAfter,
             usage: { reactor.usage(ofGroup: $0) }, logger: logger)
         let followers = OutputFollowers()
+        let transitions = OutputFollowers()
         let dispatcher = Dispatcher(
             store: store, runners: runners, profileBook: profileBook, burnWatch: burnWatch,
             workerStatuses: { await pool.statuses() }, configuration: configuration, counts: startup.counts,
             logger: logger, finished: { followers.changed($0) },
             hooks: Hooks(
                 store: store, logsDirectory: configuration.logsDirectory, onFinish: configuration.onFinish, logger: logger,
-                now: WallClock.now))
+                now: WallClock.now),
+            transitioned: { transitions.changed(.anyJob) })
         // A job's log is `<id>.log` (OutputLog.path): a write to it wakes the job's followers.
         self.logWatch = DirectoryWatch(directory: configuration.logsDirectory) { name in
             guard name.hasSuffix(".log"), let id = Int64(name.dropLast(4)), id > 0 else { return }
@@ -121,7 +123,8 @@ public final class JobdDaemon: Sendable {
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
             profileBook: profileBook, pruner: pruner, configuration: configuration,
-            startedAt: .now, logger: logger, recurrences: recurrences, followers: logWatch == nil ? nil : followers)
+            startedAt: .now, logger: logger, recurrences: recurrences, followers: logWatch == nil ? nil : followers,
+            transitions: transitions)
         self.responder = responder
         self.storedSchedules = try await store.schedules()
         self.listener = try await VarlinkListener.bind(

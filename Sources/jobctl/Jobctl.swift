@@ -71,6 +71,6 @@ struct Jobctl: ParsableCommand {
         subcommands: [
             SubmitCommand.self, ListCommand.self, ShowCommand.self, StatusCommand.self, LogsCommand.self,
             WaitCommand.self, CancelCommand.self, RetryCommand.self, QueueCommand.self, PauseCommand.self,
-            ResumeCommand.self, ScheduleCommand.self, ProfilesCommand.self, PruneCommand.self,
+            ResumeCommand.self, ScheduleCommand.self, WatchCommand.self, ProfilesCommand.self, PruneCommand.self,
         ])
 }

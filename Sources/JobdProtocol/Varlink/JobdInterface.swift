@@ -214,6 +214,13 @@ public enum JobdInterface {
         # The caller's schedule stops firing; the jobs it submitted stay.
         method RemoveSchedule(name: string) -> ()
 
+        # A job moving to a state.
+        type JobTransition (id: int, state: JobState, class: JobClass, at: string)
+
+        # With more: the status and the latest transitions (the caller's jobs; root: all), again whenever
+        # jobs change, at most four times a second. jobctl watch draws from it.
+        method Watch() -> (status: object, recent: []JobTransition)
+
         # A queue with a limit, a pause, or a job running.
         type QueueInfo (name: string, limit: ?int, paused: bool, running: int)
 
@@ -291,5 +298,6 @@ public enum JobdInterface {
         Submit.method, Get.method, List.method, Cancel.method, Wait.method, Logs.method, Status.method, Ping.method,
         Profiles.method, ResetProfile.method, PinProfile.method, Prune.method, Retry.method, Attempts.method,
         SetQueueLimit.method, Pause.method, Resume.method, AddSchedule.method, Schedules.method, RemoveSchedule.method,
+        Watch.method,
     ]
 }

@@ -93,6 +93,12 @@ actor Dispatcher {
     private let workerStatuses: @Sendable () async -> [WorkerStatus]
     /// Submits on-finish hooks as jobs; nil: none run.
     private let hooks: Hooks?
+    /// The latest job transitions, oldest first, with their owners (`io.jobd.Watch` shows a user their own).
+    private var recent: [(transition: JobTransition, owner: UInt32)] = []
+    /// Told of every transition (`io.jobd.Watch` streams wake).
+    private let transitioned: @Sendable () -> Void
+    /// How many transitions ``recent`` keeps.
+    static let recentTransitions = 50
     private let configuration: DaemonConfiguration
     private let logger: Logger
     private let launches: AsyncStream<Launch>
@@ -107,9 +113,11 @@ actor Dispatcher {
         store: any JobStore, runners: Runners, profileBook: ProfileBook, burnWatch: CPUBurnWatch?,
         workerStatuses: @escaping @Sendable () async -> [WorkerStatus], configuration: DaemonConfiguration,
         counts: [JobClass: StateCounts], logger: Logger, now: @escaping @Sendable () -> Timestamp = WallClock.now,
-        finished: @escaping @Sendable (JobID) -> Void = { _ in }, hooks: Hooks? = nil
+        finished: @escaping @Sendable (JobID) -> Void = { _ in }, hooks: Hooks? = nil,
+        transitioned: @escaping @Sendable () -> Void = {}
     ) {
         self.hooks = hooks
+        self.transitioned = transitioned
         self.waiters.onFinished = finished
         self.store = store
         self.planLoader = PlanLoader(store: store)
@@ -130,7 +138,11 @@ actor Dispatcher {
     /// them in the ready queues or on the timer.
     /// A job that waits for others (`waitsFor`, the unfinished ones) starts once they all succeeded.
     func accept(_ jobs: [(job: Job, waitsFor: [JobID])]) {
-        for (job, _) in jobs { counts[job.class, default: StateCounts()][job.state] += 1 }
+        for (job, _) in jobs {
+            counts[job.class, default: StateCounts()][job.state] += 1
+            recent.append((JobTransition(id: job.id, state: job.state, class: job.class, at: completion.now()), job.ownerUID))
+        }
+        trimRecent()
         guard !isDraining else { return }  // stored as queued or scheduled; the next start runs them
         for (job, waitsFor) in jobs {
             if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
@@ -176,6 +188,22 @@ actor Dispatcher {
             return
         }
         accept([(job, [])])
+    }
+
+    /// Notes a transition for `io.jobd.Watch`, and wakes its streams.
+    private func record(_ id: JobID, _ state: JobState, _ job: ActiveJob) {
+        recent.append((JobTransition(id: id, state: state, class: job.class, at: completion.now()), job.ownerUID))
+        trimRecent()
+    }
+
+    private func trimRecent() {
+        if recent.count > Self.recentTransitions * 2 { recent.removeFirst(recent.count - Self.recentTransitions) }
+        transitioned()
+    }
+
+    /// The latest transitions `owner` may see (nil: all), newest first.
+    func recentTransitions(visibleTo owner: UInt32?) -> [JobTransition] {
+        recent.reversed().lazy.filter { owner == nil || $0.owner == owner }.prefix(Self.recentTransitions).map(\.transition)
     }
 
     /// Whether the dispatcher still holds a job (waiting, running, or finished but not yet stored).
@@ -288,6 +316,7 @@ actor Dispatcher {
         while let id = pending.popLast() {
             guard blocked.removeValue(forKey: id) != nil, let job = active.removeValue(forKey: id) else { continue }
             forgetWaits(of: id)
+            record(id, .cancelled, job)
             plans[id] = nil
             counts[job.class, default: StateCounts()].scheduled -= 1
             counts[job.class, default: StateCounts()].cancelled += 1
@@ -434,6 +463,7 @@ actor Dispatcher {
             }
             let control = RunControl()
             controls[id] = control
+            if let job = active[id] { record(id, .running, job) }
             counts[jobClass, default: StateCounts()].queued -= 1
             counts[jobClass, default: StateCounts()].running += 1
             launchContinuation.yield(Launch(id: id, class: jobClass, plan: plans.removeValue(forKey: id), control: control))
@@ -555,6 +585,7 @@ actor Dispatcher {
         outcomesInFlight -= 1
         if isIdle { resumeIdleWaiters() }
         guard committed, state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
+        record(plan.id, state, ActiveJob(priority: plan.priority, ownerUID: plan.ownerUID, queue: .default, class: plan.class))
         if let hooks, hooks.applies(hasOwnHooks: plan.hasHooks, state: state), !isDraining {
             Task { await self.accept(await hooks.jobs(for: plan.id, ended: state)) }
         }
@@ -612,6 +643,7 @@ actor Dispatcher {
     /// A waiting job ended (cancelled) and that is stored: out of memory, counted, waiters woken, and
     /// the jobs waiting for it go the same way.
     private func ended(_ id: JobID, _ job: ActiveJob, as state: JobState, wasScheduled: Bool) {
+        record(id, state, job)
         active[id] = nil
         plans[id] = nil
         forgetWaits(of: id)

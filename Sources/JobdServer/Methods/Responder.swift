@@ -25,6 +25,8 @@ struct Responder: Sendable {
     var recurrences: Recurrences? = nil
     /// Wakes `logs --follow` calls; nil polls the log instead (tests, or no inotify).
     var followers: OutputFollowers? = nil
+    /// Wakes `io.jobd.Watch` streams when jobs change (key ``JobID/anyJob``); nil: once a second.
+    var transitions: OutputFollowers? = nil
 
     /// Runs one call and sends its reply (or replies, for `more`), or its error.
     /// - Throws: only when the connection fails; the caller closes it then.
@@ -89,6 +91,8 @@ struct Responder: Sendable {
         case PinProfile.method:
             try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
         case Prune.method: try await reply(prune(call.parameters(Prune.Parameters.self), caller: caller), send)
+        case Watch.method:
+            try await watch(more: call.wantsMore, caller: caller, isConnectionOpen: call.isConnectionOpen, send: send)
         case Retry.method: try await reply(retry(call.parameters(Retry.Parameters.self), caller: caller), send)
         case Attempts.method: try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
         case AddSchedule.method:

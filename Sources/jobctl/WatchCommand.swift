@@ -1,0 +1,95 @@
+import ArgumentParser
+import Glibc
+import JobdClient
+import JobdProtocol
+
+/// `jobctl watch`: a live, full-screen view drawn from jobd's `Watch` stream; `--once` prints one frame.
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "A live view: counts by state and class, the workers, the latest transitions, throughput.",
+        discussion: "Redrawn as jobd reports changes; q is not needed: Ctrl-C ends it and restores the terminal.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print one frame and exit (for scripts).") var once = false
+
+    func run() throws {
+        if once {
+            let reply = try global.withConnection { connection in
+                try connection.call(Watch.method, Watch.Parameters(), returning: Watch.Reply.self)
+            }
+            writeOut(Self.frame(reply, throughput: nil, screen: false) + "\n")
+            return
+        }
+        Screen.enter()
+        defer { Screen.leave() }
+        var previous: (finished: Int64, at: ContinuousClock.Instant)?
+        try global.withConnection { connection in
+            try connection.stream(Watch.method, Watch.Parameters()) { (reply: Watch.Reply) in
+                let now = ContinuousClock.now
+                var rate: Double?
+                if let previous, now > previous.at {
+                    rate = Double(reply.status.finishedSinceStart - previous.finished) / (now - previous.at).inSeconds
+                }
+                previous = (reply.status.finishedSinceStart, now)
+                writeOut(Screen.home + Self.frame(reply, throughput: rate, screen: true) + Screen.clearToEnd)
+            }
+        }
+    }
+
+    /// One frame of the view, as text lines.
+    /// - Parameter screen: for the live view: each line also clears what an earlier frame left after it.
+    static func frame(_ reply: Watch.Reply, throughput: Double?, screen: Bool) -> String {
+        let status = reply.status
+        var lines: [String] = []
+        let rate = throughput.map { " · \(Profile.format($0)) jobs/s finished" } ?? ""
+        lines.append(
+            "jobd \(status.version) · up \(DurationText.format(seconds: status.uptimeSeconds)) · "
+                + "\(status.finishedSinceStart) finished since start\(rate)")
+        if !status.paused.isEmpty { lines.append("paused: \(status.paused.joined(separator: ", "))") }
+        lines.append("")
+        var counts = Table("STATE", "CPU", "IO", "TOTAL")
+        for state in JobState.allCases {
+            counts.add([state.rawValue, String(status.cpu[state]), String(status.io[state]), String(status.total[state])])
+        }
+        lines.append(counts.render())
+        lines.append("")
+        var workers = Table("WORKER", "STATE", "JOB", "JOBS RUN")
+        for worker in status.workers {
+            workers.add([String(worker.slot), worker.state, worker.jobID.map(\.description) ?? "-", String(worker.jobsRun)])
+        }
+        lines.append(workers.render())
+        lines.append("")
+        var recent = Table("WHEN", "JOB", "CLASS", "NOW")
+        for transition in reply.recent.prefix(12) {
+            recent.add([transition.at.rfc3339, transition.id.description, transition.class.rawValue, transition.state.rawValue])
+        }
+        lines.append(recent.render())
+        return lines.map { screen ? $0.replacing("\n", with: Screen.clearLine + "\n") + Screen.clearLine : $0 }
+            .joined(separator: "\n")
+    }
+}
+
+/// The terminal as a full screen: the alternate screen while watching, the normal one back on exit,
+/// also on Ctrl-C (SIGINT, SIGTERM, SIGHUP restore it before the process ends).
+enum Screen {
+    static let home = "\u{1B}[H"
+    static let clearLine = "\u{1B}[K"
+    static let clearToEnd = "\u{1B}[J"
+
+    static func enter() {
+        writeOut("\u{1B}[?1049h\u{1B}[?25l\u{1B}[H\u{1B}[2J")
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            Glibc.signal(signal) { number in
+                // Only async-signal-safe calls here: write(2) of a constant, then _exit.
+                let restore: StaticString = "\u{1B}[?25h\u{1B}[?1049l"
+                _ = write(1, restore.utf8Start, restore.utf8CodeUnitCount)
+                _exit(128 + number)
+            }
+        }
+    }
+
+    static func leave() {
+        writeOut("\u{1B}[?25h\u{1B}[?1049l")
+    }
+}
