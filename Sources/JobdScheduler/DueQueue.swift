@@ -29,8 +29,14 @@ public struct DueQueue: Sendable {
     }
 
     /// Takes a job out (cancel). - Returns: false if it was not waiting here.
+    @discardableResult
     public mutating func remove(_ id: JobID) -> Bool {
-        waiting.removeValue(forKey: id) != nil
+        take(id) != nil
+    }
+
+    /// Takes a job out and says when it was due (so a cancel that fails can put it back as it was).
+    public mutating func take(_ id: JobID) -> Double? {
+        waiting.removeValue(forKey: id)
     }
 
     public func contains(_ id: JobID) -> Bool { waiting[id] != nil }

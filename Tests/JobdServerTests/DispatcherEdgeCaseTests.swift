@@ -185,4 +185,18 @@ import Testing
             #expect(try harness.row(second).state == .succeeded)
         }
     }
+
+    /// A delayed job whose cancel the store refused went back with a due time of 0 and started at once.
+    /// It keeps its own time now.
+    @Test func aDelayedJobWhoseCancelFailsKeepsItsTime() async throws {
+        try await Harness.with { harness in
+            let id = try await harness.submit(JobSpec(argv: ["later"], delaySeconds: 300))
+            harness.store.failCommits(1) { $0 == .cancelWaiting(id) }
+            await #expect(throws: StoreError.self) { _ = try await harness.dispatcher.cancel(id) }
+            try await staysFalse("the delayed job started", for: .milliseconds(300)) {
+                !harness.pool.attempts(of: id).isEmpty
+            }
+            #expect(await harness.dispatcher.isActive(id), "it still waits for its time")
+        }
+    }
 }

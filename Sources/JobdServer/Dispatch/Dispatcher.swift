@@ -609,7 +609,8 @@ actor Dispatcher {
         }
         // Waiting: for other jobs, for its time, or for a slot.
         let blockedEntry = blocked.removeValue(forKey: id)
-        let wasDue = blockedEntry == nil && due.remove(id)
+        let dueAt = blockedEntry == nil ? due.take(id) : nil
+        let wasDue = dueAt != nil
         let wasReady = blockedEntry == nil && !wasDue && scheduler.remove(id)
         // Still active until the cancel commits: a Wait meanwhile waits for it.
         cancelling.insert(id)
@@ -618,7 +619,7 @@ actor Dispatcher {
         do {
             stored = try await store.cancelWaiting(id, at: completion.now())
         } catch {
-            putBack(id, job, blocked: blockedEntry, wasDue: wasDue, wasReady: wasReady)
+            putBack(id, job, blocked: blockedEntry, dueAt: dueAt, wasReady: wasReady)
             throw error
         }
         guard stored else {
@@ -631,7 +632,7 @@ actor Dispatcher {
                 ended(id, job, as: row.state, wasScheduled: blockedEntry != nil || wasDue)
                 return .notActive
             }
-            putBack(id, job, blocked: blockedEntry, wasDue: wasDue, wasReady: wasReady)
+            putBack(id, job, blocked: blockedEntry, dueAt: dueAt, wasReady: wasReady)
             throw JobdError.storageFailed(
                 "job \(id) waits for its next attempt, but the disk has not taken its last outcome yet; "
                     + "nothing was cancelled: try again in a moment")
@@ -656,11 +657,13 @@ actor Dispatcher {
 
     /// A waiting job whose cancel failed goes back where it waited. While draining nothing is started:
     /// the job stays stored as waiting, and the next start runs it.
-    private func putBack(_ id: JobID, _ job: ActiveJob, blocked entry: (remaining: Int, runAt: Double?)?, wasDue: Bool, wasReady: Bool) {
+    private func putBack(
+        _ id: JobID, _ job: ActiveJob, blocked entry: (remaining: Int, runAt: Double?)?, dueAt: Double?, wasReady: Bool
+    ) {
         if let entry {
             blocked[id] = entry
-        } else if wasDue {
-            due.add(id, due: 0)  // its time is lost; it starts at once rather than never
+        } else if let dueAt {
+            due.add(id, due: dueAt)  // at its own time still: a delay or a backoff is not cut short
             armTimer()
         } else if wasReady && !isDraining {
             perform(scheduler.enqueue(job.ready(id)))
