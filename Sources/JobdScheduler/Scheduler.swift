@@ -46,8 +46,10 @@ public struct Scheduler: Sendable {
         return fillAll()
     }
 
+    /// A job already waiting or running is not queued twice (the owner's bookkeeping slipped; the job
+    /// stays where it is rather than the daemon trapping).
     private mutating func insert(_ job: ReadyJob) {
-        precondition(!waiting.contains(job.id) && running[job.id] == nil, "job \(job.id) enqueued twice")
+        guard !waiting.contains(job.id), running[job.id] == nil else { return }
         waiting.insert(job.id)
         ready[job.class, default: [:]][job.queue, default: []].insert(ReadyEntry(job: job))
     }
@@ -55,9 +57,8 @@ public struct Scheduler: Sendable {
     /// A running job ended (whatever its outcome); its slot goes to the next ready job of its class, and
     /// its queue's slot, if the queue has a limit, to the next job of that queue.
     public mutating func jobFinished(_ id: JobID) -> [SchedulerAction] {
-        guard let slot = running.removeValue(forKey: id) else {
-            preconditionFailure("jobFinished(\(id)) for a job that is not running")
-        }
+        // A job that is not running frees no slot (nothing to do, rather than a trap).
+        guard let slot = running.removeValue(forKey: id) else { return [] }
         runningPerClass[slot.class, default: 0] -= 1
         runningPerQueue[slot.queue, default: 0] -= 1
         return queueLimits[slot.queue] == nil ? fill(slot.class) : fillAll()

@@ -3,10 +3,7 @@
 public enum Cancel {
     public static let method = "io.jobd.Cancel"
 
-    public struct Parameters: Hashable, Sendable, Codable {
-        public var id: JobID
-        public init(id: JobID) { self.id = id }
-    }
+    public typealias Parameters = JobIDParameters
 
     public struct Reply: Hashable, Sendable, Codable {
         /// The job after the cancel took effect (`cancelled`).

@@ -2,10 +2,7 @@
 public enum Get {
     public static let method = "io.jobd.Get"
 
-    public struct Parameters: Hashable, Sendable, Codable {
-        public var id: JobID
-        public init(id: JobID) { self.id = id }
-    }
+    public typealias Parameters = JobIDParameters
 
     public struct Reply: Hashable, Sendable, Codable {
         public var job: Job

@@ -3,10 +3,7 @@
 public enum Retry {
     public static let method = "io.jobd.Retry"
 
-    public struct Parameters: Hashable, Sendable, Codable {
-        public var id: JobID
-        public init(id: JobID) { self.id = id }
-    }
+    public typealias Parameters = JobIDParameters
 
     public struct Reply: Hashable, Sendable, Codable {
         /// The job, queued again.
@@ -19,10 +16,7 @@ public enum Retry {
 public enum Attempts {
     public static let method = "io.jobd.Attempts"
 
-    public struct Parameters: Hashable, Sendable, Codable {
-        public var id: JobID
-        public init(id: JobID) { self.id = id }
-    }
+    public typealias Parameters = JobIDParameters
 
     public struct Reply: Hashable, Sendable, Codable {
         public var attempts: [AttemptRecord]

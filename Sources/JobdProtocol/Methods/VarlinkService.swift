@@ -70,3 +70,9 @@ public enum VarlinkService {
 
         """
 }
+
+/// The parameters of a method that takes one job: `Get`, `Cancel`, `Retry`, `Attempts`.
+public struct JobIDParameters: Hashable, Sendable, Codable {
+    public var id: JobID
+    public init(id: JobID) { self.id = id }
+}

@@ -86,7 +86,8 @@ struct WorkerFrameDecoder: ByteToMessageDecoder {
         guard Int(length) <= maximumFrameBytes else { throw WorkerFrameError.oversized(bytes: length, limit: maximumFrameBytes) }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)
-        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        guard let frame = buffer.readSlice(length: Int(length)) else { return .needMoreData }  // checked above
+        context.fireChannelRead(wrapInboundOut(frame))
         return .continue
     }
 

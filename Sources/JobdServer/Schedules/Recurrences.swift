@@ -142,7 +142,8 @@ actor Recurrences {
     /// due time (from now, when more than one period was missed).
     static func nextDue(of schedule: StoredSchedule, after now: Timestamp) -> Timestamp {
         if let cron = schedule.cron, let expression = try? CronExpression(cron),
-            let next = expression.next(after: Int64(now.secondsSinceEpoch.rounded(.down)))
+            let seconds = Int64(exactly: now.secondsSinceEpoch.rounded(.down)),
+            let next = expression.next(after: seconds)
         {
             return Timestamp(secondsSinceEpoch: Double(next))
         }
