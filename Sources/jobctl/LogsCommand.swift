@@ -5,15 +5,23 @@ import JobdProtocol
 
 struct LogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "logs", abstract: "Print a job's captured output (stdout and stderr, as written).")
+        commandName: "logs",
+        abstract: "Print a job's captured output: stdout and stderr in the order they were written, or one of them.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .shortAndLong, help: "Keep printing until the job finishes.") var follow = false
+    @Flag(help: "Only what the job wrote to stdout.") var stdout = false
+    @Flag(help: "Only what the job wrote to stderr.") var stderr = false
     @Argument(help: "The job id.") var id: Int64
 
+    func validate() throws {
+        if stdout && stderr { throw ValidationError("--stdout and --stderr exclude each other; give neither for both") }
+    }
+
     func run() throws {
+        let stream: StandardStream? = stdout ? .stdout : stderr ? .stderr : nil
         let truncated = try global.withConnection { connection -> Bool in
-            let parameters = Logs.Parameters(id: JobID(id), follow: follow)
+            let parameters = Logs.Parameters(id: JobID(id), follow: follow, stream: stream)
             if follow {
                 var truncated = false
                 try connection.stream(Logs.method, parameters) { (reply: Logs.Reply) in
@@ -28,7 +36,7 @@ struct LogsCommand: ParsableCommand {
                 page.offset = offset
                 let reply = try connection.call(Logs.method, page, returning: Logs.Reply.self)
                 writeOut(reply.text)
-                if reply.text.isEmpty || reply.offset == offset { return reply.truncated }
+                if reply.finished || reply.offset == offset { return reply.truncated }
                 offset = reply.offset
             }
         }

@@ -43,13 +43,17 @@ extension AgainstTheRealDaemon {
                 #expect(job.state == .dead && job.attempts == 3, "every attempt ran: \(job)")
                 let size = try #require(
                     try FileManager.default.attributesOfItem(atPath: logPath(daemon, job.id))[.size] as? Int)
-                #expect(size <= 1000, "the log holds at most the limit across attempts, not per attempt")
-                #expect(size == 1000, "the first attempt's 800 bytes and 200 of the second's")
+                let indexSize = try #require(
+                    try FileManager.default.attributesOfItem(atPath: daemon.directory.file("logs/\(job.id).idx"))[.size]
+                        as? Int)
+                #expect(size + indexSize <= 1000, "the log and its index hold at most the limit across attempts")
+                // One run of stdout per attempt, each costing a 12-byte index record: 12 + 800, then 12 + 176.
+                #expect(size == 976 && indexSize == 24, "the first attempt's 800 bytes and 176 of the second's")
                 let logs = try await daemon.connect {
                     try await $0.call(Logs.method, Logs.Parameters(id: job.id), returning: Logs.Reply.self)
                 }
                 #expect(logs.truncated, "logs says output was dropped")
-                #expect(logs.text.utf8.count == 1000)
+                #expect(logs.text.utf8.count == 976)
             }
         }
 
@@ -76,6 +80,7 @@ extension AgainstTheRealDaemon {
                 }
                 for id in finished {
                     #expect(!FileManager.default.fileExists(atPath: logPath(daemon, id)), "the log of job \(id) is gone")
+                    #expect(!FileManager.default.fileExists(atPath: daemon.directory.file("logs/\(id).idx")), "and its index")
                 }
                 // Older than the retention too, but not finished: never pruned.
                 #expect(try await daemon.job(running).state == .running)

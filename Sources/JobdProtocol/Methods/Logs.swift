@@ -1,7 +1,14 @@
-/// `io.jobd.Logs`: a job's captured output (stdout and stderr, interleaved as written).
+/// Which of a job's two output streams.
+public enum StandardStream: String, Hashable, Sendable, Codable, CaseIterable {
+    case stdout, stderr
+}
+
+/// `io.jobd.Logs`: a job's captured output: stdout and stderr interleaved in the order they were read,
+/// or one of the two (`stream`).
 ///
 /// With `follow` and `more`, replies keep coming as the job writes, and the last (`continues` absent)
-/// has `finished: true`.
+/// has `finished: true`. `offset` counts bytes of the interleaved log in either case, so a reader of one
+/// stream resumes where its last reply's `offset` says.
 public enum Logs {
     public static let method = "io.jobd.Logs"
     /// The most text one reply carries.
@@ -13,11 +20,14 @@ public enum Logs {
         public var offset: Int64?
         /// Keep replying until the job finishes (needs `more`).
         public var follow: Bool?
+        /// Only this stream's bytes; both, interleaved, when absent.
+        public var stream: StandardStream?
 
-        public init(id: JobID, offset: Int64? = nil, follow: Bool? = nil) {
+        public init(id: JobID, offset: Int64? = nil, follow: Bool? = nil, stream: StandardStream? = nil) {
             self.id = id
             self.offset = offset
             self.follow = follow
+            self.stream = stream
         }
     }
 

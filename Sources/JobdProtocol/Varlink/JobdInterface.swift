@@ -132,8 +132,9 @@ public enum JobdInterface {
         # With states_only, the reply is states (how each ended) instead of whole jobs.
         method Wait(ids: []int, states_only: ?bool) -> (jobs: ?[]Job, states: ?[]JobEnd)
 
-        # Captured output from a byte offset. With follow and more, streams until the job finishes.
-        method Logs(id: int, offset: ?int, follow: ?bool) -> (text: string, offset: int, finished: bool, truncated: bool)
+        # Captured output from a byte offset of the interleaved log: both streams in the order read, or
+        # only stdout or stderr. With follow and more, streams until the job finishes.
+        method Logs(id: int, offset: ?int, follow: ?bool, stream: ?(stdout, stderr)) -> (text: string, offset: int, finished: bool, truncated: bool)
 
         # Queues a failed, dead or cancelled job again for one more attempt; its history is kept.
         method Retry(id: int) -> (job: Job)

@@ -53,7 +53,9 @@ public struct ExecRunner: Runner {
         defer { if stdin >= 0 { FileAccess.close(stdin) } }
         let request = SpawnRequest(
             path: path, argv: argv, environment: environment.map { "\($0.key)=\($0.value)" }, cwd: job.cwd,
-            identity: job.identity, stdio: .captured(path: job.outputPath, limit: job.outputLimit, stdin: stdin))
+            identity: job.identity, stdio: .captured(
+                path: job.outputPath, indexPath: OutputIndex.path(besideLog: job.outputPath), limit: job.outputLimit,
+                stdin: stdin))
 
         // Stops arrive by callback: stop() has sent SIGTERM to the group; SIGKILL follows after the grace
         // period unless the process is gone by then. Only a job with a timeout gets a timer task.

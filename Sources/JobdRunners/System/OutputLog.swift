@@ -38,15 +38,13 @@ public enum OutputLog {
         return Int64(info.st_size)
     }
 
-    /// What an attempt may still append to a job's log: the output limit holds for the job's whole log,
-    /// across its attempts, so a job retried in a loop cannot fill the disk a limit at a time.
-    /// Stat once, as the attempt starts: only one attempt of a job appends at a time.
+    /// What an attempt may still append to a job's log and its index: the output limit holds for the
+    /// job's whole log, across its attempts, so a job retried in a loop cannot fill the disk a limit at a
+    /// time. Stat once, as the attempt starts: only one attempt of a job appends at a time.
     public static func room(path: String, limit: Int64) -> Int64 {
-        max(0, limit - size(path: path))
+        max(0, limit - size(path: path) - size(path: OutputIndex.path(besideLog: path)))
     }
 
-    /// Removes a job's log (a pruned job); a log that is already gone is not an error.
-    /// The corresponding C function is `unlink`.
     /// Writes `bytes` to a new file at `path` (mode 0600, replaced if it exists): a hook's stdin.
     /// The corresponding C functions are `open` and `write`.
     /// - Returns: nil, or why it could not be written.
@@ -64,6 +62,8 @@ public enum OutputLog {
         return nil
     }
 
+    /// Removes a file of a job's (a pruned job's log, index or stdin); one already gone is not an error.
+    /// The corresponding C function is `unlink`.
     /// - Returns: nil, or why the file is still there.
     @discardableResult
     public static func remove(path: String) -> String? {
@@ -76,46 +76,22 @@ public enum OutputLog {
     }
 }
 
-/// Appends a job's output to its log file, up to a limit; the file is created at the first byte.
-/// Thread-safe: a handler may write from any thread.
+/// Appends a handler's output to its job's log (as stdout: a handler has one output), up to a limit; the
+/// files are created at the first byte. Thread-safe: a handler may write from any thread.
 public final class OutputAppender: Sendable {
-    private struct State {
-        var fd: Int32 = -1
-        var written: Int64 = 0
-        var failed = false
-    }
-
-    private let path: String
-    private let limit: Int64
-    private let state = Mutex(State())
+    private let writer: Mutex<OutputWriter>
 
     public init(path: String, limit: Int64) {
-        self.path = path
-        self.limit = limit
+        writer = Mutex(OutputWriter(logPath: path, indexPath: OutputIndex.path(besideLog: path), limit: limit))
     }
 
     public func append(_ bytes: [UInt8]) {
-        state.withLock { state in
-            let keep = Int(max(0, min(Int64(bytes.count), limit - state.written)))
-            guard keep > 0, !state.failed else { return }
-            if state.fd < 0 {
-                state.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-                if state.fd < 0 {
-                    state.failed = true
-                    return
-                }
-            }
-            bytes.withUnsafeBytes { _ = write(state.fd, $0.baseAddress, keep) }
-            state.written += Int64(keep)
-        }
+        writer.withLock { writer in bytes.withUnsafeBytes { writer.append($0, from: .stdout) } }
     }
 
-    /// Closes the file; later appends reopen it.
+    /// Closes the files; later appends reopen them.
     public func close() {
-        state.withLock { state in
-            if state.fd >= 0 { _ = Glibc.close(state.fd) }
-            state.fd = -1
-        }
+        writer.withLock { $0.close() }
     }
 
     deinit { close() }

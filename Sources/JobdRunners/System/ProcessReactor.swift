@@ -1,15 +1,18 @@
 import CJobdSystem
 import Foundation
 import Glibc
+import JobdProtocol
 import Synchronization
 
 /// What to start: one process, its executable already resolved (see ``ExecutableLookup``).
 public struct SpawnRequest: Sendable {
     /// Where the process's stdin, stdout and stderr go.
     public enum Stdio: Sendable {
-        /// stdin is /dev/null; stdout and stderr are one pipe the reactor reads and appends to `path`, up
-        /// to `limit` bytes (the rest is read and dropped). The process group is sampled for its demand.
-        case captured(path: String, limit: Int64, stdin: Int32 = -1)
+        /// stdin is /dev/null (or `stdin`); stdout and stderr are two pipes the reactor reads and appends to
+        /// the log at `path` in the order read, noting each run's stream in the index at `indexPath` (see
+        /// ``OutputIndex``), up to `limit` bytes for both files (the rest is read and dropped). The process
+        /// group is sampled for its demand.
+        case captured(path: String, indexPath: String, limit: Int64, stdin: Int32 = -1)
         /// These descriptors (a worker's pipes); the reactor only reaps the process.
         case descriptors(stdin: Int32, stdout: Int32, stderr: Int32)
     }
@@ -79,14 +82,11 @@ public final class ProcessReactor: Sendable {
         struct Child {
             var pid: Int32
             var pidfd: Int32
-            var pipe: Int32  // -1 once closed
-            /// Opened at the first byte of output: most jobs of a big batch write nothing, and a file created
-            /// per job would cost an open, a directory entry and a close each.
-            var output: Int32 = -1
-            var outputPath: String
-            var written: Int64
-            var limit: Int64
-            var truncated: Bool
+            /// The read ends of its stdout and stderr pipes; -1 once closed (or for a worker).
+            var pipes: [Int32]
+            /// Where its output goes; the files are opened at the first byte: most jobs of a big batch write
+            /// nothing, and files created per job would cost opens, directory entries and closes each.
+            var output: OutputWriter?
             var started: ContinuousClock.Instant
             /// Whether its group is sampled (a job); a worker process is not.
             var isSampled: Bool
@@ -127,7 +127,8 @@ public final class ProcessReactor: Sendable {
         }
 
         static let wakeupToken: UInt64 = 0
-        static func token(pid: Int32, isPipe: Bool) -> UInt64 { UInt64(UInt32(pid)) << 1 | (isPipe ? 1 : 0) }
+        /// An epoll token: the pid, and what of it is ready (0: its pidfd, 1: stdout, 2: stderr).
+        static func token(pid: Int32, watching: UInt64) -> UInt64 { UInt64(UInt32(pid)) << 2 | watching }
 
         func run() {
             jobd_set_thread_name("jobd-reactor")
@@ -158,8 +159,12 @@ public final class ProcessReactor: Sendable {
                         }
                         continue
                     }
-                    let pid = Int32(bitPattern: UInt32(truncatingIfNeeded: event.token >> 1))
-                    if event.token & 1 == 1 { drainOutput(of: pid) } else { reap(pid) }
+                    let pid = Int32(bitPattern: UInt32(truncatingIfNeeded: event.token >> 2))
+                    switch event.token & 3 {
+                    case 1: drainOutput(of: pid, stream: .stdout)
+                    case 2: drainOutput(of: pid, stream: .stderr)
+                    default: reap(pid)
+                    }
                 }
             }
         }
@@ -183,17 +188,22 @@ public final class ProcessReactor: Sendable {
         }
 
         private func spawn(_ spec: SpawnRequest) -> Result<Child, Failure> {
-            var fds: [Int32] = [-1, -1]
+            // The read and write ends of the stdout and stderr pipes of a captured process.
+            var out: [Int32] = [-1, -1]
+            var err: [Int32] = [-1, -1]
+            func closePipes() { for fd in out + err where fd >= 0 { close(fd) } }
             let stdio: (stdin: Int32, stdout: Int32, stderr: Int32)
-            var output = (path: "/dev/null", limit: Int64(0))
+            var output: OutputWriter?
             switch spec.stdio {
-            case .captured(let path, let limit, let stdin):
-                let pipeError = jobd_pipe(&fds, 1)
+            case .captured(let path, let indexPath, let limit, let stdin):
+                var pipeError = jobd_pipe(&out, 1)
+                if pipeError == 0 { pipeError = jobd_pipe(&err, 1) }
                 guard pipeError == 0 else {
+                    closePipes()
                     return .failure(Failure("could not start: pipe2: \(errnoText(pipeError))"))
                 }
-                stdio = (stdin: stdin, stdout: fds[1], stderr: fds[1])
-                output = (path, limit)
+                stdio = (stdin: stdin, stdout: out[1], stderr: err[1])
+                output = OutputWriter(logPath: path, indexPath: indexPath, limit: limit)
             case .descriptors(let stdin, let stdout, let stderr):
                 stdio = (stdin, stdout, stderr)
             }
@@ -214,9 +224,10 @@ public final class ProcessReactor: Sendable {
                     }
                 }
             }
-            if fds[1] >= 0 { close(fds[1]) }
+            for fd in [out[1], err[1]] where fd >= 0 { close(fd) }
+            let pipes = [out[0], err[0]]
             guard error == 0 else {
-                if fds[0] >= 0 { close(fds[0]) }
+                for fd in pipes where fd >= 0 { close(fd) }
                 let what = String(cString: jobd_spawn_step_name(step))
                 let subject = step == 6 ? " \(spec.cwd ?? "")" : step == 7 ? " \(spec.path)" : ""
                 // Step 8: the spawn watchdog killed a child that never reached execve (shim.c says why).
@@ -230,9 +241,9 @@ public final class ProcessReactor: Sendable {
                     _ = jobd_epoll_remove(epoll, pidfd)
                     close(pidfd)
                 }
-                if fds[0] >= 0 {
-                    _ = jobd_epoll_remove(epoll, fds[0])
-                    close(fds[0])
+                for fd in pipes where fd >= 0 {
+                    _ = jobd_epoll_remove(epoll, fd)
+                    close(fd)
                 }
                 _ = jobd_kill_group(pid, SIGKILL)
                 jobd_reap_blocking(pid)
@@ -240,45 +251,37 @@ public final class ProcessReactor: Sendable {
             }
             let pidfd = jobd_pidfd_open(pid)
             guard pidfd >= 0 else { return abandon("pidfd_open: \(errnoText(-pidfd))") }
-            let watchError = jobd_epoll_add(epoll, pidfd, Loop.token(pid: pid, isPipe: false))
+            let watchError = jobd_epoll_add(epoll, pidfd, Loop.token(pid: pid, watching: 0))
             guard watchError == 0 else { return abandon("epoll_ctl: \(errnoText(watchError))", pidfd: pidfd) }
-            if fds[0] >= 0 {
-                let pipeWatchError = jobd_epoll_add(epoll, fds[0], Loop.token(pid: pid, isPipe: true))
+            for (stream, fd) in pipes.enumerated() where fd >= 0 {
+                let pipeWatchError = jobd_epoll_add(epoll, fd, Loop.token(pid: pid, watching: UInt64(stream) + 1))
                 guard pipeWatchError == 0 else {
                     return abandon("epoll_ctl: \(errnoText(pipeWatchError))", pidfd: pidfd)
                 }
             }
             return .success(
                 Child(
-                    pid: pid, pidfd: pidfd, pipe: fds[0], outputPath: output.path, written: 0,
-                    limit: output.limit, truncated: false, started: started, isSampled: spec.isCaptured,
-                    parentPeakRSS: parentPeakRSS, continuation: nil))
+                    pid: pid, pidfd: pidfd, pipes: pipes, output: output, started: started,
+                    isSampled: spec.isCaptured, parentPeakRSS: parentPeakRSS, continuation: nil))
         }
 
-        /// Reads what the pipe holds now, keeps what fits under the limit, and closes it at EOF.
-        private func drainOutput(of pid: Int32) {
-            guard var child = children[pid], child.pipe >= 0 else { return }
+        /// Reads what one of the child's pipes holds now, keeps what fits under the limit (the writer drops
+        /// the rest), and closes the pipe at EOF.
+        private func drainOutput(of pid: Int32, stream: StandardStream) {
+            let slot = stream == .stdout ? 0 : 1
+            guard var child = children[pid], child.pipes[slot] >= 0 else { return }
+            let pipe = child.pipes[slot]
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(child.pipe, $0.baseAddress, $0.count) }
+                let count = buffer.withUnsafeMutableBytes { read(pipe, $0.baseAddress, $0.count) }
                 if count > 0 {
-                    let room = max(0, child.limit - child.written)
-                    let keep = min(Int64(count), room)
-                    if keep > 0 && child.output < 0 {
-                        child.output = open(child.outputPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-                        if child.output < 0 { child.limit = 0 }  // cannot keep it; drain and drop it all
-                    }
-                    if keep > 0 && child.output >= 0 {
-                        buffer.withUnsafeBytes { _ = write(child.output, $0.baseAddress, Int(keep)) }
-                        child.written += keep
-                    }
-                    if keep < count { child.truncated = true }
+                    buffer.withUnsafeBytes { child.output?.append(UnsafeRawBufferPointer(rebasing: $0[0..<count]), from: stream) }
                     continue
                 }
                 if count < 0 && (errno == EINTR) { continue }
                 if count == 0 || (count < 0 && errno != EAGAIN) {
-                    _ = jobd_epoll_remove(epoll, child.pipe)
-                    close(child.pipe)
-                    child.pipe = -1
+                    _ = jobd_epoll_remove(epoll, pipe)
+                    close(pipe)
+                    child.pipes[slot] = -1
                 }
                 break
             }
@@ -292,18 +295,20 @@ public final class ProcessReactor: Sendable {
             guard jobd_reap(pid, &exit) == 1 else { return }  // spurious: not exited yet
             guard let started = children[pid]?.started else { return }
             let wall = ContinuousClock.now - started
-            // Output the child wrote before it exited is still in the pipe.
-            drainOutput(of: pid)
+            // Output the child wrote before it exited is still in the pipes; stdout's first, as a process
+            // that wrote both and exited is most often read that way (a shell's `echo; echo >&2`).
+            drainOutput(of: pid, stream: .stdout)
+            drainOutput(of: pid, stream: .stderr)
             // The leader is gone; whatever it left in its group (background `&` jobs) goes with it.
             _ = jobd_kill_group(pid, SIGKILL)
-            guard let child = children.removeValue(forKey: pid) else { return }
-            if child.pipe >= 0 {
-                _ = jobd_epoll_remove(epoll, child.pipe)
-                close(child.pipe)
+            guard var child = children.removeValue(forKey: pid) else { return }
+            for pipe in child.pipes where pipe >= 0 {
+                _ = jobd_epoll_remove(epoll, pipe)
+                close(pipe)
             }
             _ = jobd_epoll_remove(epoll, child.pidfd)
             close(child.pidfd)
-            if child.output >= 0 { close(child.output) }
+            child.output?.close()
             let usage = child.isSampled ? sampler.finish(pid) : nil
             // The tree's own peak: rusage's when it passed what the child inherited (then some process of
             // the tree really reached it, and it is exact), else the largest sampled sum of resident sets.
@@ -322,7 +327,7 @@ public final class ProcessReactor: Sendable {
                         signal: exit.signal == 0 ? nil : exit.signal,
                         wallSeconds: wall.inSeconds,
                         cpuUserSeconds: Double(exit.user_usec) / 1e6, cpuSystemSeconds: Double(exit.system_usec) / 1e6,
-                        maxRSSBytes: peakRSS, usage: usage, outputTruncated: child.truncated)))
+                        maxRSSBytes: peakRSS, usage: usage, outputTruncated: child.output?.truncated ?? false)))
         }
     }
 

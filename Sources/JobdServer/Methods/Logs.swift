@@ -2,7 +2,8 @@ import JobdProtocol
 import JobdRunners
 
 extension Responder {
-    /// Sends output from an offset; with `follow` (and `more`), keeps sending until the job has finished.
+    /// Sends output from an offset, both streams or one; with `follow` (and `more`), keeps sending until the
+    /// job has finished.
     /// Stops at the first failed send, or as soon as `isConnectionOpen` says the client has gone: a job
     /// that writes nothing for an hour must not keep a follow polling for a client that left.
     func logs(
@@ -12,21 +13,34 @@ extension Responder {
         let job = try await authorizedJob(parameters.id, caller: caller)
         guard (parameters.offset ?? 0) >= 0 else { throw JobdError.invalidParameter("offset") }
         let path = OutputLog.path(of: job.id, in: configuration.logsDirectory)
+        let indexPath = OutputIndex.path(of: job.id, in: configuration.logsDirectory)
         var offset = parameters.offset ?? 0
+        var indexOffset: Int64 = 0  // one stream's follower scans only the index's new records
         let follow = parameters.follow == true && more
         defer { if follow { followers?.stopFollowing(job.id) } }
         while true {
-            // The generation first, then activity, then the file: a write or an end after these reads wakes
+            // The generation first, then activity, then the files: a write or an end after these reads wakes
             // the wait below, and output written before the job ended is always seen.
             let seen = followers?.generation(of: job.id) ?? 0
             let active = await dispatcher.isActive(job.id)
-            let chunk = OutputLog.read(path: path, from: offset, limit: Logs.maximumChunk)
-            offset += Int64(chunk.bytes.count)
-            let atEnd = offset >= chunk.size
+            let bytes: [UInt8]
+            let atEnd: Bool
+            if let stream = parameters.stream {
+                let chunk = OutputIndex.read(
+                    stream, log: path, index: indexPath, from: offset, indexFrom: indexOffset, limit: Logs.maximumChunk)
+                (bytes, offset, indexOffset, atEnd) = (chunk.bytes, chunk.next, chunk.nextIndex, chunk.caughtUp)
+            } else {
+                let chunk = OutputLog.read(path: path, from: offset, limit: Logs.maximumChunk)
+                bytes = chunk.bytes
+                offset += Int64(chunk.bytes.count)
+                atEnd = offset >= chunk.size
+            }
             let finished = !active && atEnd
-            let truncated = chunk.size >= configuration.outputLimitBytes
+            // The limit holds for the log and its index together (each run of a stream costs a record).
+            let kept = OutputLog.size(path: path) + OutputLog.size(path: indexPath)
+            let truncated = kept + Int64(OutputIndex.recordSize) > configuration.outputLimitBytes
             let reply = Logs.Reply(
-                text: String(decoding: chunk.bytes, as: UTF8.self), offset: offset, finished: finished,
+                text: String(decoding: bytes, as: UTF8.self), offset: offset, finished: finished,
                 truncated: truncated)
             if !follow {
                 try await self.reply(reply, send)
@@ -41,7 +55,7 @@ extension Responder {
                     "stopped following the output of job \(job.id): its client has gone", metadata: ["job": "\(job.id)"])
                 return
             }
-            if !chunk.bytes.isEmpty { try await self.reply(reply, send, continues: true) }
+            if !bytes.isEmpty { try await self.reply(reply, send, continues: true) }
             guard atEnd else { continue }
             if let followers {
                 // Woken by the log's writes (inotify) and the job's end; the limit only bounds how long a

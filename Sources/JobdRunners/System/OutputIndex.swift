@@ -1,0 +1,137 @@
+import Glibc
+import JobdProtocol
+
+/// The index beside a job's log (`<id>.idx`): which stream each run of the log's bytes came from.
+///
+/// The log keeps stdout and stderr interleaved in the order the daemon read them (what `logs` prints);
+/// the index is a list of fixed-size records, one per run of one stream, in log order:
+///
+///     bytes 0..<8   the run's first byte in the log, little-endian; bit 63 set for stderr
+///     bytes 8..<12  the run's length, little-endian
+///
+/// Written by hand because it is eleven lines of format: a run is extended in place while the same
+/// stream keeps writing, so a job printing only to stdout has one record per attempt. Order between the
+/// two pipes is the order their reads returned: bytes written to both within one wake-up of the reactor
+/// (microseconds apart) may appear in either order, as with any tool that reads two pipes.
+public enum OutputIndex {
+    public static let recordSize = 12
+    /// The longest run one record describes; a longer run continues in the next record.
+    static let maximumRun = Int64(UInt32.max)
+    private static let stderrBit: UInt64 = 1 << 63
+
+    /// Where a job's index is kept, beside its log.
+    public static func path(of job: JobID, in logsDirectory: String) -> String {
+        "\(logsDirectory)/\(job).idx"
+    }
+
+    /// The index of the log at `logPath` (`<id>.log` → `<id>.idx`).
+    public static func path(besideLog logPath: String) -> String {
+        (logPath.hasSuffix(".log") ? String(logPath.dropLast(4)) : logPath) + ".idx"
+    }
+
+    struct Record: Equatable {
+        var stream: StandardStream
+        var start: Int64
+        var length: Int64
+
+        var encoded: [UInt8] {
+            let head = UInt64(clamping: start) | (stream == .stderr ? OutputIndex.stderrBit : 0)
+            let count = UInt32(clamping: length)
+            return (0..<8).map { UInt8(truncatingIfNeeded: head >> ($0 * 8)) }
+                + (0..<4).map { UInt8(truncatingIfNeeded: count >> ($0 * 8)) }
+        }
+
+        init(stream: StandardStream, start: Int64, length: Int64) {
+            (self.stream, self.start, self.length) = (stream, start, length)
+        }
+
+        /// Decodes the 12 bytes at `index` of `bytes` (which the caller checked are there).
+        init(_ bytes: [UInt8], at index: Int) {
+            var head: UInt64 = 0
+            for byte in (0..<8).reversed() { head = head << 8 | UInt64(bytes[index + byte]) }
+            var count: UInt32 = 0
+            for byte in (8..<12).reversed() { count = count << 8 | UInt32(bytes[index + byte]) }
+            stream = head & OutputIndex.stderrBit == 0 ? .stdout : .stderr
+            start = Int64(bitPattern: head & ~OutputIndex.stderrBit)
+            length = Int64(count)
+        }
+    }
+
+    /// What ``read(_:log:index:from:indexFrom:limit:)`` found.
+    public struct Chunk: Sendable {
+        /// The stream's bytes, in order.
+        public var bytes: [UInt8]
+        /// The log offset the next read continues from.
+        public var next: Int64
+        /// The index offset the next read may start scanning at (records before it end before `next`).
+        public var nextIndex: Int64
+        /// Nothing more is in the log, of either stream, past `next` now: a follower waits for a write.
+        public var caughtUp: Bool
+    }
+
+    /// Up to `limit` bytes of `stream` from log offset `offset` on.
+    ///
+    /// - Parameter indexFrom: where to start scanning the index: 0, or a previous chunk's `nextIndex`
+    ///   for the same job (a follower, so each wake-up reads only the index's new records).
+    ///   The corresponding C functions are `open`, `fstat` and `pread`.
+    public static func read(
+        _ stream: StandardStream, log logPath: String, index indexPath: String, from offset: Int64, indexFrom: Int64 = 0,
+        limit: Int
+    ) -> Chunk {
+        var chunk = Chunk(bytes: [], next: max(0, offset), nextIndex: max(0, indexFrom), caughtUp: true)
+        guard limit > 0 else { return chunk }
+        let log = open(logPath, O_RDONLY | O_CLOEXEC)
+        guard log >= 0 else { return chunk }
+        defer { close(log) }
+        let index = open(indexPath, O_RDONLY | O_CLOEXEC)
+        guard index >= 0 else { return chunk }  // a log kept before streams were indexed: nothing to tell apart
+        defer { close(index) }
+        var info = stat()
+        guard fstat(log, &info) == 0 else { return chunk }
+        let logSize = Int64(info.st_size)
+        var block = [UInt8](repeating: 0, count: 4096 * recordSize)
+        var position = chunk.nextIndex
+        /// Takes the stream's bytes of `record` up to `end`; false once the page is full.
+        func take(_ record: Record, until end: Int64) -> Bool {
+            guard end > chunk.next else { return true }
+            guard record.stream == stream else {
+                chunk.next = end
+                return true
+            }
+            let from = max(record.start, chunk.next)
+            let count = Int(min(end - from, Int64(limit - chunk.bytes.count)))
+            guard count > 0 else { return true }
+            var bytes = [UInt8](repeating: 0, count: count)
+            let read = bytes.withUnsafeMutableBytes { pread(log, $0.baseAddress, count, off_t(from)) }
+            chunk.bytes += bytes.prefix(max(0, read))
+            chunk.next = from + Int64(max(0, read))
+            return read == count && chunk.bytes.count < limit
+        }
+        // Each record is taken once the next is seen: a record cut short by a crash (its bytes never
+        // written) ends where the next attempt's first record starts.
+        var previous: Record?
+        while true {
+            let got = block.withUnsafeMutableBytes { pread(index, $0.baseAddress, $0.count, off_t(position)) }
+            if got < 0 && errno == EINTR { continue }
+            let whole = max(0, got) / recordSize * recordSize
+            guard whole > 0 else { break }  // the index's end
+            for at in stride(from: 0, to: whole, by: recordSize) {
+                let record = Record(block, at: at)
+                if let last = previous {
+                    guard take(last, until: min(last.start &+ last.length, record.start, logSize)) else {
+                        chunk.caughtUp = false
+                        return chunk
+                    }
+                }
+                previous = record
+                // Records before this one are final; this one may still grow while its stream writes.
+                chunk.nextIndex = position + Int64(at)
+            }
+            position += Int64(whole)
+        }
+        if let last = previous, !take(last, until: min(last.start &+ last.length, logSize)) {
+            chunk.caughtUp = false
+        }
+        return chunk
+    }
+}
