@@ -16,9 +16,11 @@ struct ScheduleCommand: ParsableCommand {
             discussion: """
                 jobctl schedule add nightly --cron '0 3 * * *' -- ./backup.sh
                 jobctl schedule add poll --every 10m --io -- curl -fsS https://example.org/health
-                --cron takes the five standard fields (minute hour day month weekday) in local time, or @daily,
-                @hourly, @weekly, @monthly, @yearly. Missed due times while jobd was down are skipped, or run
-                once at start-up with --catch-up. A schedule of the same name is replaced.
+
+                --cron takes the five standard fields (minute hour day month weekday) in local time, or @daily, \
+                @hourly, @weekly, @monthly, @yearly. Missed due times while jobd was down are skipped, or run \
+                once at start-up with --catch-up. A schedule of the same name is replaced. The job options are \
+                submit's.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -26,14 +28,7 @@ struct ScheduleCommand: ParsableCommand {
         @Option(help: "Five cron fields, in local time: '0 3 * * *'.") var cron: String?
         @Option(help: "A period: 30s, 10m, 2h, 1d.") var every: String?
         @Flag(help: "After jobd was down over due times, run the job once at start-up.") var catchUp = false
-        @Flag(help: "The job is CPU-bound.") var cpu = false
-        @Flag(help: "The job is I/O-bound.") var io = false
-        @Option(help: "The queue.") var queue: String?
-        @Option(help: "Higher runs first.") var priority: Int?
-        @Option(help: "Kill the job after this long.") var timeout: String?
-        @Option(help: "Run again after a failure, up to this many more times.") var retries: Int?
-        @Option(help: "While the last run is unfinished, skip this one (a unique key).") var unique: String?
-        @Option(help: "Working directory (default: the current one).") var cwd: String?
+        @OptionGroup(title: "Job options") var job: JobOptions
         // Only what follows `--`: the options before it are the schedule's, whatever order they come in.
         @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
@@ -42,17 +37,12 @@ struct ScheduleCommand: ParsableCommand {
         func validate() throws {
             if (cron == nil) == (every == nil) { throw ValidationError("give --cron or --every") }
             if let every, DurationText.seconds(every) == nil { throw ValidationError("--every \(every): expected 30s, 10m, 2h or 1d") }
-            if let timeout, DurationText.seconds(timeout) == nil { throw ValidationError("--timeout \(timeout): expected a duration") }
-            if cpu && io { throw ValidationError("--cpu and --io exclude each other") }
             if arguments.isEmpty { throw ValidationError("nothing to run: jobctl schedule add NAME --every 1h -- COMMAND") }
         }
 
         func run() throws {
-            var spec = SubmitCommand.execSpec(
-                arguments, cwd: cwd, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
-                timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
+            var spec = job.applied(to: SubmitCommand.execSpec(arguments, cwd: job.cwd))
             spec.name = name
-            spec.uniqueKey = unique
             let parameters = AddSchedule.Parameters(
                 name: name, cron: cron, everySeconds: every.flatMap(DurationText.seconds), catchUp: catchUp, job: spec)
             let schedule = try global.withConnection { connection in

@@ -8,39 +8,25 @@ struct SubmitCommand: ParsableCommand {
         commandName: "submit",
         abstract: "Submit a command (or a batch of jobs) and print the new id.",
         discussion: """
-            The command runs without a shell: `jobctl submit -- sh -c 'a | b'` for pipes. It runs in the current
+            The command runs without a shell: `jobctl submit -- sh -c 'a | b'` for pipes. It runs in the current \
             directory with the current environment. Prints only the id, so `id=$(jobctl submit -- ...)` works.
-            --kind NAME runs a handler instead of a command: jobctl submit --kind sha256 --payload '{"path": "/f"}'.
-            Built-in handlers: sha256 (cpu), noop and sleep (io; {"seconds": N}).
-            --batch FILE reads one JSON job per line (the io.jobd JobSpec: {"argv": [...], "class": "io", ...}),
+
+            --kind NAME runs a handler instead of a command: jobctl submit --kind sha256 --payload \
+            '{"path": "/f"}'. Built-in handlers: sha256 (cpu), noop and sleep (io; {"seconds": N}).
+
+            --batch FILE reads one JSON job per line (the io.jobd JobSpec: {"argv": [...], "class": "io", ...}), \
             submits them in one call and prints one id per line.
             """)
 
     @OptionGroup var global: GlobalOptions
-
-    @Flag(help: "The job is CPU-bound: run it in the worker pool.") var cpu = false
-    @Flag(help: "The job is I/O-bound: run it as a task in the daemon.") var io = false
     @Option(help: "Run this handler instead of a command (sha256, noop, sleep, ...).") var kind: String?
     @Option(help: "The handler's input, as JSON.") var payload: String?
     @Option(help: "A label for list and show.") var name: String?
-    @Option(help: "The queue.") var queue: String?
-    @Option(help: "Higher runs first.") var priority: Int?
-    @Option(help: "Kill the job after this long: 500ms, 30s, 10m, 2h.") var timeout: String?
-    @Option(help: "Run again after a failure, up to this many more times (0 to 99).") var retries: Int?
-    @Option(help: "How the pause before a retry grows: exp (doubles, with jitter, capped at 1h) or fixed.")
-    var backoff: Backoff?
-    @Option(help: "The first pause before a retry (every pause, with --backoff fixed): 500ms, 30s, 10m. Default 1s.")
-    var backoffDelay: String?
+    @OptionGroup(title: "Job options") var job: JobOptions
     @Option(help: "Start no sooner than this long from now: 500ms, 30s, 10m, 2h, 1d.") var delay: String?
     @Option(help: "Start no sooner than this time: 2026-12-01T03:00 (local time) or 2026-12-01T03:00:00Z (UTC).")
     var at: String?
     @Option(help: "Run only after this job has succeeded (repeat for several).") var after: [Int64] = []
-    @Option(help: "While an unfinished job of yours has this key, print its id and submit nothing.") var unique: String?
-    @Option(help: "When the job succeeds, run this shell command line as a job of its own (the job's JSON on stdin).")
-    var onSuccess: String?
-    @Option(help: "When the job fails or ends dead, run this shell command line as a job of its own (the job's JSON on stdin).")
-    var onFailure: String?
-    @Option(help: "Working directory (default: the current one).") var cwd: String?
     @Option(name: .customLong("batch"), help: "Submit one JSON job per line of FILE (- for stdin).") var batchFile: String?
     @Flag(help: "Wait for the job and exit with its exit code.") var wait = false
     @Flag(help: "Print {\"id\": N} (or {\"ids\": [...]}).") var json = false
@@ -53,7 +39,6 @@ struct SubmitCommand: ParsableCommand {
             if first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
             throw ValidationError("unknown option \(first); the command goes after --: jobctl submit [OPTIONS] -- COMMAND [ARG...]")
         }
-        if cpu && io { throw ValidationError("--cpu and --io exclude each other") }
         if delay != nil && at != nil { throw ValidationError("--delay and --at exclude each other") }
         if let delay, DurationText.seconds(delay) == nil {
             throw ValidationError("--delay \(delay): expected a duration such as 500ms, 30s, 10m, 2h or 1d")
@@ -61,20 +46,12 @@ struct SubmitCommand: ParsableCommand {
         if let at, LocalTime.parse(at) == nil {
             throw ValidationError("--at \(at): expected 2026-12-01T03:00 (local time) or 2026-12-01T03:00:00Z (UTC)")
         }
-        if let backoffDelay, DurationText.seconds(backoffDelay) == nil && backoffDelay != "0" {
-            throw ValidationError("--backoff-delay \(backoffDelay): expected a duration such as 500ms, 30s or 10m")
-        }
         if let bad = after.first(where: { $0 < 1 }) { throw ValidationError("--after \(bad): job ids start at 1") }
         if batchFile != nil && !command.isEmpty { throw ValidationError("give --batch or a command, not both") }
         if batchFile != nil {
-            let perJob: [(String, Bool)] = [
-                ("--delay", delay != nil), ("--at", at != nil), ("--after", !after.isEmpty), ("--unique", unique != nil),
-                ("--backoff", backoff != nil), ("--backoff-delay", backoffDelay != nil), ("--name", name != nil),
-                ("--queue", queue != nil), ("--priority", priority != nil), ("--retries", retries != nil),
-                ("--timeout", timeout != nil), ("--cpu", cpu), ("--io", io), ("--on-success", onSuccess != nil),
-                ("--on-failure", onFailure != nil),
-            ]
-            if let (option, _) = perJob.first(where: \.1) {
+            let perJob = [("--delay", delay != nil), ("--at", at != nil), ("--after", !after.isEmpty), ("--name", name != nil)]
+                .filter(\.1).map(\.0) + job.given
+            if let option = perJob.first {
                 throw ValidationError("\(option) is for one command; with --batch, give it in each JSON line instead")
             }
         }
@@ -86,21 +63,13 @@ struct SubmitCommand: ParsableCommand {
         if batchFile == nil && kind == nil && arguments.isEmpty {
             throw ValidationError("nothing to run: jobctl submit -- COMMAND [ARG...]")
         }
-        if let timeout, DurationText.seconds(timeout) == nil {
-            throw ValidationError("--timeout \(timeout): expected a duration such as 500ms, 30s, 10m or 2h")
-        }
-        // Checked here too, so `retries + 1` cannot overflow; the daemon checks max_attempts again.
-        let maxRetries = JobLimits.maxAttemptsRange.upperBound - 1
-        if let retries, !(0...maxRetries).contains(retries) {
-            throw ValidationError("--retries is 0 to \(maxRetries): jobd caps attempts so a failing job cannot retry without bound")
-        }
     }
 
     /// The command without the `--` separator ArgumentParser may keep.
     private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func run() throws {
-        let specs = try batchFile.map(readBatch) ?? [withSchedule(commandSpec())]
+        let specs = try batchFile.map(readBatch) ?? [commandSpec()]
         try Self.submit(specs, socketPath: global.socketPath, wait: wait, json: json, isBatch: batchFile != nil)
     }
 
@@ -170,40 +139,23 @@ struct SubmitCommand: ParsableCommand {
     }
 
     private func commandSpec() -> JobSpec {
+        var spec: JobSpec
         if let kind, kind != "exec" {
-            return JobSpec(
-                kind: kind, payload: payload.flatMap { try? WireJSON.decode(JSONValue.self, from: Array($0.utf8)) },
-                name: name, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
-                timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
+            spec = JobSpec(kind: kind, payload: payload.flatMap { try? WireJSON.decode(JSONValue.self, from: Array($0.utf8)) })
+        } else {
+            spec = Self.execSpec(arguments, cwd: job.cwd)
         }
-        return Self.execSpec(
-            arguments, cwd: cwd, name: name, queue: queue, class: cpu ? .cpu : io ? .io : nil, priority: priority,
-            timeoutSeconds: timeout.flatMap(DurationText.seconds), maxAttempts: retries.map { $0 + 1 })
-    }
-
-    /// The spec with this command line's timing, retry, dependency and key options.
-    private func withSchedule(_ spec: JobSpec) -> JobSpec {
-        var spec = spec
+        spec = job.applied(to: spec)
+        spec.name = name
         spec.delaySeconds = delay.flatMap(DurationText.seconds)
         spec.runAt = at.flatMap(LocalTime.parse)
-        spec.backoff = backoff
-        spec.backoffSeconds = backoffDelay.flatMap { $0 == "0" ? 0 : DurationText.seconds($0) }
         spec.after = after.isEmpty ? nil : after.map { JobID(rawValue: $0) }
-        spec.uniqueKey = unique
-        spec.onSuccess = onSuccess
-        spec.onFailure = onFailure
         return spec
     }
 
     /// A command job: run in `cwd` (default: the current directory) with this process's environment.
-    static func execSpec(
-        _ argv: [String], cwd: String? = nil, name: String? = nil, queue: String? = nil, class: JobClass? = nil,
-        priority: Int? = nil, timeoutSeconds: Double? = nil, maxAttempts: Int? = nil
-    ) -> JobSpec {
-        JobSpec(
-            argv: argv, env: ProcessInfo.processInfo.environment, cwd: cwd ?? FileManager.default.currentDirectoryPath,
-            name: name, queue: queue, class: `class`, priority: priority, timeoutSeconds: timeoutSeconds,
-            maxAttempts: maxAttempts)
+    static func execSpec(_ argv: [String], cwd: String? = nil) -> JobSpec {
+        JobSpec(argv: argv, env: ProcessInfo.processInfo.environment, cwd: cwd ?? FileManager.default.currentDirectoryPath)
     }
 
     private func readBatch(_ path: String) throws -> [JobSpec] {
@@ -239,4 +191,3 @@ struct SubmitCommand: ParsableCommand {
     }
 }
 
-extension Backoff: ExpressibleByArgument {}

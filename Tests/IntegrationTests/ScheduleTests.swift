@@ -55,6 +55,26 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// `schedule add` takes submit's job options (one option group): retries, backoff, hooks, queue.
+        @Test func aScheduleTakesSubmitsJobOptions() async throws {
+            try await DaemonProcess.with { daemon in
+                let added = try await daemon.jobctl(
+                    "schedule", "add", "opts", "--every", "1h", "--io", "--queue", "nightly", "--priority", "7",
+                    "--retries", "2", "--backoff", "fixed", "--backoff-delay", "250ms", "--on-failure", "echo failed",
+                    "--timeout", "30s", "--", "true")
+                #expect(added.status == 0, "\(added)")
+                let schedules = try await daemon.connect {
+                    try await $0.call(Schedules.method, Schedules.Parameters(), returning: Schedules.Reply.self).schedules
+                }
+                let job = try #require(schedules.first { $0.name == "opts" }?.job)
+                #expect(job.class == .io && job.queue == "nightly" && job.priority == 7 && job.maxAttempts == 3)
+                #expect(job.backoff == .fixed && job.backoffSeconds == 0.25 && job.onFailure == "echo failed")
+                #expect(job.timeoutSeconds == 30 && job.name == "opts" && job.argv == ["true"])
+                let bad = try await daemon.jobctl("schedule", "add", "bad", "--every", "1h", "--retries", "500", "--", "true")
+                #expect(bad.status == 64 && bad.stderr.contains("--retries is 0 to"), "the same checks as submit: \(bad)")
+            }
+        }
+
         @Test func aBadScheduleIsRefusedNamingWhatIsWrong() async throws {
             try await DaemonProcess.with { daemon in
                 let cron = try await daemon.jobctl("schedule", "add", "bad", "--cron", "61 * * * *", "--", "true")
