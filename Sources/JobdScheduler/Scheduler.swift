@@ -7,11 +7,19 @@ import JobdProtocol
 /// pause) returns the jobs to start now. It never blocks, sleeps or touches a socket, file or database,
 /// so tests feed it plain values.
 ///
-/// Order: within a class, the highest priority first, then the oldest (lowest id), across the queues
-/// that may start a job now. A queue may have a limit of its own (at most that many of its jobs run at
-/// once, whatever their class), and a queue, a class or everything may be paused (nothing new starts;
-/// running jobs go on). Invariant: `running[c] <= limits[c]`, and a class with a free slot has no ready
-/// job that its queue's limit and the pauses would let start.
+/// Order: within a class, the highest priority first, then the earliest due (``DueTime``, to the second),
+/// then the lowest id, across the queues that may start a job now (River fetches by `priority,
+/// scheduled_at, id` alike). A job's due time is its `run_at` if it has one (a delay, the pause before a
+/// retry), else its submit time: a delayed job or a retry waits behind the jobs of its priority that fell
+/// due before it, rather than jumping ahead by its lower id. A job released by the jobs it waited for
+/// (`after`) keeps that due time, not the moment of its release: the stored fields alone decide, so the
+/// order is the same after a restart, and a pipeline submitted long ago does not go behind everything
+/// queued since at each of its steps.
+///
+/// A queue may have a limit of its own (at most that many of its jobs run at once, whatever their
+/// class), and a queue, a class or everything may be paused (nothing new starts; running jobs go on).
+/// Invariant: `running[c] <= limits[c]`, and a class with a free slot has no ready job that its queue's
+/// limit and the pauses would let start.
 public struct Scheduler: Sendable {
     public private(set) var limits: Limits
     /// Waiting jobs, by class and queue, in heaps; a job removed by cancel leaves `waiting` at once and

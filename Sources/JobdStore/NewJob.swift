@@ -83,19 +83,28 @@ public struct StartupState: Sendable {
 }
 
 /// A queued job as start-up rebuilds the ready queues from it: no command, environment or payload.
+///
+/// Start-up holds one per stored waiting job at once (a million, in the benchmark's queued row), so the
+/// fields are in the order that packs best: 48 bytes, as before `dueAt` was added.
 public struct QueuedJob: Sendable, Hashable {
     public var id: JobID
-    public var `class`: JobClass
     public var priority: Int
-    public var ownerUID: UInt32
     public var queue: String
+    /// Its `run_at` if it has one, else its `created_at`: what orders it among jobs of its priority.
+    public var dueAt: Timestamp
+    public var ownerUID: UInt32
+    public var `class`: JobClass
 
-    public init(id: JobID, class: JobClass, priority: Int, ownerUID: UInt32, queue: String = "default") {
+    public init(
+        id: JobID, class: JobClass, priority: Int, ownerUID: UInt32, queue: String = "default",
+        dueAt: Timestamp = Timestamp(secondsSinceEpoch: 0)
+    ) {
         self.id = id
         self.class = `class`
         self.priority = priority
         self.ownerUID = ownerUID
         self.queue = queue
+        self.dueAt = dueAt
     }
 }
 

@@ -110,22 +110,31 @@ public final class SQLiteStore: JobStore {
             // Only what scheduling needs: a million queued jobs must not be read whole at start-up.
             var ready: [QueuedJob] = []
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT id, class, priority, owner_uid, queue FROM jobs WHERE state = 'queued' ORDER BY id")
+                db,
+                sql: """
+                    SELECT id, class, priority, owner_uid, queue, COALESCE(run_at, created_at) FROM jobs
+                    WHERE state = 'queued' ORDER BY id
+                    """)
             while let row = try rows.next() {
                 ready.append(
                     QueuedJob(
                         id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
-                        ownerUID: row[3], queue: row[4]))
+                        ownerUID: row[3], queue: row[4], dueAt: Timestamp(secondsSinceEpoch: row[5])))
             }
             // Delayed jobs and retries waiting out their backoff: the dispatcher's timer starts each when due.
             var scheduled: [(job: QueuedJob, runAt: Timestamp?)] = []
             let waiting = try Row.fetchCursor(
-                db, sql: "SELECT id, class, priority, owner_uid, queue, run_at FROM jobs WHERE state = 'scheduled' ORDER BY id")
+                db,
+                sql: """
+                    SELECT id, class, priority, owner_uid, queue, run_at, created_at FROM jobs
+                    WHERE state = 'scheduled' ORDER BY id
+                    """)
             while let row = try waiting.next() {
+                let runAt = (row[5] as Double?).map(Timestamp.init(secondsSinceEpoch:))
                 scheduled.append(
                     (QueuedJob(
                         id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
-                        ownerUID: row[3], queue: row[4]), (row[5] as Double?).map(Timestamp.init(secondsSinceEpoch:))))
+                        ownerUID: row[3], queue: row[4], dueAt: runAt ?? Timestamp(secondsSinceEpoch: row[6])), runAt))
             }
             var dependencies: [(job: JobID, dependsOn: JobID)] = []
             for row in try Row.fetchAll(

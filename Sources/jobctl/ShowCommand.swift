@@ -6,7 +6,7 @@ struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show every field of a job.")
 
     @OptionGroup var global: GlobalOptions
-    @Flag(help: "Print the job as JSON (absent values are null).") var json = false
+    @Flag(help: "Print the job as JSON (absent values are null), its attempts in attempt_records.") var json = false
     @Argument(help: "The job id.") var id: Int64
 
     func run() throws {
@@ -18,7 +18,7 @@ struct ShowCommand: ParsableCommand {
             )
         }
         if json {
-            try printJSON(job)
+            try printJSON(JobWithAttempts(job: job, attempts: attempts))
             return
         }
         print(job.detailText)

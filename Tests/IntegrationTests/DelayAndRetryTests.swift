@@ -83,6 +83,34 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// `jobctl show --json` is the job's object with every attempt in `attempt_records` (issue 13);
+        /// `attempts` stays the number that scripts read.
+        @Test func showJSONListsEveryAttemptWithItsOutcome() async throws {
+            try await DaemonProcess.with { daemon in
+                let marker = daemon.directory.file("tried")
+                // Fails twice (exit 5, then killed by SIGTERM), then succeeds.
+                let script = "echo x >> \(marker); n=$(wc -l < \(marker)); "
+                    + "[ $n -eq 1 ] && exit 5; [ $n -eq 2 ] && kill -TERM $$; exit 0"
+                let id = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", script], maxAttempts: 4, backoff: .fixed, backoffSeconds: 0.1)
+                ])[0]
+                #expect(try await daemon.wait([id])[0].state == .succeeded)
+                let shown = try await daemon.jobctl("show", "--json", id.description)
+                #expect(shown.status == 0, "\(shown)")
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any], "\(shown)")
+                #expect(object["attempts"] as? Int == 3, "the count stays a number")
+                #expect(object["state"] as? String == "succeeded" && object["exit_code"] as? Int == 0)
+                let records = try #require(object["attempt_records"] as? [[String: Any]], "\(object)")
+                #expect(records.map { $0["number"] as? Int } == [1, 2, 3])
+                #expect(records[0]["exit_code"] as? Int == 5 && records[0]["error"] as? String == "exited with code 5")
+                #expect(records[1]["signal"] as? Int == 15 && records[1]["exit_code"] == nil, "\(records[1])")
+                #expect(records[2]["exit_code"] as? Int == 0 && records[2]["error"] == nil)
+                #expect(records.allSatisfy { $0["started_at"] is String && $0["finished_at"] is String })
+                #expect(records.allSatisfy { $0["wall_seconds"] is NSNumber }, "each with its outcome")
+            }
+        }
+
         @Test func aJobWaitingOutItsBackoffAtARestartRetriesAfterIt() async throws {
             try await DaemonProcess.with { daemon in
                 let marker = daemon.directory.file("runs")

@@ -26,6 +26,8 @@ extension AgainstTheRealDaemon {
                 let json = try #require(
                     try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: seen))) as? [String: Any])
                 #expect(json["id"] as? Int == Int(id.rawValue) && json["state"] as? String == "succeeded", "\(json)")
+                let records = try #require(json["attempt_records"] as? [[String: Any]], "its attempts too: \(json)")
+                #expect(records.count == 1 && records[0]["exit_code"] as? Int == 0, "\(records)")
                 #expect(!FileManager.default.fileExists(atPath: seen + ".wrong"), "on_failure is not for a success")
 
                 let failing = try await daemon.jobctl("submit", "--on-failure", "exit 9", "--", "false")

@@ -41,6 +41,19 @@ struct QueueSchedulingTests {
         #expect(order == [3, 4, 2], "priority first, then the oldest, whichever queue")
     }
 
+    /// Across queues too, a tie of priority goes to the job that fell due first, whatever its id.
+    @Test func dueTimeOrdersAcrossQueuesOfAClass() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+        _ = scheduler.enqueue(job(1))
+        func due(_ seconds: UInt32) -> DueTime { DueTime(secondsSinceEpoch: seconds) }
+        _ = scheduler.enqueue(ReadyJob(id: JobID(2), class: .io, due: due(500)))
+        _ = scheduler.enqueue(ReadyJob(id: JobID(3), class: .io, queue: media, due: due(100)))
+        _ = scheduler.enqueue(ReadyJob(id: JobID(4), class: .io, queue: mail, due: due(300)))
+        #expect(started(scheduler.jobFinished(JobID(1))) == [3])
+        #expect(started(scheduler.jobFinished(JobID(3))) == [4])
+        #expect(started(scheduler.jobFinished(JobID(4))) == [2])
+    }
+
     @Test func pausesStopStartingAndResumingStartsAtOnce() {
         var scheduler = Scheduler(limits: Limits(cpuSlots: 2, ioSlots: 2))
         _ = scheduler.setPaused(.queue(media), true)

@@ -1,10 +1,21 @@
 import JobdProtocol
-import JobdScheduler
+@testable import JobdScheduler
 import Testing
 
 struct SchedulerTests {
-    private func job(_ id: Int64, _ jobClass: JobClass = .cpu, priority: Int = 0) -> ReadyJob {
-        ReadyJob(id: JobID(id), class: jobClass, priority: priority)
+    private func job(_ id: Int64, _ jobClass: JobClass = .cpu, priority: Int = 0, due: UInt32 = 0) -> ReadyJob {
+        ReadyJob(id: JobID(id), class: jobClass, priority: priority, due: DueTime(secondsSinceEpoch: due))
+    }
+
+    /// The ids started one after another as each running job ends, from `first` on, one slot.
+    private func startOrder(scheduler: inout Scheduler, after first: Int64) -> [Int64] {
+        var order: [Int64] = []
+        var running = JobID(first)
+        while case .start(let next, _)? = scheduler.jobFinished(running).first {
+            order.append(next.rawValue)
+            running = next
+        }
+        return order
     }
 
     @Test func aSecondCPUJobWaitsForAFreeSlot() {
@@ -45,6 +56,54 @@ struct SchedulerTests {
             running = next
         }
         #expect(order == [3, 4, 2, 5])
+    }
+
+    /// Ties of priority go to the job that fell due first, then to the lower id (issue 13): a delayed job
+    /// or a retry out of its pause does not jump ahead of jobs of its priority that were due before it.
+    @Test func samePriorityTiesGoToTheEarlierDueTimeThenTheLowerID() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+        _ = scheduler.enqueue(job(1))
+        // Job 2: lowest id, but due last (a delay that just ran out); 3 and 4 due together.
+        for (id, due) in [(2, 1_100), (3, 1_010), (4, 1_010), (5, 1_050)] {
+            _ = scheduler.enqueue(job(Int64(id), due: UInt32(due)))
+        }
+        #expect(startOrder(scheduler: &scheduler, after: 1) == [3, 4, 5, 2])
+    }
+
+    @Test func priorityStillBeatsDueTime() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+        _ = scheduler.enqueue(job(1))
+        _ = scheduler.enqueue(job(2, due: 10))
+        _ = scheduler.enqueue(job(3, priority: 5, due: 5_000))
+        _ = scheduler.enqueue(job(4, priority: -1, due: 0))
+        _ = scheduler.enqueue(job(5, priority: 5, due: 4_000))
+        #expect(startOrder(scheduler: &scheduler, after: 1) == [5, 3, 2, 4])
+    }
+
+    /// Jobs queued together at start-up are ordered the same way as jobs queued one by one.
+    @Test func jobsQueuedTogetherAreOrderedByDueTimeToo() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+        let actions = scheduler.enqueue(contentsOf: [job(1, due: 300), job(2, due: 100), job(3, due: 200)])
+        #expect(actions == [.start(JobID(2), .cpu)])
+        #expect(startOrder(scheduler: &scheduler, after: 2) == [3, 1])
+    }
+
+    /// A due time out of 32 bits, or not a number, is clamped rather than trapped on.
+    @Test func aDueTimeIsTheWholeSecondClamped() {
+        #expect(DueTime(secondsSinceEpoch: 1_800_000_000.9).secondsSinceEpoch == 1_800_000_000)
+        #expect(DueTime(Timestamp(secondsSinceEpoch: 12.5)) == DueTime(secondsSinceEpoch: UInt32(12)))
+        #expect(DueTime(secondsSinceEpoch: -5.0) == .epoch)
+        #expect(DueTime(secondsSinceEpoch: Double.nan) == .epoch)
+        #expect(DueTime(secondsSinceEpoch: 1e300).secondsSinceEpoch == .max)
+        #expect(DueTime(secondsSinceEpoch: Double.infinity).secondsSinceEpoch == .max)
+        #expect(ReadyJob(id: JobID(1), class: .cpu, priority: .max).priority == .max, "clamped to 32 bits")
+        #expect(ReadyJob(id: JobID(1), class: .cpu, priority: -1_000_000).priority == -1_000_000)
+    }
+
+    /// A million queued jobs hold a million entries (issue 9): the due time must not make them bigger.
+    /// They were 32 bytes (id, class, a 64-bit priority, queue) before due times; now 24.
+    @Test func aReadyEntryStaysSmall() {
+        #expect(MemoryLayout<ReadyEntry>.stride == 24, "\(MemoryLayout<ReadyEntry>.stride)")
     }
 
     @Test func aRemovedJobIsNeverStarted() {

@@ -384,6 +384,68 @@ import Testing
         }
     }
 
+    /// Jobs found queued at start-up are ordered by priority, then by due time (`run_at`, else the submit
+    /// time), then by id (issue 13): a delayed job that ran out just before the stop does not jump ahead
+    /// of the jobs of its priority queued before it.
+    @Test func jobsQueuedAtStartUpStartByPriorityThenDueTimeThenID() async throws {
+        let store = InMemoryStore()
+        func queued(_ id: Int64, createdAt: Double, runAt: Double? = nil, priority: Int = 0) -> Job {
+            Job(
+                id: JobID(id), state: .queued, kind: "exec", argv: ["/bin/\(id)"], class: .cpu, classSource: .hint,
+                priority: priority, runAt: runAt.map(Timestamp.init(secondsSinceEpoch:)), ownerUID: 1000,
+                ownerGID: 1000, createdAt: Timestamp(secondsSinceEpoch: createdAt))
+        }
+        store.insert(queued(1, createdAt: 1_000))
+        store.insert(queued(2, createdAt: 900, runAt: 3_000))  // submitted first, but delayed: due last
+        store.insert(queued(3, createdAt: 2_000))
+        store.insert(queued(4, createdAt: 4_000, priority: 1))
+        store.insert(queued(5, createdAt: 1_000))  // due with job 1: the lower id goes first
+        let startup = try await store.recover(at: Timestamp(secondsSinceEpoch: 5_000))
+        var counts = StateCounts()
+        counts.queued = 5
+        let ids = (Int64(1)...5).map { JobID($0) }
+        try await Harness.with(cpuSlots: 1, store: store, counts: [.cpu: counts]) { (harness) async throws in
+            await harness.dispatcher.enqueue(startup.ready)
+            #expect(try await harness.waitUntilFinished(ids))
+            #expect(harness.pool.attempts.map(\.job.rawValue) == [4, 1, 5, 3, 2])
+        }
+    }
+
+    /// A retry is due when its pause ends: a job of its priority queued before then starts first, though
+    /// its id is higher (issue 13: ties by due time, then id).
+    @Test func aRetryOutOfItsPauseGoesBehindAJobOfItsPriorityThatWasDueBefore() async throws {
+        let clock = TestClock()
+        let pool = FakeRunner("pool", script: { attempt, before in
+            if attempt.job == JobID(1) { return before == 0 ? .exit(1) : .succeed }
+            return attempt.job == JobID(2) ? .block : .succeed
+        })
+        try await Harness.with(cpuSlots: 1, clock: clock, pool: pool) { harness in
+            let flaky = try await harness.submit(
+                JobSpec(argv: ["flaky"], maxAttempts: 2, backoff: .fixed, backoffSeconds: 1))
+            try await eventually("its first attempt failed and it waits out its pause") {
+                try harness.row(flaky).state == .scheduled ? true : nil
+            }
+            let blocker = try await harness.submit(JobSpec(argv: ["blocker"]))
+            try await harness.pool.waitUntilBlocking(blocker)
+            let queued = try await harness.submit(JobSpec(argv: ["queued"]))  // due now, a second before the retry
+            clock.advance(bySeconds: 2)
+            try await eventually("the retry is due and waits for the slot") {
+                await harness.counts(.cpu).queued == 2 ? true : nil
+            }
+            harness.pool.release(blocker)
+            #expect(try await harness.waitUntilFinished([flaky, queued]))
+            #expect(harness.pool.attempts.map(\.job) == [flaky, blocker, queued, flaky])
+            #expect(try harness.row(flaky).state == .succeeded)
+        }
+    }
+
+    /// A million queued jobs are a million active jobs, and a million `QueuedJob`s at start-up (issue 9):
+    /// the due time fits in the sizes they had without it.
+    @Test func whatEachQueuedJobHoldsStaysAsSmall() {
+        #expect(MemoryLayout<Dispatcher.ActiveJob>.stride == 16, "\(MemoryLayout<Dispatcher.ActiveJob>.stride)")
+        #expect(MemoryLayout<QueuedJob>.stride == 48, "\(MemoryLayout<QueuedJob>.stride)")
+    }
+
     @Test func aJobWhoseRowIsGoneFailsItsAttemptAndSaysWhy() async throws {
         var counts = StateCounts()
         counts.queued = 1

@@ -120,6 +120,29 @@ import Testing
         }
     }
 
+    /// Start-up hands back each waiting job's due time, what orders it among jobs of its priority: its
+    /// `run_at` if it has one (a delay that has run out, too), else its submit time.
+    @Test(arguments: Backend.allCases)
+    func recoverGivesEachWaitingJobItsRunAtElseItsSubmitTime(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var delayed = newJob()
+            delayed.spec.runAt = at(2000)
+            var later = newJob()
+            later.spec.runAt = at(5000)
+            let ids = try await store.submit([newJob(), delayed, later]).ids
+            var waiting = newJob()
+            waiting.spec.after = [ids[2]]
+            let dependent = try await store.submit([waiting]).ids[0]
+            store.markDue([ids[1]])
+            try await settled(store)
+            let startup = try await store.recover(at: at(3000))
+            #expect(startup.ready.map(\.id) == [ids[0], ids[1]])
+            #expect(startup.ready.map(\.dueAt) == [at(1000), at(2000)], "submitted at 1000; run_at 2000")
+            #expect(startup.scheduled.map(\.job.id) == [ids[2], dependent])
+            #expect(startup.scheduled.map(\.job.dueAt) == [at(5000), at(1000)])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func pruneDeletesOnlyFinishedJobsOldestFinishFirst(_ backend: Backend) async throws {
         try await withStore(backend) { store in

@@ -5,7 +5,8 @@ import Logging
 
 /// On-finish hooks (issue 13): a job's `on_success` / `on_failure`, and the daemon-wide `--on-finish`,
 /// each run as a job of its own — `sh -c CMD`, I/O class, with the finished job's JSON (as
-/// `jobctl show --json` prints it) on stdin — so a hook's failure is as visible as any job's.
+/// `jobctl show --json` prints it, its attempts in `attempt_records`) on stdin — so a hook's failure is
+/// as visible as any job's.
 ///
 /// A job's hooks run as its owner, in its directory and environment; the daemon-wide hook runs as the
 /// daemon's own user (an administrator configured it). A hook's job has no hooks of its own, and the
@@ -33,7 +34,13 @@ struct Hooks: Sendable {
         case .cancelled, .scheduled, .queued, .running: break
         }
         if let onFinish { commands.append((onFinish, true)) }
-        guard !commands.isEmpty, let stdin = try? WireJSON.encodePretty(finished) else { return [] }
+        guard !commands.isEmpty else { return [] }
+        // Its attempts too, as `jobctl show --json` prints them; a failed read of them (the job is read
+        // already) still runs the hook, with none listed, rather than losing it.
+        let attempts = (try? await store.attempts(of: id)) ?? []
+        guard let stdin = try? WireJSON.encodePretty(JobWithAttempts(job: finished, attempts: attempts)) else {
+            return []
+        }
         var accepted: [(job: Job, waitsFor: [JobID])] = []
         for (command, asDaemon) in commands {
             let owner = asDaemon ? SystemInfo.userID : finished.ownerUID

@@ -21,16 +21,22 @@ actor Dispatcher {
     }
 
     /// A job the dispatcher holds: waiting or running, or finished until its final state has committed.
-    /// Small on purpose (16 bytes; fields in this order pack best): a million queued jobs are a million
-    /// of these (issue 9). What running it needs is in `plans`, for some of them.
+    /// Small on purpose (16 bytes; fields in this order pack best, and the priority is narrowed to 32 bits
+    /// to make room for the due time): a million queued jobs are a million of these (issue 9). What
+    /// running it needs is in `plans`, for some of them.
     struct ActiveJob {
-        var priority: Int
+        var priority: Int32
         var ownerUID: UInt32
+        /// Its `run_at`, else its submit time (``DueTime``): where it goes among jobs of its priority. Moves
+        /// with each retry, as the stored `run_at` does, so a restart rebuilds the same order.
+        var due: DueTime
         var queue: QueueID
         var `class`: JobClass
 
         /// What the scheduler orders it by.
-        func ready(_ id: JobID) -> ReadyJob { ReadyJob(id: id, class: `class`, priority: priority, queue: queue) }
+        func ready(_ id: JobID) -> ReadyJob {
+            ReadyJob(id: id, class: `class`, priority: Int(priority), queue: queue, due: due)
+        }
     }
 
     /// Waiting jobs whose whole plan (argv, environment, payload) stays in memory; the others are read
@@ -147,7 +153,8 @@ actor Dispatcher {
         for (job, waitsFor) in jobs {
             if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
             let active = ActiveJob(
-                priority: job.priority, ownerUID: job.ownerUID, queue: queueNames.id(for: job.queue) ?? .default,
+                priority: Int32(clamping: job.priority), ownerUID: job.ownerUID,
+                due: DueTime(job.runAt ?? job.createdAt), queue: queueNames.id(for: job.queue) ?? .default,
                 class: job.class)
             if !waitsFor.isEmpty {
                 self.active[job.id] = active
@@ -333,8 +340,8 @@ actor Dispatcher {
     /// a jobd that had none) runs in `default`.
     private func activeJob(_ job: QueuedJob) -> ActiveJob {
         ActiveJob(
-            priority: job.priority, ownerUID: job.ownerUID, queue: queueNames.id(for: job.queue) ?? .default,
-            class: job.class)
+            priority: Int32(clamping: job.priority), ownerUID: job.ownerUID, due: DueTime(job.dueAt),
+            queue: queueNames.id(for: job.queue) ?? .default, class: job.class)
     }
 
     // MARK: - Queues
@@ -570,9 +577,13 @@ actor Dispatcher {
             // Kept whatever the budget: its stored attempt count may not have committed yet.
             plans[plan.id] = retry
             if let retryAt {
+                active[plan.id]?.due = DueTime(retryAt)
                 due.add(plan.id, due: retryAt.secondsSinceEpoch)
                 armTimer()
             } else {
+                // No pause: the stored `run_at` is cleared, so it is due as of its submit again (a plan that
+                // could not be read keeps the due time it had).
+                if let createdAt = plan.createdAt { active[plan.id]?.due = DueTime(createdAt) }
                 if let job = active[plan.id] { actions += scheduler.enqueue(job.ready(plan.id)) }
             }
         }
@@ -585,7 +596,11 @@ actor Dispatcher {
         outcomesInFlight -= 1
         if isIdle { resumeIdleWaiters() }
         guard committed, state.isFinished else { return }  // a retry stays active; a shutdown requeue is left as is
-        record(plan.id, state, ActiveJob(priority: plan.priority, ownerUID: plan.ownerUID, queue: .default, class: plan.class))
+        record(
+            plan.id, state,
+            ActiveJob(
+                priority: Int32(clamping: plan.priority), ownerUID: plan.ownerUID, due: .epoch, queue: .default,
+                class: plan.class))
         if let hooks, hooks.applies(hasOwnHooks: plan.hasHooks, state: state), !isDraining {
             Task { await self.accept(await hooks.jobs(for: plan.id, ended: state)) }
         }
@@ -702,7 +717,7 @@ actor Dispatcher {
     private func fallbackPlan(_ launch: Launch) -> JobPlan {
         let job = active[launch.id]
         return JobPlan(
-            unreadable: launch.id, class: launch.class, priority: job?.priority ?? 0, ownerUID: job?.ownerUID ?? 0)
+            unreadable: launch.id, class: launch.class, priority: Int(job?.priority ?? 0), ownerUID: job?.ownerUID ?? 0)
     }
 
     // MARK: - Status

@@ -19,6 +19,8 @@ struct JobPlan: Sendable {
     var classReason: String?
     /// It has an `on_success` or `on_failure` of its own.
     var hasHooks = false
+    /// When it was submitted: its due time again after a failed attempt with no pause (nil: not read).
+    var createdAt: Timestamp?
 
     var id: JobID { attempt.job }
 
@@ -43,6 +45,7 @@ struct JobPlan: Sendable {
         signature = job.signature
         classReason = job.classReason
         hasHooks = job.onSuccess != nil || job.onFailure != nil
+        createdAt = job.createdAt
     }
 
     /// A plan with nothing to run, for recording an attempt that could not start.

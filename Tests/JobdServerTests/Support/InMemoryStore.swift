@@ -259,10 +259,17 @@ final class InMemoryStore: JobStore {
                 }
             }
             let ready = state.rows.jobs.values.filter { $0.state == .queued }.sorted { $0.id < $1.id }.map {
-                QueuedJob(id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID)
+                QueuedJob(
+                    id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID,
+                    dueAt: $0.runAt ?? $0.createdAt)
             }
             let scheduled = state.rows.jobs.values.filter { $0.state == .scheduled }.sorted { $0.id < $1.id }.map {
-                (job: QueuedJob(id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID), runAt: $0.runAt)
+                (
+                    job: QueuedJob(
+                        id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID,
+                        dueAt: $0.runAt ?? $0.createdAt),
+                    runAt: $0.runAt
+                )
             }
             let dependencies = state.rows.waitsFor.sorted { $0.key < $1.key }.flatMap { job, on in
                 on.sorted().map { (job: job, dependsOn: $0) }
