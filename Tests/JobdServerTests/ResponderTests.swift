@@ -104,6 +104,40 @@ import Testing
         }
     }
 
+    /// One user's waiting jobs may hold at most ``JobLimits/maximumWaitingDependenciesPerUser`` dependencies
+    /// at once (each is held in memory); a job that stops waiting gives its share back.
+    @Test func aUsersWaitingDependenciesAreBoundedAndGivenBackWhenAJobStopsWaiting() async throws {
+        // Jobs that never finish (the pool holds them), for the others to wait on.
+        try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
+            let responder = Self.responder(harness)
+            let perJob = JobLimits.maximumDependencies
+            let held = Array(repeating: #"{"argv":["true"],"class":"cpu"}"#, count: perJob).joined(separator: ",")
+            let first = try await Self.call(responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(held)]}}"#)
+            #expect(first.first?["error"] == nil, "\(first)")
+            let after = (1...perJob).map(String.init).joined(separator: ",")
+            let waiting = #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"argv":["true"],"class":"cpu","after":[\#(after)]}]}}"#
+            var dependents: [Int64] = []
+            for _ in 0..<(JobLimits.maximumWaitingDependenciesPerUser / perJob) {
+                let reply = try await Self.call(responder, waiting)
+                guard case .int(let id)? = reply.first?["parameters"]?["ids"]?[element: 0] else {
+                    Issue.record("a dependent under the bound is refused: \(reply)")
+                    return
+                }
+                dependents.append(id)
+            }
+            let refused = try await Self.call(responder, waiting)
+            #expect(refused.first?["error"] == .string("io.jobd.InvalidJob"), "\(refused)")
+            let reason = refused.first?["parameters"]?["reason"]?.stringValue ?? ""
+            #expect(reason.contains("already wait on 100000 dependencies"), "\(reason)")
+            // A cancelled dependent no longer waits: its thousand come back.
+            let cancel = try await Self.call(
+                responder, #"{"method":"io.jobd.Cancel","parameters":{"id":\#(dependents[0])}}"#)
+            #expect(cancel.first?["error"] == nil, "\(cancel)")
+            let again = try await Self.call(responder, waiting)
+            #expect(again.first?["error"] == nil, "\(again)")
+        }
+    }
+
     @Test func cancelOfARunningJobRepliesOnceItHasEnded() async throws {
         try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
             let responder = Self.responder(harness)

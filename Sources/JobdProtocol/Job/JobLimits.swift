@@ -32,6 +32,10 @@ public enum JobLimits {
     /// `after` and `after_index` together: the jobs one job may wait for.
     public static let maximumDependencies = 1000
 
+    /// The dependencies (`after` entries) one user's unfinished jobs may wait on at once, over all of them:
+    /// the daemon holds each in memory (about 40 bytes), so 1,000 per job alone would let one user fill it.
+    public static let maximumWaitingDependenciesPerUser = 100_000
+
     /// A queue's limit (`SetQueueLimit`): 0 holds the queue back entirely, like a pause.
     public static let maximumQueueLimit = 1_000_000
 

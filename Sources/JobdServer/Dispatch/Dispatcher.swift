@@ -56,7 +56,8 @@ actor Dispatcher {
 
     private var scheduler: Scheduler
     /// Every queue name seen, numbered (bounded: ``QueueNames/capacity``).
-    private var queueNames = QueueNames()    /// Jobs that may not start yet (a delay, a retry's backoff), and the one timer for the earliest.
+    private var queueNames = QueueNames()
+    /// Jobs that may not start yet (a delay, a retry's backoff), and the one timer for the earliest.
     private var due = DueQueue()
     private var dueTimer: Task<Void, Never>?
     /// When the armed timer fires (seconds since the epoch).
@@ -66,9 +67,13 @@ actor Dispatcher {
     private var blocked: [JobID: (remaining: Int, runAt: Double?)] = [:]
     /// For each unfinished job that others wait for: those others.
     private var dependents: [JobID: [JobID]] = [:]
-    /// The other way: for each blocked job, the jobs it was registered with in `dependents`, so a job that
-    /// ends early leaves no entry behind in their lists.
-    private var waitsOn: [JobID: [JobID]] = [:]    /// Waiting and running jobs, and finished ones until their final state has committed.
+    /// The other way: for each blocked job, its owner and the jobs it was registered with in `dependents`,
+    /// so a job that ends early leaves no entry behind in their lists.
+    private var waitsOn: [JobID: (owner: UInt32, jobs: [JobID])] = [:]
+    /// How many entries of `waitsOn` each user's jobs hold, bounded at submit
+    /// (``JobLimits/maximumWaitingDependenciesPerUser``).
+    private var waitingDependencies: [UInt32: Int] = [:]
+    /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
     /// How many entries of `active` hold their plan.
     /// What running a waiting job needs, kept for at most ``plansKeptInMemory`` of them (and for every
@@ -242,7 +247,9 @@ actor Dispatcher {
     /// read back and applied here too.
     private func block(_ id: JobID, on waitsFor: [JobID], runAt: Double?) {
         blocked[id] = (waitsFor.count, runAt)
-        waitsOn[id] = waitsFor
+        let owner = active[id]?.ownerUID ?? 0
+        waitsOn[id] = (owner, waitsFor)
+        waitingDependencies[owner, default: 0] += waitsFor.count
         for dependency in waitsFor {
             dependents[dependency, default: []].append(id)
             if active[dependency] == nil {
@@ -278,11 +285,28 @@ actor Dispatcher {
 
     /// Takes a job that no longer waits out of the lists of the jobs it waited for.
     private func forgetWaits(of id: JobID) {
-        for dependency in waitsOn.removeValue(forKey: id) ?? [] {
+        guard let waits = takeWaits(of: id) else { return }
+        for dependency in waits {
             guard var waiting = dependents[dependency], let index = waiting.firstIndex(of: id) else { continue }
             waiting.remove(at: index)
             dependents[dependency] = waiting.isEmpty ? nil : waiting
         }
+    }
+
+    /// Removes a job's entry from `waitsOn`, and from its owner's count. - Returns: the jobs it waited for.
+    private func takeWaits(of id: JobID) -> [JobID]? {
+        guard let waits = waitsOn.removeValue(forKey: id) else { return nil }
+        let left = (waitingDependencies[waits.owner] ?? 0) - waits.jobs.count
+        waitingDependencies[waits.owner] = left > 0 ? left : nil
+        return waits.jobs
+    }
+
+    /// Whether `owner`'s jobs may wait on `adding` more dependencies; nil if so, else how many they wait
+    /// on now. Checked before a submit stores (two submits at once may together pass the bound by one
+    /// call's worth: it bounds memory, not an exact count).
+    func roomFor(dependencies adding: Int, of owner: UInt32) -> Int? {
+        let now = waitingDependencies[owner] ?? 0
+        return now + adding > JobLimits.maximumWaitingDependenciesPerUser ? now : nil
     }
 
     /// A job ended and its end is stored: the jobs waiting for it go on (it succeeded) or end `cancelled`
@@ -304,7 +328,7 @@ actor Dispatcher {
             return
         }
         blocked[id] = nil
-        waitsOn[id] = nil
+        _ = takeWaits(of: id)
         guard let job = active[id] else { return }
         if let runAt = entry.runAt, runAt > completion.now().secondsSinceEpoch {
             due.add(id, due: runAt)  // still `scheduled`: its own time is ahead

@@ -53,6 +53,14 @@ extension Responder {
             throw JobdError.invalidJob(
                 index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
         }
+        let dependencies = specs.reduce(0) { $0 + ($1.after?.count ?? 0) + ($1.afterIndex?.count ?? 0) }
+        if dependencies > 0, let held = await dispatcher.roomFor(dependencies: dependencies, of: caller.uid) {
+            let index = specs.firstIndex { !($0.after ?? []).isEmpty || !($0.afterIndex ?? []).isEmpty } ?? 0
+            throw JobdError.invalidJob(
+                index: index,
+                reason: "your unfinished jobs already wait on \(held) dependencies, and this call adds \(dependencies); "
+                    + "at most \(JobLimits.maximumWaitingDependenciesPerUser) at once: let some finish first")
+        }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
         let jobSignatures = specs.map { signatures.signature(of: $0) }
