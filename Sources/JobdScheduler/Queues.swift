@@ -11,40 +11,73 @@ public struct QueueID: Hashable, Comparable, Sendable {
     public static func < (lhs: QueueID, rhs: QueueID) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
-/// The queue names the daemon has seen, each numbered once for its lifetime.
+/// The queue names in use, each numbered while something holds it: a waiting or running job of the queue,
+/// or a limit or pause set on it.
 ///
-/// Bounded: a name is kept until the daemon stops, so a caller inventing names must not grow this without
-/// end; past ``capacity`` distinct names a submit to a new queue is refused.
+/// Bounded: at most ``capacity`` names are numbered at once, and a name nobody holds any more gives its
+/// number back, so names invented by one user (a job each in a thousand queues) stop counting once those
+/// jobs have finished, and cannot keep everyone else from new queues for the daemon's lifetime.
 public struct QueueNames: Sendable {
     public static let capacity = 1024
 
-    private var names: [String] = ["default"]
+    /// By number: the name, or nil for a number given back (and waiting in `free`).
+    private var names: [String?] = ["default"]
+    /// By number: how many holds it has.
+    private var holds: [Int] = [0]
     private var ids: [String: QueueID] = ["default": .default]
+    private var free: [QueueID] = []
 
     public init() {}
 
-    /// The number of `name`, numbering it if it is new; nil when ``capacity`` names are taken.
-    public mutating func id(for name: String) -> QueueID? {
-        if let id = ids[name] { return id }
-        guard names.count < Self.capacity else { return nil }
-        let id = QueueID(rawValue: UInt16(truncatingIfNeeded: names.count))
-        names.append(name)
-        ids[name] = id
+    /// How many names are numbered now (`default` always is).
+    public var count: Int { ids.count }
+
+    /// The number of `name`, held once more; a new name is numbered (reusing a number given back).
+    /// - Returns: nil when ``capacity`` names are numbered and `name` is not one of them.
+    public mutating func hold(_ name: String) -> QueueID? {
+        let id: QueueID
+        if let known = ids[name] {
+            id = known
+        } else if let reused = free.popLast() {
+            id = reused
+            names[Int(id.rawValue)] = name
+            ids[name] = id
+        } else {
+            guard names.count < Self.capacity else { return nil }
+            id = QueueID(rawValue: UInt16(truncatingIfNeeded: names.count))
+            names.append(name)
+            holds.append(0)
+            ids[name] = id
+        }
+        holds[Int(id.rawValue)] += 1
         return id
+    }
+
+    /// One hold of `id` ends.
+    /// - Returns: true if that was its last and its number was given back (`default` never is).
+    public mutating func release(_ id: QueueID) -> Bool {
+        let slot = Int(id.rawValue)
+        guard holds.indices.contains(slot), holds[slot] > 0 else { return false }
+        holds[slot] -= 1
+        guard holds[slot] == 0, id != .default, let name = names[slot] else { return false }
+        names[slot] = nil
+        ids[name] = nil
+        free.append(id)
+        return true
     }
 
     /// Whether `names` could all be numbered now; nil if so, else the first that could not. Numbers
     /// nothing: a submit checks before it stores, and its names are numbered only once it has.
     public func firstWithoutRoom(in names: Set<String>) -> String? {
         let new = names.filter { ids[$0] == nil }.sorted()
-        return self.names.count + new.count > Self.capacity ? new[max(0, Self.capacity - self.names.count)] : nil
+        return count + new.count > Self.capacity ? new[max(0, Self.capacity - count)] : nil
     }
 
-    /// The number of a name already seen.
+    /// The number of a name in use now.
     public func existingID(for name: String) -> QueueID? { ids[name] }
 
     public func name(of id: QueueID) -> String {
-        Int(id.rawValue) < names.count ? names[Int(id.rawValue)] : "default"
+        names.indices.contains(Int(id.rawValue)) ? names[Int(id.rawValue)] ?? "default" : "default"
     }
 }
 

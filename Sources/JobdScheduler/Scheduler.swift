@@ -102,6 +102,17 @@ public struct Scheduler: Sendable {
         return fillAll()
     }
 
+    /// A queue's number was given back (nothing holds it: no waiting or running job, no limit, no pause):
+    /// what is left under it is dropped, so a name numbered the same later starts clean. Its heaps hold
+    /// only entries of jobs that left by cancel (lazy deletion); a queue still counted as running keeps
+    /// its count (a drain froze it), as the number is then not reused before the daemon stops.
+    public mutating func forget(_ queue: QueueID) {
+        for jobClass in JobClass.allCases { ready[jobClass]?[queue] = nil }
+        queueLimits[queue] = nil
+        paused.remove(.queue(queue))
+        if runningPerQueue[queue] == 0 { runningPerQueue[queue] = nil }
+    }
+
     // MARK: - Queries
 
     /// Jobs of a class that wait for a slot.

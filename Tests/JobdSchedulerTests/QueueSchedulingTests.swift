@@ -78,14 +78,53 @@ struct QueueSchedulingTests {
         #expect(started(scheduler.setLimit(nil, of: media)) == [3])
     }
 
-    @Test func queueNamesAreNumberedOnceAndBounded() {
+    @Test func queueNamesAreNumberedWhileHeldAndBounded() {
         var names = QueueNames()
-        #expect(names.id(for: "default") == .default)
-        let media = names.id(for: "media")
-        #expect(media == names.id(for: "media") && media != .default)
-        #expect(names.name(of: media!) == "media")
-        for index in 0..<(QueueNames.capacity - 2) { _ = names.id(for: "q\(index)") }
-        #expect(names.id(for: "one-too-many") == nil)
-        #expect(names.id(for: "media") == media, "known names still resolve")
+        let first = names.hold("default")
+        #expect(first == .default)
+        let media = names.hold("media")
+        let again = names.hold("media")
+        #expect(media == again && media != .default)
+        #expect(names.name(of: media ?? .default) == "media")
+        for index in 0..<(QueueNames.capacity - 2) { _ = names.hold("q\(index)") }
+        let tooMany = names.hold("one-too-many")
+        #expect(tooMany == nil)
+        let known = names.hold("media")
+        #expect(known == media, "known names still resolve")
+    }
+
+    /// A name nobody holds gives its number back: a thousand queues invented by one user's finished jobs
+    /// do not keep new names out for the daemon's lifetime.
+    @Test func aNameNobodyHoldsGivesItsNumberBack() {
+        var names = QueueNames()
+        var held: [QueueID] = []
+        for index in 0..<(QueueNames.capacity - 1) { held.append(names.hold("q\(index)") ?? .default) }
+        let full = names.hold("new")
+        #expect(full == nil)
+        let freed = names.release(held[0])
+        #expect(freed, "its only hold: the number is given back")
+        #expect(names.existingID(for: "q0") == nil && names.count == QueueNames.capacity - 1)
+        let new = names.hold("new")
+        #expect(new == held[0] && names.name(of: held[0]) == "new", "the number is reused for the new name")
+        _ = names.hold("q1")
+        let stillHeld = names.release(held[1])
+        #expect(!stillHeld && names.existingID(for: "q1") == held[1], "q1 had two holds: one is left")
+        let defaultFreed = names.release(.default)
+        #expect(!defaultFreed && names.existingID(for: "default") == .default, "default stays")
+    }
+
+    /// A forgotten queue's leftovers (a cancelled job's entry, a limit) do not reach the next name given
+    /// its number.
+    @Test func aForgottenQueueStartsClean() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 4))
+        let old = QueueID(rawValue: 5)
+        _ = scheduler.setLimit(0, of: old)
+        _ = scheduler.enqueue(job(1, queue: old))
+        let removed = scheduler.remove(JobID(1))
+        #expect(removed)
+        scheduler.forget(old)
+        #expect(scheduler.queueLimitsSet[old] == nil)
+        let actions = scheduler.enqueue(job(2, queue: old))
+        #expect(started(actions) == [2], "no limit left over from the old name")
     }
 }

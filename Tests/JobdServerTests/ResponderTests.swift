@@ -138,6 +138,52 @@ import Testing
         }
     }
 
+    /// Queue names are bounded while in use, and given back when their jobs have finished: one user's
+    /// thousand invented queues do not keep everyone out of new queues for the daemon's lifetime.
+    @Test func queueNamesOfFinishedJobsAreGivenBack() async throws {
+        try await Harness.with(handler: FakeRunner("handler", always: .block)) { harness in
+            let responder = Self.responder(harness)
+            let jobs = (1..<QueueNames.capacity).map { #"{"kind":"noop","class":"io","queue":"q\#($0)"}"# }
+            let filled = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(jobs.joined(separator: ","))]}}"#)
+            #expect(filled.first?["error"] == nil, "\(filled)")
+            let fresh = #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"fresh"}]}}"#
+            let refused = try await Self.call(responder, fresh)
+            #expect(refused.first?["error"] == .string("io.jobd.InvalidJob"), "the bound holds while they wait: \(refused)")
+            let cancelled = try await Self.call(
+                responder, #"{"method":"io.jobd.Cancel","parameters":{"id":1}}"#)
+            #expect(cancelled.first?["error"] == nil, "\(cancelled)")
+            let accepted = try await Self.call(responder, fresh)
+            #expect(accepted.first?["error"] == nil, "q1 held nothing any more: \(accepted)")
+        }
+    }
+
+    /// A limit and a pause set on one queue at the same moment both hold: each change reads, stores and
+    /// applies the whole control in turn.
+    @Test func concurrentLimitAndPauseOfAQueueAreBothKept() async throws {
+        try await Harness.with { harness in
+            let responder = Self.responder(harness)
+            let queues = (0..<40).map { "q\($0)" }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, queue) in queues.enumerated() {
+                    group.addTask {
+                        _ = try await Self.call(
+                            responder,
+                            #"{"method":"io.jobd.SetQueueLimit","parameters":{"queue":"\#(queue)","limit":\#(index + 1)}}"#)
+                    }
+                    group.addTask {
+                        _ = try await Self.call(responder, #"{"method":"io.jobd.Pause","parameters":{"queue":"\#(queue)"}}"#)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for (index, queue) in queues.enumerated() {
+                let control = await harness.dispatcher.control(for: .queue(queue))
+                #expect(control.limit == index + 1 && control.paused, "\(queue): \(control)")
+            }
+        }
+    }
+
     @Test func cancelOfARunningJobRepliesOnceItHasEnded() async throws {
         try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
             let responder = Self.responder(harness)

@@ -55,8 +55,11 @@ actor Dispatcher {
     }
 
     private var scheduler: Scheduler
-    /// Every queue name seen, numbered (bounded: ``QueueNames/capacity``).
+    /// The queue names in use, numbered (bounded: ``QueueNames/capacity``): each job in `active` holds its
+    /// queue's name, and so does each queue in `controlledQueues`.
     private var queueNames = QueueNames()
+    /// Queues with a limit or a pause.
+    private var controlledQueues: Set<QueueID> = []
     /// Jobs that may not start yet (a delay, a retry's backoff), and the one timer for the earliest.
     private var due = DueQueue()
     private var dueTimer: Task<Void, Never>?
@@ -159,7 +162,7 @@ actor Dispatcher {
             if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
             let active = ActiveJob(
                 priority: Int32(clamping: job.priority), ownerUID: job.ownerUID,
-                due: DueTime(job.runAt ?? job.createdAt), queue: queueNames.id(for: job.queue) ?? .default,
+                due: DueTime(job.runAt ?? job.createdAt), queue: holdQueue(job.queue),
                 class: job.class)
             if !waitsFor.isEmpty {
                 self.active[job.id] = active
@@ -184,10 +187,14 @@ actor Dispatcher {
     func enqueue(_ queued: [QueuedJob]) {
         guard !isDraining else { return }
         active.reserveCapacity(active.count + queued.count)
+        var ready: [ReadyJob] = []
+        ready.reserveCapacity(queued.count)
         for job in queued {
-            active[job.id] = activeJob(job)
+            let held = activeJob(job)
+            active[job.id] = held
+            ready.append(held.ready(job.id))
         }
-        perform(scheduler.enqueue(contentsOf: queued.map { activeJob($0).ready($0.id) }))
+        perform(scheduler.enqueue(contentsOf: ready))
     }
 
     /// A finished job queued again (`io.jobd.Retry`, stored): counted out of its old state, and queued.
@@ -345,7 +352,7 @@ actor Dispatcher {
     private func cancelWaitingJobs(_ ids: [JobID], because dependency: JobID, ended state: JobState) {
         var pending = ids
         while let id = pending.popLast() {
-            guard blocked.removeValue(forKey: id) != nil, let job = active.removeValue(forKey: id) else { continue }
+            guard blocked.removeValue(forKey: id) != nil, let job = removeActive(id) else { continue }
             forgetWaits(of: id)
             record(id, .cancelled, job)
             plans[id] = nil
@@ -360,12 +367,31 @@ actor Dispatcher {
             metadata: ["job": "\(dependency)"])
     }
 
-    /// A job read at start-up, as the dispatcher holds it. A queue past the name bound (a database from
-    /// a jobd that had none) runs in `default`.
+    /// A job read at start-up, as the dispatcher holds it (holding its queue's name).
     private func activeJob(_ job: QueuedJob) -> ActiveJob {
         ActiveJob(
             priority: Int32(clamping: job.priority), ownerUID: job.ownerUID, due: DueTime(job.dueAt),
-            queue: queueNames.id(for: job.queue) ?? .default, class: job.class)
+            queue: holdQueue(job.queue), class: job.class)
+    }
+
+    /// The number of a queue a job enters `active` in, held until ``removeActive(_:)``. A name past the
+    /// bound (numbered by another call between a submit's check and its jobs' arrival, or a database from
+    /// a jobd without the bound) runs in `default`, and says so.
+    private func holdQueue(_ name: String) -> QueueID {
+        if let id = queueNames.hold(name) { return id }
+        logger.warning("queue \(name) runs as default: jobd holds \(QueueNames.capacity) queue names already")
+        return queueNames.hold("default") ?? .default
+    }
+
+    /// Takes a job out of `active`, giving back its hold on its queue's name.
+    private func removeActive(_ id: JobID) -> ActiveJob? {
+        guard let job = active.removeValue(forKey: id) else { return nil }
+        release(job.queue)
+        return job
+    }
+
+    private func release(_ queue: QueueID) {
+        if queueNames.release(queue) { scheduler.forget(queue) }
     }
 
     // MARK: - Queues
@@ -377,10 +403,6 @@ actor Dispatcher {
         queueNames.firstWithoutRoom(in: queues)
     }
 
-    /// Numbers queue names now (an operator's limit or pause). - Returns: the first that cannot be.
-    func admit(queues: Set<String>) -> String? {
-        queues.sorted().first { queueNames.id(for: $0) == nil }
-    }
 
     /// Limits and pauses read at start-up.
     func apply(_ controls: [SchedulingControl]) {
@@ -392,9 +414,25 @@ actor Dispatcher {
         var actions: [SchedulerAction] = []
         switch control.target {
         case .queue(let name):
-            guard let queue = queueNames.id(for: name) else { return }
+            let isControlled = control.limit != nil || control.paused
+            var queue = queueNames.existingID(for: name)
+            if queue == nil, isControlled {
+                guard let id = queueNames.hold(name) else {
+                    logger.warning("the limit and pause of queue \(name) apply at the next start: jobd holds \(QueueNames.capacity) queue names already")
+                    return
+                }
+                controlledQueues.insert(id)
+                queue = id
+            }
+            guard let queue else { return }  // nothing holds it, and nothing is set: nothing to do
             actions += scheduler.setLimit(control.limit, of: queue)
             actions += scheduler.setPaused(.queue(queue), control.paused)
+            if isControlled, !controlledQueues.contains(queue) {
+                _ = queueNames.hold(name)
+                controlledQueues.insert(queue)
+            } else if !isControlled, controlledQueues.remove(queue) != nil {
+                release(queue)
+            }
         case .jobClass(let jobClass):
             actions += scheduler.setPaused(.jobClass(jobClass), control.paused)
         case .all:
@@ -628,7 +666,7 @@ actor Dispatcher {
         if let hooks, hooks.applies(hasOwnHooks: plan.hasHooks, state: state), !isDraining {
             Task { await self.accept(await hooks.jobs(for: plan.id, ended: state)) }
         }
-        active[plan.id] = nil
+        _ = removeActive(plan.id)
         finishedSinceStart += 1
         waiters.finished(plan.id)
         dependencyEnded(plan.id, state: state)
@@ -684,7 +722,7 @@ actor Dispatcher {
     /// the jobs waiting for it go the same way.
     private func ended(_ id: JobID, _ job: ActiveJob, as state: JobState, wasScheduled: Bool) {
         record(id, state, job)
-        active[id] = nil
+        _ = removeActive(id)
         plans[id] = nil
         forgetWaits(of: id)
         counts[job.class, default: StateCounts()][wasScheduled ? .scheduled : .queued] -= 1

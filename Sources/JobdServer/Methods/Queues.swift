@@ -11,12 +11,14 @@ extension Responder {
         if let limit = parameters.limit, !(0...JobLimits.maximumQueueLimit).contains(limit) {
             throw JobdError.invalidParameter("limit")
         }
-        if let full = await dispatcher.admit(queues: [parameters.queue]) {
+        if let full = await dispatcher.roomFor(queues: [parameters.queue]) {
             throw JobdError.invalidParameter("queue (jobd already holds \(QueueNames.capacity) queue names; \(full) is one too many)")
         }
-        var control = await currentControl(.queue(parameters.queue))
-        control.limit = parameters.limit
-        try await store(control)
+        try await controlChanges.run {
+            var control = await currentControl(.queue(parameters.queue))
+            control.limit = parameters.limit
+            try await store(control)
+        }
         return Empty()
     }
 
@@ -30,7 +32,7 @@ extension Responder {
         let target: SchedulingControl.Target
         if let queue = parameters.queue {
             guard JobLimits.isValidQueueName(queue) else { throw JobdError.invalidParameter("queue") }
-            if let full = await dispatcher.admit(queues: [queue]) {
+            if let full = await dispatcher.roomFor(queues: [queue]) {
                 throw JobdError.invalidParameter("queue (jobd already holds \(QueueNames.capacity) queue names; \(full) is one too many)")
             }
             target = .queue(queue)
@@ -39,9 +41,11 @@ extension Responder {
         } else {
             target = .all
         }
-        var control = await currentControl(target)
-        control.paused = isPaused
-        try await store(control)
+        try await controlChanges.run {
+            var control = await currentControl(target)
+            control.paused = isPaused
+            try await store(control)
+        }
         return Empty()
     }
 

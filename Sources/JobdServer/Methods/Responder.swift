@@ -27,6 +27,8 @@ struct Responder: Sendable {
     var followers: OutputFollowers? = nil
     /// Wakes `io.jobd.Watch` streams when jobs change (key ``JobID/anyJob``); nil: once a second.
     var transitions: OutputFollowers? = nil
+    /// Queue limits and pauses change one at a time (each reads, stores and applies the whole control).
+    let controlChanges = SerialGate()
 
     /// Runs one call and sends its reply (or replies, for `more`), or its error.
     /// - Throws: only when the connection fails; the caller closes it then.

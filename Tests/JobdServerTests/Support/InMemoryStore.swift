@@ -522,6 +522,9 @@ final class InMemoryStore: JobStore {
     }
 
     func saveSchedulingControl(_ control: SchedulingControl) async throws {
+        // The real store suspends here (its writer runs on a thread of its own): so does this one, so the
+        // callers' interleavings are the real ones.
+        await Task.yield()
         try await write(.prune) { rows in
             rows.controls[control.target.stored] = control.limit == nil && !control.paused ? nil : control
         }
