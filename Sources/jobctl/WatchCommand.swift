@@ -21,10 +21,12 @@ struct WatchCommand: ParsableCommand {
             writeOut(Self.frame(reply, throughput: nil, screen: false) + "\n")
             return
         }
-        Screen.enter()
-        defer { Screen.leave() }
         var previous: (finished: Int64, at: ContinuousClock.Instant)?
         try global.withConnection { connection in
+            // Inside withConnection: the screen is left before it prints why the stream ended (a daemon
+            // gone), which on the alternate screen would vanish with it.
+            Screen.enter()
+            defer { Screen.leave() }
             try connection.stream(Watch.method, Watch.Parameters()) { (reply: Watch.Reply) in
                 let now = ContinuousClock.now
                 var rate: Double?

@@ -63,6 +63,27 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// The daemon going away ends the view: the terminal is restored and the reason stays readable on
+        /// it (not written to the alternate screen, which leaving erases).
+        @Test(.enabled(if: SystemTools.hasTmux, "needs tmux; make deps installs it"))
+        func aDaemonThatGoesAwayEndsTheViewWithItsReasonOnTheRestoredScreen() async throws {
+            try await DaemonProcess.with { daemon in
+                try await TmuxServer.with(in: daemon.directory) { tmux in
+                    try await tmux.newSession("watch", columns: 120, rows: 40, command: Self.watchCommand(daemon))
+                    _ = try await Self.screen(of: tmux, showing: "a first frame") { $0.contains("STATE") }
+                    try await daemon.killHard()
+                    let (status, screen) = try await Self.watchEnded(tmux)
+                    #expect(status != "0", "a failure's exit status: \(screen)")
+                    #expect(try await tmux.display("watch", "#{alternate_on}") == "0", "left the alternate screen")
+                    #expect(try await tmux.display("watch", "#{cursor_flag}") == "1", "the cursor is shown again")
+                    #expect(screen.contains("before-watch") && !screen.contains("STATE"), "\(screen)")
+                    #expect(
+                        Self.lines(of: screen).contains { $0.hasPrefix("jobctl: ") },
+                        "why watch ended is on the screen the user is left with: \(screen)")
+                }
+            }
+        }
+
         // MARK: - Reading the pane
 
         /// Captures the pane until `matches` holds for its text; throws `TimedOut` with the last screen.
