@@ -34,14 +34,18 @@ struct WatchCommand: ParsableCommand {
                     rate = Double(reply.status.finishedSinceStart - previous.finished) / (now - previous.at).inSeconds
                 }
                 previous = (reply.status.finishedSinceStart, now)
-                writeOut(Screen.home + Self.frame(reply, throughput: rate, screen: true) + Screen.clearToEnd)
+                let frame = Self.frame(reply, throughput: rate, screen: true, rows: Terminal.height)
+                writeOut(Screen.home + frame + Screen.clearToEnd)
             }
         }
     }
 
     /// One frame of the view, as text lines.
-    /// - Parameter screen: for the live view: each line also clears what an earlier frame left after it.
-    static func frame(_ reply: Watch.Reply, throughput: Double?, screen: Bool) -> String {
+    /// - Parameters:
+    ///   - screen: for the live view: each line also clears what an earlier frame left after it.
+    ///   - rows: the terminal's height, or nil: the frame's first lines that fit. A taller frame would
+    ///     scroll the screen at its last line, so the next one, drawn from the top, would not cover it.
+    static func frame(_ reply: Watch.Reply, throughput: Double?, screen: Bool, rows: Int? = nil) -> String {
         let status = reply.status
         var lines: [String] = []
         let rate = throughput.map { " · \(Profile.format($0)) jobs/s finished" } ?? ""
@@ -67,8 +71,9 @@ struct WatchCommand: ParsableCommand {
             recent.add([transition.at.rfc3339, transition.id.description, transition.class.rawValue, transition.state.rawValue])
         }
         lines.append(recent.render())
-        return lines.map { screen ? $0.replacing("\n", with: Screen.clearLine + "\n") + Screen.clearLine : $0 }
-            .joined(separator: "\n")
+        var shown = lines.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        if let rows { shown = Array(shown.prefix(rows)) }
+        return shown.map { screen ? $0 + Screen.clearLine : $0 }.joined(separator: "\n")
     }
 }
 

@@ -63,6 +63,34 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// A default-sized terminal (80×24) is shorter than a frame with twelve transitions: the frame is cut
+        /// to the screen, so it never scrolls and its first line stays on top.
+        @Test(.enabled(if: SystemTools.hasTmux, "needs tmux; make deps installs it"))
+        func aFrameTallerThanTheTerminalIsCutNotScrolled() async throws {
+            try await DaemonProcess.with { daemon in
+                let ids = try await daemon.submit((0..<8).map { _ in JobSpec(argv: ["true"], class: .io) })
+                _ = try await daemon.wait(ids)
+                try await TmuxServer.with(in: daemon.directory) { tmux in
+                    try await tmux.newSession("watch", columns: 80, rows: 24, command: Self.watchCommand(daemon))
+                    _ = try await Self.screen(of: tmux, showing: "a frame with the eight jobs") {
+                        Self.row("succeeded", of: $0) == ["succeeded", "0", "8", "8"]
+                    }
+                    // Another frame over the first: a scrolled frame would show here, shifted up.
+                    let more = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])
+                    _ = try await daemon.wait(more)
+                    let screen = try await Self.screen(of: tmux, showing: "the ninth job") {
+                        Self.row("succeeded", of: $0) == ["succeeded", "0", "9", "9"]
+                    }
+                    let lines = Self.lines(of: screen)
+                    #expect(lines.first?.hasPrefix("jobd ") == true, "the header is the top line: \(screen)")
+                    #expect(lines.dropFirst(2).first?.hasPrefix("STATE") == true, "in its place: \(screen)")
+                    #expect(lines.count == 24, "cut at the last row, the last transitions left out: \(screen)")
+                    try await tmux.sendKeys("watch", "C-c")
+                    try await Self.expectRestored(tmux, exitStatus: "130")
+                }
+            }
+        }
+
         /// The daemon going away ends the view: the terminal is restored and the reason stays readable on
         /// it (not written to the alternate screen, which leaving erases).
         @Test(.enabled(if: SystemTools.hasTmux, "needs tmux; make deps installs it"))
