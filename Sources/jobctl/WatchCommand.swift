@@ -78,17 +78,30 @@ struct WatchCommand: ParsableCommand {
 }
 
 /// The terminal as a full screen: the alternate screen while watching, the normal one back on exit,
-/// also on Ctrl-C (SIGINT, SIGTERM, SIGHUP restore it before the process ends).
+/// also on Ctrl-C (SIGINT, SIGTERM, SIGHUP restore it before the process ends). Echo is off meanwhile:
+/// watch reads no keys, and a key typed would be printed over the view until the next frame.
 enum Screen {
     static let home = "\u{1B}[H"
     static let clearLine = "\u{1B}[K"
     static let clearToEnd = "\u{1B}[J"
 
+    /// The terminal's modes before enter(), if stdin is a terminal; set back by leave() and the signal
+    /// handlers, which enter() installs only once both are set (the handlers only read them).
+    nonisolated(unsafe) private static let savedModes = UnsafeMutablePointer<termios>.allocate(capacity: 1)
+    nonisolated(unsafe) private static var hasSavedModes = false
+
     static func enter() {
+        if tcgetattr(0, savedModes) == 0 {
+            hasSavedModes = true
+            var quiet = savedModes.pointee
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(0, TCSANOW, &quiet)
+        }
         writeOut("\u{1B}[?1049h\u{1B}[?25l\u{1B}[H\u{1B}[2J")
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             Glibc.signal(signal) { number in
-                // Only async-signal-safe calls here: write(2) of a constant, then _exit.
+                // Only async-signal-safe calls here: tcsetattr, write(2) of a constant, then _exit.
+                if Screen.hasSavedModes { tcsetattr(0, TCSANOW, Screen.savedModes) }
                 let restore: StaticString = "\u{1B}[?25h\u{1B}[?1049l"
                 _ = write(1, restore.utf8Start, restore.utf8CodeUnitCount)
                 _exit(128 + number)
@@ -98,5 +111,6 @@ enum Screen {
 
     static func leave() {
         writeOut("\u{1B}[?25h\u{1B}[?1049l")
+        if hasSavedModes { tcsetattr(0, TCSANOW, savedModes) }
     }
 }

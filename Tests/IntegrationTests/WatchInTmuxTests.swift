@@ -9,12 +9,14 @@ extension AgainstTheRealDaemon {
     /// the daemon's temp directory, killed at the end (``TmuxServer``).
     @Suite struct WatchInTmuxTests {
         /// What the pane runs: a shell, as a person's would be, that prints a line on the normal screen
-        /// (which must be there again once watch has left the alternate screen), runs watch, then says how
-        /// it exited and stays (the terminal is the shell's again). It survives Ctrl-C, as an interactive
-        /// shell does; watch gets SIGINT with its default action, as a foreground job does.
+        /// (which must be there again once watch has left the alternate screen), runs watch, then says
+        /// whether the terminal's modes (stty) are as before and how watch exited, and stays (the terminal
+        /// is the shell's again). It survives Ctrl-C, as an interactive shell does; watch gets SIGINT with
+        /// its default action, as a foreground job does.
         static func watchCommand(_ daemon: DaemonProcess) -> String {
-            "trap : INT; echo before-watch; '\(Binaries.jobctl)' --socket '\(daemon.socket)' watch; "
-                + "echo \"watch exited with $?\"; exec sleep 600"
+            "trap : INT; modes=$(stty -g); echo before-watch; '\(Binaries.jobctl)' --socket '\(daemon.socket)' watch; "
+                + "status=$?; if [ \"$(stty -g)\" = \"$modes\" ]; then echo 'terminal modes as before'; "
+                + "else echo \"terminal modes changed: $(stty -a)\"; fi; echo \"watch exited with $status\"; exec sleep 600"
         }
 
         @Test(.enabled(if: SystemTools.hasTmux, "needs tmux; make deps installs it"))
@@ -40,6 +42,12 @@ extension AgainstTheRealDaemon {
                     #expect(
                         Self.lines(of: first).contains { $0.contains(" \(sleeper) ") && $0.hasSuffix(" running") },
                         "the sleeper's start is among the recent transitions: \(first)")
+
+                    // Keys typed are not printed over the view (watch reads none; Ctrl-C ends it).
+                    try await tmux.sendKeys("watch", "z", "q", "z")
+                    try await staysFalse("the typed keys show on the view") {
+                        try await tmux.capture("watch").contains("zqz")
+                    }
 
                     // Live: the changes reach the pane with no key pressed, through the stream alone.
                     #expect(try await daemon.jobctl("resume", "cpu").status == 0)
@@ -105,6 +113,7 @@ extension AgainstTheRealDaemon {
                     #expect(try await tmux.display("watch", "#{alternate_on}") == "0", "left the alternate screen")
                     #expect(try await tmux.display("watch", "#{cursor_flag}") == "1", "the cursor is shown again")
                     #expect(screen.contains("before-watch") && !screen.contains("STATE"), "\(screen)")
+                    #expect(screen.contains("terminal modes as before"), "echo is back on: \(screen)")
                     #expect(
                         Self.lines(of: screen).contains { $0.hasPrefix("jobctl: ") },
                         "why watch ended is on the screen the user is left with: \(screen)")
@@ -149,6 +158,7 @@ extension AgainstTheRealDaemon {
             #expect(try await tmux.display("watch", "#{pane_dead}") == "0", "the shell has its terminal back")
             #expect(screen.contains("before-watch"), "the screen from before is back: \(screen)")
             #expect(!screen.contains("STATE"), "no frame is left on the normal screen: \(screen)")
+            #expect(screen.contains("terminal modes as before"), "echo is back on: \(screen)")
         }
 
         /// The screen's non-empty lines, trailing blanks removed.
