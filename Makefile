@@ -23,12 +23,13 @@ STATE_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/jobd
 # What the build needs from the system: SQLite's headers (GRDB links the system libsqlite3), the static
 # C and C++ libraries a fully static release jobctl links (libc6-dev, libstdc++-12-dev), and the
 # reference varlink client that the interoperability test drives jobd with; the sqlite3 shell, with which
-# tests read the database file as a restart would find it. Installed only if missing.
+# tests read the database file as a restart would find it; tmux, the terminal in which a test watches
+# `jobctl watch` as a person would. Installed only if missing.
 deps:
-	@dpkg -s libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev >/dev/null 2>&1 || { \
-	  echo "installing libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev; fi; }
+	@dpkg -s libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev tmux >/dev/null 2>&1 || { \
+	  echo "installing libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev tmux"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev tmux; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq libsqlite3-dev sqlite3 libc6-dev libstdc++-12-dev tmux; fi; }
 	@command -v systemd-analyze >/dev/null && command -v systemd-socket-activate >/dev/null || { \
 	  echo "installing systemd (systemd-analyze, systemd-socket-activate; for the service tests)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq systemd; \

@@ -21,10 +21,12 @@ struct WatchCommand: ParsableCommand {
             writeOut(Self.frame(reply, throughput: nil, screen: false) + "\n")
             return
         }
-        Screen.enter()
-        defer { Screen.leave() }
         var previous: (finished: Int64, at: ContinuousClock.Instant)?
         try global.withConnection { connection in
+            // Inside withConnection: the screen is left before it prints why the stream ended (a daemon
+            // gone), which on the alternate screen would vanish with it.
+            Screen.enter()
+            defer { Screen.leave() }
             try connection.stream(Watch.method, Watch.Parameters()) { (reply: Watch.Reply) in
                 let now = ContinuousClock.now
                 var rate: Double?
@@ -32,14 +34,18 @@ struct WatchCommand: ParsableCommand {
                     rate = Double(reply.status.finishedSinceStart - previous.finished) / (now - previous.at).inSeconds
                 }
                 previous = (reply.status.finishedSinceStart, now)
-                writeOut(Screen.home + Self.frame(reply, throughput: rate, screen: true) + Screen.clearToEnd)
+                let frame = Self.frame(reply, throughput: rate, screen: true, rows: Terminal.height)
+                writeOut(Screen.home + frame + Screen.clearToEnd)
             }
         }
     }
 
     /// One frame of the view, as text lines.
-    /// - Parameter screen: for the live view: each line also clears what an earlier frame left after it.
-    static func frame(_ reply: Watch.Reply, throughput: Double?, screen: Bool) -> String {
+    /// - Parameters:
+    ///   - screen: for the live view: each line also clears what an earlier frame left after it.
+    ///   - rows: the terminal's height, or nil: the frame's first lines that fit. A taller frame would
+    ///     scroll the screen at its last line, so the next one, drawn from the top, would not cover it.
+    static func frame(_ reply: Watch.Reply, throughput: Double?, screen: Bool, rows: Int? = nil) -> String {
         let status = reply.status
         var lines: [String] = []
         let rate = throughput.map { " · \(Profile.format($0)) jobs/s finished" } ?? ""
@@ -65,23 +71,37 @@ struct WatchCommand: ParsableCommand {
             recent.add([transition.at.rfc3339, transition.id.description, transition.class.rawValue, transition.state.rawValue])
         }
         lines.append(recent.render())
-        return lines.map { screen ? $0.replacing("\n", with: Screen.clearLine + "\n") + Screen.clearLine : $0 }
-            .joined(separator: "\n")
+        var shown = lines.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        if let rows { shown = Array(shown.prefix(rows)) }
+        return shown.map { screen ? $0 + Screen.clearLine : $0 }.joined(separator: "\n")
     }
 }
 
 /// The terminal as a full screen: the alternate screen while watching, the normal one back on exit,
-/// also on Ctrl-C (SIGINT, SIGTERM, SIGHUP restore it before the process ends).
+/// also on Ctrl-C (SIGINT, SIGTERM, SIGHUP restore it before the process ends). Echo is off meanwhile:
+/// watch reads no keys, and a key typed would be printed over the view until the next frame.
 enum Screen {
     static let home = "\u{1B}[H"
     static let clearLine = "\u{1B}[K"
     static let clearToEnd = "\u{1B}[J"
 
+    /// The terminal's modes before enter(), if stdin is a terminal; set back by leave() and the signal
+    /// handlers, which enter() installs only once both are set (the handlers only read them).
+    nonisolated(unsafe) private static let savedModes = UnsafeMutablePointer<termios>.allocate(capacity: 1)
+    nonisolated(unsafe) private static var hasSavedModes = false
+
     static func enter() {
+        if tcgetattr(0, savedModes) == 0 {
+            hasSavedModes = true
+            var quiet = savedModes.pointee
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(0, TCSANOW, &quiet)
+        }
         writeOut("\u{1B}[?1049h\u{1B}[?25l\u{1B}[H\u{1B}[2J")
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             Glibc.signal(signal) { number in
-                // Only async-signal-safe calls here: write(2) of a constant, then _exit.
+                // Only async-signal-safe calls here: tcsetattr, write(2) of a constant, then _exit.
+                if Screen.hasSavedModes { tcsetattr(0, TCSANOW, Screen.savedModes) }
                 let restore: StaticString = "\u{1B}[?25h\u{1B}[?1049l"
                 _ = write(1, restore.utf8Start, restore.utf8CodeUnitCount)
                 _exit(128 + number)
@@ -91,5 +111,6 @@ enum Screen {
 
     static func leave() {
         writeOut("\u{1B}[?25h\u{1B}[?1049l")
+        if hasSavedModes { tcsetattr(0, TCSANOW, savedModes) }
     }
 }

@@ -4,9 +4,8 @@ import JobdTestSupport
 import Testing
 
 extension AgainstTheRealDaemon {
-    /// `jobctl watch` (issue 13). The live view itself is not yet checked in a tmux pane (the issue asks
-    /// for that): a test that starts a tmux server from here hung on the server holding the test's
-    /// descriptors; see the closing note.
+    /// `jobctl watch` (issue 13): the stream and `--once`. The live view in a terminal is checked in a
+    /// tmux pane, in WatchInTmuxTests.swift.
     @Suite struct WatchTests {
         @Test func watchOnceIsOneFrameForScripts() async throws {
             try await DaemonProcess.with { daemon in

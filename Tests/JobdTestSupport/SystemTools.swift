@@ -8,4 +8,10 @@ public enum SystemTools {
 
     /// Whether ``sqlite3`` is there to run.
     public static var hasSQLite3: Bool { FileManager.default.isExecutableFile(atPath: sqlite3) }
+
+    /// tmux, the terminal in which a test looks at `jobctl watch` as a person would (``TmuxServer``).
+    public static let tmux = "/usr/bin/tmux"
+
+    /// Whether ``tmux`` is there to run.
+    public static var hasTmux: Bool { FileManager.default.isExecutableFile(atPath: tmux) }
 }
