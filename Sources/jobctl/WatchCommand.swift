@@ -21,20 +21,16 @@ struct WatchCommand: ParsableCommand {
             writeOut(Self.frame(reply, throughput: nil, screen: false) + "\n")
             return
         }
-        var previous: (finished: Int64, at: ContinuousClock.Instant)?
         try global.withConnection { connection in
             // Inside withConnection: the screen is left before it prints why the stream ended (a daemon
             // gone), which on the alternate screen would vanish with it.
             Screen.enter()
             defer { Screen.leave() }
             try connection.stream(Watch.method, Watch.Parameters()) { (reply: Watch.Reply) in
-                let now = ContinuousClock.now
-                var rate: Double?
-                if let previous, now > previous.at {
-                    rate = Double(reply.status.finishedSinceStart - previous.finished) / (now - previous.at).inSeconds
-                }
-                previous = (reply.status.finishedSinceStart, now)
-                let frame = Self.frame(reply, throughput: rate, screen: true, rows: Terminal.height)
+                // The daemon measures throughput over a window and sends a frame when it moves, so the
+                // figure falls back to 0 when jobs stop finishing.
+                let frame = Self.frame(
+                    reply, throughput: reply.throughput, screen: true, rows: Terminal.height, columns: Terminal.width)
                 writeOut(Screen.home + frame + Screen.clearToEnd)
             }
         }
@@ -45,10 +41,14 @@ struct WatchCommand: ParsableCommand {
     ///   - screen: for the live view: each line also clears what an earlier frame left after it.
     ///   - rows: the terminal's height, or nil: the frame's first lines that fit. A taller frame would
     ///     scroll the screen at its last line, so the next one, drawn from the top, would not cover it.
-    static func frame(_ reply: Watch.Reply, throughput: Double?, screen: Bool, rows: Int? = nil) -> String {
+    ///   - columns: the terminal's width, or nil: each line cut to it, as a wrapped line would push the
+    ///     frame down the same way.
+    static func frame(
+        _ reply: Watch.Reply, throughput: Double?, screen: Bool, rows: Int? = nil, columns: Int? = nil
+    ) -> String {
         let status = reply.status
         var lines: [String] = []
-        let rate = throughput.map { " · \(Profile.format($0)) jobs/s finished" } ?? ""
+        let rate = throughput.map { " · \(Profile.format($0)) jobs/s over \(Watch.throughputWindowSeconds) s" } ?? ""
         lines.append(
             "jobd \(status.version) · up \(DurationText.format(seconds: status.uptimeSeconds)) · "
                 + "\(status.finishedSinceStart) finished since start\(rate)")
@@ -73,6 +73,7 @@ struct WatchCommand: ParsableCommand {
         lines.append(recent.render())
         var shown = lines.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false)
         if let rows { shown = Array(shown.prefix(rows)) }
+        if let columns { shown = shown.map { $0.prefix(columns) } }
         return shown.map { screen ? $0 + Screen.clearLine : $0 }.joined(separator: "\n")
     }
 }

@@ -32,8 +32,21 @@ extension AgainstTheRealDaemon {
                         let frame = String(decoding: try #require(try await connection.nextRawReply()), as: UTF8.self)
                         return frame.contains(#""id":\#(id)"#) && frame.contains("succeeded") ? true : nil
                     }
+                    // With nothing else happening, frames keep coming while the throughput moves: the job
+                    // that finished shows as a rate above 0 (the window then lets it fall back to 0).
+                    try await eventually("a frame carries a throughput above 0") { () -> Bool? in
+                        let frame = try #require(try await connection.nextRawReply())
+                        let reply = try JSONDecoder().decode(WatchFrame.self, from: Data(frame))
+                        return (reply.parameters.throughput ?? 0) > 0 ? true : nil
+                    }
                 }
             }
         }
     }
+}
+
+/// The part of a `Watch` reply frame these tests read.
+private struct WatchFrame: Decodable {
+    struct Parameters: Decodable { var throughput: Double? }
+    var parameters: Parameters
 }

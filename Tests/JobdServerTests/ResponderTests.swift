@@ -208,3 +208,18 @@ extension JSONValue {
         return elements[index]
     }
 }
+
+/// `io.jobd.Watch`'s throughput: over a sliding window, falling back to 0 when jobs stop finishing.
+@Suite struct ThroughputWindowTests {
+    @Test func theRateIsOverTheWindowAndFallsToZeroWhenJobsStopFinishing() {
+        var window = ThroughputWindow(seconds: 10)
+        let start = ContinuousClock.now
+        #expect(window.add(finished: 100, at: start) == nil, "one sample is no rate")
+        #expect(window.add(finished: 101, at: start + .milliseconds(250)) == 1, "at least a second: not 4 jobs/s")
+        #expect(window.add(finished: 150, at: start + .seconds(5)) == 10)
+        #expect(window.add(finished: 200, at: start + .seconds(10)) == 10)
+        // Nothing finishes any more: the window slides past the last finish and the rate reaches 0.
+        #expect(window.add(finished: 200, at: start + .seconds(15)) == 5)
+        #expect(window.add(finished: 200, at: start + .seconds(21)) == 0)
+    }
+}

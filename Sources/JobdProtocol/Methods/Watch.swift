@@ -4,15 +4,21 @@
 public enum Watch {
     public static let method = "io.jobd.Watch"
     public typealias Parameters = Empty
+    /// The window `throughput` is measured over.
+    public static let throughputWindowSeconds = 10
 
     public struct Reply: Hashable, Sendable, Codable {
         public var status: Status.Reply
         /// Newest first: the caller's own jobs (root: everyone's).
         public var recent: [JobTransition]
+        /// Jobs finished per second over the last ``Watch/throughputWindowSeconds`` this stream has run
+        /// (all users' jobs, like `finished_since_start`); absent in the first reply.
+        public var throughput: Double?
 
-        public init(status: Status.Reply, recent: [JobTransition]) {
+        public init(status: Status.Reply, recent: [JobTransition], throughput: Double? = nil) {
             self.status = status
             self.recent = recent
+            self.throughput = throughput
         }
     }
 }

@@ -219,8 +219,9 @@ public enum JobdInterface {
         type JobTransition (id: int, state: JobState, class: JobClass, at: string)
 
         # With more: the status and the latest transitions (the caller's jobs; root: all), again whenever
-        # jobs change, at most four times a second. jobctl watch draws from it.
-        method Watch() -> (status: object, recent: []JobTransition)
+        # jobs change or the throughput (jobs finished per second over the last 10 s) does, at most four
+        # times a second. jobctl watch draws from it.
+        method Watch() -> (status: object, recent: []JobTransition, throughput: ?float)
 
         # A queue with a limit, a pause, or a job running.
         type QueueInfo (name: string, limit: ?int, paused: bool, running: int)
