@@ -22,10 +22,14 @@ public struct DueQueue: Sendable {
 
     public var count: Int { waiting.count }
 
+    /// Entries in the heap, stale ones included (for tests: compaction keeps it near ``count``).
+    public var entryCount: Int { heap.count }
+
     /// Adds a job due at `due` (seconds since the epoch); a job already here moves to the new time.
     public mutating func add(_ id: JobID, due: Double) {
         waiting[id] = due
         heap.insert(Entry(due: due, id: id))
+        compactIfMostlyStale()
     }
 
     /// Takes a job out (cancel). - Returns: false if it was not waiting here.
@@ -36,7 +40,9 @@ public struct DueQueue: Sendable {
 
     /// Takes a job out and says when it was due (so a cancel that fails can put it back as it was).
     public mutating func take(_ id: JobID) -> Double? {
-        waiting.removeValue(forKey: id)
+        let due = waiting.removeValue(forKey: id)
+        compactIfMostlyStale()
+        return due
     }
 
     public func contains(_ id: JobID) -> Bool { waiting[id] != nil }
@@ -57,6 +63,14 @@ public struct DueQueue: Sendable {
             waiting[first.id] = nil
             due.append(first.id)
         }
+    }
+
+    /// Rebuilds the heap from the jobs still here once stale entries outnumber them: a million delayed
+    /// jobs cancelled would otherwise stay in memory until their due time (up to a year). Amortised O(1):
+    /// a rebuild of n entries follows at least n/2 removals.
+    private mutating func compactIfMostlyStale() {
+        guard heap.count > 2 * waiting.count + 1024 else { return }
+        heap = Heap(waiting.map { Entry(due: $0.value, id: $0.key) })
     }
 
     /// Drops heap entries of jobs removed or moved since they were added.

@@ -26,6 +26,8 @@ public struct Scheduler: Sendable {
     /// its heap entry is skipped when it reaches the top (lazy deletion keeps `remove` O(1)).
     private var ready: [JobClass: [QueueID: Heap<ReadyEntry>]] = [.cpu: [:], .io: [:]]
     private var waiting: Set<JobID> = []
+    /// Entries in all the heaps, stale ones included; compacted when stale ones outnumber the live.
+    public private(set) var entryCount = 0
     /// Running jobs and where they count.
     private var running: [JobID: (class: JobClass, queue: QueueID)] = [:]
     private var runningPerClass: [JobClass: Int] = [.cpu: 0, .io: 0]
@@ -60,6 +62,7 @@ public struct Scheduler: Sendable {
         guard !waiting.contains(job.id), running[job.id] == nil else { return }
         waiting.insert(job.id)
         ready[job.class, default: [:]][job.queue, default: []].insert(ReadyEntry(job: job))
+        entryCount += 1
     }
 
     /// A running job ended (whatever its outcome); its slot goes to the next ready job of its class, and
@@ -75,7 +78,26 @@ public struct Scheduler: Sendable {
     /// Takes a waiting job out of the queue (cancel).
     /// - Returns: false if the job was not waiting (running, finished or unknown).
     public mutating func remove(_ id: JobID) -> Bool {
-        waiting.remove(id) != nil
+        guard waiting.remove(id) != nil else { return false }
+        compactIfMostlyStale()
+        return true
+    }
+
+    /// Rebuilds the heaps from the waiting jobs once entries of cancelled ones outnumber them: a million
+    /// queued jobs cancelled would otherwise stay in memory until each reached the top of its heap.
+    /// Amortised O(1): a rebuild of n entries follows at least n/2 removals.
+    private mutating func compactIfMostlyStale() {
+        guard entryCount > 2 * waiting.count + 1024 else { return }
+        var kept = Set<JobID>()
+        kept.reserveCapacity(waiting.count)
+        for (jobClass, queues) in ready {
+            for (queue, heap) in queues {
+                // A job retried after a cancel may have two entries; one is kept.
+                let live = heap.unordered.filter { waiting.contains($0.job.id) && kept.insert($0.job.id).inserted }
+                ready[jobClass]?[queue] = live.isEmpty ? nil : Heap(live)
+            }
+        }
+        entryCount = kept.count
     }
 
     /// New limits (configuration reload, worker pool resized). Raising one may start jobs at once;
@@ -107,6 +129,7 @@ public struct Scheduler: Sendable {
     /// only entries of jobs that left by cancel (lazy deletion); a queue still counted as running keeps
     /// its count (a drain froze it), as the number is then not reused before the daemon stops.
     public mutating func forget(_ queue: QueueID) {
+        for jobClass in JobClass.allCases { entryCount -= ready[jobClass]?[queue]?.count ?? 0 }
         for jobClass in JobClass.allCases { ready[jobClass]?[queue] = nil }
         queueLimits[queue] = nil
         paused.remove(.queue(queue))
@@ -164,6 +187,7 @@ public struct Scheduler: Sendable {
             // Cancelled jobs at the top are dropped as they are met.
             while let top = ready[jobClass]?[queue]?.max, !waiting.contains(top.job.id) {
                 _ = ready[jobClass]?[queue]?.popMax()
+                entryCount -= 1
             }
             guard let top = ready[jobClass]?[queue]?.max else {
                 ready[jobClass]?[queue] = nil
@@ -173,6 +197,7 @@ public struct Scheduler: Sendable {
         }
         guard let best else { return nil }
         _ = ready[jobClass]?[best.queue]?.popMax()
+        entryCount -= 1
         waiting.remove(best.entry.job.id)
         return best.entry.job
     }

@@ -21,6 +21,16 @@ struct RetryTimingTests {
         #expect(RetryTiming.pause(afterAttempt: 1, backoff: .exp, base: .nan, unit: 0.9) == 0, "never a NaN pause")
     }
 
+    /// A mass cancel of delayed jobs frees their heap entries now, not at their due time.
+    @Test func theDueQueueCompactsWhenRemovedEntriesOutnumberTheRest() {
+        var queue = DueQueue()
+        for id in 1...10_000 { queue.add(JobID(Int64(id)), due: Double(20_000 - id)) }
+        for id in 1...9_000 { queue.remove(JobID(Int64(id))) }
+        #expect(queue.count == 1_000 && queue.entryCount <= 2 * 1_000 + 1_024, "\(queue.entryCount)")
+        let due = queue.popDue(at: 20_000)
+        #expect(due == (9_001...10_000).reversed().map { JobID(Int64($0)) }, "earliest first")
+    }
+
     @Test func theDueQueueGivesJobsBackInTimeOrderOnce() {
         var queue = DueQueue()
         queue.add(JobID(3), due: 30)

@@ -18,6 +18,21 @@ struct SchedulerTests {
         return order
     }
 
+    /// Cancelled jobs leave their heap entries behind (lazy deletion); once they outnumber the waiting
+    /// ones the heaps are rebuilt, so a mass cancel frees its memory, and the order of the rest holds.
+    @Test func heapsAreCompactedWhenCancelledEntriesOutnumberWaitingOnes() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+        _ = scheduler.enqueue(job(1))  // runs; the rest wait behind it
+        for id in 2...10_001 { _ = scheduler.enqueue(job(Int64(id), priority: id % 7)) }
+        #expect(scheduler.entryCount == 10_000)
+        for id in 2...9_001 { _ = scheduler.remove(JobID(Int64(id))) }
+        #expect(scheduler.entryCount <= 2 * 1_000 + 1_024, "compacted: \(scheduler.entryCount) entries for 1,000 jobs")
+        let order = startOrder(scheduler: &scheduler, after: 1)
+        let expected = (9_002...10_001).sorted { ($0 % 7, -$0) > ($1 % 7, -$1) }.map(Int64.init)
+        #expect(order == expected, "priority, then id, as before the compaction")
+        #expect(scheduler.entryCount == 0)
+    }
+
     @Test func aSecondCPUJobWaitsForAFreeSlot() {
         var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 10))
         #expect(scheduler.enqueue(job(1)) == [.start(JobID(1), .cpu)])
