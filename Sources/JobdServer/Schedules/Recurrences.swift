@@ -34,9 +34,12 @@ actor Recurrences {
     /// its dispatcher).
     func start(with responder: Responder, schedules stored: [StoredSchedule], at now: Timestamp) async {
         self.responder = responder
-        for schedule in stored { schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule }
+        // A schedule added (or replaced) by a call that came before this start is newer than what was read.
+        for schedule in stored where schedules[Key(owner: schedule.ownerUID, name: schedule.name)] == nil {
+            schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule
+        }
         // What was missed while jobd was down: one catch-up run, or none.
-        for schedule in stored where schedule.nextDue < now {
+        for schedule in Array(schedules.values) where schedule.nextDue < now {
             let next = Self.nextDue(of: schedule, after: now)
             if schedule.catchUp {
                 await fire(schedule, next: next, now: now)
@@ -103,7 +106,9 @@ actor Recurrences {
 
     private func fireDue() async {
         timerDue = nil
-        guard !isFiring, !isStopped else { return }
+        // Not started yet (a schedule added before start-up finished): start() arms the timer again, and
+        // re-arming here would fire again at once, in a loop, until then.
+        guard !isFiring, !isStopped, responder != nil else { return }
         isFiring = true
         defer { isFiring = false }
         let now = WallClock.now()
