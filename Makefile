@@ -103,12 +103,13 @@ uninstall:
 	  $(DESTDIR)$(BASHCOMPDIR)/jobctl $(DESTDIR)$(ZSHCOMPDIR)/_jobctl $(DESTDIR)$(FISHCOMPDIR)/jobctl.fish
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
-# Regenerates docs/man/ from the argument parsers (swift-argument-parser's generate-manual plugin), so the
-# pages match the flags; committed, so that install needs no plugin run.
-# The plugin gives every product one section; its tool, which it builds, is then run per binary.
+# Regenerates docs/man/ from the argument parsers (swift-argument-parser's generate-manual tool), so the
+# pages match the flags; committed, so that install needs nothing more. The tool is built and run per
+# binary directly: the package plugin rebuilds every product in release, and GRDB's dynamic library does
+# not link against a static Swift standard library (the same reason `release` builds products one by one).
 man: release
-	$(SWIFT) package plugin generate-manual --authors "the jobd authors" >/dev/null
-	tool=$$(find .build -name generate-manual-tool -type f -perm -u+x | head -n 1); \
+	$(SWIFT) build --product generate-manual
+	tool=$$($(SWIFT) build --product generate-manual --show-bin-path)/generate-manual; \
 	  $$tool $(BIN_DIR)/jobd --section 8 --authors "the jobd authors" --output-directory docs/man && \
 	  $$tool $(BIN_DIR)/jobctl --section 1 --authors "the jobd authors" --output-directory docs/man
 
