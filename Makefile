@@ -105,8 +105,8 @@ uninstall:
 
 # Regenerates docs/man/ from the argument parsers (swift-argument-parser's generate-manual tool), so the
 # pages match the flags; committed, so that install needs nothing more. The tool is built and run per
-# binary directly: the package plugin rebuilds every product in release, and GRDB's dynamic library does
-# not link against a static Swift standard library (the same reason `release` builds products one by one).
+# binary directly: the package plugin rebuilds every product in release, and one of them fails to link
+# statically here (undefined _FoundationCollections symbols), as `release` avoids by building its three.
 man: release
 	$(SWIFT) build --product generate-manual
 	tool=$$($(SWIFT) build --product generate-manual --show-bin-path)/generate-manual; \
