@@ -6,7 +6,12 @@ import JobdProtocol
 struct LogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "Print a job's captured output: stdout and stderr in the order they were written, or one of them.")
+        abstract: "Print a job's captured output: stdout and stderr in the order jobd read them, or one of them.",
+        discussion: """
+            Each stream keeps its exact order; between the two, lines written in quick succession may come out \
+            grouped by stream (two pipes keep no order between them). For exact interleaving run the job with \
+            both on one stream: jobctl submit -- sh -c 'CMD 2>&1'.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .shortAndLong, help: "Keep printing until the job finishes.") var follow = false

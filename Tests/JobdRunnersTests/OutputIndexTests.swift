@@ -45,6 +45,21 @@ struct OutputIndexTests {
         #expect(text(.stdout, directory).chunk.caughtUp)
     }
 
+    /// A writer closed for good drops what comes after (a handler abandoned after a stop writing late):
+    /// it must not reopen the files beside the next attempt's writer, or recreate a pruned job's.
+    @Test func aClosedWriterDropsLateOutput() throws {
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        var writer = OutputWriter(logPath: directory.file("1.log"), indexPath: directory.file("1.idx"), limit: 1 << 20)
+        write([(.stdout, "kept")], to: &writer)
+        writer.close()
+        try FileManager.default.removeItem(atPath: directory.file("1.log"))
+        try FileManager.default.removeItem(atPath: directory.file("1.idx"))
+        write([(.stdout, "late")], to: &writer)
+        #expect(!FileManager.default.fileExists(atPath: directory.file("1.log")), "not recreated")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("1.idx")))
+    }
+
     /// A job alternating tiny writes pays for its index out of its output limit: the two files together
     /// never pass it, and what is dropped is said.
     @Test func theIndexCountsAgainstTheLimit() throws {
@@ -108,5 +123,33 @@ struct OutputIndexTests {
             indexFrom: first.chunk.nextIndex, limit: 100)
         #expect(String(decoding: grown.bytes, as: UTF8.self) == "cd" && grown.caughtUp)
         writer.close()
+    }
+
+    /// A read's work is bounded by its reply, not by the index: a job alternating one-byte writes makes an
+    /// index as long as its log; a read from the middle finds its place by binary search, and a read over
+    /// more records than one read decodes stops there, unfinished, and the next goes on.
+    @Test func aLongIndexIsReadInBoundedStepsFromAnyOffset() throws {
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        var writer = OutputWriter(logPath: directory.file("1.log"), indexPath: directory.file("1.idx"), limit: 1 << 20)
+        let count = 3 * OutputIndex.recordsPerRead + 10
+        write((0..<count).map { ($0 % 2 == 0 ? .stdout : .stderr, $0 % 2 == 0 ? "o" : "e") }, to: &writer)
+        writer.close()
+        var collected = ""
+        var offset: Int64 = 0
+        var reads = 0
+        while true {
+            let page = text(.stderr, directory, from: offset)
+            collected += page.text
+            offset = page.chunk.next
+            reads += 1
+            if page.chunk.caughtUp { break }
+            #expect(reads < 10, "each read moves on")
+            if reads >= 10 { break }
+        }
+        #expect(collected == String(repeating: "e", count: count / 2))
+        #expect(reads == 4, "\(count) records, \(OutputIndex.recordsPerRead) a read")
+        let tail = text(.stderr, directory, from: Int64(count - 4))
+        #expect(tail.text == "ee" && tail.chunk.caughtUp, "from near the end, at once: \(tail.text)")
     }
 }

@@ -138,6 +138,28 @@ import Testing
         }
     }
 
+    /// Submits at the same moment cannot each pass the dependency bound on the same room: admit reserves
+    /// what it lets through, so exactly as many fit as the bound allows.
+    @Test func concurrentSubmitsCannotPassTheDependencyBoundTogether() async throws {
+        try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
+            let responder = Self.responder(harness)
+            let perJob = JobLimits.maximumDependencies
+            let held = Array(repeating: #"{"argv":["true"],"class":"cpu"}"#, count: perJob).joined(separator: ",")
+            _ = try await Self.call(responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(held)]}}"#)
+            let after = (1...perJob).map(String.init).joined(separator: ",")
+            let job = #"{"argv":["true"],"class":"cpu","after":[\#(after)]}"#
+            let call = #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(job),\#(job),\#(job),\#(job)]}}"#
+            let fits = JobLimits.maximumWaitingDependenciesPerUser / (4 * perJob)
+            let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<(fits + 15) {
+                    group.addTask { try await Self.call(responder, call).first?["error"] == nil }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(accepted == fits, "\(accepted) calls of 4,000 dependencies accepted; \(fits) fit")
+        }
+    }
+
     /// Queue names are bounded while in use, and given back when their jobs have finished: one user's
     /// thousand invented queues do not keep everyone out of new queues for the daemon's lifetime.
     @Test func queueNamesOfFinishedJobsAreGivenBack() async throws {

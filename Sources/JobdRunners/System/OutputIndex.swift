@@ -10,9 +10,12 @@ import JobdProtocol
 ///     bytes 8..<12  the run's length, little-endian
 ///
 /// Written by hand because it is eleven lines of format: a run is extended in place while the same
-/// stream keeps writing, so a job printing only to stdout has one record per attempt. Order between the
-/// two pipes is the order their reads returned: bytes written to both within one wake-up of the reactor
-/// (microseconds apart) may appear in either order, as with any tool that reads two pipes.
+/// stream keeps writing, so a job printing only to stdout has one record per attempt.
+///
+/// Order between the two streams is the order their reads returned, and two pipes keep no order between
+/// them: what a job writes to both before the reactor reads (a short job's output, read after it exits;
+/// a tight loop of `echo out; echo err >&2`) comes out as each pipe's bytes in turn. Within each stream
+/// the order is exact. A job that needs the exact interleaving writes both to one stream (`2>&1`).
 public enum OutputIndex {
     public static let recordSize = 12
     /// The longest run one record describes; a longer run continues in the next record.
@@ -69,7 +72,15 @@ public enum OutputIndex {
         public var caughtUp: Bool
     }
 
+    /// The most records one read decodes: a read's cost is bounded by its reply, not by the index (a job
+    /// alternating one-byte writes makes a 16 MiB index of 1.4 million records).
+    static let recordsPerRead = 4096
+
     /// Up to `limit` bytes of `stream` from log offset `offset` on.
+    ///
+    /// Bounded work whatever the index holds: the record holding `offset` is found by binary search, and
+    /// at most ``recordsPerRead`` records are decoded; a read that stops there says it has not caught up,
+    /// and the next read goes on from its `next`.
     ///
     /// - Parameter indexFrom: where to start scanning the index: 0, or a previous chunk's `nextIndex`
     ///   for the same job (a follower, so each wake-up reads only the index's new records).
@@ -89,8 +100,13 @@ public enum OutputIndex {
         var info = stat()
         guard fstat(log, &info) == 0 else { return chunk }
         let logSize = Int64(info.st_size)
-        var block = [UInt8](repeating: 0, count: 4096 * recordSize)
-        var position = chunk.nextIndex
+        guard fstat(index, &info) == 0 else { return chunk }
+        let records = Int64(info.st_size) / Int64(recordSize)
+        // Records start in log order: every record before the last one starting at or before `offset`
+        // ends by then (a record cut short by a crash ends where the next starts).
+        let first = max(chunk.nextIndex / Int64(recordSize), lastRecord(startingAtOrBefore: chunk.next, in: index, count: records))
+        let position = first * Int64(recordSize)
+        chunk.nextIndex = position
         /// Takes the stream's bytes of `record` up to `end`; false once the page is full.
         func take(_ record: Record, until end: Int64) -> Bool {
             guard end > chunk.next else { return true }
@@ -107,31 +123,57 @@ public enum OutputIndex {
             chunk.next = from + Int64(max(0, read))
             return read == count && chunk.bytes.count < limit
         }
+        var block = [UInt8](repeating: 0, count: recordsPerRead * recordSize)
+        var got = -1
+        while got < 0 {
+            got = block.withUnsafeMutableBytes { pread(index, $0.baseAddress, $0.count, off_t(position)) }
+            if got < 0 && errno != EINTR { return chunk }
+        }
+        let whole = got / recordSize * recordSize
         // Each record is taken once the next is seen: a record cut short by a crash (its bytes never
         // written) ends where the next attempt's first record starts.
         var previous: Record?
-        while true {
-            let got = block.withUnsafeMutableBytes { pread(index, $0.baseAddress, $0.count, off_t(position)) }
-            if got < 0 && errno == EINTR { continue }
-            let whole = max(0, got) / recordSize * recordSize
-            guard whole > 0 else { break }  // the index's end
-            for at in stride(from: 0, to: whole, by: recordSize) {
-                let record = Record(block, at: at)
-                if let last = previous {
-                    guard take(last, until: min(last.start &+ last.length, record.start, logSize)) else {
-                        chunk.caughtUp = false
-                        return chunk
-                    }
+        for at in stride(from: 0, to: whole, by: recordSize) {
+            let record = Record(block, at: at)
+            if let last = previous {
+                guard take(last, until: min(last.start &+ last.length, record.start, logSize)) else {
+                    chunk.caughtUp = false
+                    return chunk
                 }
-                previous = record
-                // Records before this one are final; this one may still grow while its stream writes.
-                chunk.nextIndex = position + Int64(at)
             }
-            position += Int64(whole)
+            previous = record
+            // Records before this one are final; this one may still grow while its stream writes.
+            chunk.nextIndex = position + Int64(at)
         }
-        if let last = previous, !take(last, until: min(last.start &+ last.length, logSize)) {
+        guard let last = previous else { return chunk }
+        if got == block.count && first + Int64(recordsPerRead) < records {
+            chunk.caughtUp = false  // more records than one read decodes: the next read goes on
+        } else if !take(last, until: min(last.start &+ last.length, logSize)) {
             chunk.caughtUp = false
         }
         return chunk
+    }
+
+    /// The number of the last record whose run starts at or before `offset` (0 if none): a binary search
+    /// over the index's sorted starts, reading one start per step.
+    private static func lastRecord(startingAtOrBefore offset: Int64, in index: Int32, count: Int64) -> Int64 {
+        func start(_ number: Int64) -> Int64? {
+            var bytes = [UInt8](repeating: 0, count: recordSize)
+            let got = bytes.withUnsafeMutableBytes { pread(index, $0.baseAddress, recordSize, off_t(number * Int64(recordSize))) }
+            return got == recordSize ? Record(bytes, at: 0).start : nil
+        }
+        var (low, high) = (Int64(0), count - 1)
+        var found: Int64 = 0
+        while low <= high {
+            let middle = low + (high - low) / 2
+            guard let value = start(middle) else { return found }
+            if value <= offset {
+                found = middle
+                low = middle + 1
+            } else {
+                high = middle - 1
+            }
+        }
+        return found
     }
 }

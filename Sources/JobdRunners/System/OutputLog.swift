@@ -89,7 +89,7 @@ public final class OutputAppender: Sendable {
         writer.withLock { writer in bytes.withUnsafeBytes { writer.append($0, from: .stdout) } }
     }
 
-    /// Closes the files; later appends reopen them.
+    /// Closes the files; later appends are dropped (the attempt is over).
     public func close() {
         writer.withLock { $0.close() }
     }

@@ -24,6 +24,10 @@ struct OutputWriter {
     private var run: (stream: StandardStream, start: Int64, length: Int64, at: Int64)?
     /// Output was dropped: past the limit, or the files could not be opened or written.
     private(set) var truncated = false
+    /// Closed for good: the attempt is over. A handler abandoned after a stop may still write; reopening
+    /// would make a second writer of the job's log beside the next attempt's (each counting the files'
+    /// ends on its own), or recreate the files of a pruned job.
+    private var isClosed = false
 
     init(logPath: String, indexPath: String, limit: Int64) {
         self.logPath = logPath
@@ -37,7 +41,7 @@ struct OutputWriter {
     /// record claims bytes the log lacks, which readers clamp to the log's size, and the next attempt's
     /// records carry their own start offsets, so nothing after is misattributed.
     mutating func append(_ bytes: UnsafeRawBufferPointer, from stream: StandardStream) {
-        guard !bytes.isEmpty else { return }
+        guard !bytes.isEmpty, !isClosed else { return }
         // Once anything was dropped, nothing later is kept: the log stays a prefix of what was written.
         guard !truncated else { return }
         let extending = run.map { $0.stream == stream && $0.length + Int64(bytes.count) <= OutputIndex.maximumRun } ?? false
@@ -64,11 +68,12 @@ struct OutputWriter {
         }
     }
 
-    /// Closes both files; a later append would reopen them.
+    /// Closes both files for good: later appends are dropped.
     mutating func close() {
         if logFD >= 0 { _ = Glibc.close(logFD) }
         if indexFD >= 0 { _ = Glibc.close(indexFD) }
         (logFD, indexFD, run) = (-1, -1, nil)
+        isClosed = true
     }
 
     private mutating func fail() {

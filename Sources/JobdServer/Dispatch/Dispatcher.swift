@@ -76,6 +76,9 @@ actor Dispatcher {
     /// How many entries of `waitsOn` each user's jobs hold, bounded at submit
     /// (``JobLimits/maximumWaitingDependenciesPerUser``).
     private var waitingDependencies: [UInt32: Int] = [:]
+    /// Dependencies of submits admitted and not yet stored, per user: counted against the bound with
+    /// `waitingDependencies`, so concurrent submits cannot each pass it on the same room.
+    private var reservedDependencies: [UInt32: Int] = [:]
     /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
     /// How many entries of `active` hold their plan.
@@ -151,6 +154,13 @@ actor Dispatcher {
     /// Takes newly committed jobs (`queued`, or `scheduled` until their `run_at`): counts them and puts
     /// them in the ready queues or on the timer.
     /// A job that waits for others (`waitsFor`, the unfinished ones) starts once they all succeeded.
+    /// `reserved` dependencies of `owner` (see ``reserve(dependencies:of:)``) turn into the ones counted as
+    /// these jobs start waiting, in the same step: the bound never sees them twice or not at all.
+    func accept(_ jobs: [(job: Job, waitsFor: [JobID])], reserved: Int, of owner: UInt32) {
+        unreserve(dependencies: reserved, of: owner)
+        accept(jobs)
+    }
+
     func accept(_ jobs: [(job: Job, waitsFor: [JobID])]) {
         for (job, _) in jobs {
             counts[job.class, default: StateCounts()][job.state] += 1
@@ -308,12 +318,20 @@ actor Dispatcher {
         return waits.jobs
     }
 
-    /// Whether `owner`'s jobs may wait on `adding` more dependencies; nil if so, else how many they wait
-    /// on now. Checked before a submit stores (two submits at once may together pass the bound by one
-    /// call's worth: it bounds memory, not an exact count).
-    func roomFor(dependencies adding: Int, of owner: UInt32) -> Int? {
-        let now = waitingDependencies[owner] ?? 0
-        return now + adding > JobLimits.maximumWaitingDependenciesPerUser ? now : nil
+    /// Reserves room for `adding` more dependencies of `owner`'s jobs, before a submit stores them; the
+    /// reservation ends with ``accept(_:reserved:of:)`` or ``unreserve(dependencies:of:)``.
+    /// - Returns: nil if reserved, else how many `owner`'s jobs wait on and have reserved now (refused).
+    func reserve(dependencies adding: Int, of owner: UInt32) -> Int? {
+        let now = (waitingDependencies[owner] ?? 0) + (reservedDependencies[owner] ?? 0)
+        guard now + adding <= JobLimits.maximumWaitingDependenciesPerUser else { return now }
+        reservedDependencies[owner, default: 0] += adding
+        return nil
+    }
+
+    /// A reserved submit was not stored (refused, or the store failed): its room goes back.
+    func unreserve(dependencies count: Int, of owner: UInt32) {
+        let left = (reservedDependencies[owner] ?? 0) - count
+        reservedDependencies[owner] = left > 0 ? left : nil
     }
 
     /// A job ended and its end is stored: the jobs waiting for it go on (it succeeded) or end `cancelled`

@@ -30,7 +30,8 @@ extension Responder {
                 index: 0, reason: "a schedule's job starts at each due time: run_at, delay_seconds and after_index do not apply")
         }
         let now = WallClock.now()
-        _ = try await admit([job], caller: caller, at: now)  // the checks a submit makes; nothing is stored
+        // The checks a submit makes; nothing is stored, so what admit reserved goes back at once.
+        await forgo(try await admit([job], caller: caller, at: now))
         let existing = await recurrences.list(visibleTo: caller.uid)
         if !existing.contains(where: { $0.name == parameters.name }), existing.count >= JobLimits.maximumSchedulesPerUser {
             throw JobdError.invalidParameter("name (you have \(JobLimits.maximumSchedulesPerUser) schedules, the most a user may keep)")

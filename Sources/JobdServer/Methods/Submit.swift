@@ -53,14 +53,6 @@ extension Responder {
             throw JobdError.invalidJob(
                 index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
         }
-        let dependencies = specs.reduce(0) { $0 + ($1.after?.count ?? 0) + ($1.afterIndex?.count ?? 0) }
-        if dependencies > 0, let held = await dispatcher.roomFor(dependencies: dependencies, of: caller.uid) {
-            let index = specs.firstIndex { !($0.after ?? []).isEmpty || !($0.afterIndex ?? []).isEmpty } ?? 0
-            throw JobdError.invalidJob(
-                index: index,
-                reason: "your unfinished jobs already wait on \(held) dependencies, and this call adds \(dependencies); "
-                    + "at most \(JobLimits.maximumWaitingDependenciesPerUser) at once: let some finish first")
-        }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
         let jobSignatures = specs.map { signatures.signature(of: $0) }
@@ -75,18 +67,43 @@ extension Responder {
                     spec: spec, class: decision.class, classSource: decision.source, classReason: decision.reason,
                     signature: jobSignatures[index], ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
         }
+        // Last, so nothing after it can refuse the call: the room reserved here ends in storeAndQueue.
+        let dependencies = Self.dependencies(of: newJobs)
+        if dependencies > 0, let held = await dispatcher.reserve(dependencies: dependencies, of: caller.uid) {
+            let index = specs.firstIndex { !($0.after ?? []).isEmpty || !($0.afterIndex ?? []).isEmpty } ?? 0
+            throw JobdError.invalidJob(
+                index: index,
+                reason: "your unfinished jobs already wait on \(held) dependencies, and this call adds \(dependencies); "
+                    + "at most \(JobLimits.maximumWaitingDependenciesPerUser) at once: let some finish first")
+        }
         return newJobs
     }
 
-    /// Runs `write` (a store call that stores `newJobs`), turns a refused dependency into the `InvalidJob`
-    /// it is, and hands what was stored to the dispatcher.
+    /// Admitted jobs that will not be stored (a schedule's, only checked): their reservation goes back.
+    func forgo(_ newJobs: [NewJob]) async {
+        let reserved = Self.dependencies(of: newJobs)
+        if reserved > 0 { await dispatcher.unreserve(dependencies: reserved, of: newJobs.first?.ownerUID ?? 0) }
+    }
+
+    /// The jobs `newJobs` name to wait for, all together: what ``admit(_:caller:at:)`` reserves.
+    private static func dependencies(of newJobs: [NewJob]) -> Int {
+        newJobs.reduce(0) { $0 + ($1.spec.after?.count ?? 0) + ($1.spec.afterIndex?.count ?? 0) }
+    }
+
+    /// Runs `write` (a store call that stores `newJobs`, as ``admit(_:caller:at:)`` admitted them), turns
+    /// a refused dependency into the `InvalidJob` it is, and hands what was stored to the dispatcher. The
+    /// dependencies admit reserved are handed over with the jobs, or given back if nothing was stored.
     func storeAndQueue(
         _ newJobs: [NewJob], _ write: @Sendable () async throws -> SubmitResult
     ) async throws -> SubmitResult {
+        let reserved = Self.dependencies(of: newJobs)
+        let owner = newJobs.first?.ownerUID ?? 0
         let stored: SubmitResult
         do {
             stored = try await write()
-        } catch let refusal as SubmitRefusal {
+        } catch {
+            if reserved > 0 { await dispatcher.unreserve(dependencies: reserved, of: owner) }
+            guard let refusal = error as? SubmitRefusal else { throw error }
             switch refusal {
             case .unknownDependency(let index, let id):
                 throw JobdError.invalidJob(index: index, reason: "it waits for job \(id), and you have no job \(id)")
@@ -101,7 +118,7 @@ extension Responder {
             let waits = stored.waitsFor[index] ?? []
             accepted.append((job.record(id: stored.ids[index], waiting: !waits.isEmpty), waits))
         }
-        await dispatcher.accept(accepted)
+        await dispatcher.accept(accepted, reserved: reserved, of: owner)
         return stored
     }
 }

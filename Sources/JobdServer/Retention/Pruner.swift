@@ -39,7 +39,9 @@ struct Pruner: Sendable {
             await dispatcher.pruned(batch)
             for job in batch {
                 OutputLog.remove(path: OutputLog.stdinPath(of: job.id, in: logsDirectory))  // a hook's, if any
-                OutputLog.remove(path: OutputIndex.path(of: job.id, in: logsDirectory))
+                if let failure = OutputLog.remove(path: OutputIndex.path(of: job.id, in: logsDirectory)) {
+                    logger.warning("job \(job.id) was pruned but its log's index could not be removed: \(failure)")
+                }
                 if let failure = OutputLog.remove(path: OutputLog.path(of: job.id, in: logsDirectory)) {
                     logger.warning("job \(job.id) was pruned but its log could not be removed: \(failure)")
                 }
