@@ -32,8 +32,9 @@ public protocol JobStore: Sendable {
     func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
 
     /// Queues a failed, dead or cancelled job again, for one more attempt (its last is kept in its
-    /// history), unless another unfinished job of its owner holds its unique key.
-    func retry(_ id: JobID) async throws -> RetryResult
+    /// history), unless another unfinished job of its owner holds its unique key. Its `run_at` becomes
+    /// `now`: among jobs of its priority it is due from the retry, not from its first submit.
+    func retry(_ id: JobID, at now: Timestamp) async throws -> RetryResult
 
     /// Queues putting jobs that were running back to `queued` (daemon shutdown).
     func requeue(_ ids: [JobID]) -> CommitTicket

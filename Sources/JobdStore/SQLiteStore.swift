@@ -357,7 +357,7 @@ public final class SQLiteStore: JobStore {
         "cancelled: job \(id), which it waits for, ended \(state.rawValue)"
     }
 
-    public func retry(_ id: JobID) async throws -> RetryResult {
+    public func retry(_ id: JobID, at now: Timestamp) async throws -> RetryResult {
         try await committer.write { db -> RetryResult in
             // An unfinished job of the owner holding the same unique key wins: the partial unique index would
             // refuse the update.
@@ -384,11 +384,11 @@ public final class SQLiteStore: JobStore {
             try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = 'queued', max_attempts = MAX(max_attempts, MIN(attempts + 1, ?)),
-                        finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, result = NULL, run_at = NULL,
+                        finished_at = NULL, exit_code = NULL, signal = NULL, error = NULL, result = NULL, run_at = ?,
                         unclean_stops = 0
                     WHERE id = ? AND state IN ('failed', 'dead', 'cancelled')
                     """
-            ).execute(arguments: [JobLimits.maxAttemptsRange.upperBound, id.rawValue])
+            ).execute(arguments: [JobLimits.maxAttemptsRange.upperBound, now.secondsSinceEpoch, id.rawValue])
             guard db.changesCount == 1 else { return .notRetryable }
             // What it waited for no longer holds it back: a retry is a deliberate "run it now".
             try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE job_id = ?").execute(arguments: [id.rawValue])

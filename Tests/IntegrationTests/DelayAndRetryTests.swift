@@ -156,5 +156,30 @@ extension AgainstTheRealDaemon {
                 #expect(status.total.failed == 0 && status.total.succeeded == 1, "\(status.total)")
             }
         }
+
+        /// A retried job is due from the retry, not from its first submit: among jobs of its priority it
+        /// goes behind those queued before the retry (ties by due time, then id). Due times are whole
+        /// seconds, so the retry comes a second after the job queued before it.
+        @Test func aRetriedJobGoesBehindJobsQueuedBeforeTheRetry() async throws {
+            try await DaemonProcess.with(arguments: ["--io-concurrency", "1"]) { daemon in
+                let failing = try await daemon.submit([JobSpec(argv: ["sh", "-c", "exit 3"], class: .io)])[0]
+                _ = try await daemon.wait([failing])
+                let gate = daemon.directory.file("gate")
+                let blocker = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "while [ ! -e \(gate) ]; do sleep 0.02; done"], class: .io)
+                ])[0]
+                try await eventually("the blocker runs") { try await daemon.job(blocker).state == .running ? true : nil }
+                let queuedFirst = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0]
+                let submitted = try await daemon.job(queuedFirst).createdAt.secondsSinceEpoch
+                try await eventually("the next second") {
+                    Date().timeIntervalSince1970 >= submitted.rounded(.down) + 1 ? true : nil
+                }
+                #expect(try await daemon.jobctl("retry", failing.description).status == 0)
+                FileManager.default.createFile(atPath: gate, contents: nil)
+                let ended = try await daemon.wait([queuedFirst, failing])
+                let started = ended.map { $0.startedAt?.secondsSinceEpoch ?? 0 }
+                #expect(started[0] < started[1], "job \(queuedFirst), queued before the retry, starts first: \(started)")
+            }
+        }
     }
 }

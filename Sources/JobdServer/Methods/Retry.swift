@@ -1,4 +1,5 @@
 import JobdProtocol
+import JobdRunners
 import JobdStore
 
 extension Responder {
@@ -21,7 +22,7 @@ extension Responder {
         }
         let result: RetryResult
         do {
-            result = try await store.retry(job.id)
+            result = try await store.retry(job.id, at: WallClock.now())
         } catch {
             throw JobdError.storageFailed("\(error)")
         }

@@ -486,7 +486,7 @@ final class InMemoryStore: JobStore {
         }
     }
 
-    func retry(_ id: JobID) async throws -> RetryResult {
+    func retry(_ id: JobID, at now: Timestamp) async throws -> RetryResult {
         try await write(.prune) { rows -> RetryResult in
             guard var job = rows.jobs[id], [.failed, .dead, .cancelled].contains(job.state) else { return .notRetryable }
             if job.attempts >= 1 {
@@ -502,7 +502,7 @@ final class InMemoryStore: JobStore {
             job.signal = nil
             job.error = nil
             job.result = nil
-            job.runAt = nil
+            job.runAt = now
             rows.jobs[id] = job
             rows.waitsFor[id] = nil
             return .queued(job)
