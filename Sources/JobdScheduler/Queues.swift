@@ -19,6 +19,9 @@ public struct QueueID: Hashable, Comparable, Sendable {
 /// jobs have finished, and cannot keep everyone else from new queues for the daemon's lifetime.
 public struct QueueNames: Sendable {
     public static let capacity = 1024
+    /// The distinct queues (besides `default`) one user's waiting and running jobs may use at once: one user
+    /// alone cannot hold every name (with jobs delayed a year, say); it takes sixteen.
+    public static let perUser = 64
 
     /// By number: the name, or nil for a number given back (and waiting in `free`).
     private var names: [String?] = ["default"]

@@ -25,7 +25,7 @@ import Testing
     }
 
     /// Sends one call as its JSON text; returns every reply frame, decoded as JSON.
-    static func call(_ responder: Responder, _ json: String) async throws -> [JSONValue] {
+    static func call(_ responder: Responder, _ json: String, as caller: Caller = caller) async throws -> [JSONValue] {
         let message = Array(json.utf8)
         let header = try WireJSON.decode(VarlinkCallHeader.self, from: message)
         let replies = Mutex<[[UInt8]]>([])
@@ -160,9 +160,11 @@ import Testing
         }
     }
 
-    /// Queue names are bounded while in use, and given back when their jobs have finished: one user's
-    /// thousand invented queues do not keep everyone out of new queues for the daemon's lifetime.
-    @Test func queueNamesOfFinishedJobsAreGivenBack() async throws {
+    /// Queue names are bounded while in use, and given back when their jobs have finished: invented
+    /// queues do not keep everyone out of new queues for the daemon's lifetime. (Root's jobs: only root may
+    /// use more than ``QueueNames/perUser`` queues at once.)
+    @Test(.enabled(if: SystemInfo.userID == 0, "fills the names as root, the one caller without a per-user bound"))
+    func queueNamesOfFinishedJobsAreGivenBack() async throws {
         try await Harness.with(handler: FakeRunner("handler", always: .block)) { harness in
             let responder = Self.responder(harness)
             let jobs = (1..<QueueNames.capacity).map { #"{"kind":"noop","class":"io","queue":"q\#($0)"}"# }
@@ -177,6 +179,39 @@ import Testing
             #expect(cancelled.first?["error"] == nil, "\(cancelled)")
             let accepted = try await Self.call(responder, fresh)
             #expect(accepted.first?["error"] == nil, "q1 held nothing any more: \(accepted)")
+        }
+    }
+
+    /// One user's jobs may use at most ``QueueNames/perUser`` queues besides `default` at once, so no one
+    /// user can hold every name; queues their finished jobs used count no more.
+    @Test(.enabled(if: SystemInfo.userID == 0, "a root daemon serves another user, the caller here"))
+    func oneUsersJobsUseABoundedNumberOfQueues() async throws {
+        try await Harness.with(handler: FakeRunner("handler", always: .block)) { harness in
+            let responder = Self.responder(harness)
+            let user = Caller(pid: 1, uid: 65534, gid: 65534)
+            let jobs = (0..<QueueNames.perUser).map { #"{"kind":"noop","queue":"u\#($0)"}"# }.joined(separator: ",")
+            let filled = try await Self.call(responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(jobs)]}}"#, as: user)
+            #expect(filled.first?["error"] == nil, "\(filled)")
+            let again = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"u0"},{"kind":"noop"}]}}"#,
+                as: user)
+            #expect(again.first?["error"] == nil, "a queue it holds, and default, are no new ones: \(again)")
+            let refused = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"one-more"}]}}"#, as: user)
+            #expect(refused.first?["error"] == .string("io.jobd.InvalidJob"), "\(refused)")
+            let reason = refused.first?["parameters"]?["reason"]?.stringValue ?? ""
+            #expect(reason.contains("use \(QueueNames.perUser) queues"), "\(reason)")
+            let other = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"one-more"}]}}"#,
+                as: Caller(pid: 1, uid: 65533, gid: 65533))
+            #expect(other.first?["error"] == nil, "another user is not held back: \(other)")
+            // The job in u1 ends: that queue no longer counts for the user.
+            let cancelled = try await Self.call(
+                responder, #"{"method":"io.jobd.Cancel","parameters":{"id":2}}"#, as: user)
+            #expect(cancelled.first?["error"] == nil, "\(cancelled)")
+            let room = try await Self.call(
+                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"one-more"}]}}"#, as: user)
+            #expect(room.first?["error"] == nil, "\(room)")
         }
     }
 

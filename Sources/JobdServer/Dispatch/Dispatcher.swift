@@ -60,6 +60,9 @@ actor Dispatcher {
     private var queueNames = QueueNames()
     /// Queues with a limit or a pause.
     private var controlledQueues: Set<QueueID> = []
+    /// For each user, the queues other than `default` their jobs in `active` hold, and how many jobs each
+    /// (bounded at submit: ``QueueNames/perUser``).
+    private var queuesByOwner: [UInt32: [QueueID: Int]] = [:]
     /// Jobs that may not start yet (a delay, a retry's backoff), and the one timer for the earliest.
     private var due = DueQueue()
     private var dueTimer: Task<Void, Never>?
@@ -172,7 +175,7 @@ actor Dispatcher {
             if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
             let active = ActiveJob(
                 priority: Int32(clamping: job.priority), ownerUID: job.ownerUID,
-                due: DueTime(job.runAt ?? job.createdAt), queue: holdQueue(job.queue),
+                due: DueTime(job.runAt ?? job.createdAt), queue: holdQueue(job.queue, for: job.ownerUID),
                 class: job.class)
             if !waitsFor.isEmpty {
                 self.active[job.id] = active
@@ -389,21 +392,28 @@ actor Dispatcher {
     private func activeJob(_ job: QueuedJob) -> ActiveJob {
         ActiveJob(
             priority: Int32(clamping: job.priority), ownerUID: job.ownerUID, due: DueTime(job.dueAt),
-            queue: holdQueue(job.queue), class: job.class)
+            queue: holdQueue(job.queue, for: job.ownerUID), class: job.class)
     }
 
     /// The number of a queue a job enters `active` in, held until ``removeActive(_:)``. A name past the
     /// bound (numbered by another call between a submit's check and its jobs' arrival, or a database from
     /// a jobd without the bound) runs in `default`, and says so.
-    private func holdQueue(_ name: String) -> QueueID {
-        if let id = queueNames.hold(name) { return id }
-        logger.warning("queue \(name) runs as default: jobd holds \(QueueNames.capacity) queue names already")
-        return queueNames.hold("default") ?? .default
+    private func holdQueue(_ name: String, for owner: UInt32) -> QueueID {
+        guard let id = queueNames.hold(name) else {
+            logger.warning("queue \(name) runs as default: jobd holds \(QueueNames.capacity) queue names already")
+            return queueNames.hold("default") ?? .default
+        }
+        if id != .default { queuesByOwner[owner, default: [:]][id, default: 0] += 1 }
+        return id
     }
 
     /// Takes a job out of `active`, giving back its hold on its queue's name.
     private func removeActive(_ id: JobID) -> ActiveJob? {
         guard let job = active.removeValue(forKey: id) else { return nil }
+        if job.queue != .default, var held = queuesByOwner[job.ownerUID], let count = held[job.queue] {
+            held[job.queue] = count > 1 ? count - 1 : nil
+            queuesByOwner[job.ownerUID] = held.isEmpty ? nil : held
+        }
         release(job.queue)
         return job
     }
@@ -419,6 +429,14 @@ actor Dispatcher {
     /// - Returns: the first name that could not be numbered (``QueueNames/capacity`` names are taken).
     func roomFor(queues: Set<String>) -> String? {
         queueNames.firstWithoutRoom(in: queues)
+    }
+
+    /// Whether `owner`'s jobs may use `queues` besides those they hold now (``QueueNames/perUser``).
+    /// - Returns: nil if so, else how many queues `owner`'s jobs hold now (refused).
+    func roomFor(queues: Set<String>, of owner: UInt32) -> Int? {
+        let held = queuesByOwner[owner] ?? [:]
+        let new = queues.filter { $0 != "default" && queueNames.existingID(for: $0).map { held[$0] == nil } ?? true }
+        return held.count + new.count > QueueNames.perUser ? held.count : nil
     }
 
 

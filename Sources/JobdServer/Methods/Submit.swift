@@ -53,6 +53,14 @@ extension Responder {
             throw JobdError.invalidJob(
                 index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
         }
+        // Root's jobs may use any number: root can fill the names anyway, by limits and pauses.
+        if !caller.isRoot, let held = await dispatcher.roomFor(queues: queues, of: caller.uid) {
+            let index = specs.firstIndex { ($0.queue ?? "default") != "default" } ?? 0
+            throw JobdError.invalidJob(
+                index: index,
+                reason: "your waiting and running jobs use \(held) queues, and this call adds more; "
+                    + "at most \(QueueNames.perUser) at once besides default: use fewer queue names")
+        }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
         let jobSignatures = specs.map { signatures.signature(of: $0) }
