@@ -19,6 +19,8 @@ public final class SQLiteStore: JobStore {
 
     private let writer: any DatabaseWriter
     private let committer: GroupCommitter
+    /// Checkpoints the log off the commit path; nil for a database without a file (tests).
+    private let checkpointer: WALCheckpointer?
     public let path: String
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -27,6 +29,8 @@ public final class SQLiteStore: JobStore {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+            // The log is checkpointed in the background (WALCheckpointer); commits do it only far past that.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.fallbackPages)")
         }
         configuration.busyMode = .timeout(5)
         let pool: DatabasePool
@@ -37,13 +41,18 @@ public final class SQLiteStore: JobStore {
         } catch {
             throw StoreError.cannotOpen(path: path, cause: error)
         }
-        try self.init(writer: pool, path: path, logger: logger)
+        try self.init(writer: pool, path: path, logger: logger, checkpointer: WALCheckpointer(path: path, logger: logger))
     }
 
     /// Uses an existing database (tests pass an in-memory `DatabaseQueue`).
-    public init(writer: any DatabaseWriter, path: String = ":memory:", logger: Logger) throws {
+    public convenience init(writer: any DatabaseWriter, path: String = ":memory:", logger: Logger) throws {
+        try self.init(writer: writer, path: path, logger: logger, checkpointer: nil)
+    }
+
+    private init(writer: any DatabaseWriter, path: String, logger: Logger, checkpointer: WALCheckpointer?) throws {
         self.writer = writer
         self.path = path
+        self.checkpointer = checkpointer
         self.committer = GroupCommitter(writer: writer, logger: logger)
         do {
             try Migrations.apply(to: writer, path: path)
@@ -54,8 +63,13 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    /// Commits writes until `close()`. Run it for as long as the store is used.
-    public func run() async { await committer.run() }
+    /// Commits writes (and checkpoints the log) until `close()`. Run it for as long as the store is used.
+    public func run() async {
+        let checkpoints = Task { [checkpointer] in await checkpointer?.run() }
+        await committer.run()
+        checkpoints.cancel()
+        await checkpoints.value
+    }
 
     /// Takes no more writes; `run()` returns once those queued have committed.
     public func close() { committer.close() }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import JobdProtocol
 import JobdStore
@@ -119,6 +120,30 @@ struct StoreTests {
                 matching: JobFilter(states: [.failed], queue: nil, beforeID: nil, limit: 10, ownerUID: nil))
             #expect(none.jobs.isEmpty)
         }
+    }
+
+    /// The log is copied back into the database file in the background, long before the writer's own
+    /// automatic checkpoint (64 MiB of log) would: no commit pays for a checkpoint.
+    @Test func theLogIsCheckpointedInTheBackgroundNotByCommits() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobd-store-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/jobd.db"
+        func size(_ file: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0 }
+        let store = try SQLiteStore(path: path, durability: .normal, logger: Logger(label: "test"))
+        let running = Task { await store.run() }
+        let before = size(path)
+        // 2,000 jobs of about 1 KiB: a few MiB of log, far below the writer's own threshold.
+        for _ in 0..<20 {
+            _ = try await store.submit((0..<100).map { _ in newJob(Array(repeating: "argument", count: 100)) })
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while size(path) < before + 1_000_000, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(size(path) >= before + 1_000_000, "the jobs reached the database file: \(before) → \(size(path)) bytes")
+        store.close()
+        await running.value
     }
 
     @Test func aDatabaseWithAnUnknownMigrationIsRefused() async throws {
