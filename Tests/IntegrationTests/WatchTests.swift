@@ -20,6 +20,24 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// A failed attempt with a retry to come is a transition too: the job's latest row says it waits
+        /// (`scheduled`, in its backoff), not still `running`.
+        @Test func aFailedAttemptWithARetryToComeShowsAsWaiting() async throws {
+            try await DaemonProcess.with { daemon in
+                let id = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "exit 3"], class: .io, maxAttempts: 2, backoff: .fixed, backoffSeconds: 30)
+                ])[0]
+                try await eventually("the first attempt failed") { () -> Bool? in
+                    let job = try await daemon.job(id)
+                    return job.state == .scheduled && job.attempts == 1 ? true : nil
+                }
+                let frame = try await daemon.jobctl("watch", "--once")
+                let latest = frame.stdout.split(separator: "\n").first { $0.contains(" \(id) ") && $0.contains(" io ") }
+                #expect(latest?.hasSuffix("scheduled") == true, "the newest row of job \(id): \(frame.stdout)")
+                _ = try await daemon.jobctl("cancel", id.description)
+            }
+        }
+
         @Test func theWatchStreamSendsAFrameWhenAJobEnds() async throws {
             try await DaemonProcess.with { daemon in
                 try await daemon.connect { connection in

@@ -670,6 +670,9 @@ actor Dispatcher {
         guard !isDraining else { return }
         var actions = scheduler.jobFinished(plan.id)
         if state == .queued && !isDraining {
+            // The failed attempt is news too (`watch`): the job waits for its next one, in its backoff or
+            // queued. Its final state is recorded when its last attempt's outcome is stored.
+            if let job = active[plan.id] { record(plan.id, retryAt == nil ? .queued : .scheduled, job) }
             var retry = plan
             retry.attempts += 1
             // Kept whatever the budget: its stored attempt count may not have committed yet.
