@@ -226,6 +226,28 @@ extension AgainstTheRealDaemon {
             #expect(own.status == 0, "\(own)")
         }
 
+        /// A root daemon serves every user: the directory it creates for its socket is 0755 whatever its
+        /// umask (077), so another user reaches the socket (before: 0700, and `Permission denied`).
+        @Test(.enabled(if: getuid() == 0, "needs root: a root daemon, called as nobody"))
+        func aRootDaemonsSocketDirectoryLetsEveryUserIn() async throws {
+            try await DaemonProcess.with(launched: false) { daemon in
+                #expect(chmod(daemon.directory.path, 0o711) == 0)
+                let socket = daemon.directory.file("run/jobd/jobd.sock")
+                try daemon.launch(extraArguments: ["--socket", socket])
+                try await eventually("jobd answers on \(socket)") { () -> Bool? in
+                    try await runProgram(Binaries.jobctl, ["--socket", socket, "status"]).status == 0 ? true : nil
+                }
+                var info = stat()
+                #expect(stat(daemon.directory.file("run/jobd"), &info) == 0)
+                #expect(info.st_mode & 0o777 == 0o755, "directory mode \(String(info.st_mode & 0o777, radix: 8))")
+                let jobctl = daemon.directory.file("jobctl")
+                try FileManager.default.copyItem(atPath: Binaries.jobctl, toPath: jobctl)
+                let status = try await runProgram(
+                    "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", socket, "status"])
+                #expect(status.status == 0, "\(status)")
+            }
+        }
+
         // MARK: - What a job inherits
 
         @Test(

@@ -23,8 +23,9 @@ enum SocketFile {
     static func prepare(_ path: String, group: any EventLoopGroup) async throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
-            // A directory we create is ours alone unless we are root (see makeConnectable).
-            let attributes: [FileAttributeKey: Any]? = isRoot ? nil : [.posixPermissions: 0o700]
+            // A directory we create is ours alone unless we are root (see makeConnectable); a root daemon's
+            // is 0755, whatever jobd's umask (077) would make it, or no other user could reach the socket.
+            let attributes: [FileAttributeKey: Any] = [.posixPermissions: isRoot ? 0o755 : 0o700]
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true, attributes: attributes)
         } catch {
