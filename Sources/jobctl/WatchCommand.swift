@@ -21,6 +21,16 @@ struct WatchCommand: ParsableCommand {
             writeOut(Self.frame(reply, throughput: nil, screen: false) + "\n")
             return
         }
+        // Not a terminal (a pipe, a file): each frame as --once prints it, then a blank line, and no
+        // control codes (`jobctl watch | head` reads text, like `top -b`).
+        guard isatty(1) == 1 else {
+            try global.withConnection { connection in
+                try connection.stream(Watch.method, Watch.Parameters()) { (reply: Watch.Reply) in
+                    writeOut(Self.frame(reply, throughput: reply.throughput, screen: false) + "\n\n")
+                }
+            }
+            return
+        }
         try global.withConnection { connection in
             // Inside withConnection: the screen is left before it prints why the stream ended (a daemon
             // gone), which on the alternate screen would vanish with it.

@@ -38,6 +38,27 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// Into a pipe or a file, watch prints each frame as text (as `--once` does), one after another,
+        /// with no terminal control codes.
+        @Test func watchIntoAFileWritesPlainFramesAsJobsChange() async throws {
+            try await DaemonProcess.with { daemon in
+                let out = daemon.directory.file("watch.out")
+                let pid = try CleanSpawn.start(
+                    Binaries.jobctl, ["--socket", daemon.socket, "watch"], stdout: out, stderr: daemon.directory.file("watch.err"))
+                let text = { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+                try await eventually("a first frame") { text().contains("STATE") ? true : nil }
+                let id = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0]
+                _ = try await daemon.wait([id])
+                try await eventually("a frame with the job's end") {
+                    text().components(separatedBy: "STATE").count > 2 && text().contains(" \(id) ") ? true : nil
+                }
+                #expect(!text().contains("\u{1B}"), "no control codes: \(text())")
+                #expect(text().hasPrefix("jobd "), "\(text().prefix(200))")
+                kill(pid, SIGTERM)
+                #expect(try await CleanSpawn.wait(pid, what: "jobctl watch") == 128 + SIGTERM)
+            }
+        }
+
         @Test func theWatchStreamSendsAFrameWhenAJobEnds() async throws {
             try await DaemonProcess.with { daemon in
                 try await daemon.connect { connection in

@@ -46,18 +46,9 @@ public struct TmuxServer: Sendable {
     @discardableResult
     public func run(_ arguments: [String], within limit: Duration = .seconds(10)) async throws -> CommandResult {
         let (pid, out, err) = try launch(arguments)
-        var status: Int32 = 0
-        do {
-            try await eventually("tmux \(arguments.joined(separator: " ")) exits", within: limit) { () -> Bool? in
-                waitpid(pid, &status, WNOHANG) == pid ? true : nil
-            }
-        } catch {
-            Foundation.kill(pid, SIGKILL)
-            _ = waitpid(pid, &status, 0)
-            throw error
-        }
+        let status = try await CleanSpawn.wait(pid, within: limit, what: "tmux \(arguments.joined(separator: " "))")
         return CommandResult(
-            status: (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+            status: status,
             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
@@ -83,14 +74,10 @@ public struct TmuxServer: Sendable {
     }
 
     /// Starts a client; returns its pid and the files its stdout and stderr go to. Not through a shell:
-    /// the arguments reach tmux as they are.
-    ///
-    /// posix_spawn rather than Foundation's Process, for what the server (forked by the first client)
-    /// and every pane's program inherit from it: an empty signal mask and default signal actions (a
-    /// Process started from a test's thread passes on the thread's mask, which blocks SIGCHLD and SIGINT:
-    /// the server then never saw a pane's program end, nor did a program see Ctrl-C), no descriptor of the
-    /// test beyond 0, 1 and 2 (the test's sockets and pipes stayed open in the server), and a session of
-    /// its own (setsid). The corresponding C function is `posix_spawn`.
+    /// the arguments reach tmux as they are. Through ``CleanSpawn``, for what the server (forked by the
+    /// first client) and every pane's program inherit from it: no signal blocked (with SIGCHLD and SIGINT
+    /// blocked the server never saw a pane's program end, nor did a program see Ctrl-C), and no
+    /// descriptor of the test (its sockets and pipes stayed open in the server).
     private func launch(_ arguments: [String]) throws -> (pid_t, String, String) {
         let name = UUID().uuidString.prefix(8)
         let out = directory.file("tmux-\(name).out")
@@ -99,50 +86,10 @@ public struct TmuxServer: Sendable {
         // Inside a user's tmux, TMUX names their server; this one is ours alone.
         environment["TMUX"] = nil
         if environment["TERM"] == nil || environment["TERM"] == "dumb" { environment["TERM"] = "xterm-256color" }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        _ = Self.addCloseFrom?(&actions, 3)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | Self.setSID))
-
-        let argv = ([SystemTools.tmux, "-S", socket, "-f", "/dev/null"] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, SystemTools.tmux, &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            throw TmuxFailed(description: "posix_spawn \(SystemTools.tmux): \(String(cString: strerror(result)))")
-        }
+        let pid = try CleanSpawn.start(
+            SystemTools.tmux, ["-S", socket, "-f", "/dev/null"] + arguments, environment: environment, stdout: out, stderr: err)
         return (pid, out, err)
     }
-
-    /// glibc's POSIX_SPAWN_SETSID (spawn.h), which Swift's Glibc module does not import (it is under
-    /// _GNU_SOURCE).
-    private static let setSID: Int32 = 0x80
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; under _GNU_SOURCE too, so
-    /// looked up at run time), or nil if this libc has none.
-    private static let addCloseFrom:
-        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-            guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-            return unsafeBitCast(
-                symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-        }()
 
     /// `kill-server`, waiting a few seconds at most; then SIGKILL for any process still running tmux on
     /// this socket (the server, should kill-server not reach it), so that no tmux outlives its test.
