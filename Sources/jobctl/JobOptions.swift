@@ -7,7 +7,8 @@ struct JobOptions: ParsableArguments {
     @Flag(help: "The job is CPU-bound: run it in the worker pool.") var cpu = false
     @Flag(help: "The job is I/O-bound: run it as a task in the daemon.") var io = false
     @Option(help: "The queue.") var queue: String?
-    @Option(help: "Higher runs first.") var priority: Int?
+    // Unconditional: `--priority -5` is a value, not an unknown option.
+    @Option(parsing: .unconditional, help: "Higher runs first (-1000000 to 1000000; default 0).") var priority: Int?
     @Option(help: "Kill the job after this long: 500ms, 30s, 10m, 2h.") var timeout: String?
     @Option(help: "Run again after a failure, up to this many more times (0 to 99).") var retries: Int?
     @Option(help: "How the pause before a retry grows: exp (doubles, with jitter, capped at 1h) or fixed.")
@@ -23,7 +24,10 @@ struct JobOptions: ParsableArguments {
 
     func validate() throws {
         if cpu && io { throw ValidationError("--cpu and --io exclude each other") }
-        if let timeout, DurationText.seconds(timeout) == nil {
+        if let timeout, DurationText.seconds(timeout).map({ $0 <= 0 }) ?? true {
+            if timeout.allSatisfy({ $0 == "0" || $0 == "s" || $0 == "m" || $0 == "h" || $0 == "d" }) {
+                throw ValidationError("--timeout must be more than 0; without --timeout a job has no time limit")
+            }
             throw ValidationError("--timeout \(timeout): expected a duration such as 500ms, 30s, 10m or 2h")
         }
         if let backoffDelay, DurationText.seconds(backoffDelay) == nil && backoffDelay != "0" {

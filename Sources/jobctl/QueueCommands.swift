@@ -5,7 +5,7 @@ import JobdProtocol
 /// `jobctl queue limit NAME N|none`.
 struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "queue", abstract: "Limit how many jobs of a queue run at once (root only).",
+        commandName: "queue", abstract: "Limit how many jobs of a queue run at once (root or jobd's own user).",
         subcommands: [Limit.self])
 
     struct Limit: ParsableCommand {
@@ -55,7 +55,7 @@ struct PauseTargetOptions: ParsableArguments {
 struct PauseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause",
-        abstract: "Start nothing new of a queue, a class or (--all) anything; running jobs go on (root only).")
+        abstract: "Start nothing new of a queue, a class or (--all) anything; running jobs go on (root or jobd's own user).")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: PauseTargetOptions

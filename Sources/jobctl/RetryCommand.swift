@@ -18,8 +18,13 @@ struct RetryCommand: ParsableCommand {
     func run() throws {
         try global.withConnection { connection in
             for id in ids {
-                let job = try connection.call(Retry.method, Retry.Parameters(id: JobID(id)), returning: Retry.Reply.self).job
-                print("\(job.id) \(job.state.rawValue)")
+                do {
+                    let job = try connection.call(Retry.method, Retry.Parameters(id: JobID(id)), returning: Retry.Reply.self).job
+                    print("\(job.id) \(job.state.rawValue)")
+                } catch ClientError.remote(.jobFinished(let finished, .succeeded)) {
+                    printError("job \(finished) succeeded: only a failed, dead or cancelled job runs again (submit it anew)")
+                    throw ExitCode(ExitStatus.invalid)
+                }
             }
         }
     }

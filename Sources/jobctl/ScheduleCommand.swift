@@ -17,7 +17,8 @@ struct ScheduleCommand: ParsableCommand {
                 jobctl schedule add nightly --cron '0 3 * * *' -- ./backup.sh
                 jobctl schedule add poll --every 10m --io -- curl -fsS https://example.org/health
 
-                --cron takes the five standard fields (minute hour day month weekday) in local time, or @daily, \
+                --cron takes the five standard fields (minute hour day month weekday) in jobd's local time zone (not \
+                yours, if they differ), or @daily, \
                 @hourly, @weekly, @monthly, @yearly. Missed due times while jobd was down are skipped, or run \
                 once at start-up with --catch-up. A schedule of the same name is replaced. The job options are \
                 submit's.
@@ -25,7 +26,7 @@ struct ScheduleCommand: ParsableCommand {
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The schedule's name (letters, digits, '.', '_', '-').") var name: String
-        @Option(help: "Five cron fields, in local time: '0 3 * * *'.") var cron: String?
+        @Option(help: "Five cron fields, in jobd's local time: '0 3 * * *'.") var cron: String?
         @Option(help: "A period: 30s, 10m, 2h, 1d.") var every: String?
         @Flag(help: "After jobd was down over due times, run the job once at start-up.") var catchUp = false
         @OptionGroup(title: "Job options") var job: JobOptions

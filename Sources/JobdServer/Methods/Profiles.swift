@@ -27,7 +27,8 @@ extension Responder {
         let daemonUID = SystemInfo.userID
         guard caller.uid == 0 || caller.uid == daemonUID else {
             throw JobdError.permissionDenied(
-                "a pin for everyone steers every user's jobs; only root or uid \(daemonUID) may change it. "
+                "a pin for everyone steers every user's jobs; only "
+                    + (daemonUID == 0 ? "root" : "root or uid \(daemonUID)") + " may change it. "
                     + "Leave out --everyone to pin it for yourself")
         }
         return nil

@@ -54,7 +54,8 @@ extension Responder {
         let daemonUID = SystemInfo.userID
         guard caller.isRoot || caller.uid == daemonUID else {
             throw JobdError.permissionDenied(
-                "queues, classes and pauses are shared by every user of this jobd; only root or uid \(daemonUID) may change them")
+                "queues, classes and pauses are shared by every user of this jobd; only "
+                    + (daemonUID == 0 ? "root" : "root or uid \(daemonUID)") + " may change them")
         }
     }
 
