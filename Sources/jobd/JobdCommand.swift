@@ -226,7 +226,11 @@ struct JobdCommand: AsyncParsableCommand {
         let daemon: JobdDaemon
         let lock: FileLock
         do {
-            try FileSystem.createDirectory(parentOf: configuration.databasePath)
+            do {
+                try FileSystem.createDirectory(parentOf: configuration.databasePath)
+            } catch {
+                throw StoreError.cannotOpen(path: configuration.databasePath, cause: FileSystemError(error))
+            }
             // Held for the life of the process: two daemons must never write one database.
             let lockPath = configuration.databasePath + ".lock"
             lock = try await FileLock.acquire(path: lockPath, waitingUpTo: .milliseconds(Int64(lockWait * 1000))) {

@@ -107,6 +107,21 @@ extension AgainstTheRealDaemon {
                 #expect(refused.stderr.contains("9999_from_the_future"))
             }
         }
+
+        /// A database whose directory cannot be made is refused in one line that names the path, the
+        /// reason and what to do, not with Foundation's whole NSError.
+        @Test func aDatabaseDirectoryThatCannotBeMadeIsRefusedInOneLine() async throws {
+            try await DaemonProcess.with(launched: false) { daemon in
+                let file = daemon.directory.file("a-file")
+                FileManager.default.createFile(atPath: file, contents: Data())
+                let refused = try await runProgram(
+                    Binaries.jobd, ["--socket", daemon.socket, "--database", file + "/state/jobd.db"])
+                #expect(refused.status != 0)
+                #expect(refused.stderr.contains("cannot open the database \(file)/state/jobd.db"), "\(refused)")
+                #expect(refused.stderr.contains("Not a directory") && refused.stderr.contains("pass --database"), "\(refused)")
+                #expect(!refused.stderr.contains("NSCocoaErrorDomain"), "\(refused)")
+            }
+        }
     }
 }
 
