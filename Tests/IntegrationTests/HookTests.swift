@@ -29,6 +29,9 @@ extension AgainstTheRealDaemon {
                 let records = try #require(json["attempt_records"] as? [[String: Any]], "its attempts too: \(json)")
                 #expect(records.count == 1 && records[0]["exit_code"] as? Int == 0, "\(records)")
                 #expect(!FileManager.default.fileExists(atPath: seen + ".wrong"), "on_failure is not for a success")
+                let show = try await daemon.jobctl("show", id.description).stdout
+                #expect(show.contains("on ok      \"cat > \(seen)\"") && show.contains("on fail    \"touch \(seen).wrong\""), "\(show)")
+                #expect(try await daemon.jobctl("show", hook.id.description).stdout.contains("hook of    job \(id)"))
 
                 let failing = try await daemon.jobctl("submit", "--on-failure", "exit 9", "--", "false")
                 let failed = JobID(Int64(failing.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!)

@@ -57,6 +57,10 @@ extension Job {
             ("worker", workerPID.map { "pid \($0)" } ?? "-"),
         ]
         if let result { lines.append(("result", Self.json(result))) }
+        // Shown only when set: most jobs have none.
+        if let onSuccess { lines.append(("on ok", onSuccess.debugDescription)) }
+        if let onFailure { lines.append(("on fail", onFailure.debugDescription)) }
+        if let hookOf { lines.append(("hook of", "job \(hookOf)")) }
         let width = lines.map(\.0.count).max() ?? 0
         return lines.map { "\($0.0.padded(to: width))  \($0.1)" }
             .joined(separator: "\n")
