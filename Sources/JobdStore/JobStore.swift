@@ -31,6 +31,9 @@ public protocol JobStore: Sendable {
     /// Cancels a job that is not running, and the jobs that wait for it. - Returns: false if it was running or finished already.
     func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
 
+    /// The jobs `id` still waits for (its `after` that have not succeeded yet), lowest id first.
+    func waitsFor(_ id: JobID) async throws -> [JobID]
+
     /// Queues a failed, dead or cancelled job again, for one more attempt (its last is kept in its
     /// history), unless another unfinished job of its owner holds its unique key. Its `run_at` becomes
     /// `now`: among jobs of its priority it is due from the retry, not from its first submit.

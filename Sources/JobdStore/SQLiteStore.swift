@@ -371,6 +371,16 @@ public final class SQLiteStore: JobStore {
         "cancelled: job \(id), which it waits for, ended \(state.rawValue)"
     }
 
+    public func waitsFor(_ id: JobID) async throws -> [JobID] {
+        // A succeeded dependency's row is deleted as it ends: the rows left are what the job waits for.
+        try await writer.read { db in
+            try Int64.fetchAll(
+                db.cachedStatement(sql: "SELECT depends_on_id FROM job_dependencies WHERE job_id = ? ORDER BY depends_on_id"),
+                arguments: [id.rawValue]
+            ).map(JobID.init(rawValue:))
+        }
+    }
+
     public func retry(_ id: JobID, at now: Timestamp) async throws -> RetryResult {
         try await committer.write { db -> RetryResult in
             // An unfinished job of the owner holding the same unique key wins: the partial unique index would

@@ -10,18 +10,22 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "The job id.") var id: Int64
 
     func run() throws {
-        let (job, attempts) = try global.withConnection { connection in
+        let (reply, attempts) = try global.withConnection { connection in
             (
-                try connection.call(Get.method, Get.Parameters(id: JobID(id)), returning: Get.Reply.self).job,
+                try connection.call(Get.method, Get.Parameters(id: JobID(id)), returning: Get.Reply.self),
                 try connection.call(Attempts.method, Attempts.Parameters(id: JobID(id)), returning: Attempts.Reply.self)
                     .attempts
             )
         }
+        let job = reply.job
         if json {
-            try printJSON(JobWithAttempts(job: job, attempts: attempts))
+            try printJSON(JobWithAttempts(job: job, attempts: attempts, waitsFor: reply.waitsFor))
             return
         }
         print(job.detailText)
+        if let waits = reply.waitsFor {
+            print("waits for  \(waits.map { "job \($0)" }.joined(separator: ", ")) (to succeed)")
+        }
         guard !attempts.isEmpty else { return }
         print("")
         var table = Table("ATTEMPT", "STARTED", "FINISHED", "WALL", "OUTCOME", "WORKER", "ERROR")

@@ -35,6 +35,25 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// `show` says what a waiting job still waits for: the jobs that have not succeeded yet.
+        @Test func showSaysWhatAJobStillWaitsFor() async throws {
+            try await DaemonProcess.with { daemon in
+                let gate = daemon.directory.file("gate")
+                let first = try await daemon.submit([JobSpec(argv: ["true"])])[0]
+                _ = try await daemon.wait([first])
+                let slow = try await daemon.submit([JobSpec(argv: ["sh", "-c", "while [ ! -e \(gate) ]; do sleep 0.02; done"])])[0]
+                let waiting = try await daemon.submit([JobSpec(argv: ["true"], after: [first, slow])])[0]
+                let show = try await daemon.jobctl("show", waiting.description)
+                #expect(show.stdout.contains("waits for  job \(slow) (to succeed)"), "only the one not yet succeeded: \(show)")
+                let json = try await daemon.jobctl("show", "--json", waiting.description)
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+                #expect(object["waits_for"] as? [Int] == [Int(slow.rawValue)], "\(object)")
+                FileManager.default.createFile(atPath: gate, contents: nil)
+                _ = try await daemon.wait([waiting])
+                #expect(!(try await daemon.jobctl("show", waiting.description).stdout.contains("waits for")))
+            }
+        }
+
         @Test func aFailureCancelsWhatWaitsForItTransitively() async throws {
             try await DaemonProcess.with { daemon in
                 let marker = daemon.directory.file("ran")

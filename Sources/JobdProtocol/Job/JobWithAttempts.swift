@@ -8,20 +8,25 @@
 public struct JobWithAttempts: Sendable, Encodable {
     public var job: Job
     public var attempts: [AttemptRecord]
+    /// For a job waiting for others: those that have not succeeded yet (`waits_for`, absent otherwise).
+    public var waitsFor: [JobID]?
 
-    public init(job: Job, attempts: [AttemptRecord]) {
+    public init(job: Job, attempts: [AttemptRecord], waitsFor: [JobID]? = nil) {
         self.job = job
         self.attempts = attempts
+        self.waitsFor = waitsFor
     }
 
     enum CodingKeys: String, CodingKey {
         case attempts = "attempt_records"
+        case waitsFor = "waits_for"
     }
 
     public func encode(to encoder: any Encoder) throws {
-        // The job's keys and this one go into the same object (as AttemptRecord does with its outcome).
+        // The job's keys and these go into the same object (as AttemptRecord does with its outcome).
         try job.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(attempts, forKey: .attempts)
+        try container.encodeIfPresent(waitsFor, forKey: .waitsFor)
     }
 }

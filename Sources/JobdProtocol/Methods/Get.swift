@@ -6,6 +6,17 @@ public enum Get {
 
     public struct Reply: Hashable, Sendable, Codable {
         public var job: Job
-        public init(job: Job) { self.job = job }
+        /// The jobs it still waits for (`after`), those that have not succeeded yet; absent when none.
+        public var waitsFor: [JobID]?
+
+        public init(job: Job, waitsFor: [JobID]? = nil) {
+            self.job = job
+            self.waitsFor = waitsFor
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case job
+            case waitsFor = "waits_for"
+        }
     }
 }

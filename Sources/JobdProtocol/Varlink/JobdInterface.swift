@@ -109,7 +109,7 @@ public enum JobdInterface {
         method Submit(jobs: []JobSpec) -> (ids: []int, existing: ?[]int)
 
         # One job.
-        method Get(id: int) -> (job: Job)
+        method Get(id: int) -> (job: Job, waits_for: ?[]int)
 
         # Jobs, newest first. Pass next_before_id as before_id for the next page. A page ends early,
         # with next_before_id, where it would pass the daemon's reply byte limit.

@@ -486,6 +486,10 @@ final class InMemoryStore: JobStore {
         }
     }
 
+    func waitsFor(_ id: JobID) async throws -> [JobID] {
+        try read { rows in (rows.waitsFor[id] ?? []).sorted() }
+    }
+
     func retry(_ id: JobID, at now: Timestamp) async throws -> RetryResult {
         try await write(.prune) { rows -> RetryResult in
             guard var job = rows.jobs[id], [.failed, .dead, .cancelled].contains(job.state) else { return .notRetryable }
