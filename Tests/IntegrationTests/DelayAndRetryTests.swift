@@ -51,6 +51,8 @@ extension AgainstTheRealDaemon {
                 let later = try await daemon.submit([JobSpec(argv: ["true"], delaySeconds: 0.7)])
                 _ = try await daemon.wait(later)
                 #expect(!FileManager.default.fileExists(atPath: marker), "the cancelled job stayed off the timer")
+                let row = try await daemon.jobctl("list").stdout.split(separator: "\n").first { $0.hasPrefix("\(id) ") }
+                #expect(row?.contains("not run") == true, "list says it never ran: \(String(describing: row))")
             }
         }
 

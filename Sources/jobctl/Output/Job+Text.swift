@@ -7,10 +7,12 @@ extension Job {
         return "\(kind) \((try? WireJSON.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "")"
     }
 
-    /// How it ended, in a few words: `exit 3`, `SIGKILL`, `error`, or blank while it has not.
+    /// How it ended, in a few words: `exit 3`, `signal 9`, `not run` (cancelled before it started),
+    /// `error`, or blank while it has not.
     var outcomeSummary: String {
         if let signal { return "signal \(signal)" }
         if let exitCode { return "exit \(exitCode)" }
+        if state == .cancelled && startedAt == nil { return "not run" }
         if state.isFinished && error != nil { return "error" }
         return ""
     }
