@@ -46,9 +46,16 @@ struct CancelCommand: ParsableCommand {
                 return
             }
             // Ids named one by one are meant; a filter that matches several is asked about first.
-            if ids.isEmpty && targets.count > 1 && !yes && !confirm(targets.count) {
-                printError("nothing cancelled")
-                throw ExitCode(ExitStatus.invalid)
+            if ids.isEmpty && targets.count > 1 && !yes {
+                // No terminal to ask on is a script's mistake (65); a person who says no is not (1).
+                guard isatty(0) == 1 else {
+                    printError("\(targets.count) jobs match; pass --yes to cancel them all without a terminal to confirm on")
+                    throw ExitCode(ExitStatus.invalid)
+                }
+                guard confirm(targets.count) else {
+                    printError("nothing cancelled")
+                    throw ExitCode(1)
+                }
             }
             for id in targets {
                 let job = try connection.call(Cancel.method, Cancel.Parameters(id: id), returning: Cancel.Reply.self).job
@@ -72,12 +79,8 @@ struct CancelCommand: ParsableCommand {
         return found.sorted()
     }
 
-    /// Asks on the terminal; without one (a script), the answer is no: pass --yes.
+    /// Asks on the terminal (stdin is one).
     private func confirm(_ count: Int) -> Bool {
-        guard isatty(0) == 1 else {
-            printError("\(count) jobs match; pass --yes to cancel them all without a terminal to confirm on")
-            return false
-        }
         let question = Array("cancel \(count) jobs? [y/N] ".utf8)
         _ = question.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         let answer = readLine()?.lowercased().filter { !$0.isWhitespace }

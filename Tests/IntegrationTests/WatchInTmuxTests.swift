@@ -124,6 +124,36 @@ extension AgainstTheRealDaemon {
         // MARK: - Reading the pane
 
         /// Captures the pane until `matches` holds for its text; throws `TimedOut` with the last screen.
+        /// `cancel` with a filter asks on a terminal: "n" cancels nothing and exits 1 (a person's no, not
+        /// a script's mistake, which is 65); "y" cancels them all.
+        @Test(.enabled(if: SystemTools.hasTmux, "needs tmux; make deps installs it"))
+        func cancelOfSeveralJobsAsksOnATerminal() async throws {
+            try await DaemonProcess.with { daemon in
+                let ids = try await daemon.submit([
+                    JobSpec(argv: ["sleep", "600"], queue: "q", delaySeconds: 600),
+                    JobSpec(argv: ["sleep", "600"], queue: "q", delaySeconds: 600),
+                ])
+                let command = "'\(Binaries.jobctl)' --socket '\(daemon.socket)' cancel --queue q; echo \"cancel exited with $?\"; "
+                    + "'\(Binaries.jobctl)' --socket '\(daemon.socket)' cancel --queue q; echo \"then exited with $?\"; exec sleep 600"
+                try await TmuxServer.with(in: daemon.directory) { tmux in
+                    // Named "watch": the screen helpers read that pane.
+                    try await tmux.newSession("watch", columns: 100, rows: 20, command: command)
+                    _ = try await Self.screen(of: tmux, showing: "the question") { $0.contains("cancel 2 jobs? [y/N]") }
+                    try await tmux.sendKeys("watch", "n", "Enter")
+                    let declined = try await Self.screen(of: tmux, showing: "the first cancel's end") { $0.contains("cancel exited with") }
+                    #expect(declined.contains("nothing cancelled") && declined.contains("cancel exited with 1"), "\(declined)")
+                    #expect(try await daemon.job(ids[0]).state == .scheduled)
+                    _ = try await Self.screen(of: tmux, showing: "the question again") {
+                        $0.components(separatedBy: "cancel 2 jobs? [y/N]").count == 3
+                    }
+                    try await tmux.sendKeys("watch", "y", "Enter")
+                    let done = try await Self.screen(of: tmux, showing: "the second cancel's end") { $0.contains("then exited with") }
+                    #expect(done.contains("then exited with 0"), "\(done)")
+                    #expect(try await daemon.wait(ids).allSatisfy { $0.state == .cancelled })
+                }
+            }
+        }
+
         static func screen(
             of tmux: TmuxServer, showing what: String, within limit: Duration = .seconds(10),
             _ matches: (String) -> Bool
