@@ -215,6 +215,25 @@ import Testing
         }
     }
 
+    /// Submits at the same moment cannot each pass the per-user queue bound on the same room: admission
+    /// holds the names it lets through.
+    @Test(.enabled(if: SystemInfo.userID == 0, "a root daemon serves another user, the caller here"))
+    func concurrentSubmitsCannotPassTheQueueBoundTogether() async throws {
+        try await Harness.with(handler: FakeRunner("handler", always: .block)) { harness in
+            let responder = Self.responder(harness)
+            let user = Caller(pid: 1, uid: 65534, gid: 65534)
+            let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for call in 0..<20 {
+                    let jobs = (0..<QueueNames.perUser).map { #"{"kind":"noop","delay_seconds":3600,"queue":"c\#(call)-\#($0)"}"# }
+                    let json = #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(jobs.joined(separator: ","))]}}"#
+                    group.addTask { try await Self.call(responder, json, as: user).first?["error"] == nil }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(accepted == 1, "\(accepted) calls of \(QueueNames.perUser) new queues each accepted; one fits")
+        }
+    }
+
     /// A limit and a pause set on one queue at the same moment both hold: each change reads, stores and
     /// applies the whole control in turn.
     @Test func concurrentLimitAndPauseOfAQueueAreBothKept() async throws {

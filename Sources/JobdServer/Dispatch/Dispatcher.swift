@@ -82,6 +82,8 @@ actor Dispatcher {
     /// Dependencies of submits admitted and not yet stored, per user: counted against the bound with
     /// `waitingDependencies`, so concurrent submits cannot each pass it on the same room.
     private var reservedDependencies: [UInt32: Int] = [:]
+    /// Queue names held by admissions not yet stored, per user and name (see ``Admission``).
+    private var pendingQueues: [UInt32: [QueueID: Int]] = [:]
     /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
     /// How many entries of `active` hold their plan.
@@ -157,11 +159,12 @@ actor Dispatcher {
     /// Takes newly committed jobs (`queued`, or `scheduled` until their `run_at`): counts them and puts
     /// them in the ready queues or on the timer.
     /// A job that waits for others (`waitsFor`, the unfinished ones) starts once they all succeeded.
-    /// `reserved` dependencies of `owner` (see ``reserve(dependencies:of:)``) turn into the ones counted as
-    /// these jobs start waiting, in the same step: the bound never sees them twice or not at all.
-    func accept(_ jobs: [(job: Job, waitsFor: [JobID])], reserved: Int, of owner: UInt32) {
-        unreserve(dependencies: reserved, of: owner)
+    /// Jobs stored by an admitted submit: they take their queues and dependencies over from the admission
+    /// in one step (the jobs hold first, then the admission lets go), so the bounds never see them twice
+    /// or not at all.
+    func accept(_ jobs: [(job: Job, waitsFor: [JobID])], admitted admission: Admission) {
         accept(jobs)
+        unreserve(admission)
     }
 
     func accept(_ jobs: [(job: Job, waitsFor: [JobID])]) {
@@ -321,20 +324,46 @@ actor Dispatcher {
         return waits.jobs
     }
 
-    /// Reserves room for `adding` more dependencies of `owner`'s jobs, before a submit stores them; the
-    /// reservation ends with ``accept(_:reserved:of:)`` or ``unreserve(dependencies:of:)``.
-    /// - Returns: nil if reserved, else how many `owner`'s jobs wait on and have reserved now (refused).
-    func reserve(dependencies adding: Int, of owner: UInt32) -> Int? {
-        let now = (waitingDependencies[owner] ?? 0) + (reservedDependencies[owner] ?? 0)
-        guard now + adding <= JobLimits.maximumWaitingDependenciesPerUser else { return now }
-        reservedDependencies[owner, default: 0] += adding
-        return nil
+    /// Checks `admission` against the bounds (queue names, the caller's queues and dependencies) and, if
+    /// it fits, reserves it: its names held, its dependencies counted, until ``accept(_:admitted:)`` or
+    /// ``unreserve(_:)``.
+    func reserve(_ admission: Admission) throws(Admission.Refusal) {
+        if let full = queueNames.firstWithoutRoom(in: admission.queues) { throw .queueNamesFull(full) }
+        if !admission.isOperator {
+            let held = Set((queuesByOwner[admission.owner] ?? [:]).keys).union((pendingQueues[admission.owner] ?? [:]).keys)
+            let new = admission.queues.filter { name in
+                name != "default" && queueNames.existingID(for: name).map { !held.contains($0) } ?? true
+            }
+            if held.count + new.count > QueueNames.perUser { throw .tooManyQueues(held: held.count) }
+        }
+        if admission.dependencies > 0 {
+            let now = (waitingDependencies[admission.owner] ?? 0) + (reservedDependencies[admission.owner] ?? 0)
+            if now + admission.dependencies > JobLimits.maximumWaitingDependenciesPerUser {
+                throw .tooManyDependencies(held: now)
+            }
+            reservedDependencies[admission.owner, default: 0] += admission.dependencies
+        }
+        for name in admission.queues {
+            guard let id = queueNames.hold(name) else { continue }  // checked above: there was room
+            pendingQueues[admission.owner, default: [:]][id, default: 0] += 1
+        }
     }
 
-    /// A reserved submit was not stored (refused, or the store failed): its room goes back.
-    func unreserve(dependencies count: Int, of owner: UInt32) {
-        let left = (reservedDependencies[owner] ?? 0) - count
-        reservedDependencies[owner] = left > 0 ? left : nil
+    /// An admission whose jobs were not stored (refused, the store failed, a schedule only checked): what
+    /// it reserved goes back.
+    func unreserve(_ admission: Admission) {
+        if admission.dependencies > 0 {
+            let left = (reservedDependencies[admission.owner] ?? 0) - admission.dependencies
+            reservedDependencies[admission.owner] = left > 0 ? left : nil
+        }
+        for name in admission.queues {
+            guard let id = queueNames.existingID(for: name), var pending = pendingQueues[admission.owner],
+                let count = pending[id]
+            else { continue }
+            pending[id] = count > 1 ? count - 1 : nil
+            pendingQueues[admission.owner] = pending.isEmpty ? nil : pending
+            release(id)
+        }
     }
 
     /// A job ended and its end is stored: the jobs waiting for it go on (it succeeded) or end `cancelled`
@@ -429,14 +458,6 @@ actor Dispatcher {
     /// - Returns: the first name that could not be numbered (``QueueNames/capacity`` names are taken).
     func roomFor(queues: Set<String>) -> String? {
         queueNames.firstWithoutRoom(in: queues)
-    }
-
-    /// Whether `owner`'s jobs may use `queues` besides those they hold now (``QueueNames/perUser``).
-    /// - Returns: nil if so, else how many queues `owner`'s jobs hold now (refused).
-    func roomFor(queues: Set<String>, of owner: UInt32) -> Int? {
-        let held = queuesByOwner[owner] ?? [:]
-        let new = queues.filter { $0 != "default" && queueNames.existingID(for: $0).map { held[$0] == nil } ?? true }
-        return held.count + new.count > QueueNames.perUser ? held.count : nil
     }
 
 

@@ -46,21 +46,6 @@ extension Responder {
             }
             kinds.append(kind)
         }
-        // Every queue is numbered before anything is stored; the names a daemon keeps are bounded.
-        let queues = Set(specs.map { $0.queue ?? "default" })
-        if let full = await dispatcher.roomFor(queues: queues) {
-            let index = specs.firstIndex { ($0.queue ?? "default") == full } ?? 0
-            throw JobdError.invalidJob(
-                index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
-        }
-        // Root's jobs may use any number: root can fill the names anyway, by limits and pauses.
-        if !caller.isRoot, let held = await dispatcher.roomFor(queues: queues, of: caller.uid) {
-            let index = specs.firstIndex { ($0.queue ?? "default") != "default" } ?? 0
-            throw JobdError.invalidJob(
-                index: index,
-                reason: "your waiting and running jobs use \(held) queues, and this call adds more; "
-                    + "at most \(QueueNames.perUser) at once besides default: use fewer queue names")
-        }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
         let jobSignatures = specs.map { signatures.signature(of: $0) }
@@ -75,42 +60,52 @@ extension Responder {
                     spec: spec, class: decision.class, classSource: decision.source, classReason: decision.reason,
                     signature: jobSignatures[index], ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
         }
-        // Last, so nothing after it can refuse the call: the room reserved here ends in storeAndQueue.
-        let dependencies = Self.dependencies(of: newJobs)
-        if dependencies > 0, let held = await dispatcher.reserve(dependencies: dependencies, of: caller.uid) {
-            let index = specs.firstIndex { !($0.after ?? []).isEmpty || !($0.afterIndex ?? []).isEmpty } ?? 0
-            throw JobdError.invalidJob(
-                index: index,
-                reason: "your unfinished jobs already wait on \(held) dependencies, and this call adds \(dependencies); "
-                    + "at most \(JobLimits.maximumWaitingDependenciesPerUser) at once: let some finish first")
+        // Last, so nothing after it can refuse the call: what is reserved here ends in storeAndQueue (or
+        // forgo). Queue names and dependencies are checked and reserved in one step on the dispatcher.
+        // Root and the daemon's own user are not bound to a number of queues: they can fill the names anyway.
+        let admission = Admission(newJobs, isOperator: caller.isRoot || caller.uid == daemonUID)
+        do {
+            try await dispatcher.reserve(admission)
+        } catch {
+            switch error {
+            case .queueNamesFull(let full):
+                let index = specs.firstIndex { ($0.queue ?? "default") == full } ?? 0
+                throw JobdError.invalidJob(
+                    index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
+            case .tooManyQueues(let held):
+                let index = specs.firstIndex { ($0.queue ?? "default") != "default" } ?? 0
+                throw JobdError.invalidJob(
+                    index: index,
+                    reason: "your waiting and running jobs use \(held) queues, and this call adds more; "
+                        + "at most \(QueueNames.perUser) at once besides default: use fewer queue names")
+            case .tooManyDependencies(let held):
+                let index = specs.firstIndex { !($0.after ?? []).isEmpty || !($0.afterIndex ?? []).isEmpty } ?? 0
+                throw JobdError.invalidJob(
+                    index: index,
+                    reason: "your unfinished jobs already wait on \(held) dependencies, and this call adds \(admission.dependencies); "
+                        + "at most \(JobLimits.maximumWaitingDependenciesPerUser) at once: let some finish first")
+            }
         }
         return newJobs
     }
 
-    /// Admitted jobs that will not be stored (a schedule's, only checked): their reservation goes back.
+    /// Admitted jobs that will not be stored (a schedule's, only checked): what admit reserved goes back.
     func forgo(_ newJobs: [NewJob]) async {
-        let reserved = Self.dependencies(of: newJobs)
-        if reserved > 0 { await dispatcher.unreserve(dependencies: reserved, of: newJobs.first?.ownerUID ?? 0) }
-    }
-
-    /// The jobs `newJobs` name to wait for, all together: what ``admit(_:caller:at:)`` reserves.
-    private static func dependencies(of newJobs: [NewJob]) -> Int {
-        newJobs.reduce(0) { $0 + ($1.spec.after?.count ?? 0) + ($1.spec.afterIndex?.count ?? 0) }
+        await dispatcher.unreserve(Admission(newJobs, isOperator: false))
     }
 
     /// Runs `write` (a store call that stores `newJobs`, as ``admit(_:caller:at:)`` admitted them), turns
-    /// a refused dependency into the `InvalidJob` it is, and hands what was stored to the dispatcher. The
-    /// dependencies admit reserved are handed over with the jobs, or given back if nothing was stored.
+    /// a refused dependency into the `InvalidJob` it is, and hands what was stored to the dispatcher. What
+    /// admit reserved (``Admission``) is handed over with the jobs, or given back if nothing was stored.
     func storeAndQueue(
         _ newJobs: [NewJob], _ write: @Sendable () async throws -> SubmitResult
     ) async throws -> SubmitResult {
-        let reserved = Self.dependencies(of: newJobs)
-        let owner = newJobs.first?.ownerUID ?? 0
+        let admission = Admission(newJobs, isOperator: false)  // only what it holds matters here
         let stored: SubmitResult
         do {
             stored = try await write()
         } catch {
-            if reserved > 0 { await dispatcher.unreserve(dependencies: reserved, of: owner) }
+            await dispatcher.unreserve(admission)
             guard let refusal = error as? SubmitRefusal else { throw error }
             switch refusal {
             case .unknownDependency(let index, let id):
@@ -126,7 +121,7 @@ extension Responder {
             let waits = stored.waitsFor[index] ?? []
             accepted.append((job.record(id: stored.ids[index], waiting: !waits.isEmpty), waits))
         }
-        await dispatcher.accept(accepted, reserved: reserved, of: owner)
+        await dispatcher.accept(accepted, admitted: admission)
         return stored
     }
 }

@@ -283,7 +283,10 @@ final class InMemoryStore: JobStore {
     }
 
     func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
-        try await write(.submit(count: jobs.count)) { rows in
+        // The real store suspends here (its group committer): so does this one, so concurrent submits
+        // interleave between their admission and their commit as they do against SQLite.
+        await Task.yield()
+        return try await write(.submit(count: jobs.count)) { rows in
             // All or none: `rows` is a copy that only replaces the store's when the write commits.
             var result = SubmitResult(ids: [])
             for (index, job) in jobs.enumerated() {
