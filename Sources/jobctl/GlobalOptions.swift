@@ -44,7 +44,13 @@ func writeOut(_ text: String) {
     while !bytes.isEmpty {
         let written = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { return }  // the reader has gone (EPIPE): nothing more to do
+        guard written > 0 else {
+            // The reader has gone (EPIPE, with SIGPIPE ignored, as systemd services and some runtimes
+            // start their children): end as SIGPIPE would, or `watch` and `logs -f` would keep a
+            // connection to jobd for nobody.
+            if written < 0 && errno == EPIPE { exit(128 + SIGPIPE) }
+            return
+        }
         bytes = bytes.dropFirst(written)
     }
 }

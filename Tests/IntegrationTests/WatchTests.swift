@@ -59,6 +59,25 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// With SIGPIPE ignored (as systemd starts services), a watch whose reader has gone ends at its next
+        /// frame instead of holding its connection to jobd for nobody.
+        @Test func watchIntoAClosedPipeEndsEvenWithSIGPIPEIgnored() async throws {
+            try await DaemonProcess.with { daemon in
+                let out = daemon.directory.file("head.out")
+                let pid = try CleanSpawn.start(
+                    "/bin/sh",
+                    ["-c", "trap '' PIPE; \"$0\" --socket \"$1\" watch | head -c 10 > \"$2\"", Binaries.jobctl, daemon.socket, out],
+                    stdout: daemon.directory.file("sh.out"), stderr: daemon.directory.file("sh.err"))
+                try await eventually("head read its bytes") {
+                    ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").count == 10 ? true : nil
+                }
+                // The next frame meets the closed pipe.
+                _ = try await daemon.wait(try await daemon.submit([JobSpec(argv: ["true"], class: .io)]))
+                // The pipeline (sh waits for both sides) ends only if watch does; its status is head's.
+                #expect(try await CleanSpawn.wait(pid, within: .seconds(10), what: "the pipeline") == 0)
+            }
+        }
+
         @Test func theWatchStreamSendsAFrameWhenAJobEnds() async throws {
             try await DaemonProcess.with { daemon in
                 try await daemon.connect { connection in
