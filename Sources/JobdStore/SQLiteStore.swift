@@ -31,6 +31,7 @@ public final class SQLiteStore: JobStore {
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
             // The log is checkpointed in the background (WALCheckpointer); commits do it only far past that.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.fallbackPages)")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(WALCheckpointer.journalSizeLimit)")
         }
         configuration.busyMode = .timeout(5)
         let pool: DatabasePool
@@ -41,7 +42,12 @@ public final class SQLiteStore: JobStore {
         } catch {
             throw StoreError.cannotOpen(path: path, cause: error)
         }
-        try self.init(writer: pool, path: path, logger: logger, checkpointer: WALCheckpointer(path: path, logger: logger))
+        let checkpointer = WALCheckpointer(path: path, logger: logger)
+        if checkpointer == nil {
+            // No background checkpoints: commits checkpoint again at SQLite's own threshold.
+            try? pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_autocheckpoint = 1000") }
+        }
+        try self.init(writer: pool, path: path, logger: logger, checkpointer: checkpointer)
     }
 
     /// Uses an existing database (tests pass an in-memory `DatabaseQueue`).
