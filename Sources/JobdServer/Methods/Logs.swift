@@ -23,8 +23,9 @@ extension Responder {
             // the wait below, and output written before the job ended is always seen.
             let seen = followers?.generation(of: job.id) ?? 0
             let active = await dispatcher.isActive(job.id)
+            let start = offset
             let bytes: [UInt8]
-            let atEnd: Bool
+            var atEnd: Bool
             if let stream = parameters.stream {
                 let chunk = OutputIndex.read(
                     stream, log: path, index: indexPath, from: offset, indexFrom: indexOffset, limit: Logs.maximumChunk)
@@ -35,6 +36,9 @@ extension Responder {
                 offset += Int64(chunk.bytes.count)
                 atEnd = offset >= chunk.size
             }
+            // A read that moved nothing (the log cannot be read: EIO, a file cut short) counts as the end,
+            // or a follower would read again at once, forever.
+            if bytes.isEmpty && offset == start { atEnd = true }
             let finished = !active && atEnd
             // The limit holds for the log and its index together (each run of a stream costs a record).
             let kept = OutputLog.size(path: path) + OutputLog.size(path: indexPath)

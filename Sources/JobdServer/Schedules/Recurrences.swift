@@ -17,6 +17,9 @@ actor Recurrences {
     }
 
     private var schedules: [Key: StoredSchedule] = [:]
+    /// Schedules removed by a call that came before ``start(with:schedules:at:)``: the stored copies read
+    /// before it must not bring them back.
+    private var removedBeforeStart: Set<Key> = []
     private var timer: Task<Void, Never>?
     private var timerDue: Double?
     private var isFiring = false
@@ -35,9 +38,11 @@ actor Recurrences {
     func start(with responder: Responder, schedules stored: [StoredSchedule], at now: Timestamp) async {
         self.responder = responder
         // A schedule added (or replaced) by a call that came before this start is newer than what was read.
-        for schedule in stored where schedules[Key(owner: schedule.ownerUID, name: schedule.name)] == nil {
-            schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule
+        for schedule in stored {
+            let key = Key(owner: schedule.ownerUID, name: schedule.name)
+            if schedules[key] == nil && !removedBeforeStart.contains(key) { schedules[key] = schedule }
         }
+        removedBeforeStart = []
         // What was missed while jobd was down: one catch-up run, or none.
         for schedule in Array(schedules.values) where schedule.nextDue < now {
             let next = Self.nextDue(of: schedule, after: now)
@@ -65,12 +70,14 @@ actor Recurrences {
     /// A schedule just stored (added or replaced).
     func added(_ schedule: StoredSchedule) {
         schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule
+        removedBeforeStart.remove(Key(owner: schedule.ownerUID, name: schedule.name))
         timerDue = nil  // re-arm whatever the earliest is now
         arm()
     }
 
     func removed(owner: UInt32, name: String) {
         schedules[Key(owner: owner, name: name)] = nil
+        if responder == nil { removedBeforeStart.insert(Key(owner: owner, name: name)) }
         arm()
     }
 
