@@ -26,6 +26,10 @@ public struct Scheduler: Sendable {
     /// its heap entry is skipped when it reaches the top (lazy deletion keeps `remove` O(1)).
     private var ready: [JobClass: [QueueID: Heap<ReadyEntry>]] = [.cpu: [:], .io: [:]]
     private var waiting: Set<JobID> = []
+    /// Jobs removed (cancelled) whose heap entries may still be there; and, for those queued again since
+    /// (a retry), the entry that is theirs now: the old one, with its older due time, must not win.
+    private var removedWithEntries: Set<JobID> = []
+    private var reinserted: [JobID: ReadyJob] = [:]
     /// Entries in all the heaps, stale ones included; compacted when stale ones outnumber the live.
     public private(set) var entryCount = 0
     /// Running jobs and where they count.
@@ -61,6 +65,7 @@ public struct Scheduler: Sendable {
     private mutating func insert(_ job: ReadyJob) {
         guard !waiting.contains(job.id), running[job.id] == nil else { return }
         waiting.insert(job.id)
+        if removedWithEntries.contains(job.id) { reinserted[job.id] = job }
         ready[job.class, default: [:]][job.queue, default: []].insert(ReadyEntry(job: job))
         entryCount += 1
     }
@@ -79,6 +84,8 @@ public struct Scheduler: Sendable {
     /// - Returns: false if the job was not waiting (running, finished or unknown).
     public mutating func remove(_ id: JobID) -> Bool {
         guard waiting.remove(id) != nil else { return false }
+        removedWithEntries.insert(id)
+        reinserted[id] = nil
         compactIfMostlyStale()
         return true
     }
@@ -93,11 +100,19 @@ public struct Scheduler: Sendable {
         for (jobClass, queues) in ready {
             for (queue, heap) in queues {
                 // A job retried after a cancel may have two entries; one is kept.
-                let live = heap.unordered.filter { waiting.contains($0.job.id) && kept.insert($0.job.id).inserted }
+                let live = heap.unordered.filter { isLive($0) && kept.insert($0.job.id).inserted }
                 ready[jobClass]?[queue] = live.isEmpty ? nil : Heap(live)
             }
         }
         entryCount = kept.count
+        removedWithEntries = []  // no stale entry is left
+        reinserted = [:]
+    }
+
+    /// Whether a heap entry is a waiting job's own: not one left by a cancel (lazy deletion), nor the old
+    /// entry of a job cancelled and queued again.
+    private func isLive(_ entry: ReadyEntry) -> Bool {
+        waiting.contains(entry.job.id) && (reinserted[entry.job.id].map { $0 == entry.job } ?? true)
     }
 
     /// New limits (configuration reload, worker pool resized). Raising one may start jobs at once;
@@ -141,7 +156,7 @@ public struct Scheduler: Sendable {
     /// Jobs of a class that wait for a slot.
     public func waitingCount(_ jobClass: JobClass) -> Int {
         (ready[jobClass] ?? [:]).values.reduce(0) { sum, heap in
-            sum + heap.unordered.lazy.filter { waiting.contains($0.job.id) }.count
+            sum + heap.unordered.lazy.filter { isLive($0) }.count
         }
     }
 
@@ -185,9 +200,10 @@ public struct Scheduler: Sendable {
         for queue in Array((ready[jobClass] ?? [:]).keys) {
             guard !paused.contains(.queue(queue)), runningCount(of: queue) < (queueLimits[queue] ?? .max) else { continue }
             // Cancelled jobs at the top are dropped as they are met.
-            while let top = ready[jobClass]?[queue]?.max, !waiting.contains(top.job.id) {
+            while let top = ready[jobClass]?[queue]?.max, !isLive(top) {
                 _ = ready[jobClass]?[queue]?.popMax()
                 entryCount -= 1
+                if !waiting.contains(top.job.id) { removedWithEntries.remove(top.job.id) }
             }
             guard let top = ready[jobClass]?[queue]?.max else {
                 ready[jobClass]?[queue] = nil
@@ -199,6 +215,8 @@ public struct Scheduler: Sendable {
         _ = ready[jobClass]?[best.queue]?.popMax()
         entryCount -= 1
         waiting.remove(best.entry.job.id)
+        // Its old entry, if any, is still in a heap: it stays known as removed until that entry goes.
+        reinserted[best.entry.job.id] = nil
         return best.entry.job
     }
 }

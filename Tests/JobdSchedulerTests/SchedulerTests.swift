@@ -33,6 +33,20 @@ struct SchedulerTests {
         #expect(scheduler.entryCount == 0)
     }
 
+    /// A job cancelled while it waited and queued again (a retry, due later) takes its new place: its
+    /// old heap entry, left by the cancel, does not win with the older due time.
+    @Test func aJobCancelledAndQueuedAgainTakesItsNewPlace() {
+        var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 1))
+        _ = scheduler.enqueue(job(1))  // runs
+        _ = scheduler.enqueue(job(2, due: 10))
+        _ = scheduler.enqueue(job(3, due: 20))
+        let removed = scheduler.remove(JobID(2))
+        #expect(removed)
+        _ = scheduler.enqueue(job(2, due: 30))  // retried: due from the retry
+        #expect(scheduler.waitingCount(.cpu) == 2, "the old entry is not counted")
+        #expect(startOrder(scheduler: &scheduler, after: 1) == [3, 2])
+    }
+
     @Test func aSecondCPUJobWaitsForAFreeSlot() {
         var scheduler = Scheduler(limits: Limits(cpuSlots: 1, ioSlots: 10))
         #expect(scheduler.enqueue(job(1)) == [.start(JobID(1), .cpu)])
