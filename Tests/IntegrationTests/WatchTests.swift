@@ -78,6 +78,33 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// With nothing changing, a frame still comes every few seconds: a quiet view's uptime moves, and the
+        /// client sees the daemon is there.
+        @Test func aQuietWatchStillGetsAFrameNowAndThen() async throws {
+            try await DaemonProcess.with { daemon in
+                let out = daemon.directory.file("quiet.out")
+                let pid = try CleanSpawn.start(
+                    Binaries.jobctl, ["--socket", daemon.socket, "watch"], stdout: out, stderr: daemon.directory.file("quiet.err"))
+                let headers = { ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("jobd ") } }
+                // The first frames come as the daemon settles (the first throughput, the workers starting);
+                // once none has come for 1.5 s, the next one can only be the quiet interval's.
+                var settled = headers().count
+                var quietSince = ContinuousClock.now
+                try await eventually("the view settles", within: .seconds(10)) { () -> Bool? in
+                    let count = headers().count
+                    if count != settled { (settled, quietSince) = (count, .now) }
+                    return count > 0 && ContinuousClock.now - quietSince >= .milliseconds(1500) ? true : nil
+                }
+                let frames = try await eventually("a frame with nothing changed", within: .seconds(8)) { () -> [Substring]? in
+                    let found = headers()
+                    return found.count > settled ? found : nil
+                }
+                #expect(frames[settled] != frames[settled - 1], "the uptime moved: \(frames)")
+                kill(pid, SIGTERM)
+                _ = try await CleanSpawn.wait(pid, what: "jobctl watch")
+            }
+        }
+
         @Test func theWatchStreamSendsAFrameWhenAJobEnds() async throws {
             try await DaemonProcess.with { daemon in
                 try await daemon.connect { connection in

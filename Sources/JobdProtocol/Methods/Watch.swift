@@ -6,6 +6,8 @@ public enum Watch {
     public typealias Parameters = Empty
     /// The window `throughput` is measured over.
     public static let throughputWindowSeconds = 10
+    /// With nothing changing, a frame still comes this often (its uptime moves).
+    public static let quietFrameInterval = Duration.seconds(5)
 
     public struct Reply: Hashable, Sendable, Codable {
         public var status: Status.Reply

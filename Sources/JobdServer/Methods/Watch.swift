@@ -13,6 +13,7 @@ extension Responder {
         more: Bool, caller: Caller, isConnectionOpen: @escaping @Sendable () -> Bool, send: @escaping Send
     ) async throws {
         var last: Watch.Reply?
+        var lastSent = ContinuousClock.now
         var throughput = ThroughputWindow(seconds: Watch.throughputWindowSeconds)
         while true {
             let seen = transitions?.generation(of: .anyJob) ?? 0
@@ -28,11 +29,18 @@ extension Responder {
                 try await self.reply(reply, send)  // the last frame ends the stream
                 return
             }
-            // The counts, the transitions and the throughput are news; uptime alone does not make a frame.
-            // The loop wakes at least once a second, so a throughput falls to 0 once jobs stop finishing.
+            // The counts, the transitions and the throughput are news; uptime and the workers' resident
+            // sizes (which move all the time, and which the view does not show) make a frame only every
+            // ``Watch/quietFrameInterval``, so a quiet view's clock still moves and a client sees the daemon
+            // is there. The loop wakes at least once a second, so a throughput falls to 0 once jobs stop
+            // finishing.
             var comparable = reply
             comparable.status.uptimeSeconds = 0
-            if comparable != last { try await self.reply(reply, send, continues: true) }
+            for index in comparable.status.workers.indices { comparable.status.workers[index].rssBytes = nil }
+            if comparable != last || ContinuousClock.now - lastSent >= Watch.quietFrameInterval {
+                try await self.reply(reply, send, continues: true)
+                lastSent = .now
+            }
             last = comparable
             guard isConnectionOpen() else { return }
             try await Task.sleep(for: .milliseconds(250))  // at most four frames a second
