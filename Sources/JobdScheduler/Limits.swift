@@ -11,12 +11,12 @@ public struct Limits: Hashable, Sendable {
     /// I/O-class jobs: tasks in the daemon; thousands are fine.
     public var ioSlots: Int
 
+    /// Clamped, not trapped: at least one job of each class, and no negative prefetch (a configuration
+    /// reloaded at run time must not be able to stop the daemon).
     public init(cpuSlots: Int, ioSlots: Int, cpuPrefetch: Int = 0) {
-        precondition(cpuSlots >= 1 && ioSlots >= 1, "limits must allow at least one job")
-        precondition(cpuPrefetch >= 0, "a negative prefetch makes no sense")
-        self.cpuSlots = cpuSlots
-        self.ioSlots = ioSlots
-        self.cpuPrefetch = cpuPrefetch
+        self.cpuSlots = max(1, cpuSlots)
+        self.ioSlots = max(1, ioSlots)
+        self.cpuPrefetch = max(0, cpuPrefetch)
     }
 
     /// The jobs of one class the scheduler starts at most: for `cpu`, the slots plus the prefetch.

@@ -275,8 +275,9 @@ public final class SQLiteStore: JobStore {
         _ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp? = nil
     ) -> CommitTicket {
         // A retry goes back to `queued`, or to `scheduled` until `retryAt`; anything else must be an end.
-        let state = state == .queued && retryAt != nil ? JobState.scheduled : state
-        precondition(state.isFinished || state == .queued || state == .scheduled, "finish into \(state)")
+        // Anything else is a caller's bug: the job ends failed rather than the daemon trapping.
+        let asked = state == .queued && retryAt != nil ? JobState.scheduled : state
+        let state = asked.isFinished || asked == .queued || asked == .scheduled ? asked : JobState.failed
         var error = outcome.error
         var result: String?
         if let value = outcome.result, let bytes = try? WireJSON.encode(value) {
