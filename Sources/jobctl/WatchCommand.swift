@@ -23,22 +23,19 @@ struct WatchCommand: ParsableCommand {
         }
         // Not a terminal (a pipe, a file): each frame as --once prints it, then a blank line, and no
         // control codes (`jobctl watch | head` reads text, like `top -b`).
-        guard isatty(1) == 1 else {
-            try global.withConnection { connection in
-                try connection.stream(Watch.method, Watch.Parameters()) { (reply: Watch.Reply) in
-                    writeOut(Self.frame(reply, throughput: reply.throughput, screen: false) + "\n\n")
-                }
-            }
-            return
-        }
+        let isTerminal = isatty(1) == 1
         try global.withConnection { connection in
             // Inside withConnection: the screen is left before it prints why the stream ended (a daemon
             // gone), which on the alternate screen would vanish with it.
-            Screen.enter()
-            defer { Screen.leave() }
+            if isTerminal { Screen.enter() }
+            defer { if isTerminal { Screen.leave() } }
             try connection.stream(Watch.method, Watch.Parameters()) { (reply: Watch.Reply) in
                 // The daemon measures throughput over a window and sends a frame when it moves, so the
                 // figure falls back to 0 when jobs stop finishing.
+                guard isTerminal else {
+                    writeOut(Self.frame(reply, throughput: reply.throughput, screen: false) + "\n\n")
+                    return
+                }
                 let frame = Self.frame(
                     reply, throughput: reply.throughput, screen: true, rows: Terminal.height, columns: Terminal.width)
                 writeOut(Screen.home + frame + Screen.clearToEnd)
