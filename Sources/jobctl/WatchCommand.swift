@@ -8,7 +8,10 @@ struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
         abstract: "A live view: counts by state and class, the workers, the latest transitions, throughput.",
-        discussion: "Redrawn as jobd reports changes; q is not needed: Ctrl-C ends it and restores the terminal.")
+        discussion: """
+            Redrawn as jobd reports changes (and every 5 s); Ctrl-C ends it and restores the terminal. Into a pipe \
+            or a file it prints plain frames one after another, with no control codes.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print one frame and exit (for scripts).") var once = false
