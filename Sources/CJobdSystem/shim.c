@@ -16,7 +16,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
-#include <sys/fsuid.h>
+#include <sys/mman.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -49,7 +50,10 @@ int jobd_raise_open_file_limit(uint64_t *soft_before, uint64_t *soft_now) {
     return 0;
 }
 
-enum { STEP_NONE, STEP_PDEATHSIG, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_DUP, STEP_CHDIR, STEP_EXEC, STEP_STUCK };
+enum {
+    STEP_NONE, STEP_PDEATHSIG, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_DUP, STEP_CHDIR, STEP_EXEC, STEP_STUCK,
+    STEP_NOT_FOUND, STEP_NOT_EXECUTABLE, STEP_IS_DIRECTORY
+};
 
 const char *jobd_spawn_step_name(int step) {
     switch (step) {
@@ -60,29 +64,40 @@ const char *jobd_spawn_step_name(int step) {
     case STEP_DUP: return "dup2";
     case STEP_CHDIR: return "chdir";
     case STEP_EXEC: return "execve";
-    case STEP_STUCK: return "the process did not reach execve in time (it was stopped, or its working directory did not answer), so it was killed";
+    case STEP_STUCK: return "the process did not reach execve in time (it was stopped, or a file system it needed did not answer), so it was killed";
+    case STEP_NOT_FOUND: return "command not found";
+    case STEP_NOT_EXECUTABLE: return "not executable";
+    case STEP_IS_DIRECTORY: return "is a directory, not a command";
     default: return "spawn";
     }
 }
 
-// MARK: - The spawn watchdog
+// MARK: - The watchdog
 //
-// vfork suspends the spawning thread (the reactor, which reaps every job) until the child execs or exits.
-// Once the child has switched to the job's user, that user may stop it (kill -STOP), and a chdir into a
-// working directory on a mount that never answers never returns: either would freeze the reactor for
-// everyone (found in review, issue 9). A watchdog thread kills a child that has not reached execve within
-// SPAWN_DEADLINE_NS; SIGKILL ends even a stopped process, and the spawning thread then carries on.
-// The child publishes its pid through shared memory (vfork shares it); the mutex, taken only by the
-// watchdog and by the parent after vfork returns (never by the child), makes sure the watchdog can only
-// kill the child of the spawn still in progress.
+// A spawn (vfork) suspends the thread that makes it until the child execs or exits, and an operation run
+// as a job's owner (below) suspends its thread until the child doing it exits. Once a child has the user's
+// credentials, that user may stop it (kill -STOP), and a chdir, an execve or an open on a mount that never
+// answers (a FUSE file system of theirs, reached through /proc/PID/root) never returns. Each such call
+// runs on a thread of its own (OwnerThreads, in Swift), so it holds nobody else's work; the watchdog
+// kills a child still there after WATCH_DEADLINE_NS so that thread is not lost for good either. SIGKILL
+// ends a stopped process and a FUSE wait alike. Several calls run at once, each in a slot of its own; the
+// child publishes its pid in its slot (vfork and CLONE_VM share our memory), and the lock, taken only by
+// the watchdog and by the calling thread once the child is done (never by the child), makes sure the
+// watchdog kills only a child whose call is still in progress.
 
-#define SPAWN_DEADLINE_NS (2LL * 1000 * 1000 * 1000)
+#define WATCH_DEADLINE_NS (2LL * 1000 * 1000 * 1000)
+#define WATCH_SLOTS 256
 
-static pthread_mutex_t spawn_watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic pid_t spawn_watch_pid = 0;
-static _Atomic long long spawn_watch_since = 0;
-static _Atomic int spawn_watch_killed = 0;
-static pthread_once_t spawn_watch_once = PTHREAD_ONCE_INIT;
+struct watch_slot {
+    _Atomic int in_use;
+    _Atomic pid_t pid;
+    _Atomic long long since;
+    _Atomic int killed;
+};
+
+static struct watch_slot watch_slots[WATCH_SLOTS];
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
 
 static long long monotonic_ns(void) {
     struct timespec now;
@@ -90,56 +105,152 @@ static long long monotonic_ns(void) {
     return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
-static void *spawn_watchdog(void *unused) {
+static void *watchdog(void *unused) {
     (void)unused;
-    prctl(PR_SET_NAME, "jobd-spawnwatch", 0, 0, 0);
+    prctl(PR_SET_NAME, "jobd-watchdog", 0, 0, 0);
     for (;;) {
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 250 * 1000 * 1000};
         nanosleep(&pause, NULL);
-        pthread_mutex_lock(&spawn_watch_lock);
-        pid_t pid = atomic_load(&spawn_watch_pid);
-        long long since = atomic_load(&spawn_watch_since);
-        if (pid > 0 && since > 0 && monotonic_ns() - since > SPAWN_DEADLINE_NS) {
-            atomic_store(&spawn_watch_killed, 1);
-            kill(pid, SIGKILL);
+        long long now = monotonic_ns();
+        pthread_mutex_lock(&watch_lock);
+        for (int i = 0; i < WATCH_SLOTS; i++) {
+            struct watch_slot *slot = &watch_slots[i];
+            if (!atomic_load(&slot->in_use)) continue;
+            pid_t pid = atomic_load(&slot->pid);
+            long long since = atomic_load(&slot->since);
+            if (pid > 0 && since > 0 && now - since > WATCH_DEADLINE_NS) {
+                atomic_store(&slot->killed, 1);
+                kill(pid, SIGKILL);
+            }
         }
-        pthread_mutex_unlock(&spawn_watch_lock);
+        pthread_mutex_unlock(&watch_lock);
     }
     return NULL;
 }
 
-static void start_spawn_watchdog(void) {
+static void start_watchdog(void) {
     pthread_t thread;
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);  // no signal of the daemon's is handled there
-    if (pthread_create(&thread, NULL, spawn_watchdog, NULL) == 0) pthread_detach(thread);
+    if (pthread_create(&thread, NULL, watchdog, NULL) == 0) pthread_detach(thread);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
-// Why vfork and not posix_spawn: the child must set PR_SET_PDEATHSIG (and may drop to the submitter's
-// uid with its groups), which posix_spawn has no attribute for. vfork shares our memory and suspends only
-// the calling thread until exec, so it costs what posix_spawn costs (no page-table copy, unlike fork in a
-// large multi-threaded parent). The child only calls async-signal-safe functions and reports a failure
-// through the two volatile variables it shares with us.
-int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *failed_step) {
-    gid_t groups[256];
-    int ngroups = 0;
-    if (request->uid >= 0) {
-        // Look up supplementary groups here: getpwuid_r/getgrouplist are not safe in the vfork child.
-        struct passwd pw, *found = NULL;
-        char buffer[4096];
-        if (getpwuid_r((uid_t)request->uid, &pw, buffer, sizeof buffer, &found) == 0 && found != NULL) {
-            ngroups = (int)(sizeof groups / sizeof groups[0]);
-            if (getgrouplist(found->pw_name, (gid_t)request->gid, groups, &ngroups) < 0) {
-                ngroups = 0;
-            }
-        }
-        if (ngroups == 0) {
-            groups[0] = (gid_t)request->gid;
-            ngroups = 1;
-        }
+/// Takes a free slot for one call, or NULL when all are taken (the call then runs unwatched).
+static struct watch_slot *watch_begin(void) {
+    pthread_once(&watchdog_once, start_watchdog);
+    struct watch_slot *found = NULL;
+    pthread_mutex_lock(&watch_lock);
+    for (int i = 0; i < WATCH_SLOTS && !found; i++) {
+        if (atomic_load(&watch_slots[i].in_use)) continue;
+        found = &watch_slots[i];
+        atomic_store(&found->pid, 0);
+        atomic_store(&found->killed, 0);
+        atomic_store(&found->since, monotonic_ns());
+        atomic_store(&found->in_use, 1);
     }
+    pthread_mutex_unlock(&watch_lock);
+    return found;
+}
+
+/// The call is over: the slot is freed. Returns whether the watchdog killed its child.
+static int watch_end(struct watch_slot *slot) {
+    if (!slot) return 0;
+    pthread_mutex_lock(&watch_lock);
+    int killed = atomic_load(&slot->killed);
+    atomic_store(&slot->since, 0);
+    atomic_store(&slot->pid, 0);
+    atomic_store(&slot->in_use, 0);
+    pthread_mutex_unlock(&watch_lock);
+    return killed;
+}
+
+// MARK: - Whom a child becomes
+
+/// A user's groups and home directory, looked up before a child is started: getpwuid_r and getgrouplist
+/// are not safe in a vfork child.
+struct owner_identity {
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[256];
+    int ngroups;
+    /// Their home directory from the passwd database ("" if none): where a job without a cwd starts.
+    char home[1024];
+};
+
+static void lookup_identity(long long uid, long long gid, struct owner_identity *identity) {
+    identity->uid = (uid_t)uid;
+    identity->gid = (gid_t)gid;
+    identity->ngroups = 0;
+    identity->home[0] = 0;
+    struct passwd pw, *found = NULL;
+    char buffer[4096];
+    if (getpwuid_r((uid_t)uid, &pw, buffer, sizeof buffer, &found) == 0 && found != NULL) {
+        if (found->pw_dir && strlen(found->pw_dir) < sizeof identity->home) strcpy(identity->home, found->pw_dir);
+        int count = (int)(sizeof identity->groups / sizeof identity->groups[0]);
+        if (getgrouplist(found->pw_name, (gid_t)gid, identity->groups, &count) >= 0) identity->ngroups = count;
+    }
+    if (identity->ngroups == 0) {
+        identity->groups[0] = (gid_t)gid;
+        identity->ngroups = 1;
+    }
+}
+
+/// Takes on the user's groups, gid and uid, real, effective and saved: from here the process has exactly
+/// the user's rights and none of root's capabilities (the kernel clears them when every uid leaves 0).
+/// Raw system calls: glibc's wrappers would signal every thread of the daemon, whose memory this child
+/// shares. Returns 0 or the STEP_* that failed (errno set).
+static int become(const struct owner_identity *identity) {
+    if (syscall(SYS_setgroups, (size_t)identity->ngroups, identity->groups) != 0) return STEP_SETGROUPS;
+    if (syscall(SYS_setresgid, identity->gid, identity->gid, identity->gid) != 0) return STEP_SETGID;
+    if (syscall(SYS_setresuid, identity->uid, identity->uid, identity->uid) != 0) return STEP_SETUID;
+    return 0;
+}
+
+// MARK: - Spawning a job
+
+/// Copies a NUL-terminated string into a fixed buffer (async-signal-safe, unlike snprintf).
+static void copy_text(char *to, size_t size, const char *from) {
+    size_t i = 0;
+    for (; from[i] != 0 && i + 1 < size; i++) to[i] = from[i];
+    to[i] = 0;
+}
+
+/// What a failed execve of a candidate means for the search: the step to report, or 0 to keep looking.
+static int exec_failure_step(const char *candidate) {
+    switch (errno) {
+    case ENOENT: case ENOTDIR: case ESTALE: case ENAMETOOLONG: case ELOOP: return STEP_NOT_FOUND;
+    case EACCES: {
+        // A file behind a directory the owner cannot search is, to them, not there: the same words as a
+        // missing one, so a root daemon reveals nothing they could not see.
+        struct stat info;
+        if (stat(candidate, &info) != 0) return STEP_NOT_FOUND;
+        if (S_ISDIR(info.st_mode)) return STEP_IS_DIRECTORY;
+        return STEP_NOT_EXECUTABLE;
+    }
+    default: return STEP_EXEC;
+    }
+}
+
+// Why vfork and not posix_spawn: the child must set PR_SET_PDEATHSIG and take the submitter's identity
+// with raw calls, which posix_spawn has no attribute for. vfork shares our memory and suspends only the
+// calling thread until exec, so it costs what posix_spawn costs (no page-table copy, unlike fork in a
+// large multi-threaded parent). The child only calls async-signal-safe functions and reports a failure
+// through the volatile variables it shares with us.
+//
+// The child becomes the job's owner first of all, and only then changes directory and looks the command
+// up on PATH: every path of the job is reached with the owner's rights alone, never root's (a directory
+// or a /proc/PID/root link the owner cannot follow stops the job as it would stop them).
+int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *failed_step, char *failed_path,
+               size_t failed_path_size) {
+    struct owner_identity identity;
+    int switch_user = request->uid >= 0;
+    // The owner's home (a job without a cwd starts there, as after a login), looked up for whom the job
+    // runs as: the submitter under a root daemon, else this daemon's own user.
+    lookup_identity(switch_user ? request->uid : (long long)getuid(), switch_user ? request->gid : (long long)getgid(),
+                    &identity);
+    if (failed_path && failed_path_size > 0) failed_path[0] = 0;
 
     int devnull = -1;
     if (request->stdin_fd < 0) {
@@ -156,6 +267,9 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
     // still use select() break on descriptors past 1024.
     struct rlimit job_fd_limit = {.rlim_cur = job_open_file_soft_limit, .rlim_max = fd_limit.rlim_max};
     int restore_fd_limit = job_open_file_soft_limit != RLIM_INFINITY && job_open_file_soft_limit < fd_limit.rlim_cur;
+    const char *search_path = request->search_path ? request->search_path : "/usr/local/bin:/usr/bin:/bin";
+    int searches = strchr(request->path, '/') == NULL;
+    int first_free_fd = request->extra_fd >= 0 ? 4 : 3;
 
     sigset_t all, previous;
     sigfillset(&all);
@@ -165,23 +279,21 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
 
     volatile int child_errno = 0;
     volatile int child_step = STEP_NONE;
-    pthread_once(&spawn_watch_once, start_spawn_watchdog);
-    atomic_store(&spawn_watch_killed, 0);
-    atomic_store(&spawn_watch_pid, 0);
-    atomic_store(&spawn_watch_since, monotonic_ns());
+    struct watch_slot *slot = watch_begin();
     pid_t pid = vfork();
     if (pid == 0) {
-        atomic_store(&spawn_watch_pid, getpid());
+        if (slot) atomic_store(&slot->pid, getpid());
         // First of all, give up the daemon's descriptors: until then this child holds a copy of every one of
         // them, the database lock included (flock belongs to the open file description), and a jobd
         // restarted after a kill -9 would find the lock held by a process that is about to exec `sleep`.
-        if (dup2(stdin_fd, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0) {
+        if (dup2(stdin_fd, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0
+            || (request->extra_fd >= 0 && dup2(request->extra_fd, 3) < 0)) {
             child_step = STEP_DUP;
             goto fail;
         }
         // Nothing of the daemon's (database, sockets, other jobs' pipes) may leak into a job.
-        if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
-            for (int fd = 3; fd < highest_fd; fd++) close(fd);
+        if (syscall(SYS_close_range, first_free_fd, ~0U, 0) != 0) {
+            for (int fd = first_free_fd; fd < highest_fd; fd++) close(fd);
         }
         if (restore_fd_limit) setrlimit(RLIMIT_NOFILE, &job_fd_limit);
         for (int s = 1; s < NSIG; s++) {
@@ -189,51 +301,80 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
             signal(s, SIG_DFL);  // NIO ignores SIGPIPE; a job must not inherit that.
         }
         setpgid(0, 0);
-        // The job's groups and gid now, and its uid as the file-system uid only: chdir and execve's lookup
-        // then run with the job's permissions, while the real and saved uid stay root's, so the job's user
-        // cannot signal this child yet (kill(2) checks those). A child of theirs stopped before execve
-        // would hold the reactor (vfork) for everyone; the full switch to the uid comes last, a few
-        // instructions before execve (found in review, issue 9).
-        if (request->uid >= 0) {
-            if (setgroups((size_t)ngroups, groups) != 0) { child_step = STEP_SETGROUPS; goto fail; }
-            if (setresgid((gid_t)request->gid, (gid_t)request->gid, (gid_t)request->gid) != 0) {
-                child_step = STEP_SETGID;
-                goto fail;
-            }
-            setfsuid((uid_t)request->uid);
-            if (setfsuid((uid_t)-1) != (int)request->uid) { child_step = STEP_SETUID; goto fail; }
-        }
-        // Jobs create files others may read, as a login shell's would; the daemon's own 077 is for its files.
-        umask(022);
-        if (request->cwd != NULL && chdir(request->cwd) != 0) { child_step = STEP_CHDIR; goto fail; }
-        if (request->uid >= 0) {
-            if (setresuid((uid_t)request->uid, (uid_t)request->uid, (uid_t)request->uid) != 0) {
-                child_step = STEP_SETUID;
-                goto fail;
-            }
+        if (switch_user) {
+            int step = become(&identity);
+            if (step != 0) { child_step = step; goto fail; }
         }
         // After the last credential change, never before: the kernel clears PR_SET_PDEATHSIG when a process
-        // changes its uid or gid (prctl(2)), and a job of another user would then outlive a killed jobd and
-        // run a second time after its restart.
+        // changes its uid or gid (prctl(2)), and a job of another user would then outlive a killed jobd.
         if (request->kill_with_parent) {
             if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { child_step = STEP_PDEATHSIG; goto fail; }
             if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
         }
+        // Jobs create files others may read, as a login shell's would; the daemon's own 077 is for its files.
+        umask(022);
+        if (request->cwd != NULL) {
+            if (chdir(request->cwd) != 0) {
+                child_step = STEP_CHDIR;
+                if (failed_path) copy_text(failed_path, failed_path_size, request->cwd);
+                goto fail;
+            }
+        } else if (identity.home[0] == 0 || chdir(identity.home) != 0) {
+            // No working directory asked for: the owner's home, as a login would give; else the root.
+            if (chdir("/") != 0) { child_step = STEP_CHDIR; goto fail; }
+        }
         sigset_t empty;
         sigemptyset(&empty);
         sigprocmask(SIG_SETMASK, &empty, NULL);
-        execve(request->path, request->argv, request->envp);
-        child_step = STEP_EXEC;
+        if (!searches) {
+            execve(request->path, request->argv, request->envp);
+            child_step = exec_failure_step(request->path);
+            if (failed_path) copy_text(failed_path, failed_path_size, request->path);
+            goto fail;
+        }
+        // A bare name is looked up on PATH the way a shell does: the first candidate that runs wins; one that
+        // exists but may not be run is reported if nothing later runs either.
+        char candidate[4096 + 256];
+        const char *entry = search_path;
+        int denied_step = 0;
+        int denied_errno = 0;
+        for (;;) {
+            const char *end = entry;
+            while (*end != 0 && *end != ':') end++;
+            size_t length = (size_t)(end - entry);
+            size_t name_length = strlen(request->path);
+            if (length + name_length + 3 < sizeof candidate) {
+                size_t at = 0;
+                if (length == 0) candidate[at++] = '.';
+                for (size_t i = 0; i < length; i++) candidate[at++] = entry[i];
+                candidate[at++] = '/';
+                for (size_t i = 0; i < name_length; i++) candidate[at++] = request->path[i];
+                candidate[at] = 0;
+                execve(candidate, request->argv, request->envp);
+                int step = exec_failure_step(candidate);
+                if (step != STEP_NOT_FOUND && denied_step == 0) {
+                    denied_step = step;
+                    denied_errno = errno;
+                    if (failed_path) copy_text(failed_path, failed_path_size, candidate);
+                }
+            }
+            if (*end == 0) break;
+            entry = end + 1;
+        }
+        if (denied_step != 0) {
+            child_step = denied_step;
+            errno = denied_errno;
+        } else {
+            child_step = STEP_NOT_FOUND;
+            errno = ENOENT;
+            if (failed_path) copy_text(failed_path, failed_path_size, request->path);
+        }
     fail:
         child_errno = errno;
         _exit(127);
     }
     int spawn_errno = errno;
-    pthread_mutex_lock(&spawn_watch_lock);
-    atomic_store(&spawn_watch_since, 0);
-    atomic_store(&spawn_watch_pid, 0);
-    int killed_by_watchdog = atomic_load(&spawn_watch_killed);
-    pthread_mutex_unlock(&spawn_watch_lock);
+    int killed_by_watchdog = watch_end(slot);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (devnull >= 0) close(devnull);
     if (pid < 0) {
@@ -356,49 +497,35 @@ void jobd_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
-// The file-system identity of one thread, switched to a user's and back: setfsuid/setfsgid and the raw
-// setgroups syscall change the calling thread's credentials only (glibc's setgroups() would change every
-// thread's), so the daemon's other threads keep root's rights meanwhile. A switch away from fsuid 0 also
-// drops CAP_DAC_OVERRIDE and the other file capabilities from this thread, so the kernel checks permissions
-// exactly as it would for that user.
-struct fs_identity {
-    gid_t groups[256];
-    int ngroups;
-    int fsuid;
-    int fsgid;
+// MARK: - Operations as a job's owner
+//
+// A built-in handler that opens a file for a user, and the command lookup behind a job's learned class,
+// must reach paths with that user's rights alone. A thread of the daemon cannot: even with the user's
+// file-system ids, it keeps CAP_SYS_PTRACE, which opens another user's /proc/PID/cwd or jobd's own
+// /proc/PID/maps (found in review, issue 18). So each such operation runs in a short-lived child that
+// becomes the user entirely (`become`) and then makes the one call. The child shares our memory and our
+// descriptor table (CLONE_VM | CLONE_FILES), so a file it opens is ours, and it runs on a stack of its
+// own while the calling thread waits for it to exit (CLONE_VFORK). It costs a clone, ~50 µs.
+
+enum { OWNER_OPEN_READ = 1, OWNER_RESOLVE_EXECUTABLE = 2 };
+
+struct owner_operation {
+    int kind;
+    const char *path;
+    /// RESOLVE_EXECUTABLE: the PATH to search for a bare name, the directory a relative one is in, and
+    /// where the path found (or refused) is written.
+    const char *search_path;
+    const char *cwd;
+    char *resolved;
+    size_t resolved_size;
+    const struct owner_identity *identity;
+    struct watch_slot *slot;
+    /// OPEN_READ: the descriptor or -errno. PROBE_EXECUTABLE: a JOBD_PROBE_* value, or -errno.
+    volatile int result;
 };
 
-static int switch_fs_identity(long long uid, long long gid, struct fs_identity *saved) {
-    gid_t groups[256];
-    int ngroups = 0;
-    struct passwd pw, *found = NULL;
-    char buffer[4096];
-    if (getpwuid_r((uid_t)uid, &pw, buffer, sizeof buffer, &found) == 0 && found != NULL) {
-        ngroups = (int)(sizeof groups / sizeof groups[0]);
-        if (getgrouplist(found->pw_name, (gid_t)gid, groups, &ngroups) < 0) ngroups = 0;
-    }
-    if (ngroups == 0) {
-        groups[0] = (gid_t)gid;
-        ngroups = 1;
-    }
-    saved->ngroups = getgroups((int)(sizeof saved->groups / sizeof saved->groups[0]), saved->groups);
-    if (saved->ngroups < 0) return errno;
-    if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) return errno;
-    saved->fsgid = setfsgid((gid_t)gid);
-    saved->fsuid = setfsuid((uid_t)uid);
-    return 0;
-}
-
-static void restore_fs_identity(const struct fs_identity *saved) {
-    setfsuid((uid_t)saved->fsuid);
-    setfsgid((gid_t)saved->fsgid);
-    syscall(SYS_setgroups, (size_t)saved->ngroups, saved->groups);
-}
-
-// Opens `path` read-only with the file permissions of uid/gid and that user's supplementary groups.
-// Non-blocking, then only a regular file: open() of a FIFO with no writer (or a device) blocks forever, and
-// a handler in the daemon runs on a Dispatch thread a stop cannot free. A user who submits such jobs by the
-// hundred would otherwise take every thread and freeze the daemon (found in review, issue 9).
+// Opens `path` read-only, then only a regular file. Non-blocking first: open() of a FIFO with no writer (or
+// a device) blocks forever (found in review, issue 9).
 static int open_regular_file(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -errno;
@@ -417,37 +544,146 @@ static int open_regular_file(const char *path) {
     return fd;
 }
 
-int jobd_open_read_as(const char *path, long long uid, long long gid) {
-    if (uid < 0) return open_regular_file(path);
-    struct fs_identity saved;
-    int switch_error = switch_fs_identity(uid, gid, &saved);
-    if (switch_error != 0) return -switch_error;
-    int fd = open_regular_file(path);
-    restore_fs_identity(&saved);
-    return fd;
+static int probe_executable(const char *path) {
+    struct stat info;
+    if (stat(path, &info) != 0) return JOBD_PROBE_MISSING;  // missing, or where this user cannot look
+    if (S_ISDIR(info.st_mode)) return JOBD_PROBE_DIRECTORY;
+    // AT_EACCESS: with the effective ids, which are the user's here (every id is).
+    return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0 ? JOBD_PROBE_EXECUTABLE : JOBD_PROBE_NOT_EXECUTABLE;
 }
 
-int jobd_probe_executable_as(const char *path, long long uid, long long gid) {
-    struct fs_identity saved;
-    if (uid >= 0) {
-        int switch_error = switch_fs_identity(uid, gid, &saved);
-        if (switch_error != 0) return -switch_error;
+/// Finds what `execve` would run for `command`, as a shell does: a name with a '/' is that path (relative to
+/// `cwd`), a bare name the first executable candidate on `search_path`. Returns a JOBD_PROBE_* value and
+/// writes the path found (or the first one refused) to `resolved`.
+static int resolve_executable(const char *command, const char *search_path, const char *cwd, char *resolved,
+                              size_t size) {
+    char candidate[4096 + 256];
+    size_t name_length = strlen(command);
+    if (strchr(command, '/') != NULL) {
+        if (command[0] == '/' || cwd == NULL) {
+            copy_text(candidate, sizeof candidate, command);
+        } else {
+            snprintf(candidate, sizeof candidate, "%s/%s", cwd, command);
+        }
+        copy_text(resolved, size, candidate);
+        return probe_executable(candidate);
     }
-    struct stat info;
-    int result;
-    if (stat(path, &info) != 0) {
-        result = JOBD_PROBE_MISSING;  // missing, or in a directory this user cannot search: the same to them
-    } else if (S_ISDIR(info.st_mode)) {
-        result = JOBD_PROBE_DIRECTORY;
-    } else {
-        // AT_EACCESS: check with the effective (here: file-system) ids; plain access() uses the real uid,
-        // which is root's. (Before Linux 5.8 glibc emulates AT_EACCESS with the effective uid, root's: a
-        // file with any x bit then passes and execve as the owner says "Permission denied" instead; the
-        // stat above already ran as the owner, so that reveals nothing they could not see.)
-        result = faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0 ? JOBD_PROBE_EXECUTABLE : JOBD_PROBE_NOT_EXECUTABLE;
+    if (search_path == NULL) search_path = "/usr/local/bin:/usr/bin:/bin";
+    int refused = JOBD_PROBE_MISSING;
+    for (const char *entry = search_path;;) {
+        const char *end = entry;
+        while (*end != 0 && *end != ':') end++;
+        size_t length = (size_t)(end - entry);
+        if (length + name_length + 3 < sizeof candidate) {
+            snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(length == 0 ? 1 : length), length == 0 ? "." : entry,
+                     command);
+            int found = probe_executable(candidate);
+            if (found == JOBD_PROBE_EXECUTABLE) {
+                copy_text(resolved, size, candidate);
+                return found;
+            }
+            if (found != JOBD_PROBE_MISSING && refused == JOBD_PROBE_MISSING) {
+                refused = found;
+                copy_text(resolved, size, candidate);
+            }
+        }
+        if (*end == 0) break;
+        entry = end + 1;
     }
-    if (uid >= 0) restore_fs_identity(&saved);
-    return result;
+    return refused;
+}
+
+static int owner_child(void *argument) {
+    struct owner_operation *operation = argument;
+    if (operation->slot) atomic_store(&operation->slot->pid, (pid_t)syscall(SYS_getpid));
+    if (operation->identity != NULL && become(operation->identity) != 0) {
+        operation->result = -errno;
+        _exit(1);
+    }
+    switch (operation->kind) {
+    case OWNER_OPEN_READ: operation->result = open_regular_file(operation->path); break;
+    case OWNER_RESOLVE_EXECUTABLE:
+        operation->result = resolve_executable(operation->path, operation->search_path, operation->cwd, operation->resolved,
+                                               operation->resolved_size);
+        break;
+    default: operation->result = -EINVAL;
+    }
+    _exit(0);
+}
+
+#define OWNER_STACK_BYTES (64 * 1024)
+
+static int run_as_owner(struct owner_operation operation, long long uid, long long gid) {
+    struct owner_identity identity;
+    if (uid >= 0) lookup_identity(uid, gid, &identity);
+    operation.identity = uid >= 0 ? &identity : NULL;
+    operation.slot = NULL;
+    operation.result = -EINTR;
+    int kind = operation.kind;
+    void *stack = mmap(NULL, OWNER_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -errno;
+    sigset_t all, previous;
+    sigfillset(&all);
+    // The child runs with every signal blocked: no handler of the daemon's may run on its stack.
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    operation.slot = watch_begin();
+    pid_t pid = clone(owner_child, (char *)stack + OWNER_STACK_BYTES, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD,
+                      &operation);
+    int clone_errno = errno;
+    if (pid > 0) {
+        int status;
+        while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {}
+    }
+    int killed = watch_end(operation.slot);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    munmap(stack, OWNER_STACK_BYTES);
+    if (pid < 0) return -clone_errno;
+    if (killed) {
+        // Opened just before the kill: not handed out, so it must not stay open in our table either.
+        if (kind == OWNER_OPEN_READ && operation.result >= 0) close(operation.result);
+        return -ETIMEDOUT;
+    }
+    return operation.result;
+}
+
+int jobd_open_read_as(const char *path, long long uid, long long gid) {
+    // As ourselves (a daemon that is not root, or a file of the daemon's own): no child needed.
+    if (uid < 0) return open_regular_file(path);
+    return run_as_owner((struct owner_operation){.kind = OWNER_OPEN_READ, .path = path}, uid, gid);
+}
+
+int jobd_resolve_executable_as(const char *command, const char *search_path, const char *cwd, long long uid,
+                               long long gid, char *resolved, size_t resolved_size) {
+    if (resolved_size > 0) resolved[0] = 0;
+    if (uid < 0) return resolve_executable(command, search_path, cwd, resolved, resolved_size);
+    return run_as_owner(
+        (struct owner_operation){.kind = OWNER_RESOLVE_EXECUTABLE, .path = command, .search_path = search_path,
+                                 .cwd = cwd, .resolved = resolved, .resolved_size = resolved_size},
+        uid, gid);
+}
+
+long long jobd_process_start_time(pid_t pid) {
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t count;
+    do {
+        count = read(fd, text, sizeof text - 1);
+    } while (count < 0 && errno == EINTR);
+    close(fd);
+    if (count <= 0) return -1;
+    text[count] = 0;
+    // The command may hold spaces and parentheses: fields restart after the last ')'. Field 22 is the
+    // start time; after ')' come fields 3, 4, …, so it is the 20th there.
+    char *close_paren = strrchr(text, ')');
+    if (!close_paren) return -1;
+    char *field = close_paren + 1;
+    for (int index = 3; index < 22; index++) {
+        field = strchr(field + 1, ' ');
+        if (!field) return -1;
+    }
+    return strtoll(field + 1, NULL, 10);
 }
 
 int jobd_notify_send(const char *address, const char *message, size_t length) {
@@ -501,3 +737,7 @@ int jobd_fd_identity(int fd, uint64_t *device, uint64_t *inode) {
     *inode = (uint64_t)st.st_ino;
     return 0;
 }
+
+_Static_assert(STEP_CHDIR == JOBD_STEP_CHDIR && STEP_STUCK == JOBD_STEP_STUCK && STEP_NOT_FOUND == JOBD_STEP_NOT_FOUND
+                   && STEP_NOT_EXECUTABLE == JOBD_STEP_NOT_EXECUTABLE && STEP_IS_DIRECTORY == JOBD_STEP_IS_DIRECTORY,
+               "the header's step numbers are shim.c's");

@@ -17,6 +17,8 @@ public struct DaemonConfiguration: Sendable {
     public var databasePath: String
     /// Where each job's captured output goes: `<directory of the database>/logs/<id>.log`.
     public var logsDirectory: String
+    /// The process ledger: one entry per running job's process group (``ProcessLedger``), beside the logs.
+    public var processesDirectory: String
     public var durability: SQLiteStore.Durability
     /// CPU-class jobs that may run at once.
     public var cpuSlots: Int
@@ -86,6 +88,7 @@ public struct DaemonConfiguration: Sendable {
         let directory = databasePath.split(separator: "/", omittingEmptySubsequences: false).dropLast()
             .joined(separator: "/")
         self.logsDirectory = logsDirectory ?? ((directory.isEmpty ? "." : directory) + "/logs")
+        self.processesDirectory = (directory.isEmpty ? "." : directory) + "/processes"
         self.durability = durability
         self.cpuSlots = cpuSlots
         self.ioConcurrency = ioConcurrency

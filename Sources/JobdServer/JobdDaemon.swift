@@ -44,6 +44,10 @@ public final class JobdDaemon: Sendable {
         configuration: DaemonConfiguration, notifier: SystemdNotifier, reloader: ConfigurationLoader? = nil,
         logLevel: LogLevelSetting? = nil, logger: Logger
     ) async throws -> JobdDaemon {
+        // Before anything can run again: what the jobs of a jobd that died left running goes first, so no
+        // job's next attempt runs beside its last one.
+        try FileSystem.createDirectory(configuration.processesDirectory)
+        _ = ProcessLedger.killLeftovers(in: configuration.processesDirectory, logger: logger)
         let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability, logger: logger)
         let startup = try await store.recover(at: WallClock.now())
         return try await JobdDaemon(
@@ -62,13 +66,14 @@ public final class JobdDaemon: Sendable {
         self.reloader = reloader
         self.logLevel = logLevel
         try FileSystem.createDirectory(configuration.logsDirectory)
-        // One reactor thread spawns every process, workers included: PDEATHSIG follows the forking thread.
-        let reactor = ProcessReactor()
+        let reactor = ProcessReactor(ledger: ProcessLedger(directory: configuration.processesDirectory))
         let environment = ProcessEnvironment.current
         let pool = WorkerPool(
             configuration: WorkerPoolConfiguration(
                 size: configuration.cpuSlots, executable: configuration.workerCommand[0],
-                arguments: ["jobd"] + configuration.workerCommand.dropFirst(), environment: environment,
+                arguments: ["jobd"] + configuration.workerCommand.dropFirst()
+                    + ["--process-ledger", configuration.processesDirectory],
+                environment: environment,
                 maxJobs: configuration.workerMaxJobs, maxRSSBytes: configuration.workerMaxRSSBytes,
                 killGrace: configuration.killGrace),
             reactor: reactor, logger: logger)

@@ -20,6 +20,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "The daemon's process ledger, where each job's process group is recorded while it runs.")
+    var processLedger: String?
+
     func run() async throws {
         let setting = LogLevelSetting(Logger.Level(rawValue: logLevel) ?? .info)
         // A worker writes to the daemon's stderr: under systemd, the same journal stream.
@@ -27,6 +30,7 @@ struct WorkerCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { _ in ServiceLogHandler(setting: setting, isJournal: isJournal) }
         let logger = Logger(label: "jobd.worker.\(slot)")
         try await WorkerMain.run(
-            registry: .builtIn, killGrace: .milliseconds(Int64(killGrace * 1000)), logger: logger)
+            registry: .builtIn, killGrace: .seconds(checked: killGrace),
+            ledger: processLedger.map(ProcessLedger.init(directory:)), logger: logger)
     }
 }

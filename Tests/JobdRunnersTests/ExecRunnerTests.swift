@@ -59,11 +59,24 @@ struct ExecRunnerTests {
         #expect(output == String(repeating: "y", count: 100 - OutputIndex.recordSize))
     }
 
-    @Test func lookupReportsMissingAndUnexecutableCommands() {
-        #expect(ExecutableLookup.resolve("sh", searchPath: "/nowhere:/bin", cwd: nil) == .success("/bin/sh"))
-        #expect(ExecutableLookup.resolve("zzz-none", searchPath: "/bin", cwd: nil) == .failure(.notFound("zzz-none")))
-        #expect(ExecutableLookup.resolve("/etc/passwd", searchPath: nil, cwd: nil) == .failure(.notExecutable("/etc/passwd")))
-        #expect(ExecutableLookup.resolve("./sh", searchPath: nil, cwd: "/bin") == .success("/bin/./sh"))
+    @Test func lookupReportsMissingAndUnexecutableCommands() async {
+        #expect(await ExecutableLookup.resolve("sh", searchPath: "/nowhere:/bin", cwd: nil) == .success("/bin/sh"))
+        #expect(await ExecutableLookup.resolve("zzz-none", searchPath: "/bin", cwd: nil) == .failure(.notFound("zzz-none")))
+        #expect(await ExecutableLookup.resolve("/etc/passwd", searchPath: nil, cwd: nil) == .failure(.notExecutable("/etc/passwd")))
+        #expect(await ExecutableLookup.resolve("./sh", searchPath: nil, cwd: "/bin") == .success("/bin/./sh"))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root: a lookup as nobody"))
+    func aLookupAsAnotherUserHasOnlyTheirRights() async {
+        let nobody = Identity(uid: 65534, gid: 65534)
+        #expect(await ExecutableLookup.resolve("sh", searchPath: "/nowhere:/bin", cwd: nil, as: nobody) == .success("/bin/sh"))
+        #expect(await ExecutableLookup.resolve("/etc/shadow", searchPath: nil, cwd: nil, as: nobody) == .failure(.notExecutable("/etc/shadow")))
+    }
+
+    @Test func aCommandThatIsNotFoundOrNotExecutableFailsItsAttemptWithTheLookupsWords() async throws {
+        #expect(try await run(["zzz-none"]).outcome.error == "command not found: zzz-none")
+        #expect(try await run(["/etc/passwd"]).outcome.error == "not executable: /etc/passwd (permission denied)")
+        #expect(try await run(["/tmp"]).outcome.error == "is a directory, not a command: /tmp")
     }
 
     @Test func manyConcurrentChildrenAreAwaitedWithoutAThreadEach() async throws {

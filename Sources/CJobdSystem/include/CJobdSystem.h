@@ -9,18 +9,23 @@
 
 /// What `jobd_spawn` needs to start one job process.
 struct jobd_spawn_request {
-    /// Absolute path of the executable (resolved by the caller, so "not found" is reported before spawning).
+    /// The command: an absolute path, a path relative to the working directory (it holds a '/'), or a bare
+    /// name, looked up on `search_path` by the child itself, as the job's owner.
     const char *path;
+    /// Where a bare name is looked up (the job's PATH); NULL: /usr/local/bin:/usr/bin:/bin.
+    const char *search_path;
     /// NULL-terminated argument vector.
     char *const *argv;
     /// NULL-terminated environment.
     char *const *envp;
-    /// Working directory, or NULL to inherit.
+    /// Working directory; NULL: the owner's home directory, else /.
     const char *cwd;
     /// File descriptors the child gets as 0, 1 and 2 (-1: /dev/null for stdin).
     int stdin_fd;
     int stdout_fd;
     int stderr_fd;
+    /// A descriptor the child gets as 3 (a handler process's result pipe), or -1.
+    int extra_fd;
     /// Run as this uid/gid with the user's supplementary groups; -1 keeps the daemon's identity.
     int64_t uid;
     int64_t gid;
@@ -29,9 +34,30 @@ struct jobd_spawn_request {
 };
 
 /// Starts a process in a new process group (its pid is the group id) with default signal dispositions
-/// and an empty signal mask. Returns 0 and sets *pid, or the errno of the step that failed in the child
-/// (chdir, setuid, execve, ...); in that case the child has already been reaped.
-int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid, int *failed_step);
+/// and an empty signal mask, as the request's user from its first step. Returns 0 and sets *pid, or the
+/// errno of the step that failed in the child (chdir, setuid, execve, ...), the step in *failed_step and
+/// the path concerned in `failed_path`; in that case the child has already been reaped. Blocks the calling
+/// thread until the child execs (at most ~2 s: a watchdog kills a child that does not get there).
+int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid, int *failed_step, char *failed_path,
+               size_t failed_path_size);
+
+/// The steps `jobd_spawn` reports in `failed_step` that are not a system call's failure.
+enum {
+    /// The watchdog killed a child that never reached execve.
+    JOBD_STEP_STUCK = 8,
+    /// No candidate of the search exists for the owner.
+    JOBD_STEP_NOT_FOUND = 9,
+    /// The command exists but the owner may not execute it.
+    JOBD_STEP_NOT_EXECUTABLE = 10,
+    /// The command is a directory.
+    JOBD_STEP_IS_DIRECTORY = 11,
+    /// chdir into the working directory failed.
+    JOBD_STEP_CHDIR = 6,
+};
+
+/// The start time of process `pid` (field 22 of /proc/PID/stat, in clock ticks since boot), or -1: with
+/// the pid it names one process for good, where a pid alone may be reused.
+long long jobd_process_start_time(pid_t pid);
 
 /// Names the step reported by `jobd_spawn` in `failed_step`.
 const char *jobd_spawn_step_name(int step);
@@ -108,8 +134,10 @@ void jobd_set_thread_name(const char *name);
 /// What `jobd_open_read_as` returns (negated) for a path that is neither a regular file nor a directory.
 #define JOBD_NOT_REGULAR 10001
 
-/// Opens `path` read-only as uid/gid (and that user's groups) on this thread; uid < 0 opens as we are.
-/// Returns the fd, or -errno.
+/// Opens the regular file `path` read-only as uid/gid and that user's groups (uid < 0: as we are), in a
+/// short-lived child that has exactly that user's rights and no capability of ours. Blocks the calling
+/// thread until the child is done (at most ~2 s, then -ETIMEDOUT). Returns the fd, or -errno
+/// (-JOBD_NOT_REGULAR for a FIFO, socket or device, which are refused without blocking).
 int jobd_open_read_as(const char *path, long long uid, long long gid);
 
 /// What `jobd_probe_executable_as` found at a path.
@@ -124,9 +152,13 @@ enum {
     JOBD_PROBE_NOT_EXECUTABLE = 3,
 };
 
-/// stat(2) and faccessat(X_OK, AT_EACCESS) of `path` as uid/gid and that user's groups, on this thread
-/// (uid < 0: as we are). Returns a JOBD_PROBE_* value, or -errno when the identity could not be switched.
-int jobd_probe_executable_as(const char *path, long long uid, long long gid);
+/// Finds what `execve` would run for `command` as uid/gid and that user's groups (uid < 0: as we are): a
+/// name with a '/' is that path (relative to `cwd`), a bare name the first executable candidate on
+/// `search_path` (NULL: /usr/local/bin:/usr/bin:/bin). Each check runs in a child like
+/// `jobd_open_read_as`'s. Returns a JOBD_PROBE_* value with the path found (or the first one refused) in
+/// `resolved`, or -errno when the identity could not be taken or the child did not finish in time.
+int jobd_resolve_executable_as(const char *command, const char *search_path, const char *cwd, long long uid,
+                               long long gid, char *resolved, size_t resolved_size);
 
 /// Sends one datagram `message` to the Unix socket `address` (sd_notify(3)'s $NOTIFY_SOCKET): a path, or an
 /// abstract address when it starts with '@'. Opens and closes its own socket each time, so nothing is held

@@ -32,13 +32,6 @@ public struct ExecRunner: Runner {
             control.finished()
             return RunOutcome(error: "could not start: the job has no command (argv is empty)", wallSeconds: 0)
         }
-        let path: String
-        switch ExecutableLookup.resolve(command, searchPath: environment["PATH"], cwd: job.cwd, as: job.identity) {
-        case .success(let found): path = found
-        case .failure(let failure):
-            control.finished()
-            return RunOutcome(error: failure.description, wallSeconds: 0)
-        }
         // A hook's job reads the finished job's JSON on stdin: the daemon wrote the file, and opens it for
         // the child (dup2'd to its fd 0 in the spawn); closed here once the child has it.
         var stdin: Int32 = -1
@@ -51,8 +44,11 @@ public struct ExecRunner: Runner {
             }
         }
         defer { if stdin >= 0 { FileAccess.close(stdin) } }
+        // The command is looked up on PATH by the child itself, once it is the job's owner: no path of the
+        // owner's is touched with the daemon's rights, nor on a thread other jobs need.
         let request = SpawnRequest(
-            path: path, argv: argv, environment: environment.map { "\($0.key)=\($0.value)" }, cwd: job.cwd,
+            path: command, searchPath: environment["PATH"], argv: argv,
+            environment: environment.map { "\($0.key)=\($0.value)" }, cwd: job.cwd,
             identity: job.identity, stdio: .captured(
                 path: job.outputPath, indexPath: OutputIndex.path(besideLog: job.outputPath), limit: job.outputLimit,
                 stdin: stdin))

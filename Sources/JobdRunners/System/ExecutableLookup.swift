@@ -26,43 +26,50 @@ public enum ExecutableLookup {
         }
     }
 
-    /// The absolute or relative path to execute.
+    /// The path `execve` would run for `command`, checked as `identity` in a child with only that
+    /// user's rights, on one of ``OwnerThreads`` (a path on a mount that never answers holds that thread
+    /// alone, ~2 s at most).
     /// - Parameters:
     ///   - command: `argv[0]`; a name with a `/` is used as it is, relative to `cwd`.
-    ///   - searchPath: the `PATH` to search (the job's own, else the daemon's).
+    ///   - searchPath: the `PATH` to search (the job's own, else the default).
     ///   - cwd: the job's working directory, for relative paths.
     ///   - identity: the owner whose permissions the checks use (a root daemon, a job of another user);
     ///     nil checks as this process.
     public static func resolve(
         _ command: String, searchPath: String?, cwd: String?, as identity: Identity? = nil
-    ) -> Result<String, Failure> {
-        if command.contains("/") {
-            let path = command.hasPrefix("/") ? command : cwd.map { $0 + "/" + command } ?? command
-            return check(path, name: command, as: identity)
+    ) async -> Result<String, Failure> {
+        await OwnerThreads.shared.run(as: identity?.uid) {
+            resolveBlocking(command, searchPath: searchPath, cwd: cwd, as: identity)
         }
-        let directories = (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
-        var firstDenied: Failure?
-        for directory in directories {
-            let base = directory.isEmpty ? "." : String(directory)
-            let candidate = base + "/" + command
-            switch check(candidate, name: command, as: identity) {
-            case .success(let path): return .success(path)
-            case .failure(.notFound): continue
-            case .failure(let other): firstDenied = firstDenied ?? other
-            }
-        }
-        return .failure(firstDenied ?? .notFound(command))
     }
 
-    /// The corresponding C functions are `stat` and `faccessat`, run as the owner (`jobd_probe_executable_as`).
-    private static func check(_ path: String, name: String, as identity: Identity?) -> Result<String, Failure> {
-        let result = jobd_probe_executable_as(path, identity.map { Int64($0.uid) } ?? -1, identity.map { Int64($0.gid) } ?? -1)
+    /// The corresponding C functions are `stat` and `faccessat`, run as the owner
+    /// (`jobd_resolve_executable_as`).
+    private static func resolveBlocking(
+        _ command: String, searchPath: String?, cwd: String?, as identity: Identity?
+    ) -> Result<String, Failure> {
+        var resolved = [CChar](repeating: 0, count: 4096 + 256)
+        let result = command.withCString { command in
+            withOptional(searchPath) { searchPath in
+                withOptional(cwd) { cwd in
+                    jobd_resolve_executable_as(
+                        command, searchPath, cwd, identity.map { Int64($0.uid) } ?? -1,
+                        identity.map { Int64($0.gid) } ?? -1, &resolved, resolved.count)
+                }
+            }
+        }
+        let path = String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         switch result {
         case Int32(JOBD_PROBE_EXECUTABLE): return .success(path)
         case Int32(JOBD_PROBE_DIRECTORY): return .failure(.isDirectory(path))
         case Int32(JOBD_PROBE_NOT_EXECUTABLE): return .failure(.notExecutable(path))
-        case ..<0: return .failure(.cannotCheck(path, reason: errnoText(-result)))
-        default: return .failure(.notFound(name))
+        case ..<0: return .failure(.cannotCheck(command, reason: errnoText(-result)))
+        default: return .failure(.notFound(command))
         }
+    }
+
+    private static func withOptional<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+        guard let string else { return body(nil) }
+        return string.withCString { body($0) }
     }
 }

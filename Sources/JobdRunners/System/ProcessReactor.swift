@@ -12,24 +12,32 @@ public struct SpawnRequest: Sendable {
         /// the log at `path` in the order read, noting each run's stream in the index at `indexPath` (see
         /// ``OutputIndex``), up to `limit` bytes for both files (the rest is read and dropped). The process
         /// group is sampled for its demand.
-        case captured(path: String, indexPath: String, limit: Int64, stdin: Int32 = -1)
+        /// With `collectsResult`, a third pipe is the child's fd 3, read into memory (a handler process's
+        /// result, at most ``ProcessReactor/maximumResultBytes``).
+        case captured(path: String, indexPath: String, limit: Int64, stdin: Int32 = -1, collectsResult: Bool = false)
         /// These descriptors (a worker's pipes); the reactor only reaps the process.
         case descriptors(stdin: Int32, stdout: Int32, stderr: Int32)
     }
 
+    /// An absolute path, a path with a `/` (relative to `cwd`), or a bare name, which the child looks up on
+    /// `searchPath` itself, as the job's owner.
     public var path: String
+    /// Where a bare `path` is looked up (the job's `PATH`); nil: `/usr/local/bin:/usr/bin:/bin`.
+    public var searchPath: String?
     public var argv: [String]
     /// `NAME=value` entries.
     public var environment: [String]
+    /// The working directory; nil: the owner's home directory, else `/` (as a login would).
     public var cwd: String?
     /// Run as this user (root daemon, job of another user); nil keeps the daemon's identity.
     public var identity: Identity?
     public var stdio: Stdio
 
     public init(
-        path: String, argv: [String], environment: [String], cwd: String? = nil, identity: Identity? = nil, stdio: Stdio
+        path: String, searchPath: String? = nil, argv: [String], environment: [String], cwd: String? = nil,
+        identity: Identity? = nil, stdio: Stdio
     ) {
-        (self.path, self.argv, self.environment) = (path, argv, environment)
+        (self.path, self.searchPath, self.argv, self.environment) = (path, searchPath, argv, environment)
         (self.cwd, self.identity, self.stdio) = (cwd, identity, stdio)
     }
 
@@ -56,6 +64,9 @@ public struct ChildExit: Sendable, Hashable {
     public var usage: TreeUsage?
     /// Output past the limit was dropped.
     public var outputTruncated: Bool
+    /// What the child wrote to fd 3, for a request that `collectsResult` (at most
+    /// ``ProcessReactor/maximumResultBytes`` + 1 bytes: one more means it wrote more than that).
+    public var result: [UInt8]? = nil
 }
 
 /// The result of ``ProcessReactor/run(_:started:)``.
@@ -65,34 +76,42 @@ public enum ChildResult: Sendable, Hashable {
     case failedToStart(String)
 }
 
-/// One permanent thread that spawns job processes and watches them: `epoll_wait` over each child's pidfd
-/// and output pipe, `wait4` for its rusage, then it resumes the task awaiting that child.
+/// One permanent thread that watches the processes this daemon started: `epoll_wait` over each child's
+/// pidfd and output pipes, `wait4` for its rusage, then it resumes the task awaiting that child.
 ///
 /// Why a thread of our own, written by hand: awaiting a child must not block the cooperative pool, and no
 /// library here both reaps with rusage and sets `PR_SET_PDEATHSIG` (swift-subprocess reaps with `waitid`
-/// and has no pre-exec hook; see ../shared/PLATFORM.md). Spawning on this same thread matters:
-/// PDEATHSIG fires when the *thread* that forked exits, and this one lives as long as the daemon.
+/// and has no pre-exec hook; see ../shared/PLATFORM.md).
+///
+/// **Spawns do not run here**: `vfork` holds the thread that calls it until the child execs, and a child's
+/// `execve` or `chdir` may block on a path of its owner's (found in review, issue 18). Each spawn runs on
+/// one of ``OwnerThreads``, and the child is then handed to this thread to watch.
 public final class ProcessReactor: Sendable {
-    private enum Request {
-        case spawn(SpawnRequest, started: @Sendable (Int32) -> Void, CheckedContinuation<ChildResult, Never>)
-    }
+    /// The largest result a handler process may hand back on fd 3 (a handler's result is stored up to
+    /// 1 MiB of JSON; its envelope adds a few bytes).
+    public static let maximumResultBytes = (1 << 20) + 1024
 
-    /// Everything here is touched only by the reactor thread, except `requests` (under the lock).
+    /// Everything here is touched only by the reactor thread, except `arrivals` (under the lock) and
+    /// `isSampling`.
     private final class Loop: @unchecked Sendable {
         struct Child {
             var pid: Int32
             var pidfd: Int32
-            /// The read ends of its stdout and stderr pipes; -1 once closed (or for a worker).
+            /// The read ends of its stdout, stderr and result pipes; -1 once closed (or for a worker).
             var pipes: [Int32]
             /// Where its output goes; the files are opened at the first byte: most jobs of a big batch write
             /// nothing, and files created per job would cost opens, directory entries and closes each.
             var output: OutputWriter?
+            /// What it wrote to fd 3 so far (a handler process's result).
+            var result: [UInt8]?
             var started: ContinuousClock.Instant
             /// Whether its group is sampled (a job); a worker process is not.
             var isSampled: Bool
             /// This process's `ru_maxrss` when the child was spawned: a spawned child's own `ru_maxrss`
             /// starts there (exec keeps the high-water mark of the parent's memory it replaced).
             var parentPeakRSS: Int64
+            /// Its entry in the process ledger, removed once the group is gone.
+            var ledgerEntry: String?
             var continuation: CheckedContinuation<ChildResult, Never>?
         }
 
@@ -101,7 +120,11 @@ public final class ProcessReactor: Sendable {
         /// Why the reactor has no epoll set or wake-up eventfd (EMFILE at start-up): every spawn then fails
         /// with this reason, instead of the daemon aborting.
         let setupFailure: String?
-        let requests = Mutex<[Request]>([])
+        /// Children spawned and not yet taken into `children`. Taken at every wake-up before its events,
+        /// so a child's exit is never seen before the child itself.
+        let arrivals = Mutex<[Child]>([])
+        /// Whether the thread wakes on its own (every sample interval): a new child then needs no wake-up.
+        let isSampling = Atomic<Bool>(false)
         var children: [Int32: Child] = [:]
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         let sampler = TreeSampler()
@@ -127,7 +150,7 @@ public final class ProcessReactor: Sendable {
         }
 
         static let wakeupToken: UInt64 = 0
-        /// An epoll token: the pid, and what of it is ready (0: its pidfd, 1: stdout, 2: stderr).
+        /// An epoll token: the pid, and what of it is ready (0: its pidfd, 1: stdout, 2: stderr, 3: result).
         static func token(pid: Int32, watching: UInt64) -> UInt64 { UInt64(UInt32(pid)) << 2 | watching }
 
         func run() {
@@ -142,6 +165,7 @@ public final class ProcessReactor: Sendable {
                     timeout = left <= .zero ? 0 : Int32(clamping: seconds &* 1000 &+ attoseconds / 1_000_000_000_000_000 &+ 1)
                 }
                 let count = jobd_epoll_wait(epoll, &ready, Int32(ready.count), timeout)
+                takeArrivals()
                 if !sampler.isEmpty, ContinuousClock.now >= nextSample {
                     let start = ContinuousClock.now
                     sampler.sampleAll()
@@ -154,131 +178,76 @@ public final class ProcessReactor: Sendable {
                 for event in ready[0..<Int(count)] {
                     if event.token == Loop.wakeupToken {
                         jobd_eventfd_drain(wakeup)
-                        for request in requests.withLock({ r in defer { r.removeAll() }; return r }) {
-                            handle(request)
-                        }
                         continue
                     }
                     let pid = Int32(bitPattern: UInt32(truncatingIfNeeded: event.token >> 2))
                     switch event.token & 3 {
                     case 1: drainOutput(of: pid, stream: .stdout)
                     case 2: drainOutput(of: pid, stream: .stderr)
+                    case 3: drainResult(of: pid)
                     default: reap(pid)
                     }
                 }
+                isSampling.store(!sampler.isEmpty, ordering: .relaxed)
             }
         }
 
-        private func handle(_ request: Request) {
-            switch request {
-            case .spawn(let spec, let started, let continuation):
-                switch spawn(spec) {
-                case .failure(let reason):
-                    continuation.resume(returning: .failedToStart(reason.reason))
-                case .success(var child):
-                    child.continuation = continuation
-                    children[child.pid] = child
-                    if child.isSampled {
-                        if sampler.isEmpty { nextSample = ContinuousClock.now + Loop.sampleInterval }
-                        sampler.watch(child.pid)
-                    }
-                    started(child.pid)
+        private func takeArrivals() {
+            for child in arrivals.withLock({ a in defer { a.removeAll() }; return a }) {
+                children[child.pid] = child
+                if child.isSampled {
+                    if sampler.isEmpty { nextSample = ContinuousClock.now + Loop.sampleInterval }
+                    sampler.watch(child.pid)
                 }
             }
         }
 
-        private func spawn(_ spec: SpawnRequest) -> Result<Child, Failure> {
-            // The read and write ends of the stdout and stderr pipes of a captured process.
-            var out: [Int32] = [-1, -1]
-            var err: [Int32] = [-1, -1]
-            func closePipes() { for fd in out + err where fd >= 0 { close(fd) } }
-            let stdio: (stdin: Int32, stdout: Int32, stderr: Int32)
-            var output: OutputWriter?
-            switch spec.stdio {
-            case .captured(let path, let indexPath, let limit, let stdin):
-                var pipeError = jobd_pipe(&out, 1)
-                if pipeError == 0 { pipeError = jobd_pipe(&err, 1) }
-                guard pipeError == 0 else {
-                    closePipes()
-                    return .failure(Failure("could not start: pipe2: \(errnoText(pipeError))"))
-                }
-                stdio = (stdin: stdin, stdout: out[1], stderr: err[1])
-                output = OutputWriter(logPath: path, indexPath: indexPath, limit: limit)
-            case .descriptors(let stdin, let stdout, let stderr):
-                stdio = (stdin, stdout, stderr)
+        /// Hands a spawned child to the reactor thread: queued first, then its descriptors watched, so the
+        /// thread knows it by the time any of them is ready. Called on the spawning thread.
+        func watch(_ child: Child) -> String? {
+            arrivals.withLock { $0.append(child) }
+            var error = jobd_epoll_add(epoll, child.pidfd, Loop.token(pid: child.pid, watching: 0))
+            for (stream, fd) in child.pipes.enumerated() where fd >= 0 && error == 0 {
+                error = jobd_epoll_add(epoll, fd, Loop.token(pid: child.pid, watching: UInt64(stream) + 1))
             }
-            var pid: pid_t = 0
-            var step: Int32 = 0
-            let started = ContinuousClock.now
-            let parentPeakRSS = spec.isCaptured ? SystemInfo.processCPUTime.peakRSSBytes : 0
-            let error = withCStringArray(spec.argv) { argv in
-                withCStringArray(spec.environment) { envp in
-                    spec.path.withCString { path in
-                        withOptionalCString(spec.cwd) { cwd in
-                            var request = jobd_spawn_request(
-                                path: path, argv: argv, envp: envp, cwd: cwd, stdin_fd: stdio.stdin, stdout_fd: stdio.stdout,
-                                stderr_fd: stdio.stderr, uid: spec.identity.map { Int64($0.uid) } ?? -1,
-                                gid: spec.identity.map { Int64($0.gid) } ?? -1, kill_with_parent: 1)
-                            return jobd_spawn(&request, &pid, &step)
-                        }
-                    }
-                }
+            if error != 0 {
+                // The child runs unwatched: kill it; its pidfd, if it got into the set, reports the exit.
+                _ = jobd_kill_group(child.pid, SIGKILL)
+                jobd_eventfd_signal(wakeup)
+                return "epoll_ctl: \(errnoText(error))"
             }
-            for fd in [out[1], err[1]] where fd >= 0 { close(fd) }
-            let pipes = [out[0], err[0]]
-            guard error == 0 else {
-                for fd in pipes where fd >= 0 { close(fd) }
-                let what = String(cString: jobd_spawn_step_name(step))
-                let subject = step == 6 ? " \(spec.cwd ?? "")" : step == 7 ? " \(spec.path)" : ""
-                // Step 8: the spawn watchdog killed a child that never reached execve (shim.c says why).
-                if step == 8 { return .failure(Failure("could not start: \(what)")) }
-                return .failure(Failure("could not start: \(what)\(subject): \(errnoText(error))"))
-            }
-            // From here the child runs: a descriptor we cannot have (EMFILE under a low RLIMIT_NOFILE) fails
-            // this one attempt, and the child must not outlive it unwatched.
-            func abandon(_ reason: String, pidfd: Int32 = -1) -> Result<Child, Failure> {
-                if pidfd >= 0 {
-                    _ = jobd_epoll_remove(epoll, pidfd)
-                    close(pidfd)
-                }
-                for fd in pipes where fd >= 0 {
-                    _ = jobd_epoll_remove(epoll, fd)
-                    close(fd)
-                }
-                _ = jobd_kill_group(pid, SIGKILL)
-                jobd_reap_blocking(pid)
-                return .failure(Failure("could not start: \(reason)"))
-            }
-            let pidfd = jobd_pidfd_open(pid)
-            guard pidfd >= 0 else { return abandon("pidfd_open: \(errnoText(-pidfd))") }
-            let watchError = jobd_epoll_add(epoll, pidfd, Loop.token(pid: pid, watching: 0))
-            guard watchError == 0 else { return abandon("epoll_ctl: \(errnoText(watchError))", pidfd: pidfd) }
-            for (stream, fd) in pipes.enumerated() where fd >= 0 {
-                let pipeWatchError = jobd_epoll_add(epoll, fd, Loop.token(pid: pid, watching: UInt64(stream) + 1))
-                guard pipeWatchError == 0 else {
-                    return abandon("epoll_ctl: \(errnoText(pipeWatchError))", pidfd: pidfd)
-                }
-            }
-            return .success(
-                Child(
-                    pid: pid, pidfd: pidfd, pipes: pipes, output: output, started: started,
-                    isSampled: spec.isCaptured, parentPeakRSS: parentPeakRSS, continuation: nil))
+            // A sampled child needs the thread awake to be sampled from now on; otherwise its events wake it.
+            if child.isSampled && !isSampling.load(ordering: .relaxed) { jobd_eventfd_signal(wakeup) }
+            return nil
         }
 
         /// Reads what one of the child's pipes holds now, keeps what fits under the limit (the writer drops
         /// the rest), and closes the pipe at EOF.
         private func drainOutput(of pid: Int32, stream: StandardStream) {
             let slot = stream == .stdout ? 0 : 1
-            guard var child = children[pid], child.pipes[slot] >= 0 else { return }
+            drain(pid, slot: slot) { child, bytes in child.output?.append(bytes, from: stream) }
+        }
+
+        /// Reads a handler process's result, up to one byte past the limit (then it is known to be too large).
+        private func drainResult(of pid: Int32) {
+            drain(pid, slot: 2) { child, bytes in
+                let room = ProcessReactor.maximumResultBytes + 1 - (child.result?.count ?? 0)
+                if room > 0 { child.result = (child.result ?? []) + bytes.prefix(room) }
+            }
+        }
+
+        private func drain(_ pid: Int32, slot: Int, _ keep: (inout Child, UnsafeRawBufferPointer) -> Void) {
+            guard var child = children[pid], slot < child.pipes.count, child.pipes[slot] >= 0 else { return }
             let pipe = child.pipes[slot]
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(pipe, $0.baseAddress, $0.count) }
                 if count > 0 {
-                    buffer.withUnsafeBytes { child.output?.append(UnsafeRawBufferPointer(rebasing: $0[0..<count]), from: stream) }
+                    buffer.withUnsafeBytes { keep(&child, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
                     continue
                 }
-                if count < 0 && (errno == EINTR) { continue }
-                if count == 0 || (count < 0 && errno != EAGAIN) {
+                let error = errno
+                if count < 0 && error == EINTR { continue }
+                if count == 0 || (count < 0 && error != EAGAIN) {
                     _ = jobd_epoll_remove(epoll, pipe)
                     close(pipe)
                     child.pipes[slot] = -1
@@ -299,9 +268,11 @@ public final class ProcessReactor: Sendable {
             // that wrote both and exited is most often read that way (a shell's `echo; echo >&2`).
             drainOutput(of: pid, stream: .stdout)
             drainOutput(of: pid, stream: .stderr)
+            drainResult(of: pid)
             // The leader is gone; whatever it left in its group (background `&` jobs) goes with it.
             _ = jobd_kill_group(pid, SIGKILL)
             guard var child = children.removeValue(forKey: pid) else { return }
+            if let entry = child.ledgerEntry { ProcessLedger.removeEntry(entry) }
             for pipe in child.pipes where pipe >= 0 {
                 _ = jobd_epoll_remove(epoll, pipe)
                 close(pipe)
@@ -327,7 +298,8 @@ public final class ProcessReactor: Sendable {
                         signal: exit.signal == 0 ? nil : exit.signal,
                         wallSeconds: wall.inSeconds,
                         cpuUserSeconds: Double(exit.user_usec) / 1e6, cpuSystemSeconds: Double(exit.system_usec) / 1e6,
-                        maxRSSBytes: peakRSS, usage: usage, outputTruncated: child.output?.truncated ?? false)))
+                        maxRSSBytes: peakRSS, usage: usage, outputTruncated: child.output?.truncated ?? false,
+                        result: child.result)))
         }
     }
 
@@ -337,24 +309,122 @@ public final class ProcessReactor: Sendable {
     }
 
     private let loop: Loop
+    /// Where the process groups of jobs are recorded while they run; nil: nowhere (tests).
+    private let ledger: ProcessLedger?
 
     /// Starts the reactor thread; it runs until the process exits. If the kernel refuses its epoll set or
     /// eventfd, no thread starts and every ``run(_:started:)`` fails with that reason.
-    public init() {
+    /// - Parameter ledger: records each job's process group while it runs (not a worker's).
+    public init(ledger: ProcessLedger? = nil) {
         let loop = Loop()
         self.loop = loop
+        self.ledger = ledger
         if loop.setupFailure == nil { Thread { loop.run() }.start() }
     }
 
     /// Starts a process and returns when it has exited.
     ///
-    /// - Parameter started: called with the pid (which is also its process-group id) as soon as it runs,
-    ///   on the reactor thread; keep it short.
+    /// - Parameter started: called with the pid (which is also its process-group id) as soon as it runs;
+    ///   keep it short.
     public func run(_ request: SpawnRequest, started: @escaping @Sendable (Int32) -> Void) async -> ChildResult {
         if let failure = loop.setupFailure { return .failedToStart(failure) }
+        let ledger = request.isCaptured ? ledger : nil
+        // On an owner thread: the child may take its time to reach execve, and holds only that thread.
+        let spawned = await OwnerThreads.shared.run(as: request.identity?.uid) { Self.spawn(request, ledger: ledger) }
+        guard case .success(let child) = spawned else {
+            if case .failure(let failure) = spawned { return .failedToStart(failure.reason) }
+            return .failedToStart("could not start")
+        }
         return await withCheckedContinuation { continuation in
-            loop.requests.withLock { $0.append(.spawn(request, started: started, continuation)) }
-            jobd_eventfd_signal(loop.wakeup)
+            var child = child
+            child.continuation = continuation
+            started(child.pid)
+            // Rare (EMFILE or ENOMEM in epoll_ctl): the child was killed, and the reactor still reaps it and
+            // resumes us; the attempt then fails "killed by signal 9".
+            _ = loop.watch(child)
+        }
+    }
+
+    /// Starts the process on the calling thread (one of ``OwnerThreads``): pipes, the spawn, its pidfd and
+    /// its ledger entry. Touches no state of the reactor thread.
+    private static func spawn(_ spec: SpawnRequest, ledger: ProcessLedger?) -> Result<Loop.Child, Failure> {
+        // The read and write ends of the stdout, stderr and result pipes of a captured process.
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
+        var result: [Int32] = [-1, -1]
+        func closePipes() { for fd in out + err + result where fd >= 0 { close(fd) } }
+        let stdio: (stdin: Int32, stdout: Int32, stderr: Int32)
+        var output: OutputWriter?
+        switch spec.stdio {
+        case .captured(let path, let indexPath, let limit, let stdin, let collectsResult):
+            var pipeError = jobd_pipe(&out, 1)
+            if pipeError == 0 { pipeError = jobd_pipe(&err, 1) }
+            if pipeError == 0 && collectsResult { pipeError = jobd_pipe(&result, 1) }
+            guard pipeError == 0 else {
+                closePipes()
+                return .failure(Failure("could not start: pipe2: \(errnoText(pipeError))"))
+            }
+            stdio = (stdin: stdin, stdout: out[1], stderr: err[1])
+            output = OutputWriter(logPath: path, indexPath: indexPath, limit: limit)
+        case .descriptors(let stdin, let stdout, let stderr):
+            stdio = (stdin, stdout, stderr)
+        }
+        var pid: pid_t = 0
+        var step: Int32 = 0
+        var failedPath = [CChar](repeating: 0, count: 4096 + 256)
+        let started = ContinuousClock.now
+        let parentPeakRSS = spec.isCaptured ? SystemInfo.processCPUTime.peakRSSBytes : 0
+        let error = withCStringArray(spec.argv) { argv in
+            withCStringArray(spec.environment) { envp in
+                spec.path.withCString { path in
+                    withOptionalCString(spec.cwd) { cwd in
+                        withOptionalCString(spec.searchPath) { searchPath in
+                            var request = jobd_spawn_request(
+                                path: path, search_path: searchPath, argv: argv, envp: envp, cwd: cwd,
+                                stdin_fd: stdio.stdin, stdout_fd: stdio.stdout, stderr_fd: stdio.stderr,
+                                extra_fd: result[1], uid: spec.identity.map { Int64($0.uid) } ?? -1,
+                                gid: spec.identity.map { Int64($0.gid) } ?? -1, kill_with_parent: 1)
+                            return jobd_spawn(&request, &pid, &step, &failedPath, failedPath.count)
+                        }
+                    }
+                }
+            }
+        }
+        for fd in [out[1], err[1], result[1]] where fd >= 0 { close(fd) }
+        let pipes = spec.isCaptured ? [out[0], err[0], result[0]] : []
+        guard error == 0 else {
+            for fd in pipes where fd >= 0 { close(fd) }
+            let subject = String(decoding: failedPath.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return .failure(Failure(spawnFailure(step: step, errno: error, subject: subject, command: spec.path)))
+        }
+        // From here the child runs: a descriptor we cannot have (EMFILE under a low RLIMIT_NOFILE) fails
+        // this one attempt, and the child must not outlive it unwatched.
+        let pidfd = jobd_pidfd_open(pid)
+        guard pidfd >= 0 else {
+            for fd in pipes where fd >= 0 { close(fd) }
+            _ = jobd_kill_group(pid, SIGKILL)
+            jobd_reap_blocking(pid)
+            return .failure(Failure("could not start: pidfd_open: \(errnoText(-pidfd))"))
+        }
+        return .success(
+            Loop.Child(
+                pid: pid, pidfd: pidfd, pipes: pipes, output: output, result: nil, started: started,
+                isSampled: spec.isCaptured, parentPeakRSS: parentPeakRSS, ledgerEntry: ledger?.record(group: pid),
+                continuation: nil))
+    }
+
+    /// The sentence a failed spawn ends its attempt with.
+    private static func spawnFailure(step: Int32, errno error: Int32, subject: String, command: String) -> String {
+        switch step {
+        case Int32(JOBD_STEP_NOT_FOUND): return "command not found: \(command)"
+        case Int32(JOBD_STEP_NOT_EXECUTABLE): return "not executable: \(subject.isEmpty ? command : subject) (permission denied)"
+        case Int32(JOBD_STEP_IS_DIRECTORY): return "is a directory, not a command: \(subject.isEmpty ? command : subject)"
+        case Int32(JOBD_STEP_STUCK): return "could not start: \(String(cString: jobd_spawn_step_name(step)))"
+        case Int32(JOBD_STEP_CHDIR):
+            return "could not start: chdir \(subject): \(errnoText(error))"
+        default:
+            let what = String(cString: jobd_spawn_step_name(step))
+            return "could not start: \(what)\(subject.isEmpty ? "" : " " + subject): \(errnoText(error))"
         }
     }
 

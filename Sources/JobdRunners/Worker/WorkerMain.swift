@@ -10,12 +10,15 @@ import Synchronization
 /// daemon may queue the next while one runs, and it starts the moment the previous one ends. It exits
 /// when stdin closes: the daemon retired it, or died.
 public enum WorkerMain {
-    public static func run(registry: HandlerRegistry, killGrace: Duration, logger: Logger) async throws {
+    /// - Parameter ledger: where the jobs' process groups are recorded while they run (the daemon's).
+    public static func run(
+        registry: HandlerRegistry, killGrace: Duration, ledger: ProcessLedger? = nil, logger: Logger
+    ) async throws {
         let channel = try await WorkerFraming.channel(reading: 0, writing: 1)
         // Every frame out goes through one stream and one writer task: the heartbeat, the job's output and
         // its result come from different tasks, and a handler's output sink cannot await.
         let (outbox, post) = AsyncStream.makeStream(of: WorkerMessage.self)
-        let reactor = ProcessReactor()
+        let reactor = ProcessReactor(ledger: ledger)
         let runners = Runners(
             exec: ExecRunner(
                 reactor: reactor, killGrace: killGrace, daemonEnvironment: ProcessEnvironment.current,

@@ -25,7 +25,9 @@ public enum Signature {
         _ argv: ArraySlice<String>, cwd: String?, resolve: (String) -> String?, depth: Int
     ) -> String {
         guard let command = argv.first else { return "" }
-        let path = resolve(command) ?? command
+        // `./build.sh` and `build.sh` found in the same directory are one command: "." and empty parts of
+        // the path found go (a lookup relative to the cwd yields `/home/u/./build.sh`).
+        let path = normalized(resolve(command) ?? command)
         let name = baseName(path)
         let rest = argv.dropFirst()
         guard depth < maximumDepth else { return path }
@@ -147,6 +149,12 @@ public enum Signature {
 
     private static func baseName(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    /// An absolute path without "." or empty components; anything else as it is.
+    private static func normalized(_ path: String) -> String {
+        guard path.hasPrefix("/") else { return path }
+        return "/" + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
     }
 
     private static func absolute(_ path: String, cwd: String?) -> String {

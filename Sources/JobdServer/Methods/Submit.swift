@@ -48,7 +48,9 @@ extension Responder {
         }
         // Signatures and profiles: one lookup of each command per call, one hop to the profiles.
         var signatures = SignatureCache(caller: caller, daemonUID: daemonUID)
-        let jobSignatures = specs.map { signatures.signature(of: $0) }
+        var jobSignatures: [String] = []
+        jobSignatures.reserveCapacity(specs.count)
+        for spec in specs { jobSignatures.append(await signatures.signature(of: spec)) }
         let profiles = await profileBook.profiles(for: Set(jobSignatures), owner: caller.uid)
         var newJobs: [NewJob] = []
         newJobs.reserveCapacity(specs.count)
@@ -142,17 +144,30 @@ private struct SignatureCache {
         defaultPath = ProcessEnvironment.defaultSearchPath(forJobOwnedBy: caller.uid)
     }
 
-    mutating func signature(of spec: JobSpec) -> String {
-        guard spec.resolvedKind == HandlerRegistry.execKind, let argv = spec.argv else {
+    /// The signature, from the commands it names resolved as the owner. The signature rules ask for the
+    /// commands one by one (a launcher's command is only known once the launcher is), and each lookup
+    /// runs on an owner thread (``ExecutableLookup``): so the rules run again until they ask for no
+    /// command not yet looked up.
+    mutating func signature(of spec: JobSpec) async -> String {
+        guard spec.resolvedKind == HandlerRegistry.execKind, let argv = spec.argv, !argv.isEmpty else {
             return Signature.of(kind: spec.resolvedKind)
         }
         let path = spec.env.map { $0["PATH"] } ?? defaultPath
-        return Signature.of(argv: argv, cwd: spec.cwd) { command in
-            let key = "\(command)\u{0}\(path ?? "")\u{0}\(command.contains("/") ? spec.cwd ?? "" : "")"
-            if let known = resolved[key] { return known }
-            let found = try? ExecutableLookup.resolve(command, searchPath: path, cwd: spec.cwd, as: identity).get()
-            resolved[key] = found
-            return found
+        func key(_ command: String) -> String {
+            "\(command)\u{0}\(path ?? "")\u{0}\(command.contains("/") ? spec.cwd ?? "" : "")"
+        }
+        while true {
+            var missing: [String] = []
+            let signature = Signature.of(argv: argv, cwd: spec.cwd) { command in
+                if let known = resolved[key(command)] { return known }
+                missing.append(command)
+                return nil
+            }
+            guard !missing.isEmpty else { return signature }
+            for command in missing where resolved[key(command)] == nil {
+                let found = try? await ExecutableLookup.resolve(command, searchPath: path, cwd: spec.cwd, as: identity).get()
+                resolved[key(command)] = .some(found)
+            }
         }
     }
 }

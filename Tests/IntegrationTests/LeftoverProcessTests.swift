@@ -1,0 +1,50 @@
+import Foundation
+import JobdProtocol
+import JobdTestSupport
+import Testing
+
+extension AgainstTheRealDaemon {
+    /// Nothing of a job outlives the daemon that ran it (issue 18): what a job started is gone before its
+    /// requeued attempt runs.
+    @Suite struct LeftoverProcessTests {
+        @Test(arguments: ["--cpu", "--io"])
+        func whatAJobStartedIsKilledBeforeItsRequeuedAttemptRuns(classFlag: String) async throws {
+            try await DaemonProcess.with { daemon in
+                // sleep sums its arguments: the tiny second one marks this job's processes in /proc.
+                let marker = "0.0000\(getpid())\(UInt32.random(in: 1000...UInt32.max))"
+                defer { for pid in processes(withArgument: marker) { kill(pid, SIGKILL) } }
+                // The shell dies with jobd (PR_SET_PDEATHSIG); the sleep it started would live on under PID 1.
+                let submitted = try await daemon.jobctl(
+                    "submit", "--json", classFlag, "--cwd", "/", "--", "/bin/sh", "-c", "sleep 300 \(marker); echo done")
+                let id = try jobID(printedBy: submitted)
+                let first = try await eventually("the job's sleep runs") { processes(withArgument: marker).first }
+
+                try await daemon.killHard()
+                try await daemon.start()
+                try await eventually("the requeued job runs again") { try await daemon.job(id).attempts == 2 ? true : nil }
+                let running = try await eventually("its second attempt's sleep runs") { () -> [Int32]? in
+                    let found = processes(withArgument: marker)
+                    return found.contains(where: { $0 != first }) ? found : nil
+                }
+                #expect(!running.contains(first), "the first attempt's sleep was killed before the second ran")
+                #expect(running.count == 1, "one copy of the job's work runs, not two: \(running)")
+                #expect(daemon.log.contains("killed what a stopped jobd's jobs left running"), "\(daemon.log)")
+                _ = try await daemon.jobctl("cancel", id.description)
+            }
+        }
+
+        @Test func aCleanStopLeavesNoLedgerEntriesAndNothingRunning() async throws {
+            try await DaemonProcess.with { daemon in
+                let marker = "0.0000\(getpid())\(UInt32.random(in: 1000...UInt32.max))"
+                defer { for pid in processes(withArgument: marker) { kill(pid, SIGKILL) } }
+                _ = try await daemon.jobctl("submit", "--io", "--cwd", "/", "--", "/bin/sh", "-c", "sleep 300 \(marker) & wait")
+                _ = try await eventually("the job's sleep runs") { processes(withArgument: marker).first }
+                let ledger = daemon.directory.file("processes")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: ledger).contains { $0 != "boot_id" })
+                #expect(try await daemon.terminate() == 0)
+                #expect(processes(withArgument: marker).isEmpty, "the drain stopped the job's whole group")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: ledger).allSatisfy { $0 == "boot_id" })
+            }
+        }
+    }
+}
