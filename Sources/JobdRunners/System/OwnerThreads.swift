@@ -1,3 +1,4 @@
+import CJobdSystem
 import DequeModule
 import Foundation
 
@@ -34,7 +35,11 @@ public final class OwnerThreads: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: Deque<Work> = []
     private var inProgress: [UInt32: Int] = [:]
-    private var idle = 0
+    /// Threads waiting for work, and how many of them have been woken for a call and not yet taken it:
+    /// a thread is started for a call only when no waiting thread is left unclaimed (counting woken
+    /// threads as idle would leave a call queued behind a slow one, found while testing issue 18).
+    private var waiting = 0
+    private var wakeups = 0
     private var threads = 0
 
     private init() {}
@@ -50,17 +55,26 @@ public final class OwnerThreads: @unchecked Sendable {
     private func submit(_ work: Work) {
         condition.lock()
         queue.append(work)
-        let startsThread = idle == 0 && threads < Self.maximumThreads
-        if startsThread { threads += 1 }
-        condition.signal()
+        var startsThread = false
+        if waiting - wakeups > 0 {
+            wakeups += 1
+            condition.signal()
+        } else if threads < Self.maximumThreads {
+            threads += 1
+            startsThread = true
+        }
+        let number = threads
         condition.unlock()
         if startsThread {
-            let number = threads
-            let thread = Thread { [self] in serve() }
-            thread.name = "jobd-owner-\(number)"
+            let thread = Thread { [self] in serve(number: number) }
             thread.stackSize = 1 << 20
             thread.start()
         }
+    }
+
+    /// Whether a queued call may run now. Lock held.
+    private var hasRunnable: Bool {
+        queue.contains { work in work.owner.map { (inProgress[$0] ?? 0) < Self.perOwner } ?? true }
     }
 
     /// The first queued call whose owner has room, taken out of the queue and counted. Lock held.
@@ -73,13 +87,15 @@ public final class OwnerThreads: @unchecked Sendable {
         return work
     }
 
-    private func serve() {
+    private func serve(number: Int) {
+        jobd_set_thread_name("jobd-owner-\(number)")
         condition.lock()
         while true {
             guard let work = takeRunnable() else {
-                idle += 1
-                condition.wait()
-                idle -= 1
+                waiting += 1
+                while wakeups == 0 { condition.wait() }
+                wakeups -= 1
+                waiting -= 1
                 continue
             }
             condition.unlock()
@@ -88,8 +104,11 @@ public final class OwnerThreads: @unchecked Sendable {
             if let owner = work.owner {
                 let left = (inProgress[owner] ?? 1) - 1
                 inProgress[owner] = left > 0 ? left : nil
-                // A call of this owner waiting for room may run now, on whichever thread is idle.
-                condition.broadcast()
+                // A call of this owner that waited for room may run now, on a waiting thread.
+                if hasRunnable && waiting - wakeups > 0 {
+                    wakeups += 1
+                    condition.signal()
+                }
             }
         }
     }

@@ -329,8 +329,10 @@ public final class ProcessReactor: Sendable {
     public func run(_ request: SpawnRequest, started: @escaping @Sendable (Int32) -> Void) async -> ChildResult {
         if let failure = loop.setupFailure { return .failedToStart(failure) }
         let ledger = request.isCaptured ? ledger : nil
-        // On an owner thread: the child may take its time to reach execve, and holds only that thread.
-        let spawned = await OwnerThreads.shared.run(as: request.identity?.uid) { Self.spawn(request, ledger: ledger) }
+        // On an owner thread: the child may take its time to reach execve, and holds only that thread and
+        // its owner's turn (a job of the daemon's own user counts as that user's; a worker as nobody's).
+        let owner = request.isCaptured ? request.identity?.uid ?? SystemInfo.userID : nil
+        let spawned = await OwnerThreads.shared.run(as: owner) { Self.spawn(request, ledger: ledger) }
         guard case .success(let child) = spawned else {
             if case .failure(let failure) = spawned { return .failedToStart(failure.reason) }
             return .failedToStart("could not start")
