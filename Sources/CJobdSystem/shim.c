@@ -503,11 +503,18 @@ void jobd_set_thread_name(const char *name) {
 // must reach paths with that user's rights alone. A thread of the daemon cannot: even with the user's
 // file-system ids, it keeps CAP_SYS_PTRACE, which opens another user's /proc/PID/cwd or jobd's own
 // /proc/PID/maps (found in review, issue 18). So each such operation runs in a short-lived child that
-// becomes the user entirely (`become`) and then makes the one call. The child shares our memory and our
-// descriptor table (CLONE_VM | CLONE_FILES), so a file it opens is ours, and it runs on a stack of its
-// own while the calling thread waits for it to exit (CLONE_VFORK). It costs a clone, ~50 µs.
+// becomes the user entirely (`become`) and then makes the one call.
+//
+// The lookup's child shares our memory (CLONE_VM | CLONE_VFORK, a clone of ~50 µs) and writes the path it
+// found there: a stat reveals nothing of a file's content. The open's child must not: the kernel lets a
+// process that shares a memory map read that map's /proc/PID/maps and environ without a permission check,
+// so a child sharing ours would read jobd's own. It gets a copy (fork-like; the worker that opens files
+// is small) and shares only our descriptor table (CLONE_FILES): it opens the file and puts it in place of
+// a descriptor we reserved for it.
 
-enum { OWNER_OPEN_READ = 1, OWNER_RESOLVE_EXECUTABLE = 2 };
+enum { OWNER_RESOLVE_EXECUTABLE = 2 };
+
+#define OWNER_STACK_BYTES (64 * 1024)
 
 struct owner_operation {
     int kind;
@@ -520,7 +527,7 @@ struct owner_operation {
     size_t resolved_size;
     const struct owner_identity *identity;
     struct watch_slot *slot;
-    /// OPEN_READ: the descriptor or -errno. PROBE_EXECUTABLE: a JOBD_PROBE_* value, or -errno.
+    /// A JOBD_PROBE_* value, or -errno.
     volatile int result;
 };
 
@@ -601,7 +608,6 @@ static int owner_child(void *argument) {
         _exit(1);
     }
     switch (operation->kind) {
-    case OWNER_OPEN_READ: operation->result = open_regular_file(operation->path); break;
     case OWNER_RESOLVE_EXECUTABLE:
         operation->result = resolve_executable(operation->path, operation->search_path, operation->cwd, operation->resolved,
                                                operation->resolved_size);
@@ -611,15 +617,12 @@ static int owner_child(void *argument) {
     _exit(0);
 }
 
-#define OWNER_STACK_BYTES (64 * 1024)
-
 static int run_as_owner(struct owner_operation operation, long long uid, long long gid) {
     struct owner_identity identity;
     if (uid >= 0) lookup_identity(uid, gid, &identity);
     operation.identity = uid >= 0 ? &identity : NULL;
     operation.slot = NULL;
     operation.result = -EINTR;
-    int kind = operation.kind;
     void *stack = mmap(NULL, OWNER_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return -errno;
     sigset_t all, previous;
@@ -638,18 +641,69 @@ static int run_as_owner(struct owner_operation operation, long long uid, long lo
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     munmap(stack, OWNER_STACK_BYTES);
     if (pid < 0) return -clone_errno;
-    if (killed) {
-        // Opened just before the kill: not handed out, so it must not stay open in our table either.
-        if (kind == OWNER_OPEN_READ && operation.result >= 0) close(operation.result);
-        return -ETIMEDOUT;
-    }
+    if (killed) return -ETIMEDOUT;
     return operation.result;
+}
+
+/// What a file-opening child reports as its exit status for a FIFO, socket or device (errno values are
+/// below it).
+#define OPEN_CHILD_NOT_REGULAR 254
+
+struct open_request {
+    const char *path;
+    const struct owner_identity *identity;
+    /// Our descriptor the child replaces with the file it opened.
+    int placeholder;
+};
+
+static int open_child(void *argument) {
+    struct open_request *request = argument;
+    if (become(request->identity) != 0) _exit(errno & 0xff);
+    int fd = open_regular_file(request->path);
+    if (fd < 0) _exit(-fd == JOBD_NOT_REGULAR ? OPEN_CHILD_NOT_REGULAR : (-fd) & 0xff);
+    // The descriptor table is ours: the file takes the reserved number, and its first number goes.
+    if (dup3(fd, request->placeholder, O_CLOEXEC) < 0) _exit(errno & 0xff);
+    close(fd);
+    _exit(0);
 }
 
 int jobd_open_read_as(const char *path, long long uid, long long gid) {
     // As ourselves (a daemon that is not root, or a file of the daemon's own): no child needed.
     if (uid < 0) return open_regular_file(path);
-    return run_as_owner((struct owner_operation){.kind = OWNER_OPEN_READ, .path = path}, uid, gid);
+    struct owner_identity identity;
+    lookup_identity(uid, gid, &identity);
+    int placeholder = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (placeholder < 0) return -errno;
+    struct open_request request = {.path = path, .identity = &identity, .placeholder = placeholder};
+    void *stack = mmap(NULL, OWNER_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        int error = errno;
+        close(placeholder);
+        return -error;
+    }
+    sigset_t all, previous;
+    sigfillset(&all);
+    // The child starts with every signal blocked: no handler of ours runs in it.
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    struct watch_slot *slot = watch_begin();
+    pid_t pid = clone(open_child, (char *)stack + OWNER_STACK_BYTES, CLONE_FILES | SIGCHLD, &request);
+    int clone_errno = errno;
+    if (pid > 0 && slot) atomic_store(&slot->pid, pid);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    int status = 0;
+    if (pid > 0) {
+        while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {}
+    }
+    int killed = watch_end(slot);
+    munmap(stack, OWNER_STACK_BYTES);
+    if (pid < 0) {
+        close(placeholder);
+        return -clone_errno;
+    }
+    if (!killed && WIFEXITED(status) && WEXITSTATUS(status) == 0) return placeholder;  // the file now
+    close(placeholder);
+    if (killed || !WIFEXITED(status)) return -ETIMEDOUT;
+    return WEXITSTATUS(status) == OPEN_CHILD_NOT_REGULAR ? -JOBD_NOT_REGULAR : -WEXITSTATUS(status);
 }
 
 int jobd_resolve_executable_as(const char *command, const char *search_path, const char *cwd, long long uid,
@@ -741,3 +795,27 @@ int jobd_fd_identity(int fd, uint64_t *device, uint64_t *inode) {
 _Static_assert(STEP_CHDIR == JOBD_STEP_CHDIR && STEP_STUCK == JOBD_STEP_STUCK && STEP_NOT_FOUND == JOBD_STEP_NOT_FOUND
                    && STEP_NOT_EXECUTABLE == JOBD_STEP_NOT_EXECUTABLE && STEP_IS_DIRECTORY == JOBD_STEP_IS_DIRECTORY,
                "the header's step numbers are shim.c's");
+
+int jobd_memfd_with(const void *bytes, size_t length) {
+    int fd = memfd_create("jobd-payload", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    const char *at = bytes;
+    size_t left = length;
+    while (left > 0) {
+        ssize_t written = write(fd, at, left);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) {
+            int error = written < 0 ? errno : EIO;
+            close(fd);
+            return -error;
+        }
+        at += written;
+        left -= (size_t)written;
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    return fd;
+}

@@ -40,6 +40,12 @@ public struct HandlerRegistry: Sendable {
         return handlers[name].map { .handler($0) }
     }
 
+    /// Whether the handler of that name blocks (a ``BlockingJobHandler``): the daemon then runs its I/O-class
+    /// jobs in a process of their own, never on its own threads.
+    public func blocks(_ name: String) -> Bool {
+        handlers[name] is any BlockingJobHandler
+    }
+
     /// Every kind's name, `exec` first, for error messages.
     public var names: [String] { [Self.execKind] + handlers.keys.sorted() }
 }

@@ -85,7 +85,10 @@ public final class JobdDaemon: Sendable {
             pool: pool,
             exec: ExecRunner(reactor: reactor, killGrace: configuration.killGrace, daemonEnvironment: environment),
             handler: HandlerRunner(
-                registry: registry, measuresProcessCPU: false, killGrace: configuration.killGrace, output: .logFile))
+                registry: registry, measuresProcessCPU: false, killGrace: configuration.killGrace, output: .logFile),
+            handlerProcess: HandlerProcessRunner(
+                reactor: reactor, executable: configuration.workerCommand[0], killGrace: configuration.killGrace),
+            registry: registry)
         let burnWatch = CPUBurnWatch(
             profileBook: profileBook, store: store, window: configuration.reclassifyAfter,
             usage: { reactor.usage(ofGroup: $0) }, logger: logger)

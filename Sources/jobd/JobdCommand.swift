@@ -23,7 +23,7 @@ struct JobdCommand: AsyncParsableCommand {
             Control it with jobctl, or any varlink client, on the socket.
             """,
         version: JobdInterface.version,
-        subcommands: [WorkerCommand.self])
+        subcommands: [WorkerCommand.self, RunHandlerCommand.self])
 
     @Option(help: "The configuration file (TOML; every key is one of these flags without its dashes). Default: /etc/jobd/jobd.toml for root, else $XDG_CONFIG_HOME/jobd/jobd.toml (else ~/.config/jobd/jobd.toml); a missing default file is no error.")
     var config: String?

@@ -62,6 +62,10 @@ long long jobd_process_start_time(pid_t pid);
 /// Names the step reported by `jobd_spawn` in `failed_step`.
 const char *jobd_spawn_step_name(int step);
 
+/// A memfd (close-on-exec) holding `bytes`, read from its start: a handler process's stdin. Returns the fd
+/// or -errno.
+int jobd_memfd_with(const void *bytes, size_t length);
+
 /// pidfd_open(2). Returns the fd or -errno.
 int jobd_pidfd_open(pid_t pid);
 

@@ -53,28 +53,10 @@ public struct ExecRunner: Runner {
                 path: job.outputPath, indexPath: OutputIndex.path(besideLog: job.outputPath), limit: job.outputLimit,
                 stdin: stdin))
 
-        // Stops arrive by callback: stop() has sent SIGTERM to the group; SIGKILL follows after the grace
-        // period unless the process is gone by then. Only a job with a timeout gets a timer task.
-        let killGrace = killGrace
-        control.onStop { _ in
-            Task {
-                try await Task.sleep(for: killGrace)
-                control.signal(SIGKILL_VALUE)  // does nothing once the attempt has finished
-            }
-        }
-        let timer = job.timeout.map { limit in
-            Task {
-                try await Task.sleep(for: limit)
-                control.stop(.timedOut(limit))
-            }
-        }
         let started = started
-        let result = await reactor.run(request) { pid in
-            control.started(processGroup: pid)
-            started(job.job, pid)
-        }
-        control.finished()
-        timer?.cancel()
+        let result = await StoppableProcess.run(
+            request, reactor: reactor, control: control, timeout: job.timeout, killGrace: killGrace
+        ) { pid in started(job.job, pid) }
         return Self.outcome(of: result, stop: control.stopReason)
     }
 
@@ -109,6 +91,38 @@ public struct ExecRunner: Runner {
                 cpuUserSeconds: exit.cpuUserSeconds, cpuSystemSeconds: exit.cpuSystemSeconds,
                 maxRSSBytes: exit.maxRSSBytes > 0 ? exit.maxRSSBytes : nil, waitSeconds: exit.usage?.waitSeconds)
         }
+    }
+}
+
+/// One attempt's process, started and awaited, with its stops: a stop (cancel, timeout, shutdown) sends
+/// SIGTERM to its process group, and SIGKILL after the kill grace unless it is gone by then.
+enum StoppableProcess {
+    /// - Parameter started: told the pid (its process group) once it runs.
+    static func run(
+        _ request: SpawnRequest, reactor: ProcessReactor, control: RunControl, timeout: Duration?, killGrace: Duration,
+        started: @escaping @Sendable (Int32) -> Void = { _ in }
+    ) async -> ChildResult {
+        // Stops arrive by callback: stop() has sent SIGTERM to the group. Only an attempt with a timeout
+        // gets a timer task.
+        control.onStop { _ in
+            Task {
+                try await Task.sleep(for: killGrace)
+                control.signal(SIGKILL_VALUE)  // does nothing once the attempt has finished
+            }
+        }
+        let timer = timeout.map { limit in
+            Task {
+                try await Task.sleep(for: limit)
+                control.stop(.timedOut(limit))
+            }
+        }
+        let result = await reactor.run(request) { pid in
+            control.started(processGroup: pid)
+            started(pid)
+        }
+        control.finished()
+        timer?.cancel()
+        return result
     }
 }
 

@@ -49,7 +49,8 @@ struct Harness: Sendable {
         configuration.cpuQueuedPerWorker = 0  // the fake pool is one runner: a job at a time per slot
         let profileBook = ProfileBook(store: store, profiles: [], thresholds: configuration.thresholds)
         let dispatcher = Dispatcher(
-            store: store, runners: Runners(pool: pool, exec: exec, handler: handler), profileBook: profileBook,
+            store: store, runners: Runners(pool: pool, exec: exec, handler: handler, handlerProcess: handler),
+            profileBook: profileBook,
             burnWatch: nil, workerStatuses: { [] }, configuration: configuration, counts: counts,
             logger: quietLogger, now: clock.now)
         let harness = Harness(
