@@ -46,7 +46,7 @@ public final class JobdDaemon: Sendable {
     ) async throws -> JobdDaemon {
         // Before anything can run again: what the jobs of a jobd that died left running goes first, so no
         // job's next attempt runs beside its last one.
-        try FileSystem.createDirectory(configuration.processesDirectory)
+        try StateDirectory.prepare(configuration.processesDirectory)
         _ = ProcessLedger.killLeftovers(in: configuration.processesDirectory, logger: logger)
         let store = try SQLiteStore(path: configuration.databasePath, durability: configuration.durability, logger: logger)
         let startup = try await store.recover(at: WallClock.now())
@@ -65,7 +65,7 @@ public final class JobdDaemon: Sendable {
         self.notifier = notifier
         self.reloader = reloader
         self.logLevel = logLevel
-        try FileSystem.createDirectory(configuration.logsDirectory)
+        try StateDirectory.prepare(configuration.logsDirectory)
         let reactor = ProcessReactor(ledger: ProcessLedger(directory: configuration.processesDirectory))
         let environment = ProcessEnvironment.current
         let pool = WorkerPool(

@@ -226,11 +226,8 @@ struct JobdCommand: AsyncParsableCommand {
         let daemon: JobdDaemon
         let lock: FileLock
         do {
-            do {
-                try FileSystem.createDirectory(parentOf: configuration.databasePath)
-            } catch {
-                throw StoreError.cannotOpen(path: configuration.databasePath, cause: FileSystemError(error))
-            }
+            // A directory another user can write is refused, as the logs' and the ledger's are (StateDirectory).
+            try StateDirectory.prepare(parentOf: configuration.databasePath)
             // Held for the life of the process: two daemons must never write one database.
             let lockPath = configuration.databasePath + ".lock"
             lock = try await FileLock.acquire(path: lockPath, waitingUpTo: .milliseconds(Int64(lockWait * 1000))) {

@@ -117,9 +117,48 @@ extension AgainstTheRealDaemon {
                 let refused = try await runProgram(
                     Binaries.jobd, ["--socket", daemon.socket, "--database", file + "/state/jobd.db"])
                 #expect(refused.status != 0)
-                #expect(refused.stderr.contains("cannot open the database \(file)/state/jobd.db"), "\(refused)")
-                #expect(refused.stderr.contains("Not a directory") && refused.stderr.contains("pass --database"), "\(refused)")
+                #expect(refused.stderr.contains("cannot keep jobd's state in \(file)/state"), "\(refused)")
+                #expect(refused.stderr.contains("Not a directory") && refused.stderr.contains("--database"), "\(refused)")
                 #expect(!refused.stderr.contains("NSCocoaErrorDomain"), "\(refused)")
+            }
+        }
+
+        /// A state directory another user can write is refused (issue 18, item 11): there they could put a
+        /// link where jobd is about to write a job's output.
+        @Test func aStateDirectoryOtherUsersCanWriteIsRefused() async throws {
+            try await DaemonProcess.with(launched: false) { daemon in
+                let shared = daemon.directory.file("shared")
+                try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+                #expect(chmod(shared, 0o1777) == 0)
+                let refused = try await runProgram(
+                    Binaries.jobd, ["--socket", daemon.socket, "--database", shared + "/jobd.db"])
+                #expect(refused.status == 1)
+                #expect(refused.stderr.contains("cannot keep jobd's state in \(shared): other users may write it (mode 1777)"), "\(refused)")
+                #expect(!FileManager.default.fileExists(atPath: shared + "/jobd.db"), "nothing was created there")
+
+                // The database's directory is jobd's, but someone made its logs directory open to all.
+                let own = daemon.directory.file("own")
+                try FileManager.default.createDirectory(atPath: own + "/logs", withIntermediateDirectories: true)
+                #expect(chmod(own + "/logs", 0o777) == 0)
+                let logsRefused = try await runProgram(
+                    Binaries.jobd, ["--socket", daemon.socket, "--database", own + "/jobd.db"])
+                #expect(logsRefused.status == 1)
+                #expect(logsRefused.stderr.contains("cannot keep jobd's state in \(own)/logs: other users may write it"), "\(logsRefused)")
+            }
+        }
+
+        /// A link in place of a job's log is never written through (the logs directory being jobd's own,
+        /// only a mistake of root's could put one there).
+        @Test func aLinkInPlaceOfAJobsLogIsNotFollowed() async throws {
+            try await DaemonProcess.with { daemon in
+                let victim = daemon.directory.file("victim")
+                try "untouched\n".write(toFile: victim, atomically: true, encoding: .utf8)
+                let next = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0].rawValue + 1
+                try FileManager.default.createSymbolicLink(atPath: daemon.directory.file("logs/\(next).log"), withDestinationPath: victim)
+                let id = try await daemon.submit([JobSpec(argv: ["echo", "overwritten"], class: .io)])[0]
+                #expect(id.rawValue == next)
+                _ = try await daemon.wait([id])
+                #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched\n")
             }
         }
     }

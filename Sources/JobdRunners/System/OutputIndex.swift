@@ -91,10 +91,10 @@ public enum OutputIndex {
     ) -> Chunk {
         var chunk = Chunk(bytes: [], next: max(0, offset), nextIndex: max(0, indexFrom), caughtUp: true)
         guard limit > 0 else { return chunk }
-        let log = open(logPath, O_RDONLY | O_CLOEXEC)
+        let log = open(logPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard log >= 0 else { return chunk }
         defer { close(log) }
-        let index = open(indexPath, O_RDONLY | O_CLOEXEC)
+        let index = open(indexPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard index >= 0 else { return chunk }  // a log kept before streams were indexed: nothing to tell apart
         defer { close(index) }
         var info = stat()

@@ -17,7 +17,7 @@ public enum OutputLog {
     /// Up to `limit` bytes from `offset`, and the file's size now (0 if it does not exist yet).
     /// The corresponding C functions are `open`, `fstat` and `pread`.
     public static func read(path: String, from offset: Int64, limit: Int) -> (bytes: [UInt8], size: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return ([], 0) }
         defer { close(fd) }
         var info = stat()
@@ -46,10 +46,11 @@ public enum OutputLog {
     }
 
     /// Writes `bytes` to a new file at `path` (mode 0600, replaced if it exists): a hook's stdin.
-    /// The corresponding C functions are `open` and `write`.
+    /// The corresponding C functions are `unlink`, `open` and `write`.
     /// - Returns: nil, or why it could not be written.
     public static func write(_ bytes: [UInt8], to path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        _ = remove(path: path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return errnoText(errno) }
         defer { close(fd) }
         var rest = bytes[...]

@@ -85,8 +85,10 @@ struct OutputWriter {
     /// - Returns: whether both are open; if not, nothing more is kept for this attempt.
     private mutating func open() -> Bool {
         if logFD >= 0 && indexFD >= 0 { return true }
-        logFD = Glibc.open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        indexFD = Glibc.open(indexPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        // O_NOFOLLOW: a link in place of a job's log is never written through (the logs directory is the
+        // daemon's own, StateDirectory; this is the second line of defence).
+        logFD = Glibc.open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        indexFD = Glibc.open(indexPath, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         var logInfo = stat()
         var indexInfo = stat()
         guard logFD >= 0, indexFD >= 0, fstat(logFD, &logInfo) == 0, fstat(indexFD, &indexInfo) == 0 else {

@@ -28,31 +28,3 @@ public enum ProcessEnvironment {
         SystemInfo.userID == 0 ? searchPath(forUser: owner) : current["PATH"]
     }
 }
-
-/// Directory creation for the daemon's own files.
-/// A file-system call that failed, said in a line: the path and the reason, not Foundation's whole
-/// NSError (`Error Domain=NSCocoaErrorDomain Code=513 … UserInfo=…`).
-public struct FileSystemError: Error, CustomStringConvertible {
-    public let description: String
-
-    public init(_ error: any Error) {
-        let nsError = error as NSError
-        let path = nsError.userInfo[NSFilePathErrorKey] as? String
-        let underlying = (nsError.userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
-        let reason = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? errnoText(Int32(truncatingIfNeeded: $0.code)) : nil }
-            ?? nsError.localizedDescription.trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        description = path.map { "\($0): \(reason)" } ?? reason
-    }
-}
-
-public enum FileSystem {
-    /// Creates `path` and its parents if missing.
-    public static func createDirectory(_ path: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    /// Creates the directory that holds `path`, if missing.
-    public static func createDirectory(parentOf path: String) throws {
-        try createDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path)
-    }
-}
