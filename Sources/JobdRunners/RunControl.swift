@@ -19,7 +19,9 @@ public final class RunControl: Sendable {
         var processGroup: Int32?
         var reason: StopReason?
         var isFinished = false
+        var hasBegun = false
         var stopHandler: (@Sendable (StopReason) -> Void)?
+        var beginHandler: (@Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
@@ -57,6 +59,26 @@ public final class RunControl: Sendable {
         if let pending { handler(pending) }
     }
 
+    /// Calls `handler` once when the attempt begins to execute (its process runs, its handler is called):
+    /// what the attempt's `running` state and `started_at` mean. A job handed to a worker behind the one
+    /// it runs has not begun, and is shown queued until then.
+    public func onBegin(_ handler: @escaping @Sendable () -> Void) {
+        state.withLock { $0.beginHandler = handler }
+    }
+
+    /// Whether the attempt began to execute.
+    public var hasBegun: Bool { state.withLock { $0.hasBegun } }
+
+    /// The attempt executes from now on (called by the runner, once; later calls do nothing).
+    public func began() {
+        let handler = state.withLock { state -> (@Sendable () -> Void)? in
+            guard !state.hasBegun else { return nil }
+            state.hasBegun = true
+            return state.beginHandler
+        }
+        handler?()
+    }
+
     /// Sends a signal to the attempt's process group, if it is running.
     public func signal(_ number: Int32) {
         let group = state.withLock { $0.isFinished ? nil : $0.processGroup }
@@ -67,6 +89,7 @@ public final class RunControl: Sendable {
 
     /// The attempt's process runs as group `pgid`; a stop already asked for is delivered now.
     func started(processGroup pgid: Int32) {
+        began()
         let pendingStop = state.withLock { state -> Bool in
             state.processGroup = pgid
             return state.reason != nil

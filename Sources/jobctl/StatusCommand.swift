@@ -42,11 +42,11 @@ struct StatusCommand: ParsableCommand {
         }
         guard !status.workers.isEmpty else { return }
         print("")
-        var workers = Table("WORKER", "PID", "STATE", "JOB", "JOBS RUN", "RSS")
+        var workers = Table("WORKER", "PID", "STATE", "JOB", "QUEUED", "JOBS RUN", "RSS")
         for worker in status.workers {
             workers.add([
                 String(worker.slot), worker.pid.map(String.init) ?? "-", worker.state,
-                worker.jobID.map(\.description) ?? "-", String(worker.jobsRun),
+                worker.jobID.map(\.description) ?? "-", String(worker.queued), String(worker.jobsRun),
                 worker.rssBytes.map { "\($0 >> 20) MiB" } ?? "-",
             ])
         }

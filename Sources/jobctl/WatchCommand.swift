@@ -70,9 +70,12 @@ struct WatchCommand: ParsableCommand {
         }
         lines.append(counts.render())
         lines.append("")
-        var workers = Table("WORKER", "STATE", "JOB", "JOBS RUN")
+        var workers = Table("WORKER", "STATE", "JOB", "QUEUED", "JOBS RUN")
         for worker in status.workers {
-            workers.add([String(worker.slot), worker.state, worker.jobID.map(\.description) ?? "-", String(worker.jobsRun)])
+            workers.add([
+                String(worker.slot), worker.state, worker.jobID.map(\.description) ?? "-", String(worker.queued),
+                String(worker.jobsRun),
+            ])
         }
         lines.append(workers.render())
         lines.append("")

@@ -101,12 +101,16 @@ public struct WorkerInfo: Hashable, Sendable, Codable {
     public var pid: Int32?
     /// `starting`, `idle`, `busy` or `retiring`.
     public var state: String
+    /// The job it runs now.
     public var jobID: JobID?
+    /// Jobs handed to it that wait behind the one it runs (they are `queued`, not running).
+    public var queued: Int
     /// Jobs this process has run.
     public var jobsRun: Int
     public var rssBytes: Int64?
 
-    public init(slot: Int, pid: Int32?, state: String, jobID: JobID?, jobsRun: Int, rssBytes: Int64?) {
+    public init(slot: Int, pid: Int32?, state: String, jobID: JobID?, queued: Int = 0, jobsRun: Int, rssBytes: Int64?) {
+        self.queued = queued
         self.slot = slot
         self.pid = pid
         self.state = state
@@ -116,7 +120,7 @@ public struct WorkerInfo: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case slot, pid, state
+        case slot, pid, state, queued
         case jobID = "job_id"
         case jobsRun = "jobs_run"
         case rssBytes = "rss_bytes"
@@ -129,6 +133,7 @@ public struct WorkerInfo: Hashable, Sendable, Codable {
         try c.encode(pid, forKey: .pid)
         try c.encode(state, forKey: .state)
         try c.encode(jobID, forKey: .jobID)
+        try c.encode(queued, forKey: .queued)
         try c.encode(jobsRun, forKey: .jobsRun)
         try c.encode(rssBytes, forKey: .rssBytes)
     }

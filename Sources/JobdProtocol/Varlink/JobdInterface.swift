@@ -163,12 +163,14 @@ public enum JobdInterface {
         # only their own jobs; root prunes everyone's.
         method Prune(older_than_seconds: ?float, states: ?[]JobState) -> (pruned: int)
 
-        # One CPU worker process. state: starting, idle, busy or retiring.
+        # One CPU worker process. state: starting, idle, busy or retiring. job_id: the job it runs;
+        # queued: jobs handed to it that wait behind that one (queued, not running).
         type WorkerInfo (
           slot: int,
           pid: ?int,
           state: string,
           job_id: ?int,
+          queued: int,
           jobs_run: int,
           rss_bytes: ?int
         )

@@ -55,6 +55,7 @@ public struct HandlerRunner: Runner {
             FileAccess.openForReading(path, as: identity).mapError { HandlerError($0.description) }
         }
         let start = ContinuousClock.now
+        control.began()
         let cpuBefore = measuresProcessCPU ? SystemInfo.processCPUTime : nil
         // The handler runs as a task of its own so a stop can cancel it, and so the attempt can end without
         // it: a handler that ignores cancellation (a blocking read of a FIFO that nobody writes) cannot be

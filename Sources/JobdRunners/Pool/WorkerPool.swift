@@ -219,6 +219,7 @@ public actor WorkerPool: Runner {
     /// the moment the one before it ends, without waiting for the daemon).
     private func beganExecuting(_ assignment: Assignment, on worker: Worker) {
         assignment.started = .now
+        assignment.control.began()
         assignment.isWithdrawing = false  // too late for that: the worker runs it (or has answered already)
         // The worker enforces the timeout itself; this later deadline is the backstop for one that cannot.
         if let timeout = assignment.job.timeout {
@@ -529,15 +530,24 @@ public actor WorkerPool: Runner {
 
     /// Every slot, in order; a slot between workers shows as `starting` with no pid. A worker's job is the
     /// one it executes; one queued behind it shows only in the scheduler's `running` count.
-    public func statuses() -> [WorkerStatus] {
+    public func statuses() -> PoolStatus {
+        let held = workers.values.reduce(0) { sum, worker in
+            sum + worker.assignments.count - (worker.assignments.first?.started == nil ? 0 : 1)
+        }
+        return PoolStatus(workers: workerStatuses(), notExecuting: waiting.count + held)
+    }
+
+    private func workerStatuses() -> [WorkerStatus] {
         (1...size).map { slot in
             guard let worker = workers[slot] else {
                 return WorkerStatus(
                     slot: slot, pid: nil, state: wantsWorkers ? .starting : .stopped, jobID: nil, jobsRun: 0, rssBytes: nil)
             }
+            let executing = worker.assignments.first.flatMap { $0.started == nil ? nil : $0 }
             return WorkerStatus(
-                slot: slot, pid: worker.pid, state: worker.state, jobID: worker.assignments.first?.job.job,
-                jobsRun: worker.jobsRun, rssBytes: worker.rssBytes)
+                slot: slot, pid: worker.pid, state: worker.state, jobID: executing?.job.job,
+                queued: worker.assignments.count - (executing == nil ? 0 : 1), jobsRun: worker.jobsRun,
+                rssBytes: worker.rssBytes)
         }
     }
 

@@ -1,6 +1,20 @@
 import JobdProtocol
 
 /// One worker as `status` shows it.
+/// The CPU pool as `status` shows it.
+public struct PoolStatus: Hashable, Sendable {
+    public var workers: [WorkerStatus]
+    /// Jobs the pool holds that have not begun to execute: queued in a worker behind the job it runs, or
+    /// waiting for a worker. The dispatcher handed them over (its count has them running); they are shown
+    /// queued, since no process of theirs runs (issue 18).
+    public var notExecuting: Int
+
+    public init(workers: [WorkerStatus], notExecuting: Int = 0) {
+        self.workers = workers
+        self.notExecuting = notExecuting
+    }
+}
+
 public struct WorkerStatus: Hashable, Sendable {
     public enum State: String, Sendable {
         /// No process: the pool stopped its workers after ``WorkerPoolConfiguration/idleRetirement``
@@ -18,7 +32,10 @@ public struct WorkerStatus: Hashable, Sendable {
     public var slot: Int
     public var pid: Int32?
     public var state: State
+    /// The job it executes now.
     public var jobID: JobID?
+    /// Jobs handed to it that wait behind the one it executes.
+    public var queued: Int = 0
     /// Jobs this process has run.
     public var jobsRun: Int
     public var rssBytes: Int64?

@@ -112,7 +112,7 @@ actor Dispatcher {
     private let completion: Completion
     /// Watches I/O-class commands for CPU burn; nil: none are watched.
     private let burnWatch: CPUBurnWatch?
-    private let workerStatuses: @Sendable () async -> [WorkerStatus]
+    private let workerStatuses: @Sendable () async -> PoolStatus
     /// Submits on-finish hooks as jobs; nil: none run.
     private let hooks: Hooks?
     /// The latest job transitions, oldest first, with their owners (`io.jobd.Watch` shows a user their own).
@@ -133,7 +133,7 @@ actor Dispatcher {
     ///   - finished: told of every job that ends (its output's followers wake).
     init(
         store: any JobStore, runners: Runners, profileBook: ProfileBook, burnWatch: CPUBurnWatch?,
-        workerStatuses: @escaping @Sendable () async -> [WorkerStatus], configuration: DaemonConfiguration,
+        workerStatuses: @escaping @Sendable () async -> PoolStatus, configuration: DaemonConfiguration,
         counts: [JobClass: StateCounts], logger: Logger, now: @escaping @Sendable () -> Timestamp = WallClock.now,
         finished: @escaping @Sendable (JobID) -> Void = { _ in }, hooks: Hooks? = nil,
         transitioned: @escaping @Sendable () -> Void = {}
@@ -589,7 +589,8 @@ actor Dispatcher {
             }
             let control = RunControl()
             controls[id] = control
-            if let job = active[id] { record(id, .running, job) }
+            // An I/O job begins at once; a CPU job may wait in a worker, and is news when it begins.
+            if jobClass == .io, let job = active[id] { record(id, .running, job) }
             counts[jobClass, default: StateCounts()].queued -= 1
             counts[jobClass, default: StateCounts()].running += 1
             launchContinuation.yield(Launch(id: id, class: jobClass, plan: plans.removeValue(forKey: id), control: control))
@@ -636,8 +637,16 @@ actor Dispatcher {
         switch loaded {
         case .success(let loaded):
             plan = loaded
-            store.recordStarted(plan.id, at: completion.now())
+            // `running` and `started_at` from the moment the attempt executes, not from its hand-over: a CPU
+            // job may wait in a worker behind the one it runs (issue 18).
+            let (store, completion, id, jobClass) = (store, completion, plan.id, plan.class)
+            launch.control.onBegin {
+                store.recordStarted(id, at: completion.now())
+                if jobClass == .cpu { Task { await self.began(id) } }
+            }
             outcome = await run(plan, control: launch.control)
+            // Stopped before it began (cancelled while it waited for a worker): its attempt still counts.
+            if !launch.control.hasBegun { store.recordStarted(id, at: completion.now()) }
         case .failure(let failure):
             // Without its row there is nothing to run; the attempt fails and says why.
             plan = await fallbackPlan(launch)
@@ -678,6 +687,11 @@ actor Dispatcher {
             }
             return outcome
         }
+    }
+
+    /// A CPU job handed to a worker began to execute there (`watch` shows it running from now on).
+    private func began(_ id: JobID) {
+        if let job = active[id] { record(id, .running, job) }
     }
 
     /// The attempt's process is gone and its outcome is queued: its slot goes to the next job now.
@@ -867,7 +881,7 @@ actor Dispatcher {
     }
 
     /// The CPU pool's workers, for `status`.
-    nonisolated func workers() async -> [WorkerStatus] {
+    nonisolated func workers() async -> PoolStatus {
         await workerStatuses()
     }
 

@@ -5,19 +5,24 @@ extension Responder {
     /// Kept counts, never a COUNT(*): cheap however many jobs the database holds.
     func status(caller: Caller) async -> Status.Reply {
         let snapshot = await dispatcher.snapshot()
-        let cpu = snapshot.counts[.cpu] ?? StateCounts()
+        let pool = await dispatcher.workers()
+        var cpu = snapshot.counts[.cpu] ?? StateCounts()
         let io = snapshot.counts[.io] ?? StateCounts()
+        // Running means its process runs: a job handed to a worker that has not begun it is queued.
+        let held = min(pool.notExecuting, cpu.running)
+        cpu.running -= held
+        cpu.queued += held
         var total = StateCounts()
         for state in JobState.allCases { total[state] = cpu[state] + io[state] }
         let uptime = ContinuousClock.now - startedAt
-        let statuses = await dispatcher.workers()
+        let statuses = pool.workers
         // Which job a worker runs is the owner's business (and root's): another user sees the worker busy.
         let owners = caller.isRoot ? [:] : await dispatcher.owners(of: statuses.compactMap(\.jobID))
         let workers = statuses.map {
             let visible = caller.isRoot || $0.jobID.flatMap { owners[$0] } == caller.uid
             return WorkerInfo(
                 slot: $0.slot, pid: $0.pid, state: $0.state.rawValue, jobID: visible ? $0.jobID : nil,
-                jobsRun: $0.jobsRun, rssBytes: $0.rssBytes)
+                queued: $0.queued, jobsRun: $0.jobsRun, rssBytes: $0.rssBytes)
         }
         return Status.Reply(
             version: JobdInterface.version, pid: SystemInfo.processID,
