@@ -69,6 +69,7 @@ final class FakeRunner: Runner {
             state.received.append(Received(attempt: attempt))
             return before
         }
+        control.began()  // a real runner says so once the process runs
         onStart(attempt)
         let outcome: RunOutcome
         switch script(attempt, before) {
