@@ -171,8 +171,13 @@ public final class JobdDaemon: Sendable {
                         self.logger.error("listener stopped: \(error)")
                     }
                 },
-                // The drain has just answered every waiting client; those replies must reach the wire.
-                stop: { await self.listener.finishCalls(within: .milliseconds(500)) }),
+                // Only now, after the drain, does the socket go: during the drain a call is answered (a
+                // submit with ShuttingDown), not refused as if no jobd ran (issue 18). The drain has just
+                // answered every waiting client; those replies must reach the wire.
+                stop: {
+                    await self.listener.stopAccepting()
+                    await self.listener.finishCalls(within: .milliseconds(500))
+                }),
             DaemonPart(
                 "dispatcher", ending: .bodyReturnsAfterStop, body: { await self.dispatcher.run() },
                 stop: { await self.dispatcher.drain(grace: self.configuration.shutdownGrace) }),
@@ -195,7 +200,8 @@ public final class JobdDaemon: Sendable {
                     self.notifier.stopping()
                     self.logger.info(
                         "shutting down: no new jobs; running jobs have \(self.configuration.shutdownGrace) to finish")
-                    await self.listener.stopAccepting()
+                    // Submits are refused (ShuttingDown) from now on; the socket still answers everything else.
+                    await self.dispatcher.stopTakingJobs()
                     await self.recurrences.stop()  // nothing new from schedules either, from now on
                 }),
         ]

@@ -39,9 +39,6 @@ public protocol JobStore: Sendable {
     /// `now`: among jobs of its priority it is due from the retry, not from its first submit.
     func retry(_ id: JobID, at now: Timestamp) async throws -> RetryResult
 
-    /// Queues putting jobs that were running back to `queued` (daemon shutdown).
-    func requeue(_ ids: [JobID]) -> CommitTicket
-
     /// Several jobs by id, in one read; ids that do not exist are absent.
     func jobs(_ ids: [JobID]) async throws -> [JobID: Job]
 

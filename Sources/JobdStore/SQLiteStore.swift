@@ -451,19 +451,6 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    public func requeue(_ ids: [JobID]) -> CommitTicket {
-        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
-        return committer.enqueue("requeue \(ids.count) jobs") { db in
-            for id in ids { try Self.keepAttempt(of: id, endedAt: now, error: "jobd shut down while it ran", in: db) }
-            let statement = try db.cachedStatement(
-                sql: """
-                    UPDATE jobs SET state = 'queued', error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'
-                    WHERE id = ? AND state = 'running'
-                    """)
-            for id in ids { try statement.execute(arguments: [id.rawValue]) }
-        }
-    }
-
     public func jobs(_ ids: [JobID]) async throws -> [JobID: Job] {
         try await rows(of: ids, columns: Job.columns) { row in
             let job = try Job(row: row)

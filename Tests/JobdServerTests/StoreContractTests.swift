@@ -37,7 +37,7 @@ import Testing
 
     /// Returns once every write queued before has committed (writes commit in order).
     private func settled(_ store: any JobStore) async throws {
-        try await store.requeue([]).committed()
+        try await store.deleteProfile(owner: nil, signature: "no such signature").committed()
     }
 
     @Test(arguments: Backend.allCases)
@@ -97,10 +97,14 @@ import Testing
         try await withStore(backend) { store in
             let ids = try await store.submit([newJob(), newJob(), newJob()]).ids
             store.recordStarted(ids[0], at: at(10))
-            try await store.requeue([ids[0], ids[1]]).committed()
+            // A shutdown stops an attempt after 11 s: the job is queued again, the attempt kept as it ran.
+            let stopped = RunOutcome(signal: 15, error: "jobd shut down while it ran; requeued", wallSeconds: 11)
+            try await store.finish(ids[0], state: .queued, outcome: stopped, at: at(21)).committed()
             let requeued = try #require(try await store.job(ids[0]))
-            #expect(requeued.state == .queued && requeued.error == "jobd stopped while attempt 1 ran; requeued")
-            #expect(try await store.job(ids[1])?.error == nil, "only running jobs are requeued")
+            #expect(requeued.state == .queued && requeued.finishedAt == nil && requeued.attempts == 1)
+            let kept = try await store.attempts(of: ids[0])
+            #expect(kept.count == 1 && kept[0].outcome?.wallSeconds == 11 && kept[0].outcome?.signal == 15, "\(kept)")
+            #expect(kept.first?.outcome?.error == "jobd shut down while it ran; requeued")
             // Job 3 is found running by three recoveries in a row.
             for stop in 1...3 {
                 store.recordStarted(ids[2], at: at(20))

@@ -59,9 +59,11 @@ struct AttemptHistoryTests {
         try await withStore { store in
             let id = try await submit(store)
             store.recordStarted(id, at: Timestamp(secondsSinceEpoch: 1001))
-            try await store.requeue([id]).committed()
+            let cut = RunOutcome(signal: 15, error: "jobd shut down while it ran; requeued for the next start", wallSeconds: 11)
+            try await store.finish(id, state: .queued, outcome: cut, at: Timestamp(secondsSinceEpoch: 1012)).committed()
             let attempts = try await store.attempts(of: id)
-            #expect(attempts.count == 1 && attempts[0].outcome?.error == "jobd shut down while it ran")
+            #expect(attempts.count == 1 && attempts[0].outcome?.error == "jobd shut down while it ran; requeued for the next start")
+            #expect(attempts[0].outcome?.wallSeconds == 11 && attempts[0].outcome?.signal == 15, "its wall time and signal are kept")
             #expect(try await store.attempts(of: JobID(999)).isEmpty)
         }
     }

@@ -28,10 +28,14 @@ struct Completion: Sendable {
             let pause = RetryTiming.pause(afterAttempt: attemptsUsed, backoff: plan.backoff, base: plan.backoffSeconds)
             if pause > 0 { retryAt = Timestamp(secondsSinceEpoch: finishedAt.secondsSinceEpoch + pause) }
         }
-        let write: @Sendable () -> CommitTicket = { [store, id = plan.id, retryAt] in
-            stop == .shutdown
-                ? store.requeue([id])
-                : store.finish(id, state: state, outcome: outcome, at: finishedAt, retryAt: retryAt)
+        // An attempt a shutdown stopped is kept with what it did (its wall time, its signal) like any other,
+        // and the job is queued again for the next start (issue 18: it was kept as WALL 0.00s, OUTCOME -).
+        var outcome = outcome
+        if stop == .shutdown {
+            outcome.error = (outcome.error ?? StopReason.shutdown.failureText) + "; requeued for the next start"
+        }
+        let write: @Sendable () -> CommitTicket = { [store, id = plan.id, retryAt, outcome] in
+            store.finish(id, state: state, outcome: outcome, at: finishedAt, retryAt: retryAt)
         }
         return (state, retryAt, write)
     }

@@ -908,6 +908,11 @@ actor Dispatcher {
         await answerWaitersAtShutdown()
     }
 
+    /// Takes no new jobs from now on (a submit gets `ShuttingDown`); ``drain(grace:)`` follows.
+    func stopTakingJobs() {
+        beginDrain()
+    }
+
     private func beginDrain() {
         isDraining = true
         dueTimer?.cancel()  // scheduled jobs stay scheduled in the database; the next start times them

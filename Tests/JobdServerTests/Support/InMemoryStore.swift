@@ -20,7 +20,6 @@ final class InMemoryStore: JobStore {
         case start(JobID, at: Timestamp)
         case finish(JobID, state: JobState, outcome: RunOutcome, at: Timestamp)
         case cancelWaiting(JobID)
-        case requeue([JobID])
         case markDue([JobID])
         case prune
         case saveProfile(signature: String)
@@ -31,7 +30,7 @@ final class InMemoryStore: JobStore {
         var job: JobID? {
             switch self {
             case .start(let id, _), .finish(let id, _, _, _), .cancelWaiting(let id), .classReason(let id, _): id
-            case .submit, .requeue, .markDue, .prune, .saveProfile, .deleteProfile: nil
+            case .submit, .markDue, .prune, .saveProfile, .deleteProfile: nil
             }
         }
 
@@ -421,17 +420,6 @@ final class InMemoryStore: JobStore {
             rows.waitsFor[id] = nil
             Self.dependencyEnded(id, .cancelled, at: now, in: &rows)
             return true
-        }
-    }
-
-    func requeue(_ ids: [JobID]) -> CommitTicket {
-        ticket(.requeue(ids)) { rows in
-            for id in ids {
-                guard var job = rows.jobs[id], job.state == .running else { continue }
-                job.state = .queued
-                job.error = "jobd stopped while attempt \(job.attempts) ran; requeued"
-                rows.jobs[id] = job
-            }
         }
     }
 
