@@ -25,7 +25,7 @@ import Testing
                     store.waitingWrites.contains(.cancelWaiting(waiting)) ? true : nil
                 }
                 let answered = Locked<Bool?>(nil)
-                group.addTask { answered.set(await dispatcher.waitUntilFinished([waiting])) }
+                group.addTask { answered.set(try await dispatcher.waitUntilFinished([waiting])) }
                 try await staysFalse("Wait answered while the cancel was not stored", for: .milliseconds(300)) {
                     answered.get != nil
                 }
@@ -131,6 +131,23 @@ import Testing
         }
     }
 
+    /// A Wait whose client went away (its task cancelled) once kept its waiter, and every id's entry,
+    /// until the jobs ended (issue 18): 50,000 ids per Wait held memory long after the clients closed.
+    @Test func aCancelledWaitLeavesNoWaiterBehind() async throws {
+        try await Harness.with(pool: FakeRunner("pool", always: .block)) { harness in
+            let id = try await harness.submit(JobSpec(argv: ["long"]))
+            try await harness.pool.waitUntilBlocking(id)
+            let dispatcher = harness.dispatcher
+            let wait = Task { try await dispatcher.waitUntilFinished([id]) }
+            try await eventually("the client waits") { await dispatcher.waitingClients == 1 ? true : nil }
+            wait.cancel()
+            try await eventually("its waiter is gone at once") { await dispatcher.waitingClients == 0 ? true : nil }
+            await #expect(throws: CancellationError.self) { try await wait.value }
+            harness.pool.release(id)
+            #expect(try await dispatcher.waitUntilFinished([id]), "another client's Wait still works")
+        }
+    }
+
     /// The drain once answered every waiter `ShuttingDown` as soon as no attempt ran, before an attempt
     /// that ended within the grace had committed its outcome. It now waits for those outcomes too.
     @Test func aJobThatFinishesWithinTheGraceIsReportedFinishedToItsWaiters() async throws {
@@ -142,7 +159,7 @@ import Testing
             let answer = Locked<Bool?>(nil)
             let drained = Locked(false)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { answer.set(await dispatcher.waitUntilFinished([id])) }
+                group.addTask { answer.set(try await dispatcher.waitUntilFinished([id])) }
                 group.addTask {
                     await dispatcher.drain(grace: .seconds(5))
                     drained.set(true)

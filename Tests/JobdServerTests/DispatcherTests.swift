@@ -236,7 +236,7 @@ import Testing
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     // Whether this Wait reaches the actor before or during the drain, it must be answered.
                     group.addTask {
-                        let finished = await dispatcher.waitUntilFinished([stubborn, waiting])
+                        let finished = try await dispatcher.waitUntilFinished([stubborn, waiting])
                         answer.set(finished)
                     }
                     group.addTask { await dispatcher.drain(grace: grace) }
@@ -262,7 +262,7 @@ import Testing
             #expect(try harness.row(waiting).state == .queued, "a waiting job stays queued for the next start")
             #expect(harness.pool.attempts(of: waiting).isEmpty, "nothing starts during a drain")
             #expect(answer.get == false, "clients waiting for unfinished jobs are answered")
-            #expect(await dispatcher.waitUntilFinished([waiting]) == false, "and so is any later Wait")
+            #expect(try await dispatcher.waitUntilFinished([waiting]) == false, "and so is any later Wait")
             let counts = await harness.counts(.cpu)
             #expect(counts.succeeded == 1 && counts.queued == 2 && counts.running == 0, "\(counts)")
         }
@@ -299,7 +299,7 @@ import Testing
             let stateWhenWoken = Locked<JobState?>(nil)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    _ = await dispatcher.waitUntilFinished([id])
+                    _ = try await dispatcher.waitUntilFinished([id])
                     // What a Wait reply would read at this moment.
                     stateWhenWoken.set(store.row(id)?.state)
                     woken.set(true)

@@ -202,20 +202,31 @@ public final class ProcessReactor: Sendable {
             }
         }
 
-        /// Hands a spawned child to the reactor thread: queued first, then its descriptors watched, so the
-        /// thread knows it by the time any of them is ready. Called on the spawning thread.
+        /// Hands a spawned child to the reactor thread: its descriptors watched first, then the child queued
+        /// for the thread. An event that comes before the thread has taken the child is left for its next
+        /// turn (epoll is level-triggered). Queued first instead, the thread could reap the child, closing
+        /// its pipes, before they were watched: a pipe added then is closed, or worse reused, and watched
+        /// under the dead child's name (found while testing issue 18: the thread spun on such an event).
+        /// Called on the spawning thread.
+        /// - Returns: nil, or why the child could not be watched (it was killed and reaped then).
         func watch(_ child: Child) -> String? {
-            arrivals.withLock { $0.append(child) }
-            var error = jobd_epoll_add(epoll, child.pidfd, Loop.token(pid: child.pid, watching: 0))
+            var watched: [Int32] = []
+            var error: Int32 = 0
             for (stream, fd) in child.pipes.enumerated() where fd >= 0 && error == 0 {
                 error = jobd_epoll_add(epoll, fd, Loop.token(pid: child.pid, watching: UInt64(stream) + 1))
+                if error == 0 { watched.append(fd) }
             }
-            if error != 0 {
-                // The child runs unwatched: kill it; its pidfd, if it got into the set, reports the exit.
+            if error == 0 { error = jobd_epoll_add(epoll, child.pidfd, Loop.token(pid: child.pid, watching: 0)) }
+            guard error == 0 else {
+                // Unwatched, the child must not run on (EMFILE or ENOMEM in epoll_ctl; rare).
+                for fd in watched { _ = jobd_epoll_remove(epoll, fd) }
                 _ = jobd_kill_group(child.pid, SIGKILL)
-                jobd_eventfd_signal(wakeup)
-                return "epoll_ctl: \(errnoText(error))"
+                jobd_reap_blocking(child.pid)
+                for fd in child.pipes + [child.pidfd] where fd >= 0 { close(fd) }
+                if let entry = child.ledgerEntry { ProcessLedger.removeEntry(entry) }
+                return "could not start: epoll_ctl: \(errnoText(error))"
             }
+            arrivals.withLock { $0.append(child) }
             // A sampled child needs the thread awake to be sampled from now on; otherwise its events wake it.
             if child.isSampled && !isSampling.load(ordering: .relaxed) { jobd_eventfd_signal(wakeup) }
             return nil
@@ -341,9 +352,7 @@ public final class ProcessReactor: Sendable {
             var child = child
             child.continuation = continuation
             started(child.pid)
-            // Rare (EMFILE or ENOMEM in epoll_ctl): the child was killed, and the reactor still reaps it and
-            // resumes us; the attempt then fails "killed by signal 9".
-            _ = loop.watch(child)
+            if let failure = loop.watch(child) { continuation.resume(returning: .failedToStart(failure)) }
         }
     }
 

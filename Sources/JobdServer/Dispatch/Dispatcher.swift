@@ -4,6 +4,7 @@ import JobdRunners
 import JobdScheduler
 import JobdStore
 import Logging
+import Synchronization
 
 /// Owns the scheduler and everything that changes when a job moves: the waiting and running jobs,
 /// jobs, their run controls, the kept counts, and the clients waiting for a job to end.
@@ -831,12 +832,39 @@ actor Dispatcher {
     /// not active. One hop onto the actor however many ids: a Wait for a 20,000-job batch is one call.
     /// - Returns: true when they have finished; false when the daemon drained first (the jobs that were
     ///   still waiting or running are requeued for the next start, so no answer will come from this one).
-    func waitUntilFinished(_ ids: [JobID]) async -> Bool {
+    /// - Throws: `CancellationError` when the waiting task is cancelled (its client went away): the waiter
+    ///   is gone from every list at once.
+    func waitUntilFinished(_ ids: [JobID]) async throws -> Bool {
         let unfinished = ids.filter { active[$0] != nil }
         guard !unfinished.isEmpty else { return true }
         if hasDrained { return false }
-        return await withCheckedContinuation { continuation in waiters.add(unfinished, continuation) }
+        let token = WaitToken()
+        let finished = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume(returning: false)
+                } else {
+                    token.value.withLock { $0 = waiters.add(unfinished, continuation) }
+                }
+            }
+        } onCancel: {
+            Task { await self.stopWaiting(token) }
+        }
+        try Task.checkCancellation()
+        return finished
     }
+
+    private func stopWaiting(_ token: WaitToken) {
+        if let token = token.value.withLock({ $0 }) { waiters.cancel(token) }
+    }
+
+    /// A waiting client's token, set on the actor and read by its cancellation.
+    private final class WaitToken: Sendable {
+        let value = Mutex<Int?>(nil)
+    }
+
+    /// How many clients wait for jobs to end (a test checks that a client that went away left none).
+    var waitingClients: Int { waiters.count }
 
     /// Whether the job is waiting or running.
     func isActive(_ id: JobID) -> Bool { active[id] != nil }

@@ -86,7 +86,7 @@ final class VarlinkListener: Sendable {
                     }
                     group.addTask {
                         defer { self.limiter.release(caller.uid) }
-                        await self.serve(connection, caller: caller)
+                        await self.serveUntilClosed(connection, caller: caller)
                     }
                 }
             }
@@ -132,7 +132,36 @@ final class VarlinkListener: Sendable {
         }
     }
 
-    private func serve(_ connection: Connection, caller: Caller) async {
+    /// Serves a connection, and stops serving it the moment it closes: a call in progress (a `Wait` for a
+    /// job delayed an hour, a `logs -f`) is cancelled then, so a client that went away holds no connection
+    /// slot, waiter or reply (found in review, issue 18).
+    private func serveUntilClosed(_ connection: Connection, caller: Caller) async {
+        let closed = connection.channel.closeFuture
+        let current = CurrentCall()
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.serve(connection, caller: caller, current: current)
+                return false
+            }
+            group.addTask {
+                try? await closed.get()
+                return true
+            }
+            if await group.next() == true, let method = current.method {
+                logger.debug("cancelled \(method) from pid \(caller.pid): its client has gone")
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// The method a connection is answering, if any (for the log line when its client goes away).
+    private final class CurrentCall: Sendable {
+        private let name = Mutex<String?>(nil)
+        var method: String? { name.withLock { $0 } }
+        func set(_ method: String?) { name.withLock { $0 = method } }
+    }
+
+    private func serve(_ connection: Connection, caller: Caller, current: CurrentCall) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -144,7 +173,11 @@ final class VarlinkListener: Sendable {
                     let channel = connection.channel
                     let call = IncomingCall(header: header, message: message, isConnectionOpen: { channel.isActive })
                     callsInFlight.add(1, ordering: .relaxed)
-                    defer { callsInFlight.subtract(1, ordering: .relaxed) }
+                    current.set(header.method)
+                    defer {
+                        callsInFlight.subtract(1, ordering: .relaxed)
+                        current.set(nil)
+                    }
                     try await responder.respond(to: call, caller: caller) { reply in
                         var buffer = ByteBuffer()
                         buffer.writeVarlinkMessage(reply)

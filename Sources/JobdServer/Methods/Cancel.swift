@@ -8,7 +8,7 @@ extension Responder {
         case .cancelledWaiting:
             break
         case .stopping:
-            guard await dispatcher.waitUntilFinished([job.id]) else { throw JobdError.shuttingDown }
+            guard try await dispatcher.waitUntilFinished([job.id]) else { throw JobdError.shuttingDown }
         case .notActive:
             // Not waiting nor running: it finished before the cancel arrived.
             let now = try await authorizedJob(job.id, caller: caller)

@@ -29,7 +29,7 @@ extension Responder {
             else { throw JobdError.jobNotFound(id) }
         }
         if !activeOwners.isEmpty {
-            guard await dispatcher.waitUntilFinished(ids.filter { activeOwners[$0] != nil }) else {
+            guard try await dispatcher.waitUntilFinished(ids.filter { activeOwners[$0] != nil }) else {
                 throw JobdError.shuttingDown
             }
             // Records read before the wait may have been pruned during it: read every job again, so a

@@ -102,7 +102,7 @@ struct Harness: Sendable {
     func waitUntilFinished(_ ids: [JobID], within limit: Duration = .seconds(10)) async throws -> Bool {
         let dispatcher = dispatcher
         return try await withDeadline("jobs \(ids) finishing", within: limit) {
-            await dispatcher.waitUntilFinished(ids)
+            try await dispatcher.waitUntilFinished(ids)
         }
     }
 
