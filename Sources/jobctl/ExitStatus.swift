@@ -18,7 +18,7 @@ enum ExitStatus {
         case .malformedReply, .unknownRemoteError: software
         case .remote(let error):
             switch error {
-            case .jobNotFound, .profileNotFound: notFound
+            case .jobNotFound, .profileNotFound, .scheduleNotFound: notFound
             case .invalidJob, .invalidParameter, .jobFinished, .replyTooLarge: invalid
             case .permissionDenied: denied
             case .shuttingDown, .storageFailed, .tooManyConnections: temporary

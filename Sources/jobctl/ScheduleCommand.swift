@@ -60,8 +60,17 @@ struct ScheduleCommand: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
+            // A page at a time: root's listing of every user's schedules is never one reply too large.
             let schedules = try global.withConnection { connection in
-                try connection.call(Schedules.method, Schedules.Parameters(), returning: Schedules.Reply.self).schedules
+                var all: [ScheduleInfo] = []
+                var after: String?
+                repeat {
+                    let page = try connection.call(
+                        Schedules.method, Schedules.Parameters(after: after), returning: Schedules.Reply.self)
+                    all += page.schedules
+                    after = page.next
+                } while after != nil
+                return all
             }
             if json {
                 try printJSON(schedules)

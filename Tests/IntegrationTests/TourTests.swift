@@ -177,7 +177,7 @@ extension AgainstTheRealDaemon {
                 let broken = try await daemon.jobctl("submit", "--batch", "-", input: "{\"argv\": [\"true\"]}\nnot json\n")
                 #expect(broken.status == 65 && broken.stderr.contains("line 2"), "\(broken)")
                 let invalid = try await daemon.jobctl("submit", "--batch", "-", input: "{\"argv\": [\"true\"]}\n{\"argv\": []}\n")
-                #expect(invalid.status == 65 && invalid.stderr.contains("job 2 of the request is invalid"), "\(invalid)")
+                #expect(invalid.status == 65 && invalid.stderr.contains("the request's job at index 1 (counting from 0) is invalid"), "\(invalid)")
                 #expect(try await daemon.status().total.succeeded == 3, "an invalid batch stores nothing")
             }
         }

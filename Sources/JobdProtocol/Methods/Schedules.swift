@@ -81,14 +81,43 @@ public enum AddSchedule {
     }
 }
 
-/// `io.jobd.Schedules`: the caller's schedules (root: everyone's), by name.
+/// `io.jobd.Schedules`: the caller's schedules (root: everyone's), by owner and name, a page at a time.
 public enum Schedules {
     public static let method = "io.jobd.Schedules"
-    public typealias Parameters = Empty
+    /// The page size when the caller names none, and the largest it may name: 100 schedules of the
+    /// largest job (64 KiB) are a 6.4 MiB reply.
+    public static let defaultLimit = 100
+    public static let maximumLimit = 100
+
+    public struct Parameters: Hashable, Sendable, Codable {
+        /// Only schedules after this one (the previous page's `next`): `OWNER_UID/NAME`.
+        public var after: String?
+        /// At most this many (default and largest: 100).
+        public var limit: Int?
+
+        public init(after: String? = nil, limit: Int? = nil) {
+            self.after = after
+            self.limit = limit
+        }
+    }
 
     public struct Reply: Hashable, Sendable, Codable {
         public var schedules: [ScheduleInfo]
-        public init(schedules: [ScheduleInfo]) { self.schedules = schedules }
+        /// Present when more follow: the `after` of the next page.
+        public var next: String?
+        public init(schedules: [ScheduleInfo], next: String? = nil) {
+            self.schedules = schedules
+            self.next = next
+        }
+    }
+
+    /// The cursor of a schedule: its owner and name.
+    public static func cursor(owner: UInt32, name: String) -> String { "\(owner)/\(name)" }
+
+    /// A cursor's owner and name; nil when it is not one.
+    public static func parse(cursor: String) -> (owner: UInt32, name: String)? {
+        guard let slash = cursor.firstIndex(of: "/"), let owner = UInt32(cursor[..<slash]) else { return nil }
+        return (owner, String(cursor[cursor.index(after: slash)...]))
     }
 }
 

@@ -212,7 +212,8 @@ public enum JobdInterface {
         )
 
         # The caller's schedules (root: everyone's).
-        method Schedules() -> (schedules: []ScheduleInfo)
+        # A page of schedules by owner and name; pass the reply's next as after for the following one.
+        method Schedules(after: ?string, limit: ?int) -> (schedules: []ScheduleInfo, next: ?string)
 
         # The caller's schedule stops firing; the jobs it submitted stay.
         method RemoveSchedule(name: string) -> ()
@@ -271,6 +272,9 @@ public enum JobdInterface {
 
         # No profile has this signature.
         error ProfileNotFound (signature: string)
+
+        # The caller has no schedule of that name.
+        error ScheduleNotFound (name: string)
 
         # The job has already finished.
         error JobFinished (id: int, state: JobState)

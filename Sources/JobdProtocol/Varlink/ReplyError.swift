@@ -18,6 +18,8 @@ public enum JobdError: ReplyError, Hashable {
     case permissionDenied(String)
     /// No profile has this signature.
     case profileNotFound(String)
+    /// The caller has no schedule of that name.
+    case scheduleNotFound(String)
     /// The daemon is stopping and takes no new work; retry against the next instance.
     case shuttingDown
     /// The database refused a write (full disk, read-only file, ...). Nothing was stored.
@@ -42,6 +44,7 @@ public enum JobdError: ReplyError, Hashable {
         case .invalidJob: "io.jobd.InvalidJob"
         case .permissionDenied: "io.jobd.PermissionDenied"
         case .profileNotFound: "io.jobd.ProfileNotFound"
+        case .scheduleNotFound: "io.jobd.ScheduleNotFound"
         case .shuttingDown: "io.jobd.ShuttingDown"
         case .storageFailed: "io.jobd.StorageFailed"
         case .replyTooLarge: "io.jobd.ReplyTooLarge"
@@ -60,6 +63,7 @@ public enum JobdError: ReplyError, Hashable {
         case .invalidJob(let index, let reason): ["index": .int(Int64(index)), "reason": .string(reason)]
         case .permissionDenied(let reason): ["reason": .string(reason)]
         case .profileNotFound(let signature): ["signature": .string(signature)]
+        case .scheduleNotFound(let name): ["name": .string(name)]
         case .shuttingDown: [:]
         case .storageFailed(let reason): ["reason": .string(reason)]
         case .replyTooLarge(let limit, let reason): ["limit": .int(Int64(limit)), "reason": .string(reason)]
@@ -75,9 +79,14 @@ public enum JobdError: ReplyError, Hashable {
         switch self {
         case .jobNotFound(let id): "no job \(id) (it never existed, was pruned, or belongs to another user)"
         case .jobFinished(let id, let state): "job \(id) has already finished (\(state.rawValue))"
-        case .invalidJob(let index, let reason): "job \(index + 1) of the request is invalid: \(reason)"
+        case .invalidJob(let index, let reason):
+            // Not "job 1": that reads as job id 1 (issue 18). The index is the job's place in the call.
+            index == 0
+                ? "the request's first job is invalid: \(reason)"
+                : "the request's job at index \(index) (counting from 0) is invalid: \(reason)"
         case .permissionDenied(let reason): "permission denied: \(reason)"
         case .profileNotFound(let signature): "no profile for \(signature) (see jobctl profiles)"
+        case .scheduleNotFound(let name): "you have no schedule \(name) (see jobctl schedule list)"
         case .shuttingDown: "jobd is shutting down; submit again once it is back"
         case .storageFailed(let reason): "jobd could not store the change: \(reason)"
         case .replyTooLarge(let limit, let reason): "the reply would pass jobd's limit of \(limit) bytes: \(reason)"
@@ -103,6 +112,7 @@ public enum JobdError: ReplyError, Hashable {
                 index: (parameters["index"]?.int64Value).flatMap { Int(exactly: $0) } ?? 0, reason: parameters["reason"]?.stringValue ?? "")
         case "io.jobd.PermissionDenied": self = .permissionDenied(parameters["reason"]?.stringValue ?? "")
         case "io.jobd.ProfileNotFound": self = .profileNotFound(parameters["signature"]?.stringValue ?? "")
+        case "io.jobd.ScheduleNotFound": self = .scheduleNotFound(parameters["name"]?.stringValue ?? "")
         case "io.jobd.ShuttingDown": self = .shuttingDown
         case "io.jobd.StorageFailed": self = .storageFailed(parameters["reason"]?.stringValue ?? "")
         case "io.jobd.TooManyConnections": self = .tooManyConnections(parameters["reason"]?.stringValue ?? "")

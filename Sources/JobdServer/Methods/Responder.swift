@@ -99,7 +99,7 @@ struct Responder: Sendable {
         case Attempts.method: try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
         case AddSchedule.method:
             try await reply(addSchedule(call.parameters(AddSchedule.Parameters.self), caller: caller), send)
-        case Schedules.method: try await reply(listSchedules(caller: caller), send)
+        case Schedules.method: try await reply(listSchedules(call.parameters(Schedules.Parameters.self), caller: caller), send)
         case RemoveSchedule.method:
             try await reply(removeSchedule(call.parameters(RemoveSchedule.Parameters.self), caller: caller), send)
         case SetQueueLimit.method:

@@ -29,11 +29,18 @@ extension Responder {
             throw JobdError.invalidJob(
                 index: 0, reason: "a schedule's job starts at each due time: run_at, delay_seconds and after_index do not apply")
         }
+        let size = (try? WireJSON.encode(job).count) ?? Int.max
+        guard size <= JobLimits.maximumScheduleJobBytes else {
+            throw JobdError.invalidJob(
+                index: 0,
+                reason: "a schedule's job is \(size) bytes of JSON, over \(JobLimits.maximumScheduleJobBytes) "
+                    + "(jobd keeps every schedule in memory); its environment is usually the bulk: pass fewer variables")
+        }
         let now = WallClock.now()
         // The checks a submit makes; nothing is stored, so what admit reserved goes back at once.
         await forgo(try await admit([job], caller: caller, at: now))
-        let existing = await recurrences.list(visibleTo: caller.uid)
-        if !existing.contains(where: { $0.name == parameters.name }), existing.count >= JobLimits.maximumSchedulesPerUser {
+        // Room for it is reserved, not only checked: concurrent adds cannot pass the bound together.
+        guard await recurrences.reserve(owner: caller.uid, name: parameters.name) else {
             throw JobdError.invalidParameter("name (you have \(JobLimits.maximumSchedulesPerUser) schedules, the most a user may keep)")
         }
         var schedule = StoredSchedule(
@@ -43,14 +50,29 @@ extension Responder {
         do {
             try await store.saveSchedule(schedule, at: now)
         } catch {
+            await recurrences.unreserve(owner: caller.uid, name: parameters.name)
             throw JobdError.storageFailed("\(error)")
         }
         await recurrences.added(schedule)
         return AddSchedule.Reply(schedule: schedule.info)
     }
 
-    func listSchedules(caller: Caller) async -> Schedules.Reply {
-        Schedules.Reply(schedules: await recurrences?.list(visibleTo: caller.isRoot ? nil : caller.uid).map(\.info) ?? [])
+    /// A page of the schedules the caller may see, by owner and name.
+    func listSchedules(_ parameters: Schedules.Parameters, caller: Caller) async throws -> Schedules.Reply {
+        let limit = parameters.limit ?? Schedules.defaultLimit
+        guard (1...Schedules.maximumLimit).contains(limit) else {
+            throw JobdError.invalidParameter("limit (1 to \(Schedules.maximumLimit))")
+        }
+        let after = try parameters.after.map { text in
+            guard let cursor = Schedules.parse(cursor: text) else {
+                throw JobdError.invalidParameter("after (OWNER_UID/NAME, as a page's next gives it)")
+            }
+            return cursor
+        }
+        guard let recurrences else { return Schedules.Reply(schedules: []) }
+        let page = await recurrences.page(visibleTo: caller.isRoot ? nil : caller.uid, after: after, limit: limit)
+        let next = page.more ? page.schedules.last.map { Schedules.cursor(owner: $0.ownerUID, name: $0.name) } : nil
+        return Schedules.Reply(schedules: page.schedules.map(\.info), next: next)
     }
 
     func removeSchedule(_ parameters: RemoveSchedule.Parameters, caller: Caller) async throws -> Empty {
@@ -61,7 +83,7 @@ extension Responder {
         } catch {
             throw JobdError.storageFailed("\(error)")
         }
-        guard removed else { throw JobdError.invalidParameter("name (you have no schedule \(parameters.name))") }
+        guard removed else { throw JobdError.scheduleNotFound(parameters.name) }
         await recurrences.removed(owner: caller.uid, name: parameters.name)
         return Empty()
     }

@@ -17,6 +17,8 @@ actor Recurrences {
     }
 
     private var schedules: [Key: StoredSchedule] = [:]
+    /// Names each user's adds in progress have reserved (``reserve(owner:name:)``), not stored yet.
+    private var reserved: [UInt32: Set<String>] = [:]
     /// Schedules removed by a call that came before ``start(with:schedules:at:)``: the stored copies read
     /// before it must not bring them back.
     private var removedBeforeStart: Set<Key> = []
@@ -67,8 +69,28 @@ actor Recurrences {
 
     // MARK: - Changes
 
+    /// Reserves room for `owner`'s schedule `name` (a new one counts against
+    /// ``JobLimits/maximumSchedulesPerUser`` with every other add in progress; replacing one of the same
+    /// name takes no room). - Returns: false when the user has no room left.
+    func reserve(owner: UInt32, name: String) -> Bool {
+        let key = Key(owner: owner, name: name)
+        let mine = reserved[owner] ?? []
+        if schedules[key] == nil && !mine.contains(name) {
+            guard count(of: owner) + mine.count < JobLimits.maximumSchedulesPerUser else { return false }
+        }
+        reserved[owner, default: []].insert(name)
+        return true
+    }
+
+    /// An add that reserved room did not store its schedule.
+    func unreserve(owner: UInt32, name: String) {
+        reserved[owner]?.remove(name)
+        if reserved[owner]?.isEmpty == true { reserved[owner] = nil }
+    }
+
     /// A schedule just stored (added or replaced).
     func added(_ schedule: StoredSchedule) {
+        unreserve(owner: schedule.ownerUID, name: schedule.name)
         schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule
         removedBeforeStart.remove(Key(owner: schedule.ownerUID, name: schedule.name))
         timerDue = nil  // re-arm whatever the earliest is now
@@ -81,10 +103,17 @@ actor Recurrences {
         arm()
     }
 
-    /// The schedules `owner` may see (nil: all), by owner and name.
-    func list(visibleTo owner: UInt32?) -> [StoredSchedule] {
-        schedules.values.filter { owner == nil || $0.ownerUID == owner }
-            .sorted { ($0.ownerUID, $0.name) < ($1.ownerUID, $1.name) }
+    /// Up to `limit` of the schedules `owner` may see (nil: all) after `after`, by owner and name, and
+    /// whether more follow. Only the page is copied out (a listing once built every schedule's reply).
+    func page(visibleTo owner: UInt32?, after: (owner: UInt32, name: String)?, limit: Int)
+        -> (schedules: [StoredSchedule], more: Bool)
+    {
+        let keys = schedules.keys
+            .filter { key in
+                (owner == nil || key.owner == owner) && after.map { (key.owner, key.name) > ($0.owner, $0.name) } ?? true
+            }
+            .sorted { ($0.owner, $0.name) < ($1.owner, $1.name) }
+        return (keys.prefix(limit).compactMap { schedules[$0] }, keys.count > limit)
     }
 
     func count(of owner: UInt32) -> Int { schedules.values.filter { $0.ownerUID == owner }.count }
