@@ -58,12 +58,13 @@ public enum WireJSON {
         }
 
         /// How many elements to read for the next batch: about an eighth of the bound's worth at the
-        /// average size so far, 16 to 256 (64 before any), so a batch of large jobs read only to be
-        /// refused stays small, and small jobs still come in few reads.
+        /// average size so far, 1 to 256 (16 before any), so the rows read beside the reply stay small
+        /// when jobs are large (1 MB jobs: 8 at a time under the 64 MiB bound), and small jobs still come
+        /// in few reads.
         public var suggestedBatch: Int {
-            guard count > 0 else { return 64 }
+            guard count > 0 else { return 16 }
             let average = max(1, bytes.count / count)
-            return min(256, max(16, limit / 8 / average))
+            return min(256, max(1, limit / 8 / average))
         }
 
         /// Appends one element, or nothing when it would take the reply past `limit`.

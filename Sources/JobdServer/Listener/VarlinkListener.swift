@@ -110,6 +110,27 @@ final class VarlinkListener: Sendable {
         }
     }
 
+    /// The largest piece of a reply handed to the socket at once. Each write waits while the connection's
+    /// unsent bytes are over NIO's high watermark (64 KiB), so a client that does not read holds its reply
+    /// here, built once, and no copy of it grows in the channel.
+    static let replyChunkBytes = 256 << 10
+
+    /// Writes one reply, NUL-terminated, in chunks of at most ``replyChunkBytes``.
+    private static func write(_ reply: [UInt8], to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+        var start = 0
+        repeat {
+            let end = min(start + replyChunkBytes, reply.count)
+            var buffer = ByteBuffer()
+            if end == reply.count {
+                buffer.writeVarlinkMessage(Array(reply[start..<end]))
+            } else {
+                buffer.writeBytes(reply[start..<end])
+            }
+            try await outbound.write(buffer)
+            start = end
+        } while start < reply.count
+    }
+
     /// Answers a connection past a limit with one `io.jobd.TooManyConnections` and closes it, so its
     /// client learns why instead of seeing a reset.
     private func refuse(_ connection: Connection, caller: Caller, _ refusal: ConnectionLimiter.Refusal) async {
@@ -179,9 +200,7 @@ final class VarlinkListener: Sendable {
                         current.set(nil)
                     }
                     try await responder.respond(to: call, caller: caller) { reply in
-                        var buffer = ByteBuffer()
-                        buffer.writeVarlinkMessage(reply)
-                        try await outbound.write(buffer)
+                        try await Self.write(reply, to: outbound)
                     }
                 }
             }

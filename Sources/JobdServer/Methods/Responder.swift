@@ -29,6 +29,8 @@ struct Responder: Sendable {
     var transitions: OutputFollowers? = nil
     /// Queue limits and pauses change one at a time (each reads, stores and applies the whole control).
     let controlChanges = SerialGate()
+    /// Large replies in progress per user (``ReplySlots``): what unread replies hold is bounded per user.
+    let replySlots = ReplySlots()
 
     /// Runs one call and sends its reply (or replies, for `more`), or its error.
     /// - Throws: only when the connection fails; the caller closes it then.
@@ -81,13 +83,19 @@ struct Responder: Sendable {
     private func route(_ call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
         switch call.method {
         case Submit.method: try await reply(submit(call.parameters(Submit.Parameters.self), caller: caller), send)
-        case Get.method: try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
-        case List.method: try await list(call.parameters(List.Parameters.self), caller: caller, send: send)
+        case Get.method:
+            try await replySlots.withSlot(for: caller.uid) {
+                try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
+            }
+        case List.method:
+            try await replySlots.withSlot(for: caller.uid) {
+                try await list(call.parameters(List.Parameters.self), caller: caller, send: send)
+            }
         case Cancel.method: try await reply(cancel(call.parameters(Cancel.Parameters.self), caller: caller), send)
         case Wait.method: try await wait(call.parameters(Wait.Parameters.self), caller: caller, send: send)
         case Status.method: try await reply(status(caller: caller), send)
         case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
-        case Profiles.method: try await reply(profiles(caller: caller), send)
+        case Profiles.method: try await replySlots.withSlot(for: caller.uid) { try await reply(profiles(caller: caller), send) }
         case ResetProfile.method:
             try await reply(resetProfile(call.parameters(ResetProfile.Parameters.self), caller: caller), send)
         case PinProfile.method:
@@ -96,10 +104,16 @@ struct Responder: Sendable {
         case Watch.method:
             try await watch(more: call.wantsMore, caller: caller, isConnectionOpen: call.isConnectionOpen, send: send)
         case Retry.method: try await reply(retry(call.parameters(Retry.Parameters.self), caller: caller), send)
-        case Attempts.method: try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
+        case Attempts.method:
+            try await replySlots.withSlot(for: caller.uid) {
+                try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
+            }
         case AddSchedule.method:
             try await reply(addSchedule(call.parameters(AddSchedule.Parameters.self), caller: caller), send)
-        case Schedules.method: try await reply(listSchedules(call.parameters(Schedules.Parameters.self), caller: caller), send)
+        case Schedules.method:
+            try await replySlots.withSlot(for: caller.uid) {
+                try await reply(listSchedules(call.parameters(Schedules.Parameters.self), caller: caller), send)
+            }
         case RemoveSchedule.method:
             try await reply(removeSchedule(call.parameters(RemoveSchedule.Parameters.self), caller: caller), send)
         case SetQueueLimit.method:

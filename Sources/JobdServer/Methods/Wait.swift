@@ -36,7 +36,14 @@ extension Responder {
             // pruned one is JobNotFound rather than a record that no longer exists.
             prefetched = [:]
         }
-        let statesOnly = parameters.statesOnly == true
+        // The reply is built and sent holding one of the caller's reply slots (ReplySlots); the wait above
+        // held none.
+        try await replySlots.withSlot(for: caller.uid) {
+            try await sendWaitReply(ids, prefetched: prefetched, statesOnly: parameters.statesOnly == true, send: send)
+        }
+    }
+
+    private func sendWaitReply(_ ids: [JobID], prefetched: [JobID: Job], statesOnly: Bool, send: Send) async throws {
         var reply = WireJSON.BoundedArrayReply(key: statesOnly ? "states" : "jobs", limit: configuration.maximumReplyBytes)
         // Jobs are read a batch at a time: memory holds one batch and the bounded reply, never every job
         // of a 100,000-id call at once.

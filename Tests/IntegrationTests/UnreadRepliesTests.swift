@@ -1,0 +1,73 @@
+import Foundation
+import JobdProtocol
+import JobdTestSupport
+import Testing
+
+extension AgainstTheRealDaemon {
+    /// Clients that never read their replies hold a bounded amount of the daemon (issue 18, item 5).
+    @Suite struct UnreadRepliesTests {
+        @Test(.enabled(if: getuid() == 0 && hasPython3, "needs a root daemon, nobody and /usr/bin/python3 (raw clients)"))
+        func connectionsThatNeverReadHoldAtMostTwoRepliesOfTheirUser() async throws {
+            try await DaemonProcess.with(arguments: ["--max-reply-bytes", String(8 << 20)]) { daemon in
+                let nobody = try NobodyClient(daemon)
+                // 40 of nobody's jobs of 250 KB each, delayed an hour: a List of 100 is an 8 MiB page.
+                let batch = daemon.directory.file("batch.jsonl")
+                let line = #"{"argv": ["true", "\#(String(repeating: "x", count: 250_000))"], "delay_seconds": 3600}"#
+                try Array(repeating: line, count: 40).joined(separator: "\n").write(toFile: batch, atomically: true, encoding: .utf8)
+                #expect(chmod(batch, 0o644) == 0)
+                let submitted = try await nobody.run(["submit", "--batch", batch])
+                #expect(submitted.status == 0, "\(submitted)")
+
+                let script = daemon.directory.file("unread.py")
+                try """
+                    import json, socket, sys, time
+                    held = []
+                    for _ in range(int(sys.argv[2])):
+                        s = socket.socket(socket.AF_UNIX)
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                        s.connect(sys.argv[1])
+                        s.sendall(json.dumps({"method": "io.jobd.List", "parameters": {"limit": 100}}).encode() + b"\\0")
+                        held.append(s)
+                    print("sent", flush=True)
+                    time.sleep(60)
+                    """.write(toFile: script, atomically: true, encoding: .utf8)
+                #expect(chmod(script, 0o644) == 0)
+                let before = try #require(residentBytes(of: daemon.pid))
+                let output = daemon.directory.file("unread.out")
+                let clients = try CleanSpawn.start(
+                    "/usr/bin/setpriv",
+                    ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", script, daemon.socket, "40"],
+                    stdout: output, stderr: daemon.directory.file("unread.err"))
+                defer {
+                    kill(clients, SIGKILL)
+                    var status: Int32 = 0
+                    waitpid(clients, &status, 0)
+                }
+                try await eventually("the 40 calls are sent") {
+                    ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("sent") ? true : nil
+                }
+                // Let the daemon do what it will with them.
+                try await Task.sleep(for: .seconds(2))
+                let held = try #require(residentBytes(of: daemon.pid)) - before
+                // Two 8 MiB replies, the rows read beside them, and 38 calls waiting with their small frames.
+                #expect(held < 100 << 20, "the unread replies hold \(held >> 20) MiB (40 of them would hold ~480)")
+                // Another user is not held up: root lists at once.
+                let listed = try await withDeadline("root's list", within: .seconds(5)) {
+                    try await daemon.connect {
+                        try await $0.call(List.method, List.Parameters(limit: 5), returning: List.Reply.self).jobs.count
+                    }
+                }
+                #expect(listed == 5)
+            }
+        }
+    }
+}
+
+/// The resident set of a process now (VmRSS), in bytes.
+func residentBytes(of pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kilobytes = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) })
+    else { return nil }
+    return kilobytes * 1024
+}
