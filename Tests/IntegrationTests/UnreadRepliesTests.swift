@@ -71,3 +71,27 @@ func residentBytes(of pid: Int32) -> Int? {
     else { return nil }
     return kilobytes * 1024
 }
+
+extension AgainstTheRealDaemon {
+    /// Waiting jobs do not keep their commands in memory (issue 18, item 4).
+    @Suite struct WaitingJobsMemoryTests {
+        @Test func jobsDelayedAYearKeepTheirLargeArgumentsOutOfMemory() async throws {
+            try await DaemonProcess.with { daemon in
+                let before = try #require(residentBytes(of: daemon.pid))
+                let large = String(repeating: "a", count: 500_000)
+                try await daemon.connect { connection in
+                    for _ in 0..<200 {
+                        _ = try await connection.call(
+                            Submit.method,
+                            Submit.Parameters(jobs: [JobSpec(argv: ["true", large], class: .io, delaySeconds: 31_000_000)]),
+                            returning: Submit.Reply.self)
+                    }
+                }
+                let grown = try #require(residentBytes(of: daemon.pid)) - before
+                // 100 MB of arguments, stored; what the daemon holds of them is what SQLite caches.
+                #expect(grown < 60 << 20, "200 delayed jobs of 500 KB grew the daemon by \(grown >> 20) MiB")
+                #expect(try await daemon.status().total.scheduled == 200)
+            }
+        }
+    }
+}

@@ -40,11 +40,6 @@ actor Dispatcher {
         }
     }
 
-    /// Waiting jobs whose whole plan (argv, environment, payload) stays in memory; the others are read
-    /// from the store, one indexed row, as they start. Bounds the daemon's memory whatever the queue
-    /// holds, while a burst of submits still starts without a read per job.
-    static let plansKeptInMemory = 10_000
-
     /// What `cancel` did.
     enum CancelResult {
         /// The job was waiting and is now `cancelled`.
@@ -87,10 +82,9 @@ actor Dispatcher {
     private var pendingQueues: [UInt32: [QueueID: Int]] = [:]
     /// Waiting and running jobs, and finished ones until their final state has committed.
     private var active: [JobID: ActiveJob] = [:]
-    /// How many entries of `active` hold their plan.
-    /// What running a waiting job needs, kept for at most ``plansKeptInMemory`` of them (and for every
-    /// retry); the others are read from the store as they start.
-    private var plans: [JobID: JobPlan] = [:]
+    /// What running a waiting job needs, for some of the jobs ready to start (``KeptPlans``); the others
+    /// are read from the store as they start.
+    private var plans = KeptPlans()
     private var controls: [JobID: RunControl] = [:]
     /// Attempts that have ended but whose outcome has not committed yet: the drain waits for them too, so
     /// a job that finished within the grace is answered as finished, not as "shutting down".
@@ -176,7 +170,8 @@ actor Dispatcher {
         trimRecent()
         guard !isDraining else { return }  // stored as queued or scheduled; the next start runs them
         for (job, waitsFor) in jobs {
-            if plans.count < Self.plansKeptInMemory { plans[job.id] = plan(of: job) }
+            // Only a job that may start now keeps its plan: one delayed, or waiting for others, is read when due.
+            if waitsFor.isEmpty && job.state == .queued { plans.keep(plan(of: job)) }
             let active = ActiveJob(
                 priority: Int32(clamping: job.priority), ownerUID: job.ownerUID,
                 due: DueTime(job.runAt ?? job.createdAt), queue: holdQueue(job.queue, for: job.ownerUID),
@@ -406,7 +401,7 @@ actor Dispatcher {
             guard blocked.removeValue(forKey: id) != nil, let job = removeActive(id) else { continue }
             forgetWaits(of: id)
             record(id, .cancelled, job)
-            plans[id] = nil
+            plans.drop(id)
             counts[job.class, default: StateCounts()].scheduled -= 1
             counts[job.class, default: StateCounts()].cancelled += 1
             finishedSinceStart += 1
@@ -594,7 +589,7 @@ actor Dispatcher {
             if jobClass == .io, let job = active[id] { record(id, .running, job) }
             counts[jobClass, default: StateCounts()].queued -= 1
             counts[jobClass, default: StateCounts()].running += 1
-            launchContinuation.yield(Launch(id: id, class: jobClass, plan: plans.removeValue(forKey: id), control: control))
+            launchContinuation.yield(Launch(id: id, class: jobClass, plan: plans.take(id), control: control))
         }
     }
 
@@ -712,7 +707,7 @@ actor Dispatcher {
             var retry = plan
             retry.attempts += 1
             // Kept whatever the budget: its stored attempt count may not have committed yet.
-            plans[plan.id] = retry
+            plans.keep(retry, always: true)
             if let retryAt {
                 active[plan.id]?.due = DueTime(retryAt)
                 due.add(plan.id, due: retryAt.secondsSinceEpoch)
@@ -798,7 +793,7 @@ actor Dispatcher {
     private func ended(_ id: JobID, _ job: ActiveJob, as state: JobState, wasScheduled: Bool) {
         record(id, state, job)
         _ = removeActive(id)
-        plans[id] = nil
+        plans.drop(id)
         forgetWaits(of: id)
         counts[job.class, default: StateCounts()][wasScheduled ? .scheduled : .queued] -= 1
         counts[job.class, default: StateCounts()][state] += 1
