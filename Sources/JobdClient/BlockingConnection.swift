@@ -34,8 +34,11 @@ public final class BlockingConnection {
             }
         }
         guard connected == 0 else {
+            let code = errno
             let reason = Self.errnoText()
             close(descriptor)
+            // Not allowed is not "not running": a person told to start a jobd that runs would be misled.
+            if code == EACCES || code == EPERM { throw ClientError.notAllowed(path: path, reason: reason) }
             throw ClientError.daemonUnreachable(path: path, reason: reason)
         }
         self.descriptor = descriptor

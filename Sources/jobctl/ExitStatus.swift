@@ -15,6 +15,7 @@ enum ExitStatus {
     static func code(for error: ClientError) -> Int32 {
         switch error {
         case .daemonUnreachable, .connectionClosed: unavailable
+        case .notAllowed: denied
         case .malformedReply, .unknownRemoteError: software
         case .remote(let error):
             switch error {

@@ -6,13 +6,18 @@ import JobdProtocol
 
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "jobd's socket. Default: $JOBD_SOCKET, else $XDG_RUNTIME_DIR/jobd/jobd.sock, else /run/jobd/jobd.sock.")
+    @Option(help: "jobd's socket. Default: $JOBD_SOCKET, else your own daemon's $XDG_RUNTIME_DIR/jobd/jobd.sock if it is there, else the system's /run/jobd/jobd.sock.")
     var socket: String?
 
     var socketPath: String { socket ?? Self.defaultSocketPath }
 
-    /// `$JOBD_SOCKET`, else `$XDG_RUNTIME_DIR/jobd/jobd.sock`, else `/run/jobd/jobd.sock`.
-    static var defaultSocketPath: String { SocketLocation.defaultPath(environment: ProcessInfo.processInfo.environment) }
+    /// `$JOBD_SOCKET`, else `$XDG_RUNTIME_DIR/jobd/jobd.sock` if it is there, else `/run/jobd/jobd.sock`.
+    static var defaultSocketPath: String {
+        SocketLocation.clientPath(environment: ProcessInfo.processInfo.environment) { path in
+            var info = stat()
+            return stat(path, &info) == 0
+        }
+    }
 
     /// Connects, runs `body`, and turns every failure into one line on stderr and a documented exit code.
     func withConnection<R>(_ body: (BlockingConnection) throws -> R) throws -> R {

@@ -31,7 +31,7 @@ struct JobdCommand: AsyncParsableCommand {
     @Flag(help: "Check the configuration file (--check-config PATH, or --config, or the default) and exit: 0 when valid, 1 with each error and its line.")
     var checkConfig = false
 
-    @Option(help: "The control socket. Default: $JOBD_SOCKET, else $XDG_RUNTIME_DIR/jobd/jobd.sock, else /run/jobd/jobd.sock.")
+    @Option(help: "The control socket. Default: $JOBD_SOCKET, else /run/jobd/jobd.sock for root, else $XDG_RUNTIME_DIR/jobd/jobd.sock, else /run/jobd/jobd.sock.")
     var socket: String?
 
     @Option(help: "The SQLite database. Default: $XDG_STATE_HOME/jobd/jobd.db, else ~/.local/state/jobd/jobd.db.")
@@ -253,7 +253,7 @@ struct JobdCommand: AsyncParsableCommand {
     /// The daemon's configuration from these options.
     func daemonConfiguration(environment: [String: String]) -> DaemonConfiguration {
         var configuration = DaemonConfiguration(
-            socketPath: socket ?? SocketLocation.defaultPath(environment: environment),
+            socketPath: socket ?? SocketLocation.daemonPath(environment: environment, isRoot: SystemInfo.userID == 0),
             databasePath: database ?? SocketLocation.defaultDatabasePath(environment: environment),
             durability: SQLiteStore.Durability(rawValue: durability)!,
             cpuSlots: cpuWorkers ?? SystemInfo.availableCPUs, ioConcurrency: ioConcurrency,

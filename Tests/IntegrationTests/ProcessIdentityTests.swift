@@ -248,6 +248,32 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// A socket another user may not reach is "not allowed" (77), not "is it running?" (69) (issue 18).
+        @Test(.enabled(if: getuid() == 0, "needs root: jobctl as nobody against a socket in a 0700 directory"))
+        func jobctlTellsNotAllowedFromNotRunning() async throws {
+            try await DaemonProcess.with(launched: false) { daemon in
+                #expect(chmod(daemon.directory.path, 0o711) == 0)
+                let closed = daemon.directory.file("private")
+                try FileManager.default.createDirectory(atPath: closed, withIntermediateDirectories: false)
+                #expect(chmod(closed, 0o700) == 0)
+                let socket = closed + "/jobd.sock"
+                try daemon.launch(extraArguments: ["--socket", socket])
+                try await eventually("jobd answers on \(socket)") { () -> Bool? in
+                    try await runProgram(Binaries.jobctl, ["--socket", socket, "status"]).status == 0 ? true : nil
+                }
+                let jobctl = daemon.directory.file("jobctl")
+                try FileManager.default.copyItem(atPath: Binaries.jobctl, toPath: jobctl)
+                func asNobody(_ path: String) async throws -> CommandResult {
+                    try await runProgram(
+                        "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", jobctl, "--socket", path, "status"])
+                }
+                let denied = try await asNobody(socket)
+                #expect(denied.status == 77 && denied.stderr.contains("is not open to you"), "\(denied)")
+                let nothing = try await asNobody(daemon.directory.file("none.sock"))
+                #expect(nothing.status == 69 && nothing.stderr.contains("Is it running?"), "\(nothing)")
+            }
+        }
+
         // MARK: - What a job inherits
 
         @Test(

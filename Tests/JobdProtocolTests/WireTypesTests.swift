@@ -86,9 +86,17 @@ struct WireTypesTests {
     }
 
     @Test func theDefaultSocketFollowsTheEnvironment() {
-        #expect(SocketLocation.defaultPath(environment: ["JOBD_SOCKET": "/x.sock", "XDG_RUNTIME_DIR": "/run/user/1"]) == "/x.sock")
-        #expect(SocketLocation.defaultPath(environment: ["XDG_RUNTIME_DIR": "/run/user/1"]) == "/run/user/1/jobd/jobd.sock")
-        #expect(SocketLocation.defaultPath(environment: [:]) == "/run/jobd/jobd.sock")
+        let user = ["XDG_RUNTIME_DIR": "/run/user/1"]
+        #expect(SocketLocation.daemonPath(environment: user.merging(["JOBD_SOCKET": "/x.sock"]) { $1 }, isRoot: false) == "/x.sock")
+        #expect(SocketLocation.daemonPath(environment: user, isRoot: false) == "/run/user/1/jobd/jobd.sock")
+        #expect(SocketLocation.daemonPath(environment: [:], isRoot: false) == "/run/jobd/jobd.sock")
+        // A root daemon serves every user: never under root's own runtime directory (0700).
+        #expect(SocketLocation.daemonPath(environment: ["XDG_RUNTIME_DIR": "/run/user/0"], isRoot: true) == "/run/jobd/jobd.sock")
+        #expect(SocketLocation.daemonPath(environment: ["JOBD_SOCKET": "/x.sock"], isRoot: true) == "/x.sock")
+        // A client uses its own daemon's socket only if it is there, else the system's.
+        #expect(SocketLocation.clientPath(environment: user) { _ in true } == "/run/user/1/jobd/jobd.sock")
+        #expect(SocketLocation.clientPath(environment: user) { _ in false } == "/run/jobd/jobd.sock")
+        #expect(SocketLocation.clientPath(environment: user.merging(["JOBD_SOCKET": "/x.sock"]) { $1 }) { _ in true } == "/x.sock")
         #expect(SocketLocation.defaultDatabasePath(environment: ["HOME": "/home/a"]) == "/home/a/.local/state/jobd/jobd.db")
         #expect(SocketLocation.defaultDatabasePath(environment: ["XDG_STATE_HOME": "/s"]) == "/s/jobd/jobd.db")
     }
