@@ -90,12 +90,15 @@ struct SubmitCommand: ParsableCommand {
             for id in existing {
                 printError("note: job \(id) holds this unique key and has not finished; nothing new was submitted")
             }
+            // Straight to the descriptor: a Ctrl-C during the wait below must not lose the ids in stdio's
+            // buffer (`jobctl submit --wait -- make > out`, interrupted, left `out` empty: issue 18).
             if json {
-                if !isBatch { try printJSON(["id": ids[0]]) } else { try printJSON(["ids": ids]) }
+                writeOut((!isBatch ? try WireJSON.encodePretty(["id": ids[0]]) : try WireJSON.encodePretty(["ids": ids])) + "\n")
             } else {
-                print(ids.map(\.description).joined(separator: "\n"))
+                writeOut(ids.map(\.description).joined(separator: "\n") + "\n")
             }
             guard wait else { return nil }
+            InterruptedWait.sayWhatKeepsRunning(ids)
             return try connection.call(
                 Wait.method, Wait.Parameters(ids: ids, statesOnly: true), returning: Wait.StatesReply.self
             ).states
