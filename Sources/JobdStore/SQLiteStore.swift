@@ -349,13 +349,15 @@ public final class SQLiteStore: JobStore {
     /// `id` ended without success: every job that waits for it, directly or through others, can never run
     /// and ends `cancelled`, saying why.
     private static func cancelDependents(of id: JobID, because state: JobState, at now: Timestamp, in db: Database) throws {
-        let doomed = try Int64.fetchAll(
+        // Each with the job it waited for: the one that ended, or one cancelled in turn (a message that
+        // named the first job to every job down the chain sent readers to the wrong one, issue 18).
+        let doomed = try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    WITH RECURSIVE doomed(id) AS (
-                        SELECT job_id FROM job_dependencies WHERE depends_on_id = ?
-                        UNION SELECT d.job_id FROM job_dependencies d JOIN doomed ON d.depends_on_id = doomed.id)
-                    SELECT id FROM doomed
+                    WITH RECURSIVE doomed(id, waited_for) AS (
+                        SELECT job_id, depends_on_id FROM job_dependencies WHERE depends_on_id = ?
+                        UNION SELECT d.job_id, d.depends_on_id FROM job_dependencies d JOIN doomed ON d.depends_on_id = doomed.id)
+                    SELECT id, MIN(waited_for) FROM doomed GROUP BY id
                     """),
             arguments: [id.rawValue])
         guard !doomed.isEmpty else { return }
@@ -365,9 +367,14 @@ public final class SQLiteStore: JobStore {
                 WHERE id = ? AND state IN ('scheduled', 'queued')
                 """)
         let forget = try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE job_id = ? OR depends_on_id = ?")
-        let reason = Self.dependencyFailure(id, state)
-        for job in doomed {
+        for row in doomed {
+            let job: Int64 = row[0]
+            let waitedFor = JobID(rawValue: row[1])
+            let reason = Self.dependencyFailure(waitedFor, waitedFor == id ? state : .cancelled)
             try cancel.execute(arguments: [now.secondsSinceEpoch, reason, job])
+        }
+        for row in doomed {
+            let job: Int64 = row[0]
             try forget.execute(arguments: [job, job])
         }
         try forget.execute(arguments: [id.rawValue, id.rawValue])

@@ -20,7 +20,8 @@ struct JobOptions: ParsableArguments {
     var onSuccess: String?
     @Option(help: "When the job fails or ends dead, run this shell command line as a job of its own (the job's JSON on stdin).")
     var onFailure: String?
-    @Option(help: "Working directory (default: the current one).") var cwd: String?
+    @Option(help: "Working directory; a relative one is taken from the current one (default: the current one).")
+    var cwd: String?
 
     func validate() throws {
         if cpu && io { throw ValidationError("--cpu and --io exclude each other") }

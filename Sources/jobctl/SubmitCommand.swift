@@ -158,7 +158,15 @@ struct SubmitCommand: ParsableCommand {
 
     /// A command job: run in `cwd` (default: the current directory) with this process's environment.
     static func execSpec(_ argv: [String], cwd: String? = nil) -> JobSpec {
-        JobSpec(argv: argv, env: ProcessInfo.processInfo.environment, cwd: cwd ?? FileManager.default.currentDirectoryPath)
+        JobSpec(argv: argv, env: ProcessInfo.processInfo.environment, cwd: absoluteDirectory(cwd))
+    }
+
+    /// `--cwd` as jobd needs it, absolute: a relative one is taken from jobctl's own directory, as a shell
+    /// would (`--cwd work` was refused, issue 18); none is jobctl's own directory.
+    static func absoluteDirectory(_ cwd: String?) -> String {
+        let here = FileManager.default.currentDirectoryPath
+        guard let cwd, !cwd.isEmpty else { return here }
+        return cwd.hasPrefix("/") ? cwd : (here == "/" ? "" : here) + "/" + cwd
     }
 
     private func readBatch(_ path: String) throws -> [JobSpec] {
@@ -179,7 +187,7 @@ struct SubmitCommand: ParsableCommand {
             if line.allSatisfy(\.isWhitespace) { continue }
             do {
                 var spec = try WireJSON.decode(JobSpec.self, from: Array(line.utf8))
-                if spec.resolvedKind == "exec" && spec.cwd == nil { spec.cwd = FileManager.default.currentDirectoryPath }
+                if spec.resolvedKind == "exec" { spec.cwd = Self.absoluteDirectory(spec.cwd) }
                 specs.append(spec)
             } catch {
                 printError("\(path) line \(number + 1) is not a JSON job: \(error)")

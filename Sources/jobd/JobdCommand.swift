@@ -107,6 +107,13 @@ struct JobdCommand: AsyncParsableCommand {
     /// `main` cannot: the file's path is itself a flag, and its keys must be parsed with the flags.
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
+        // Workers and handler processes are started as /proc/self/exe, which ps and pstree would show as
+        // `exe` (issue 18): they name themselves, on the main thread, before anything else.
+        switch arguments.first {
+        case WorkerCommand.configuration.commandName: SystemInfo.nameProcess("jobd-worker")
+        case RunHandlerCommand.configuration.commandName: SystemInfo.nameProcess("jobd-handler")
+        default: break
+        }
         // `--check-config [PATH]`: an option with an optional value, which ArgumentParser cannot express.
         if let index = arguments.firstIndex(of: "--check-config"), index + 1 < arguments.count,
             !arguments[index + 1].hasPrefix("-")

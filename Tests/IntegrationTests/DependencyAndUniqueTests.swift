@@ -67,6 +67,8 @@ extension AgainstTheRealDaemon {
                 #expect(jobs[0].state == .failed)
                 #expect(jobs[1].state == .cancelled && jobs[2].state == .cancelled)
                 #expect(jobs[1].error == "cancelled: job \(first), which it waits for, ended failed", "\(jobs[1])")
+                // The next one down the chain names the job it waited for, not the first (issue 18).
+                #expect(jobs[2].error == "cancelled: job \(ids[0]), which it waits for, ended cancelled", "\(jobs[2])")
                 #expect(jobs[3].state == .succeeded)
                 #expect(!FileManager.default.fileExists(atPath: marker))
                 let status = try await daemon.status()

@@ -100,6 +100,14 @@ struct ProfileTests {
 }
 
 struct SignatureTests {
+    /// `./build.sh` and `build.sh` found in the same directory were learned as two signatures (issue 18).
+    @Test func oneCommandFoundTwoWaysIsOneSignature() {
+        let found: [String: String] = ["./build.sh": "/home/u/./build.sh", "build.sh": "/home/u/build.sh"]
+        let relative = Signature.of(argv: ["./build.sh"], cwd: "/home/u") { found[$0] }
+        let onPath = Signature.of(argv: ["build.sh"], cwd: "/home/u") { found[$0] }
+        #expect(relative == "/home/u/build.sh" && relative == onPath)
+    }
+
     /// Commands resolve as on a usual Debian PATH.
     func resolve(_ command: String) -> String? {
         command.hasPrefix("/") || command.hasPrefix(".") ? command : "/usr/bin/\(command)"

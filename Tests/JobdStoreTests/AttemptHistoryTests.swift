@@ -105,9 +105,10 @@ struct RecoveryDependencyTests {
             let startup = try await store.recover(at: Timestamp(secondsSinceEpoch: 1002))
             #expect(startup.poisoned == [ids[0]])
             #expect(startup.scheduled.isEmpty && startup.dependencies.isEmpty, "nothing is left waiting for a dead job")
-            for id in ids.dropFirst() {
+            // Each names the job it waited for: the dead one, then the one cancelled with it.
+            for (id, waitedFor, state) in [(ids[1], ids[0], JobState.dead), (ids[2], ids[1], .cancelled)] {
                 let waiting = try #require(try await store.job(id))
-                #expect(waiting.state == .cancelled && waiting.error == SQLiteStore.dependencyFailure(ids[0], .dead))
+                #expect(waiting.state == .cancelled && waiting.error == SQLiteStore.dependencyFailure(waitedFor, state))
             }
             #expect(startup.counts[.cpu]?.cancelled == 2 && startup.counts[.cpu]?.dead == 1)
         }

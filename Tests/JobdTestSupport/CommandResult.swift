@@ -16,12 +16,13 @@ public struct CommandResult: Sendable, CustomStringConvertible {
 /// still running after `limit` is killed and the call throws `TimedOut`: a test never hangs the run.
 public func runProgram(
     _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil,
-    within limit: Duration = .seconds(30)
+    currentDirectory: String? = nil, within limit: Duration = .seconds(30)
 ) async throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     if let environment { process.environment = environment }
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
     let stdout = Pipe()
     let stderr = Pipe()
     let stdin = Pipe()

@@ -15,6 +15,12 @@ public enum SystemInfo {
     /// The daemon's own group.
     public static var groupID: UInt32 { getgid() }
 
+    /// Names the calling thread (at most 15 bytes); called on the main thread, it is the process's name
+    /// in `ps` and `pstree`. The corresponding C function is `prctl(PR_SET_NAME)`.
+    public static func nameProcess(_ name: String) {
+        jobd_set_thread_name(name)
+    }
+
     /// Resident set size of this process, in bytes (the second field of `/proc/self/statm`, in pages).
     public static var residentBytes: Int64? {
         guard let text = readSmallFile("/proc/self/statm") else { return nil }

@@ -361,7 +361,7 @@ final class InMemoryStore: JobStore {
                     rows.waitsFor[job] = nil
                     rows.jobs[job]?.state = .cancelled
                     rows.jobs[job]?.finishedAt = now
-                    rows.jobs[job]?.error = SQLiteStore.dependencyFailure(id, state)
+                    rows.jobs[job]?.error = SQLiteStore.dependencyFailure(ended, ended == id ? state : .cancelled)
                     pending.append(job)
                 }
             }
