@@ -17,9 +17,15 @@ struct JobdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobd",
         abstract: "A durable job queue: stores every job in SQLite, runs CPU work in worker processes and I/O work in the daemon.",
+        // One paragraph per line: ArgumentParser wraps each line itself (issue 18: hand-broken lines came
+        // out broken mid-sentence).
+        usage: """
+            jobd [--socket PATH] [--database PATH] [--config PATH] [options]
+            jobd --check-config [PATH]
+            """,
         discussion: """
-            Runs in the foreground and logs to stderr. Stop it with SIGTERM (or Ctrl-C): it stops taking jobs,
-            lets running ones finish within --shutdown-grace, requeues the rest, and exits 0.
+            Runs in the foreground and logs to stderr. Stop it with SIGTERM (or Ctrl-C): it stops taking jobs, lets running ones finish within --shutdown-grace, requeues the rest, and exits 0.
+
             Control it with jobctl, or any varlink client, on the socket.
             """,
         version: JobdInterface.version,
