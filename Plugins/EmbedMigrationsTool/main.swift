@@ -18,4 +18,8 @@ for path in arguments.dropFirst() {
     source += "    (name: \"\(name)\", sql: \(hashes)\"\"\"\n\(sql)\n\"\"\"\(hashes)),\n"
 }
 source += "]\n"
-try source.write(toFile: output, atomically: true, encoding: .utf8)
+// Unchanged text is not written again: each `swift build --product` relinks this tool, which reruns it,
+// and a new file every time recompiled JobdStore on every `make run` (issue 18: 15 s each time).
+if (try? String(contentsOfFile: output, encoding: .utf8)) != source {
+    try source.write(toFile: output, atomically: true, encoding: .utf8)
+}

@@ -171,7 +171,7 @@ public actor WorkerPool: Runner {
         let grace = configuration.killGrace + .seconds(1)
         Task {
             try? await Task.sleep(for: grace)
-            await self.killHard(id, attempt: attempt, reason: reason.failureText + " (its worker was killed)")
+            self.killHard(id, attempt: attempt, reason: reason.failureText + " (its worker was killed)")
         }
     }
 
@@ -227,7 +227,7 @@ public actor WorkerPool: Runner {
             let delay = timeout + configuration.killGrace + .seconds(1)
             assignment.backstop = Task {
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
-                await self.killHard(
+                self.killHard(
                     id, attempt: attempt, reason: StopReason.timedOut(timeout).failureText + " (its worker was killed)")
             }
         }
@@ -261,7 +261,7 @@ public actor WorkerPool: Runner {
         idleSince = .now
         guard idleTimer == nil else { return }
         idleTimer = Task {
-            while let deadline = await self.idleDeadline() {
+            while let deadline = self.idleDeadline() {
                 guard (try? await Task.sleep(until: deadline)) != nil else { return }
             }
         }

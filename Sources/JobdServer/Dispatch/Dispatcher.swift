@@ -547,7 +547,7 @@ actor Dispatcher {
                     return  // re-armed for another time, or the daemon is draining
                 }
             }
-            await self.startDueJobs()
+            self.startDueJobs()
         }
     }
 
@@ -734,7 +734,7 @@ actor Dispatcher {
                 priority: Int32(clamping: plan.priority), ownerUID: plan.ownerUID, due: .epoch, queue: .default,
                 class: plan.class))
         if let hooks, hooks.applies(hasOwnHooks: plan.hasHooks, state: state), !isDraining {
-            Task { await self.accept(await hooks.jobs(for: plan.id, ended: state)) }
+            Task { self.accept(await hooks.jobs(for: plan.id, ended: state)) }
         }
         _ = removeActive(plan.id)
         finishedSinceStart += 1
