@@ -18,6 +18,13 @@ extension AgainstTheRealDaemon {
                     "submit", "--json", classFlag, "--cwd", "/", "--", "/bin/sh", "-c", "sleep 300 \(marker); echo done")
                 let id = try jobID(printedBy: submitted)
                 let first = try await eventually("the job's sleep runs") { processes(withArgument: marker).first }
+                // Its group is recorded right after the spawn returns; on a loaded machine the shell may have
+                // started `sleep` a moment before (the window docs/SECURITY.md names).
+                let ledger = daemon.directory.file("processes")
+                try await eventually("the ledger records the job's group") { () -> Bool? in
+                    let entries = (try? FileManager.default.contentsOfDirectory(atPath: ledger)) ?? []
+                    return entries.contains { $0 != "boot_id" } ? true : nil
+                }
 
                 try await daemon.killHard()
                 try await daemon.start()
