@@ -300,7 +300,12 @@ int jobd_spawn(const struct jobd_spawn_request *request, pid_t *pid_out, int *fa
             if (s == SIGKILL || s == SIGSTOP) continue;
             signal(s, SIG_DFL);  // NIO ignores SIGPIPE; a job must not inherit that.
         }
-        setpgid(0, 0);
+        // A session of its own, not only a group: a process may join any group of its own session, so a
+        // job in jobd's session could setpgid itself into jobd's group, a worker's or another user's job's,
+        // and escape its timeout and cancel, hold up the drain, and have its CPU counted against another
+        // user's command (found in review, issue 18). A session leader cannot leave its group, and no one
+        // can join a group of another session.
+        setsid();
         if (switch_user) {
             int step = become(&identity);
             if (step != 0) { child_step = step; goto fail; }
@@ -818,4 +823,43 @@ int jobd_memfd_with(const void *bytes, size_t length) {
         return -error;
     }
     return fd;
+}
+
+int jobd_process_identity(pid_t pid, int32_t *pgrp, int64_t *uid, long long *start) {
+    char path[64], text[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ssize_t count;
+    do {
+        count = read(fd, text, sizeof text - 1);
+    } while (count < 0 && errno == EINTR);
+    close(fd);
+    if (count <= 0) return -EIO;
+    text[count] = 0;
+    char *close_paren = strrchr(text, ')');
+    if (!close_paren) return -EIO;
+    // After ')': field 3 (state), 4 (ppid), 5 (pgrp), … 22 (start time).
+    char *field = close_paren + 1;
+    long long values[23] = {0};
+    for (int index = 3; index <= 22; index++) {
+        field = strchr(field + 1, ' ');
+        if (!field) return -EIO;
+        values[index] = strtoll(field + 1, NULL, 10);
+    }
+    *pgrp = (int32_t)values[5];
+    *start = values[22];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    do {
+        count = read(fd, text, sizeof text - 1);
+    } while (count < 0 && errno == EINTR);
+    close(fd);
+    if (count <= 0) return -EIO;
+    text[count] = 0;
+    char *line = strstr(text, "\nUid:");
+    if (!line) return -EIO;
+    *uid = strtoll(line + 5, NULL, 10);
+    return 0;
 }

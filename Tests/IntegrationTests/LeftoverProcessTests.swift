@@ -55,3 +55,22 @@ extension AgainstTheRealDaemon {
         }
     }
 }
+
+extension AgainstTheRealDaemon {
+    /// A job runs in a session of its own (issue 18, review): it cannot join jobd's process group, a
+    /// worker's or another job's, so group signals (timeout, cancel, the drain) always reach it.
+    @Suite struct JobSessionTests {
+        @Test(.enabled(if: hasPython3, "needs /usr/bin/python3"), arguments: ["--io", "--cpu"])
+        func aJobCannotJoinTheDaemonsProcessGroup(classFlag: String) async throws {
+            try await DaemonProcess.with { daemon in
+                let script = "import os, sys; os.setpgid(0, int(sys.argv[1])); print('joined')"
+                let submitted = try await daemon.jobctl(
+                    "submit", "--json", classFlag, "--cwd", "/", "--", "/usr/bin/python3", "-c", script, String(daemon.pid))
+                let job = try await daemon.wait([try jobID(printedBy: submitted)])[0]
+                #expect(job.state == .failed, "the job joined jobd's group: \(job)")
+                let output = try await daemon.jobctl("logs", job.id.description).stdout
+                #expect(output.contains("PermissionError") && !output.contains("joined"), "\(output)")
+            }
+        }
+    }
+}

@@ -33,7 +33,7 @@ struct jobd_spawn_request {
     int kill_with_parent;
 };
 
-/// Starts a process in a new process group (its pid is the group id) with default signal dispositions
+/// Starts a process in a new session and process group (its pid is both ids) with default signal dispositions
 /// and an empty signal mask, as the request's user from its first step. Returns 0 and sets *pid, or the
 /// errno of the step that failed in the child (chdir, setuid, execve, ...), the step in *failed_step and
 /// the path concerned in `failed_path`; in that case the child has already been reaped. Blocks the calling
@@ -54,6 +54,9 @@ enum {
     /// chdir into the working directory failed.
     JOBD_STEP_CHDIR = 6,
 };
+
+/// Process `pid`'s group, real uid and start time (from /proc/PID/stat and status). Returns 0 or -errno.
+int jobd_process_identity(pid_t pid, int32_t *pgrp, int64_t *uid, long long *start);
 
 /// The start time of process `pid` (field 22 of /proc/PID/stat, in clock ticks since boot), or -1: with
 /// the pid it names one process for good, where a pid alone may be reused.

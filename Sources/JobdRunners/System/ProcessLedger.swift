@@ -3,8 +3,8 @@ import Glibc
 import Logging
 
 /// The process groups of the jobs running now, one empty file each in a directory of the daemon's:
-/// `<pgid>.<start time>`, the group's leader and the moment it started (clock ticks since boot), which
-/// together name one process for good where a pid alone may be reused.
+/// `<pgid>.<start time>.<uid>`, the group's leader, the moment it started (clock ticks since boot), which
+/// together name one process for good where a pid alone may be reused, and the job's owner.
 ///
 /// Why: `PR_SET_PDEATHSIG` kills a job's own process when jobd is killed (`kill -9`), but not what it
 /// started: `sh -c 'sleep 25; echo done'` leaves `sleep` running under PID 1, and the requeued attempt
@@ -26,10 +26,10 @@ public final class ProcessLedger: Sendable {
     /// One running group's entry. The corresponding C function is `open` (`O_CREAT | O_EXCL | O_NOFOLLOW`).
     /// - Returns: the entry's path, to ``removeEntry(_:)`` when the group is gone; nil if it could not be written
     ///   (the job runs all the same; only its leftovers after a crash would then be missed).
-    func record(group pgid: Int32) -> String? {
+    func record(group pgid: Int32, owner: UInt32) -> String? {
         let start = jobd_process_start_time(pgid)
         guard start >= 0 else { return nil }
-        let path = "\(directory)/\(pgid).\(start)"
+        let path = "\(directory)/\(pgid).\(start).\(owner)"
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return nil }
         close(fd)
@@ -53,42 +53,67 @@ public final class ProcessLedger: Sendable {
     /// they are gone, and empties the directory. Run it before the store requeues anything, so a job's
     /// next attempt never runs beside its last one.
     ///
-    /// A group whose leader's pid now belongs to another process (a different start time) is not touched:
-    /// the kernel does not reuse a pid while a group of that number has members, so it has none left.
+    /// A group whose leader still runs (the same pid and start time) is killed whole. A group whose leader
+    /// is gone may have been given up and its number reused (the kernel reuses a pid once no group holds
+    /// it): only its members that belong to the job's owner and started after the job did are killed,
+    /// one by one (found in review, issue 18). A leader's pid that now names another process means the
+    /// group is gone.
     public static func killLeftovers(in directory: String, wait: Duration = .seconds(5), logger: Logger) -> Leftovers {
-        var leftovers = Leftovers()
         let bootID = currentBootID()
         let bootFile = "\(directory)/boot_id"
         let sameBoot = bootID != nil && readSmallFile(bootFile) == bootID
-        var groups: [Int32] = []
+        /// Groups killed whole (their leader still ran), and processes killed one by one with their group.
+        var wholeGroups: [Int32] = []
+        var members: [(group: Int32, pid: Int32)] = []
+        lazy var allProcesses = processIDs()
         for name in directoryEntries(directory) where name != "boot_id" {
             defer { while unlink("\(directory)/\(name)") != 0 && errno == EINTR {} }
             let parts = name.split(separator: ".")
-            guard sameBoot, parts.count == 2, let pgid = Int32(parts[0]), pgid > 1, let start = Int64(parts[1]) else {
-                continue
-            }
+            guard sameBoot, parts.count == 3, let pgid = Int32(parts[0]), pgid > 1, let start = Int64(parts[1]),
+                let owner = Int64(parts[2])
+            else { continue }
             let now = jobd_process_start_time(pgid)
             if now >= 0 && now != start { continue }  // the pid is another process's now: the group is gone
-            if jobd_kill_group(pgid, SIGKILL) == 0 { groups.append(pgid) }
+            if now == start {
+                if jobd_kill_group(pgid, SIGKILL) == 0 { wholeGroups.append(pgid) }
+                continue
+            }
+            for pid in allProcesses {
+                var group: Int32 = 0
+                var uid: Int64 = 0
+                var started: Int64 = 0
+                guard jobd_process_identity(pid, &group, &uid, &started) == 0, group == pgid, uid == owner,
+                    started >= start, kill(pid, SIGKILL) == 0
+                else { continue }
+                members.append((pgid, pid))
+            }
         }
         if let bootID { _ = writeSmallFile(bootFile, bootID) }
         let deadline = ContinuousClock.now + wait
-        var waiting = groups
-        while !waiting.isEmpty && ContinuousClock.now < deadline {
-            waiting = waiting.filter { jobd_kill_group($0, 0) == 0 }
-            if !waiting.isEmpty { usleep(10_000) }
+        var waitingGroups = wholeGroups
+        var waitingMembers = members
+        while !(waitingGroups.isEmpty && waitingMembers.isEmpty) && ContinuousClock.now < deadline {
+            usleep(10_000)
+            waitingGroups = waitingGroups.filter { jobd_kill_group($0, 0) == 0 }
+            waitingMembers = waitingMembers.filter { kill($0.pid, 0) == 0 }
         }
-        leftovers.killed = groups
-        leftovers.stuck = waiting
-        if !groups.isEmpty {
+        var leftovers = Leftovers()
+        leftovers.killed = Array(Set(wholeGroups + members.map(\.group))).sorted()
+        leftovers.stuck = Array(Set(waitingGroups + waitingMembers.map(\.group))).sorted()
+        if !leftovers.killed.isEmpty {
             logger.warning(
-                "killed what a stopped jobd's jobs left running: process groups \(groups.map(String.init).joined(separator: ", "))")
+                "killed what a stopped jobd's jobs left running: process groups \(leftovers.killed.map(String.init).joined(separator: ", "))")
         }
-        if !waiting.isEmpty {
+        if !leftovers.stuck.isEmpty {
             logger.error(
-                "process groups \(waiting.map(String.init).joined(separator: ", ")) did not end within \(wait) of SIGKILL (stuck in the kernel); their jobs' next attempts may run beside them")
+                "process groups \(leftovers.stuck.map(String.init).joined(separator: ", ")) did not end within \(wait) of SIGKILL (stuck in the kernel); their jobs' next attempts may run beside them")
         }
         return leftovers
+    }
+
+    /// Every process now, from /proc.
+    private static func processIDs() -> [Int32] {
+        directoryEntries("/proc").compactMap { Int32($0) }
     }
 
     private static func currentBootID() -> String? {

@@ -420,7 +420,8 @@ public final class ProcessReactor: Sendable {
         return .success(
             Loop.Child(
                 pid: pid, pidfd: pidfd, pipes: pipes, output: output, result: nil, started: started,
-                isSampled: spec.isCaptured, parentPeakRSS: parentPeakRSS, ledgerEntry: ledger?.record(group: pid),
+                isSampled: spec.isCaptured, parentPeakRSS: parentPeakRSS,
+                ledgerEntry: ledger?.record(group: pid, owner: spec.identity?.uid ?? SystemInfo.userID),
                 continuation: nil))
     }
 
