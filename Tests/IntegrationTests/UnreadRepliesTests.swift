@@ -63,6 +63,55 @@ extension AgainstTheRealDaemon {
     }
 }
 
+extension AgainstTheRealDaemon.UnreadRepliesTests {
+    /// Every method whose reply can be large takes a reply slot, `Logs` for each chunk (found in review,
+    /// issue 18: 250 unread `Logs` of a job's control bytes, which are six times their size as JSON, held
+    /// 640 MB).
+    @Test(.enabled(if: getuid() == 0 && hasPython3, "needs a root daemon, nobody and /usr/bin/python3 (raw clients)"))
+    func unreadLogsRepliesHoldAtMostTwoChunksOfTheirUser() async throws {
+        try await DaemonProcess.with { daemon in
+            let nobody = try NobodyClient(daemon)
+            let printer = "import sys; sys.stdout.buffer.write(bytes(262144))"
+            let submitted = try await nobody.run(["submit", "--json", "--io", "--cwd", "/", "--", "/usr/bin/python3", "-c", printer])
+            let id = try jobID(printedBy: submitted)
+            #expect(try await daemon.wait([id])[0].state == .succeeded)
+            let script = daemon.directory.file("unread-logs.py")
+            try """
+                import json, socket, sys, time
+                held = []
+                for _ in range(int(sys.argv[2])):
+                    s = socket.socket(socket.AF_UNIX)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    s.connect(sys.argv[1])
+                    s.sendall(json.dumps({"method": "io.jobd.Logs", "parameters": {"id": int(sys.argv[3])}}).encode() + b"\\0")
+                    held.append(s)
+                print("sent", flush=True)
+                time.sleep(60)
+                """.write(toFile: script, atomically: true, encoding: .utf8)
+            #expect(chmod(script, 0o644) == 0)
+            let before = try #require(residentBytes(of: daemon.pid))
+            let output = daemon.directory.file("unread-logs.out")
+            let errors = daemon.directory.file("unread-logs.err")
+            let clients = try CleanSpawn.start(
+                "/usr/bin/setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", script, daemon.socket, "100", id.description],
+                stdout: output, stderr: errors)
+            defer {
+                kill(clients, SIGKILL)
+                var status: Int32 = 0
+                waitpid(clients, &status, 0)
+            }
+            try await eventually("the 100 calls are sent") { () -> Bool? in
+                if let failed = try? String(contentsOfFile: errors, encoding: .utf8), !failed.isEmpty { throw TimedOut(failed) }
+                return ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("sent") ? true : nil
+            }
+            try await Task.sleep(for: .seconds(2))
+            let held = try #require(residentBytes(of: daemon.pid)) - before
+            #expect(held < 60 << 20, "100 unread Logs replies hold \(held >> 20) MiB (each is 1.5 MiB of JSON)")
+        }
+    }
+}
+
 /// The resident set of a process now (VmRSS), in bytes.
 func residentBytes(of pid: Int32) -> Int? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),

@@ -18,49 +18,56 @@ extension Responder {
         var indexOffset: Int64 = 0  // one stream's follower scans only the index's new records
         let follow = parameters.follow == true && more
         defer { if follow { followers?.stopFollowing(job.id) } }
+        /// What one turn of the loop leaves to do.
+        enum Next { case done, readMore, waitForOutput }
         while true {
             // The generation first, then activity, then the files: a write or an end after these reads wakes
             // the wait below, and output written before the job ended is always seen.
             let seen = followers?.generation(of: job.id) ?? 0
             let active = await dispatcher.isActive(job.id)
-            let start = offset
-            let bytes: [UInt8]
-            var atEnd: Bool
-            if let stream = parameters.stream {
-                let chunk = OutputIndex.read(
-                    stream, log: path, index: indexPath, from: offset, indexFrom: indexOffset, limit: Logs.maximumChunk)
-                (bytes, offset, indexOffset, atEnd) = (chunk.bytes, chunk.next, chunk.nextIndex, chunk.caughtUp)
-            } else {
-                let chunk = OutputLog.read(path: path, from: offset, limit: Logs.maximumChunk)
-                bytes = chunk.bytes
-                offset += Int64(chunk.bytes.count)
-                atEnd = offset >= chunk.size
+            // Read, built and sent holding one of the caller's reply slots: a chunk of control bytes is six
+            // times its size as JSON (found in review, issue 18).
+            let next = try await replySlots.withSlot(for: caller.uid) { () async throws -> Next in
+                let start = offset
+                let bytes: [UInt8]
+                var atEnd: Bool
+                if let stream = parameters.stream {
+                    let chunk = OutputIndex.read(
+                        stream, log: path, index: indexPath, from: offset, indexFrom: indexOffset, limit: Logs.maximumChunk)
+                    (bytes, offset, indexOffset, atEnd) = (chunk.bytes, chunk.next, chunk.nextIndex, chunk.caughtUp)
+                } else {
+                    let chunk = OutputLog.read(path: path, from: offset, limit: Logs.maximumChunk)
+                    bytes = chunk.bytes
+                    offset += Int64(chunk.bytes.count)
+                    atEnd = offset >= chunk.size
+                }
+                // A read that moved nothing (the log cannot be read: EIO, a file cut short) counts as the end,
+                // or a follower would read again at once, forever.
+                if bytes.isEmpty && offset == start { atEnd = true }
+                let finished = !active && atEnd
+                // The limit holds for the log and its index together (each run of a stream costs a record).
+                let kept = OutputLog.size(path: path) + OutputLog.size(path: indexPath)
+                let truncated = kept + Int64(OutputIndex.recordSize) > configuration.outputLimitBytes
+                let reply = Logs.Reply(
+                    text: String(decoding: bytes, as: UTF8.self), offset: offset, finished: finished,
+                    truncated: truncated)
+                if !follow || finished {
+                    try await self.reply(reply, send)
+                    return .done
+                }
+                guard isConnectionOpen() else {
+                    logger.debug(
+                        "stopped following the output of job \(job.id): its client has gone", metadata: ["job": "\(job.id)"])
+                    return .done
+                }
+                if !bytes.isEmpty { try await self.reply(reply, send, continues: true) }
+                return atEnd ? .waitForOutput : .readMore
             }
-            // A read that moved nothing (the log cannot be read: EIO, a file cut short) counts as the end,
-            // or a follower would read again at once, forever.
-            if bytes.isEmpty && offset == start { atEnd = true }
-            let finished = !active && atEnd
-            // The limit holds for the log and its index together (each run of a stream costs a record).
-            let kept = OutputLog.size(path: path) + OutputLog.size(path: indexPath)
-            let truncated = kept + Int64(OutputIndex.recordSize) > configuration.outputLimitBytes
-            let reply = Logs.Reply(
-                text: String(decoding: bytes, as: UTF8.self), offset: offset, finished: finished,
-                truncated: truncated)
-            if !follow {
-                try await self.reply(reply, send)
-                return
+            switch next {
+            case .done: return
+            case .readMore: continue
+            case .waitForOutput: break
             }
-            if finished {
-                try await self.reply(reply, send)
-                return
-            }
-            guard isConnectionOpen() else {
-                logger.debug(
-                    "stopped following the output of job \(job.id): its client has gone", metadata: ["job": "\(job.id)"])
-                return
-            }
-            if !bytes.isEmpty { try await self.reply(reply, send, continues: true) }
-            guard atEnd else { continue }
             if let followers {
                 // Woken by the log's writes (inotify) and the job's end; the limit only bounds how long a
                 // client that went away keeps this call (checked once a second of silence).

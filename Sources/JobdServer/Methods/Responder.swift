@@ -82,51 +82,52 @@ struct Responder: Sendable {
 
     private func route(_ call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
         switch call.method {
-        case Submit.method: try await reply(submit(call.parameters(Submit.Parameters.self), caller: caller), send)
-        case Get.method:
-            try await replySlots.withSlot(for: caller.uid) {
-                try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
-            }
-        case List.method:
-            try await replySlots.withSlot(for: caller.uid) {
-                try await list(call.parameters(List.Parameters.self), caller: caller, send: send)
-            }
-        case Cancel.method: try await reply(cancel(call.parameters(Cancel.Parameters.self), caller: caller), send)
+        // Long-lived calls take a reply slot for each reply they build, not while they wait.
         case Wait.method: try await wait(call.parameters(Wait.Parameters.self), caller: caller, send: send)
+        case Watch.method:
+            try await watch(more: call.wantsMore, caller: caller, isConnectionOpen: call.isConnectionOpen, send: send)
+        case Logs.method:
+            try await logs(
+                call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller,
+                isConnectionOpen: call.isConnectionOpen, send: send)
+        // Small fixed replies.
         case Status.method: try await reply(status(caller: caller), send)
         case Ping.method: try await reply(Ping.Reply(version: JobdInterface.version), send)
-        case Profiles.method: try await replySlots.withSlot(for: caller.uid) { try await reply(profiles(caller: caller), send) }
+        case VarlinkService.getInfo: try await reply(info(), send)
+        case VarlinkService.getInterfaceDescription:
+            try await reply(interfaceDescription(call.parameters(VarlinkService.InterfaceQuery.self)), send)
+        // Everything else builds and sends its reply holding one of the caller's reply slots (ReplySlots):
+        // a job's record alone may be a megabyte (found in review, issue 18: Cancel, Retry and Logs held
+        // 640 MB for one user's unread connections).
+        default:
+            try await replySlots.withSlot(for: caller.uid) { try await routeHoldingASlot(call, caller: caller, send: send) }
+        }
+    }
+
+    private func routeHoldingASlot(_ call: IncomingCall, caller: Caller, send: @escaping Send) async throws {
+        switch call.method {
+        case Submit.method: try await reply(submit(call.parameters(Submit.Parameters.self), caller: caller), send)
+        case Get.method: try await reply(get(call.parameters(Get.Parameters.self), caller: caller), send)
+        case List.method: try await list(call.parameters(List.Parameters.self), caller: caller, send: send)
+        case Cancel.method: try await reply(cancel(call.parameters(Cancel.Parameters.self), caller: caller), send)
+        case Profiles.method: try await reply(profiles(caller: caller), send)
         case ResetProfile.method:
             try await reply(resetProfile(call.parameters(ResetProfile.Parameters.self), caller: caller), send)
         case PinProfile.method:
             try await reply(pinProfile(call.parameters(PinProfile.Parameters.self), caller: caller), send)
         case Prune.method: try await reply(prune(call.parameters(Prune.Parameters.self), caller: caller), send)
-        case Watch.method:
-            try await watch(more: call.wantsMore, caller: caller, isConnectionOpen: call.isConnectionOpen, send: send)
         case Retry.method: try await reply(retry(call.parameters(Retry.Parameters.self), caller: caller), send)
-        case Attempts.method:
-            try await replySlots.withSlot(for: caller.uid) {
-                try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
-            }
+        case Attempts.method: try await reply(attempts(call.parameters(Attempts.Parameters.self), caller: caller), send)
         case AddSchedule.method:
             try await reply(addSchedule(call.parameters(AddSchedule.Parameters.self), caller: caller), send)
         case Schedules.method:
-            try await replySlots.withSlot(for: caller.uid) {
-                try await reply(listSchedules(call.parameters(Schedules.Parameters.self), caller: caller), send)
-            }
+            try await reply(listSchedules(call.parameters(Schedules.Parameters.self), caller: caller), send)
         case RemoveSchedule.method:
             try await reply(removeSchedule(call.parameters(RemoveSchedule.Parameters.self), caller: caller), send)
         case SetQueueLimit.method:
             try await reply(setQueueLimit(call.parameters(SetQueueLimit.Parameters.self), caller: caller), send)
         case Pause.method: try await reply(setPaused(call.parameters(Pause.Parameters.self), true, caller: caller), send)
         case Resume.method: try await reply(setPaused(call.parameters(Resume.Parameters.self), false, caller: caller), send)
-        case Logs.method:
-            try await logs(
-                call.parameters(Logs.Parameters.self), more: call.wantsMore, caller: caller,
-                isConnectionOpen: call.isConnectionOpen, send: send)
-        case VarlinkService.getInfo: try await reply(info(), send)
-        case VarlinkService.getInterfaceDescription:
-            try await reply(interfaceDescription(call.parameters(VarlinkService.InterfaceQuery.self)), send)
         default:
             let interface = call.method.split(separator: ".").dropLast().joined(separator: ".")
             if interface != JobdInterface.name && interface != VarlinkService.interfaceName {
