@@ -134,7 +134,7 @@ public final class JobdDaemon: Sendable {
             startedAt: .now, logger: logger, recurrences: recurrences, followers: logWatch == nil ? nil : followers,
             transitions: transitions)
         self.responder = responder
-        self.storedSchedules = try await store.schedules()
+        self.storedSchedules = try await store.scheduleTimings()
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, inheritedDescriptor: configuration.inheritedSocket,
             maximumMessageBytes: configuration.maximumMessageBytes,

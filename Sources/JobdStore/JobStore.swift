@@ -63,8 +63,16 @@ public protocol JobStore: Sendable {
 
     // MARK: Schedules
 
-    /// Every schedule, by owner and name.
-    func schedules() async throws -> [StoredSchedule]
+    /// Every schedule's timing, by owner and name, without its job (`spec` nil).
+    func scheduleTimings() async throws -> [StoredSchedule]
+
+    /// One schedule with its job, or nil.
+    func schedule(owner: UInt32, name: String) async throws -> StoredSchedule?
+
+    /// Up to `limit` schedules with their jobs, of `owner` (nil: everyone's), after `after`, by owner and
+    /// name, and whether more follow.
+    func schedules(of owner: UInt32?, after: (owner: UInt32, name: String)?, limit: Int) async throws
+        -> (schedules: [StoredSchedule], more: Bool)
 
     /// Stores a schedule, replacing the owner's one of the same name.
     func saveSchedule(_ schedule: StoredSchedule, at now: Timestamp) async throws

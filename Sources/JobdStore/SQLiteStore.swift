@@ -622,30 +622,76 @@ extension SQLiteStore {
 // MARK: - Schedules
 
 extension SQLiteStore {
-    public func schedules() async throws -> [StoredSchedule] {
+    public func scheduleTimings() async throws -> [StoredSchedule] {
         try await writer.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT owner_uid, owner_gid, name, cron, every_seconds, spec, catch_up, next_due, last_fired, last_job_id
+                    SELECT owner_uid, owner_gid, name, cron, every_seconds, NULL, catch_up, next_due, last_fired, last_job_id
                     FROM schedules ORDER BY owner_uid, name
                     """
-            ).compactMap { row in
-                // A spec this jobd cannot read (written by hand) is skipped rather than fired wrong.
-                guard let text: String = row[5], let spec = try? WireJSON.decode(JobSpec.self, from: Array(text.utf8)) else {
-                    return nil
-                }
-                return StoredSchedule(
-                    ownerUID: row[0], ownerGID: row[1], name: row[2], cron: row[3], everySeconds: row[4], spec: spec,
-                    catchUp: (row[6] as Int) != 0, nextDue: Timestamp(secondsSinceEpoch: row[7]),
-                    lastFired: (row[8] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
-                    lastJobID: (row[9] as Int64?).map(JobID.init(rawValue:)))
-            }
+            ).compactMap { try Self.schedule(from: $0, withJob: false) }
         }
     }
 
+    public func schedule(owner: UInt32, name: String) async throws -> StoredSchedule? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT owner_uid, owner_gid, name, cron, every_seconds, spec, catch_up, next_due, last_fired, last_job_id
+                    FROM schedules WHERE owner_uid = ? AND name = ?
+                    """,
+                arguments: [owner, name]
+            ).flatMap { try Self.schedule(from: $0, withJob: true) }
+        }
+    }
+
+    public func schedules(of owner: UInt32?, after: (owner: UInt32, name: String)?, limit: Int) async throws
+        -> (schedules: [StoredSchedule], more: Bool)
+    {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let owner {
+            conditions.append("owner_uid = ?")
+            arguments += [owner]
+        }
+        if let after {
+            conditions.append("(owner_uid, name) > (?, ?)")
+            arguments += [after.owner, after.name]
+        }
+        arguments += [limit + 1]
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT owner_uid, owner_gid, name, cron, every_seconds, spec, catch_up, next_due, last_fired, last_job_id
+            FROM schedules \(whereClause) ORDER BY owner_uid, name LIMIT ?
+            """
+        let found = try await writer.read { [arguments] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { try Self.schedule(from: $0, withJob: true) }
+        }
+        return (Array(found.prefix(limit)), found.count > limit)
+    }
+
+    /// A schedule from a row of the columns the reads above select; nil for a job this jobd cannot read
+    /// (written by hand), which is skipped rather than fired wrong.
+    private static func schedule(from row: Row, withJob: Bool) throws -> StoredSchedule? {
+        var spec: JobSpec?
+        if withJob {
+            guard let text: String = row[5], let decoded = try? WireJSON.decode(JobSpec.self, from: Array(text.utf8)) else {
+                return nil
+            }
+            spec = decoded
+        }
+        return StoredSchedule(
+            ownerUID: row[0], ownerGID: row[1], name: row[2], cron: row[3], everySeconds: row[4], spec: spec,
+            catchUp: (row[6] as Int) != 0, nextDue: Timestamp(secondsSinceEpoch: row[7]),
+            lastFired: (row[8] as Double?).map(Timestamp.init(secondsSinceEpoch:)),
+            lastJobID: (row[9] as Int64?).map(JobID.init(rawValue:)))
+    }
+
     public func saveSchedule(_ schedule: StoredSchedule, at now: Timestamp) async throws {
-        let spec = String(decoding: try WireJSON.encode(schedule.spec), as: UTF8.self)
+        guard let job = schedule.spec else { throw StoreError.inconsistent("a schedule saved without its job") }
+        let spec = String(decoding: try WireJSON.encode(job), as: UTF8.self)
         try await committer.write { db in
             try db.execute(
                 sql: """

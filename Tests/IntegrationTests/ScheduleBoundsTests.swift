@@ -91,3 +91,34 @@ extension AgainstTheRealDaemon {
         }
     }
 }
+
+extension AgainstTheRealDaemon.ScheduleBoundsTests {
+    /// The daemon keeps a schedule's timing, not its job (found in review, issue 18: 1,000 schedules of 50
+    /// KB jobs held 265 MB, and 193 MB again after a restart).
+    @Test func schedulesKeepTheirJobsInTheDatabaseNotInMemory() async throws {
+        try await DaemonProcess.with { daemon in
+            // 4,000 small variables: 50 KB of JSON, several times that as a decoded JobSpec.
+            var environment: [String: String] = [:]
+            for index in 0..<4000 { environment["k\(String(index, radix: 16))"] = "v" }
+            let job = JobSpec(argv: ["true"], env: environment)
+            let before = try #require(residentBytes(of: daemon.pid))
+            try await daemon.connect { connection in
+                for index in 0..<300 {
+                    _ = try await connection.call(
+                        AddSchedule.method, AddSchedule.Parameters(name: "s\(index)", everySeconds: 31_536_000, job: job),
+                        returning: AddSchedule.Reply.self)
+                }
+            }
+            let grown = try #require(residentBytes(of: daemon.pid)) - before
+            #expect(grown < 40 << 20, "300 schedules of 50 KB jobs grew the daemon by \(grown >> 20) MiB")
+            #expect(try await daemon.terminate() == 0)
+            try await daemon.start()
+            let restarted = try #require(residentBytes(of: daemon.pid))
+            #expect(restarted < before + (20 << 20), "after a restart: \(restarted >> 20) MiB, \(before >> 20) MiB before")
+            let first = try await daemon.connect {
+                try await $0.call(Schedules.method, Schedules.Parameters(limit: 1), returning: Schedules.Reply.self)
+            }
+            #expect(first.schedules.first?.job.env?.count == 4000, "the job is read from the database when listed")
+        }
+    }
+}

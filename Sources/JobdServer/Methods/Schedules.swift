@@ -69,8 +69,8 @@ extension Responder {
             }
             return cursor
         }
-        guard let recurrences else { return Schedules.Reply(schedules: []) }
-        let page = await recurrences.page(visibleTo: caller.isRoot ? nil : caller.uid, after: after, limit: limit)
+        // From the store, with their jobs: only the page is read (the daemon keeps no schedule's job).
+        let page = try await store.schedules(of: caller.isRoot ? nil : caller.uid, after: after, limit: limit)
         let next = page.more ? page.schedules.last.map { Schedules.cursor(owner: $0.ownerUID, name: $0.name) } : nil
         return Schedules.Reply(schedules: page.schedules.map(\.info), next: next)
     }

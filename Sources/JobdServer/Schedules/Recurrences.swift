@@ -16,6 +16,7 @@ actor Recurrences {
         var name: String
     }
 
+    /// Each schedule's timing; its job stays in the store (``StoredSchedule``).
     private var schedules: [Key: StoredSchedule] = [:]
     /// Names each user's adds in progress have reserved (``reserve(owner:name:)``), not stored yet.
     private var reserved: [UInt32: Set<String>] = [:]
@@ -42,7 +43,7 @@ actor Recurrences {
         // A schedule added (or replaced) by a call that came before this start is newer than what was read.
         for schedule in stored {
             let key = Key(owner: schedule.ownerUID, name: schedule.name)
-            if schedules[key] == nil && !removedBeforeStart.contains(key) { schedules[key] = schedule }
+            if schedules[key] == nil && !removedBeforeStart.contains(key) { schedules[key] = schedule.timing }
         }
         removedBeforeStart = []
         // What was missed while jobd was down: one catch-up run, or none.
@@ -91,7 +92,7 @@ actor Recurrences {
     /// A schedule just stored (added or replaced).
     func added(_ schedule: StoredSchedule) {
         unreserve(owner: schedule.ownerUID, name: schedule.name)
-        schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule
+        schedules[Key(owner: schedule.ownerUID, name: schedule.name)] = schedule.timing
         removedBeforeStart.remove(Key(owner: schedule.ownerUID, name: schedule.name))
         timerDue = nil  // re-arm whatever the earliest is now
         arm()
@@ -103,18 +104,7 @@ actor Recurrences {
         arm()
     }
 
-    /// Up to `limit` of the schedules `owner` may see (nil: all) after `after`, by owner and name, and
-    /// whether more follow. Only the page is copied out (a listing once built every schedule's reply).
-    func page(visibleTo owner: UInt32?, after: (owner: UInt32, name: String)?, limit: Int)
-        -> (schedules: [StoredSchedule], more: Bool)
-    {
-        let keys = schedules.keys
-            .filter { key in
-                (owner == nil || key.owner == owner) && after.map { (key.owner, key.name) > ($0.owner, $0.name) } ?? true
-            }
-            .sorted { ($0.owner, $0.name) < ($1.owner, $1.name) }
-        return (keys.prefix(limit).compactMap { schedules[$0] }, keys.count > limit)
-    }
+
 
     func count(of owner: UInt32) -> Int { schedules.values.filter { $0.ownerUID == owner }.count }
 
@@ -162,7 +152,11 @@ actor Recurrences {
         guard let responder else { return }
         let caller = Caller(pid: 0, uid: schedule.ownerUID, gid: schedule.ownerGID)
         do {
-            let jobs = try await responder.admit([schedule.spec], caller: caller, at: now)
+            // The job is read now: the daemon keeps only the timing in memory.
+            guard let spec = try await store.schedule(owner: schedule.ownerUID, name: schedule.name)?.spec else {
+                throw StoreError.inconsistent("schedule \(schedule.name) of uid \(schedule.ownerUID) has no job that this jobd can read")
+            }
+            let jobs = try await responder.admit([spec], caller: caller, at: now)
             let stored = try await responder.storeAndQueue(jobs) {
                 try await store.fire(schedule, dueAt: schedule.nextDue, next: next, job: jobs.first) ?? SubmitResult(ids: [])
             }

@@ -505,7 +505,11 @@ final class InMemoryStore: JobStore {
     }
 
     // Schedules are not part of what these tests drive: the store keeps none.
-    func schedules() async throws -> [StoredSchedule] { [] }
+    func scheduleTimings() async throws -> [StoredSchedule] { [] }
+    func schedule(owner: UInt32, name: String) async throws -> StoredSchedule? { nil }
+    func schedules(of owner: UInt32?, after: (owner: UInt32, name: String)?, limit: Int) async throws
+        -> (schedules: [StoredSchedule], more: Bool)
+    { ([], false) }
     func saveSchedule(_ schedule: StoredSchedule, at now: Timestamp) async throws {}
     func removeSchedule(owner: UInt32, name: String) async throws -> Bool { false }
     func fire(_ schedule: StoredSchedule, dueAt due: Timestamp, next: Timestamp, job: NewJob?) async throws -> SubmitResult? {
