@@ -147,6 +147,29 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// Every directory on the way to the state directory counts too (found in review, issue 18: under a
+        /// directory another user owned, they swapped the database's directory for one whose logs/ led to
+        /// /etc/logrotate.d).
+        @Test(.enabled(if: getuid() == 0, "needs root to give a directory to nobody"))
+        func aStateDirectoryUnderAnotherUsersDirectoryIsRefused() async throws {
+            try await DaemonProcess.with(launched: false) { daemon in
+                let theirs = daemon.directory.file("theirs")
+                try FileManager.default.createDirectory(atPath: theirs, withIntermediateDirectories: false)
+                #expect(chown(theirs, 65534, 65534) == 0)
+                let refused = try await runProgram(
+                    Binaries.jobd, ["--socket", daemon.socket, "--database", theirs + "/db/jobd.db"])
+                #expect(refused.status == 1)
+                #expect(refused.stderr.contains("\(theirs) belongs to uid 65534"), "\(refused)")
+                // A link of theirs on the way is refused as well.
+                let link = daemon.directory.file("link")
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: daemon.directory.path)
+                #expect(lchown(link, 65534, 65534) == 0)
+                let linked = try await runProgram(
+                    Binaries.jobd, ["--socket", daemon.socket, "--database", link + "/state/jobd.db"])
+                #expect(linked.status == 1 && linked.stderr.contains("is a link of uid 65534"), "\(linked)")
+            }
+        }
+
         /// A link in place of a job's log is never written through (the logs directory being jobd's own,
         /// only a mistake of root's could put one there).
         @Test func aLinkInPlaceOfAJobsLogIsNotFollowed() async throws {
