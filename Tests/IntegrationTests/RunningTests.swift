@@ -41,7 +41,9 @@ extension AgainstTheRealDaemon {
         @Test func stdoutAndStderrAreCapturedAndCapped() async throws {
             try await DaemonProcess.with(arguments: ["--output-limit", "1000"]) { daemon in
                 let id = try await daemon.submit([
-                    JobSpec(argv: ["sh", "-c", "echo out; echo err >&2; head -c 5000 /dev/zero | tr '\\0' x"])
+                    // Two pipes have no order between them: the pause lets the daemon read "err" before the x's
+                    // fill the limit, so the test checks the cap, not a race between the pipes.
+                    JobSpec(argv: ["sh", "-c", "echo out; echo err >&2; sleep 0.3; head -c 5000 /dev/zero | tr '\\0' x"])
                 ])[0]
                 let job = try await daemon.wait([id])[0]
                 #expect(job.state == .succeeded, "a job is never blocked by its own output")
