@@ -31,7 +31,7 @@ struct JobOptions: ParsableArguments {
             }
             throw ValidationError("--timeout \(timeout): expected a duration such as 500ms, 30s, 10m or 2h")
         }
-        if let backoffDelay, DurationText.seconds(backoffDelay) == nil && backoffDelay != "0" {
+        if let backoffDelay, DurationText.seconds(backoffDelay, zero: .allowed) == nil {
             throw ValidationError("--backoff-delay \(backoffDelay): expected a duration such as 500ms, 30s or 10m")
         }
         // Checked here too, so `retries + 1` cannot overflow; the daemon checks max_attempts again.
@@ -59,10 +59,10 @@ struct JobOptions: ParsableArguments {
         spec.queue = queue
         spec.class = jobClass
         spec.priority = priority
-        spec.timeoutSeconds = timeout.flatMap(DurationText.seconds)
+        spec.timeoutSeconds = timeout.flatMap { DurationText.seconds($0) }
         spec.maxAttempts = retries.map { $0 + 1 }
         spec.backoff = backoff
-        spec.backoffSeconds = backoffDelay.flatMap { $0 == "0" ? 0 : DurationText.seconds($0) }
+        spec.backoffSeconds = backoffDelay.flatMap { DurationText.seconds($0, zero: .allowed) }
         spec.uniqueKey = unique
         spec.onSuccess = onSuccess
         spec.onFailure = onFailure

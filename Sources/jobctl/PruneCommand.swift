@@ -23,7 +23,7 @@ struct PruneCommand: ParsableCommand {
     var states: [String] = []
 
     func validate() throws {
-        if let olderThan, Self.seconds(olderThan) == nil {
+        if let olderThan, DurationText.seconds(olderThan, zero: .allowed) == nil {
             throw ValidationError("--older-than takes seconds or a duration such as 10m, 12h or 7d, got \(olderThan)")
         }
         for state in wantedNames {
@@ -35,16 +35,10 @@ struct PruneCommand: ParsableCommand {
 
     private var wantedNames: [String] { states.flatMap { $0.split(separator: ",") }.map(String.init) }
 
-    /// Seconds from `--older-than`; "0" is accepted too (every finished job).
-    private static func seconds(_ text: String) -> Double? {
-        if let zero = Double(text), zero == 0 { return 0 }
-        return DurationText.seconds(text)
-    }
-
     func run() throws {
         let wanted = wantedNames.compactMap(JobState.init(rawValue:))
         let parameters = Prune.Parameters(
-            olderThanSeconds: olderThan.flatMap(Self.seconds), states: wanted.isEmpty ? nil : wanted)
+            olderThanSeconds: olderThan.flatMap { DurationText.seconds($0, zero: .allowed) }, states: wanted.isEmpty ? nil : wanted)
         try global.withConnection { connection in
             let reply = try connection.call(Prune.method, parameters, returning: Prune.Reply.self)
             print(reply.pruned)

@@ -45,7 +45,7 @@ struct ScheduleCommand: ParsableCommand {
             var spec = job.applied(to: SubmitCommand.execSpec(arguments, cwd: job.cwd))
             spec.name = name
             let parameters = AddSchedule.Parameters(
-                name: name, cron: cron, everySeconds: every.flatMap(DurationText.seconds), catchUp: catchUp, job: spec)
+                name: name, cron: cron, everySeconds: every.flatMap { DurationText.seconds($0) }, catchUp: catchUp, job: spec)
             let schedule = try global.withConnection { connection in
                 try connection.call(AddSchedule.method, parameters, returning: AddSchedule.Reply.self).schedule
             }

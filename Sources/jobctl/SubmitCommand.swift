@@ -40,7 +40,7 @@ struct SubmitCommand: ParsableCommand {
             throw ValidationError("unknown option \(first); the command goes after --: jobctl submit [OPTIONS] -- COMMAND [ARG...]")
         }
         if delay != nil && at != nil { throw ValidationError("--delay and --at exclude each other") }
-        if let delay, DurationText.seconds(delay) == nil {
+        if let delay, DurationText.seconds(delay, zero: .allowed) == nil {
             throw ValidationError("--delay \(delay): expected a duration such as 500ms, 30s, 10m, 2h or 1d")
         }
         if let at, LocalTime.parse(at) == nil {
@@ -150,7 +150,7 @@ struct SubmitCommand: ParsableCommand {
         }
         spec = job.applied(to: spec)
         spec.name = name
-        spec.delaySeconds = delay.flatMap(DurationText.seconds)
+        spec.delaySeconds = delay.flatMap { DurationText.seconds($0, zero: .allowed) }
         spec.runAt = at.flatMap(LocalTime.parse)
         spec.after = after.isEmpty ? nil : after.map { JobID(rawValue: $0) }
         return spec

@@ -294,8 +294,7 @@ struct JobdCommand: AsyncParsableCommand {
 
     /// `--retention` in seconds: a duration, or 0 for "forever". Nil when it is neither.
     static func retentionSeconds(_ text: String) -> Double? {
-        if let zero = Double(text), zero == 0 { return 0 }
-        return DurationText.seconds(text)
+        DurationText.seconds(text, zero: .allowed)
     }
 
     private func fail(_ message: String, logger: Logger) async throws -> Never {

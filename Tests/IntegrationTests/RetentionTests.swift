@@ -132,6 +132,10 @@ extension AgainstTheRealDaemon {
                 #expect(notFinished.status == 64, "only finished states may be pruned: \(notFinished)")
                 let badAge = try await daemon.jobctl("prune", "--older-than", "soon")
                 #expect(badAge.status == 64, "\(badAge)")
+                // Zero in any unit is "however recent" (issue 19: `0s` was refused while `0` worked).
+                let zeroSeconds = try await daemon.jobctl("prune", "--older-than", "0s")
+                #expect(zeroSeconds.status == 0 && zeroSeconds.output == "1", "\(zeroSeconds)")
+                #expect(try await !exists(daemon, ids[1]))
             }
         }
 

@@ -82,6 +82,11 @@ struct WireTypesTests {
         #expect(DurationText.seconds("12") == 12)
         #expect(DurationText.seconds("-1s") == nil)
         #expect(DurationText.seconds("soon") == nil)
+        #expect(DurationText.seconds("0s") == nil, "zero only where a flag allows it")
+        for zero in ["0", "0s", "0ms", "0m", "0d"] { #expect(DurationText.seconds(zero, zero: .allowed) == 0) }
+        #expect(DurationText.seconds("-1s", zero: .allowed) == nil)
+        #expect(DurationText.seconds("s", zero: .allowed) == nil)
+        #expect(DurationText.seconds("nan", zero: .allowed) == nil)
         #expect(DurationText.format(seconds: 125) == "2m05s")
     }
 
@@ -128,7 +133,7 @@ struct WireTypesTests {
             state: .failed, kind: "exec", argv: ["sh", "-c", "echo 'a\"b' | tr a b\r\n"],
             env: ["PATH": "/usr/bin:/bin", "EMPTY": "", "\u{1F}": "\u{7F}"], cwd: "/tmp/x y",
             payload: .object(["n": .int(-9_223_372_036_854_775_808), "d": .double(0.1), "w": .double(3),
-                              "big": .double(1e300), "tiny": .double(5e-324), "a": .array([.null, .bool(true), .bool(false), .string("")])]),
+                              "big": .double(1e300), "tiny": .double(.leastNonzeroMagnitude), "a": .array([.null, .bool(true), .bool(false), .string("")])]),
             queue: "q", class: .cpu, classSource: .learned, classReason: "from 7 runs", signature: "/bin/sh", priority: -5,
             attempts: 2, maxAttempts: 3, timeoutSeconds: 1.5, ownerUID: UInt32.max, ownerGID: 7,
             createdAt: Timestamp(secondsSinceEpoch: 1_764_120_000.123), startedAt: Timestamp(secondsSinceEpoch: 1_764_120_001),

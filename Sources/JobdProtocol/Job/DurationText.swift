@@ -1,16 +1,21 @@
 /// Durations as people type them: `500ms`, `30s`, `10m`, `2h`, `1d`, or a bare number of seconds.
 public enum DurationText {
-    /// Seconds, or nil when the text is not a positive duration.
-    public static func seconds(_ text: String) -> Double? {
+    /// Whether a flag takes zero (`--older-than 0s`, `--backoff-delay 0`) or only a positive duration
+    /// (`--timeout`, `--every`).
+    public enum Zero: Sendable { case refused, allowed }
+
+    /// Seconds, or nil when the text is not a duration: positive, or also zero when `zero` is `.allowed`,
+    /// in any unit (`0`, `0s` and `0m` alike).
+    public static func seconds(_ text: String, zero: Zero = .refused) -> Double? {
         let units: [(suffix: String, scale: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
-        for unit in units where text.hasSuffix(unit.suffix) {
-            guard let value = Double(text.dropLast(unit.suffix.count)), value > 0, value.isFinite,
-                (value * unit.scale).isFinite
-            else { return nil }
-            return value * unit.scale
+        let (number, scale) = units.first { text.hasSuffix($0.suffix) }
+            .map { (text.dropLast($0.suffix.count), $0.scale) } ?? (Substring(text), 1)
+        // Double("") is nil, so a bare unit ("s") is refused; so are "-1s", "nan" and "inf".
+        guard let value = Double(number), value.isFinite, (value * scale).isFinite else { return nil }
+        switch zero {
+        case .refused where value > 0, .allowed where value >= 0: return value * scale
+        default: return nil
         }
-        guard let value = Double(text), value > 0, value.isFinite else { return nil }
-        return value
     }
 
     /// `1.2s`, `3m04s`, `2h05m`: short, for tables.
