@@ -44,6 +44,12 @@ final class BenchDaemon {
     /// Resident set size of the daemon now (VmRSS), in bytes.
     var currentRSS: Int64 { ProcStats.statusField(process.processIdentifier, "VmRSS:") }
 
+    /// SIGKILL, as a crash, and wait; the files stay for a restart.
+    func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// SIGTERM, wait, and remove the files unless they are kept for a restart.
     func stop(keepFiles: Bool = false) {
         process.terminate()

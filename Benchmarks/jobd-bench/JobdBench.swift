@@ -23,14 +23,15 @@ struct JobdBench: AsyncParsableCommand {
     @Option(help: "jobctl status calls to time.") var statusCalls: Int = 200
     @Option(help: "Mixed workload: CPU-heavy commands.") var mixedCPU: Int = 40
     @Option(help: "Mixed workload: sleep-heavy commands.") var mixedSleep: Int = 400
-    @Option(help: "Queued: jobs held in the queue behind one busy worker.") var queuedJobs: Int = 1_000_000
-    @Option(help: "Run only these, comma-separated: workloads (w1 … w5, submit-wait, status, mixed, queued) and/or systems (jobd, peers = beanstalkd and tsp, beanstalkd, tsp). No workload named: all; no system named: all. E.g. --only peers, --only w4,jobd,beanstalkd.")
+    @Option(help: "Queued: jobs held in the queue behind one busy worker.") var queuedJobs: Int = 300_000
+    @Option(help: "Cost: no-op jobs one after another whose server CPU and context switches are counted (ctxsw.py's figure).") var costJobs: Int = 5_000
+    @Option(help: "Run only these, comma-separated: workloads (w1 … w5, cost, submit-wait, status, mixed, queued) and/or systems (jobd, peers = beanstalkd and tsp, beanstalkd, tsp). No workload named: all; no system named: all. E.g. --only peers, --only w4,jobd,beanstalkd.")
     var only: String?
     @Option(help: .private) var beanstalkdConsumer: UInt16?
     @Option(help: .private) var consumerArgv: [String] = []
     @Flag(help: "jobd alone: no beanstalkd or task-spooler runs (their columns say \"not run\").") var noPeers = false
 
-    private static let workloads: Set<String> = ["w1", "w2", "w3", "w4", "w5", "submit-wait", "status", "mixed", "queued"]
+    private static let workloads: Set<String> = ["w1", "w2", "w3", "w4", "w5", "cost", "submit-wait", "status", "mixed", "queued"]
     private static let systems: Set<String> = ["jobd", "peers", "beanstalkd", "tsp"]
 
     func validate() throws {
@@ -173,6 +174,24 @@ struct JobdBench: AsyncParsableCommand {
             peer("beanstalkd W5", [.w5P50, .w5P99], .beanstalkd) { try beanstalkd?.sequential(sequentialJobs) }
             if taskSpooler != nil { table.set([.w5P50, .w5P99], .taskSpooler, text: "— (see CLI rows)") }
         }
+        if wants("cost") {
+            if runs("jobd") {
+                let cost = try await jobdCost()
+                table.set(.costCPU, .jobd, cost.cpuMicroseconds)
+                table.set(.costSwitches, .jobd, cost.contextSwitches)
+            }
+            if let beanstalkd {
+                do {
+                    let cost = try await beanstalkd.cost(costJobs)
+                    table.set(.costCPU, .beanstalkd, cost.cpuMicroseconds)
+                    table.set(.costSwitches, .beanstalkd, cost.contextSwitches)
+                } catch {
+                    print("beanstalkd cost: \(error)")
+                    table.set([.costCPU, .costSwitches], .beanstalkd, text: "failed")
+                }
+            }
+            if taskSpooler != nil { table.set([.costCPU, .costSwitches], .taskSpooler, text: "—") }
+        }
         if wants("submit-wait") {
             if runs("jobd") { try await jobctlSubmitWait(table) }
             peer("task-spooler submit-wait", [.submitWaitP50, .submitWaitP99], .taskSpooler) {
@@ -186,9 +205,9 @@ struct JobdBench: AsyncParsableCommand {
             if beanstalkd != nil { table.set(.statusP50, .beanstalkd, .text("— (no CLI)")) }
         }
         if wants("mixed") && runs("jobd") { try await mixed() }
-        if wants("queued") && runs("jobd") { try await queued() }
+        if wants("queued") && runs("jobd") { try await queued(table) }
 
-        table.note("Jobs per workload: W1 \(noopJobs), W2 \(hashJobs), W3 \(sleepJobs), W4 \(execJobs), W5 \(sequentialJobs); CLI calls: submit-and-wait \(submitWaitCalls), status \(statusCalls).")
+        table.note("Jobs per workload: W1 \(noopJobs), W2 \(hashJobs), W3 \(sleepJobs), W4 \(execJobs), W5 \(sequentialJobs), cost \(costJobs), queued \(queuedJobs); CLI calls: submit-and-wait \(submitWaitCalls), status \(statusCalls).")
         table.note("Load average (1 min) at the start \(startLoad), at the end \(loadAverage()): other work on the machine moves every figure.")
         print("")
         print(table.markdown())

@@ -12,8 +12,10 @@ enum Figure: CaseIterable {
     case w3Makespan, w3DaemonRSS, w3TotalRSS
     case w4JobsPerSecond, w4PercentOfLimit
     case w5P50, w5P99
+    case costCPU, costSwitches
     case submitWaitP50, submitWaitP99
     case statusP50
+    case queuedRSS, restartSeconds, restartRSS
 
     var label: String {
         switch self {
@@ -27,6 +29,11 @@ enum Figure: CaseIterable {
         case .w4PercentOfLimit: "W4 % of the exec limit ↑"
         case .w5P50: "W5 no-op jobs one after another: p50 ms ↓"
         case .w5P99: "W5 p99 ms ↓"
+        case .costCPU: "Cost of one no-op job to the server (ctxsw.py): CPU µs ↓"
+        case .costSwitches: "Cost of one no-op job: context switches, all server threads ↓"
+        case .queuedRSS: "Queued behind a busy worker (300,000): server RSS MB ↓"
+        case .restartSeconds: "Those queued, restart after kill -9: s until Status answers ↓"
+        case .restartRSS: "Those queued, after that restart: RSS MB ↓"
         case .submitWaitP50: "CLI submit-and-wait `/bin/true`, one after another: p50 ms ↓"
         case .submitWaitP99: "CLI submit-and-wait p99 ms ↓"
         case .statusP50: "CLI status/list call: p50 ms ↓"
@@ -38,7 +45,9 @@ enum Figure: CaseIterable {
         case .w1JobsPerSecond, .w4JobsPerSecond, .w4PercentOfLimit: "%.0f"
         case .w2CommandEfficiency, .w2HandlerEfficiency, .w5P50, .w5P99: "%.3f"
         case .w3Makespan, .submitWaitP50, .submitWaitP99, .statusP50: "%.2f"
-        case .w3DaemonRSS, .w3TotalRSS: "%.1f"
+        case .w3DaemonRSS, .w3TotalRSS, .costSwitches, .queuedRSS, .restartRSS: "%.1f"
+        case .costCPU: "%.0f"
+        case .restartSeconds: "%.2f"
         }
     }
 }
