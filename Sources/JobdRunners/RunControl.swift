@@ -22,6 +22,8 @@ public final class RunControl: Sendable {
         var hasBegun = false
         var stopHandler: (@Sendable (StopReason) -> Void)?
         var beginHandler: (@Sendable () -> Void)?
+        var outcomeIsQueued = false
+        var afterOutcome: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -68,6 +70,29 @@ public final class RunControl: Sendable {
 
     /// Whether the attempt began to execute.
     public var hasBegun: Bool { state.withLock { $0.hasBegun } }
+
+    /// The dispatcher has queued this attempt's outcome for the store (it calls this once, after the
+    /// write): what waits for that runs now.
+    public func outcomeQueued() {
+        let waiting = state.withLock { state -> [@Sendable () -> Void] in
+            state.outcomeIsQueued = true
+            defer { state.afterOutcome = [] }
+            return state.afterOutcome
+        }
+        for body in waiting { body() }
+    }
+
+    /// Runs `body` once this attempt's outcome is queued for the store, or now if it is already. The
+    /// pool announces the job a worker starts behind this one so: the store then records this attempt's
+    /// end before the next one's start, and no moment shows more jobs running than workers (issue 19).
+    public func afterOutcomeQueued(_ body: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.outcomeIsQueued { return true }
+            state.afterOutcome.append(body)
+            return false
+        }
+        if now { body() }
+    }
 
     /// The attempt executes from now on (called by the runner, once; later calls do nothing).
     public func began() {

@@ -16,7 +16,14 @@ import UnixSignals
 /// a dead daemon left `running`; listen before `run()` returns from `start`, so "started" means
 /// "accepting calls".
 public final class JobdDaemon: Sendable {
-    private let configuration: DaemonConfiguration
+    /// The running configuration, shared with the parts that read a live setting at the moment it
+    /// applies; a reload changes its live settings (``ConfigurationChange``).
+    private let configuration: Setting<DaemonConfiguration>
+    /// `configuration.killGrace`, for the runners and the pool, which know no daemon configuration; a
+    /// reload sets both.
+    private let killGrace: Setting<Duration>
+    /// Rung at each reload: the pruner takes a changed retention at once.
+    private let reloaded = Doorbell()
     private let store: SQLiteStore
     private let dispatcher: Dispatcher
     private let pool: WorkerPool
@@ -59,7 +66,10 @@ public final class JobdDaemon: Sendable {
         configuration: DaemonConfiguration, store: SQLiteStore, startup: StartupState, notifier: SystemdNotifier,
         reloader: ConfigurationLoader?, logLevel: LogLevelSetting?, logger: Logger
     ) async throws {
-        self.configuration = configuration
+        let running = Setting(configuration)
+        let killGrace = Setting(configuration.killGrace)
+        self.configuration = running
+        self.killGrace = killGrace
         self.logger = logger
         self.store = store
         self.notifier = notifier
@@ -75,7 +85,7 @@ public final class JobdDaemon: Sendable {
                     + ["--process-ledger", configuration.processesDirectory],
                 environment: environment,
                 maxJobs: configuration.workerMaxJobs, maxRSSBytes: configuration.workerMaxRSSBytes,
-                killGrace: configuration.killGrace),
+                killGrace: killGrace),
             reactor: reactor, logger: logger)
         self.pool = pool
         let registry = HandlerRegistry.builtIn
@@ -83,11 +93,11 @@ public final class JobdDaemon: Sendable {
             store: store, profiles: try await store.profiles(), thresholds: configuration.thresholds)
         let runners = Runners(
             pool: pool,
-            exec: ExecRunner(reactor: reactor, killGrace: configuration.killGrace, daemonEnvironment: environment),
+            exec: ExecRunner(reactor: reactor, killGrace: killGrace, daemonEnvironment: environment),
             handler: HandlerRunner(
-                registry: registry, measuresProcessCPU: false, killGrace: configuration.killGrace, output: .logFile),
+                registry: registry, measuresProcessCPU: false, killGrace: killGrace, output: .logFile),
             handlerProcess: HandlerProcessRunner(
-                reactor: reactor, executable: configuration.workerCommand[0], killGrace: configuration.killGrace),
+                reactor: reactor, executable: configuration.workerCommand[0], killGrace: killGrace),
             registry: registry)
         let burnWatch = CPUBurnWatch(
             profileBook: profileBook, store: store, window: configuration.reclassifyAfter,
@@ -96,7 +106,7 @@ public final class JobdDaemon: Sendable {
         let transitions = OutputFollowers()
         let dispatcher = Dispatcher(
             store: store, runners: runners, profileBook: profileBook, burnWatch: burnWatch,
-            workerStatuses: { await pool.statuses() }, configuration: configuration, counts: startup.counts,
+            workerStatuses: { await pool.statuses() }, configuration: running, counts: startup.counts,
             logger: logger, finished: { followers.changed($0) },
             hooks: Hooks(
                 store: store, logsDirectory: configuration.logsDirectory, onFinish: configuration.onFinish, logger: logger,
@@ -130,18 +140,14 @@ public final class JobdDaemon: Sendable {
         self.recurrences = recurrences
         let responder = Responder(
             dispatcher: dispatcher, store: store, classifier: Classifier(defaultClass: configuration.defaultClass), registry: registry,
-            profileBook: profileBook, pruner: pruner, configuration: configuration,
+            profileBook: profileBook, pruner: pruner, configuration: running,
             startedAt: .now, logger: logger, recurrences: recurrences, followers: logWatch == nil ? nil : followers,
             transitions: transitions)
         self.responder = responder
         self.storedSchedules = try await store.scheduleTimings()
         self.listener = try await VarlinkListener.bind(
             path: configuration.socketPath, inheritedDescriptor: configuration.inheritedSocket,
-            maximumMessageBytes: configuration.maximumMessageBytes,
-            limits: ConnectionLimits(
-                maximumTotal: configuration.maximumConnections, maximumPerUser: configuration.maximumConnectionsPerUser,
-                frameTimeout: configuration.frameTimeout),
-            responder: responder, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            configuration: running, responder: responder, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let listening = configuration.inheritedSocket.map { "the socket systemd passed (fd \($0))" } ?? configuration.socketPath
         logger.info(
             "jobd \(JobdInterface.version) listening on \(listening); database \(configuration.databasePath); cpu slots \(configuration.cpuSlots), io concurrency \(configuration.ioConcurrency)")
@@ -183,7 +189,7 @@ public final class JobdDaemon: Sendable {
                 stop: { await self.dispatcher.drain(grace: self.configuration.shutdownGrace) }),
             // Pruning is never worth delaying a drain for: it stops before the drain begins.
             DaemonPart("pruner", ending: .cancelBodyAfterStop, body: {
-                await self.pruner.run(retentionSeconds: self.configuration.retentionSeconds)
+                await self.pruner.run(retention: { self.configuration.retentionSeconds }, reloaded: self.reloaded)
             }),
             // Started with the others, so a catch-up firing finds the store's writer running.
             DaemonPart(
@@ -215,7 +221,7 @@ public final class JobdDaemon: Sendable {
     /// Reloads at each SIGHUP until the task is cancelled. A file with an error is rejected whole: the
     /// running configuration stays, and systemd is told the reload is over all the same.
     private func reload(on hangups: UnixSignalsSequence) async {
-        var running = configuration
+        var running = configuration.value
         for await _ in hangups {
             guard let reloader else {
                 logger.notice("SIGHUP: no configuration to reload")
@@ -245,9 +251,12 @@ public final class JobdDaemon: Sendable {
     }
 
     private func apply(_ configuration: DaemonConfiguration) async {
+        self.configuration.value = configuration
+        killGrace.value = configuration.killGrace
         logLevel?.level = configuration.logLevel
         await pool.resize(to: configuration.cpuSlots)
         await dispatcher.setLimits(configuration.limits)
         await profileBook.setThresholds(configuration.thresholds)
+        reloaded.ring()
     }
 }

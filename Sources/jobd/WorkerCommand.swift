@@ -30,7 +30,7 @@ struct WorkerCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { _ in ServiceLogHandler(setting: setting, isJournal: isJournal) }
         let logger = Logger(label: "jobd.worker.\(slot)")
         try await WorkerMain.run(
-            registry: .builtIn, killGrace: .seconds(checked: killGrace),
+            registry: .builtIn, killGrace: Setting(.seconds(checked: killGrace)),
             ledger: processLedger.map(ProcessLedger.init(directory:)), logger: logger)
     }
 }

@@ -377,7 +377,7 @@ extension AgainstTheRealDaemon {
 
 /// A client socket with plain system calls, so a test can hold thousands of connections cheaply and
 /// send a message by halves.
-private final class RawSocket: @unchecked Sendable {
+final class RawSocket: @unchecked Sendable {
     let descriptor: Int32
     private var buffer: [UInt8] = []
 

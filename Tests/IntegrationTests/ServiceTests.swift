@@ -172,6 +172,74 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// Issue 19: a reload applied only workers, thresholds and the log level; the grace periods, the
+        /// output limit, the connection limits and the retention "needed a restart".
+        @Test func sighupAppliesTheKillGraceOutputLimitConnectionLimitsAndRetentionLive() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let file = directory.file("jobd.toml")
+            try "kill-grace = 120.0\nshutdown-grace = 1.0\nretention = 0\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try await DaemonProcess.with(arguments: ["--config", file]) { daemon in
+                // Ignores SIGTERM, and so do its children (an ignored signal stays ignored across exec).
+                let stubborn = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], class: .io)
+                ])[0]
+                let early = try await daemon.submit([JobSpec(argv: ["true"], class: .io)])[0]
+                _ = try await daemon.wait([early])
+                try await eventually("the stubborn job runs") { try await daemon.job(stubborn).state == .running ? true : nil }
+
+                try """
+                    kill-grace = 0.5
+                    shutdown-grace = 1.0
+                    output-limit = 1000
+                    max-connections-per-user = 3
+                    retention = "1s"
+
+                    """.write(toFile: file, atomically: true, encoding: .utf8)
+                kill(daemon.pid, SIGHUP)
+                try await eventually("the reload applies") {
+                    daemon.log.contains("reloaded: ") && daemon.log.contains("kill-grace 120") ? true : nil
+                }
+                #expect(!daemon.log.contains("needs a restart"), "\(daemon.log)")
+
+                // The kill grace of the moment of the stop: SIGKILL after 0.5 s, not two minutes.
+                #expect(try await daemon.jobctl("cancel", stubborn.description).status == 0)
+                #expect(try await daemon.wait([stubborn], within: .seconds(20))[0].state == .cancelled)
+
+                // The output limit of the moment the job starts.
+                let loud = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x"], class: .io)
+                ])[0]
+                _ = try await daemon.wait([loud])
+                let logs = try await daemon.jobctl("logs", loud.description)
+                #expect(logs.stdout.utf8.count <= 1000, "capped at the new limit: \(logs.stdout.utf8.count) bytes")
+
+                // The retention, at once: a job that finished before the reload is pruned a second after.
+                try await eventually("the early job is pruned", within: .seconds(15)) {
+                    try await daemon.jobctl("show", early.description).status == 66 ? true : nil
+                }
+
+                // The connection limits, for connections accepted after the reload.
+                var held: [RawSocket] = []
+                defer { held.forEach { $0.close() } }
+                while held.count < 3 {
+                    try await eventually("connection \(held.count + 1) is admitted") { () -> Bool? in
+                        let socket = try RawSocket(path: daemon.socket)
+                        try socket.send(#"{"method": "io.jobd.Ping"}"#)
+                        guard try await socket.nextMessage()?.contains("version") == true else {
+                            socket.close()
+                            return nil
+                        }
+                        held.append(socket)
+                        return true
+                    }
+                }
+                let extra = try RawSocket(path: daemon.socket)
+                defer { extra.close() }
+                #expect(try await extra.nextMessage()?.contains("io.jobd.TooManyConnections") == true)
+            }
+        }
+
         // MARK: - Logging
 
         @Test func linesForTheJournalCarryAPriorityAndNoTimestampAndLinesAboutAJobCarryItsID() async throws {

@@ -13,7 +13,7 @@ struct ExecRunnerTests {
     ) async throws -> (outcome: JobdProtocolOutcome, output: String) {
         let directory = try TempDirectory()
         defer { directory.remove() }
-        let runner = ExecRunner(reactor: Self.reactor, killGrace: .milliseconds(300), daemonEnvironment: ProcessInfo.processInfo.environment)
+        let runner = ExecRunner(reactor: Self.reactor, killGrace: Setting(.milliseconds(300)), daemonEnvironment: ProcessInfo.processInfo.environment)
         let job = Attempt(
             job: JobID(1), work: .exec(argv: argv), outputPath: directory.file("out"), outputLimit: outputLimit,
             timeout: timeout)

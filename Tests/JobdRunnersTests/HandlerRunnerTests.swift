@@ -22,7 +22,7 @@ struct HandlerRunnerTests {
 
     static func runner(_ handler: any JobHandler, killGrace: Duration = .seconds(5)) -> HandlerRunner {
         HandlerRunner(
-            registry: HandlerRegistry([handler]), measuresProcessCPU: false, killGrace: killGrace, output: .sink { _, _ in })
+            registry: HandlerRegistry([handler]), measuresProcessCPU: false, killGrace: Setting(killGrace), output: .sink { _, _ in })
     }
 
     static func attempt(_ name: String, payload: JSONValue = .null) -> Attempt {

@@ -21,7 +21,7 @@ import Testing
             pruner: Pruner(
                 store: harness.store, dispatcher: harness.dispatcher, logsDirectory: harness.directory.path,
                 logger: Harness.quietLogger),
-            configuration: harness.configuration, startedAt: .now, logger: Harness.quietLogger)
+            configuration: Setting(harness.configuration), startedAt: .now, logger: Harness.quietLogger)
     }
 
     /// Sends one call as its JSON text; returns every reply frame, decoded as JSON.

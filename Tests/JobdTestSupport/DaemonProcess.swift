@@ -75,8 +75,10 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Launches `jobd` without waiting for it (for tests of start-up refusals).
     public func launch(extraArguments: [String] = []) throws {
         let process = Process()
-        var command = [Binaries.jobd, "--socket", socket, "--database", database, "--shutdown-grace", "1", "--kill-grace", "1"]
-            + arguments + extraArguments
+        // Short graces keep stops quick; a test that sets them in a configuration file (`--config`) gets
+        // none here, since a flag wins over the file.
+        let graces = arguments.contains("--config") ? [] : ["--shutdown-grace", "1", "--kill-grace", "1"]
+        var command = [Binaries.jobd, "--socket", socket, "--database", database] + graces + arguments + extraArguments
         if let shellSetup {
             command = ["/bin/sh", "-c", shellSetup + "; exec \"$0\" \"$@\""] + command
         }

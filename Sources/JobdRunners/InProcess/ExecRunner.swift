@@ -5,14 +5,14 @@ import Logging
 /// thousand running jobs hold no thread of the cooperative pool.
 public struct ExecRunner: Runner {
     let reactor: ProcessReactor
-    /// How long a stopped job has between SIGTERM and SIGKILL.
-    public var killGrace: Duration
+    /// How long a stopped job has between SIGTERM and SIGKILL, as it is when the stop comes.
+    public let killGrace: Setting<Duration>
     let daemonEnvironment: [String: String]
     /// Told each attempt's process group once its command runs (a worker reports it to the daemon).
     let started: @Sendable (JobID, Int32) -> Void
 
     public init(
-        reactor: ProcessReactor, killGrace: Duration, daemonEnvironment: [String: String],
+        reactor: ProcessReactor, killGrace: Setting<Duration>, daemonEnvironment: [String: String],
         started: @escaping @Sendable (JobID, Int32) -> Void = { _, _ in }
     ) {
         self.reactor = reactor
@@ -99,14 +99,15 @@ public struct ExecRunner: Runner {
 enum StoppableProcess {
     /// - Parameter started: told the pid (its process group) once it runs.
     static func run(
-        _ request: SpawnRequest, reactor: ProcessReactor, control: RunControl, timeout: Duration?, killGrace: Duration,
+        _ request: SpawnRequest, reactor: ProcessReactor, control: RunControl, timeout: Duration?, killGrace: Setting<Duration>,
         started: @escaping @Sendable (Int32) -> Void = { _ in }
     ) async -> ChildResult {
         // Stops arrive by callback: stop() has sent SIGTERM to the group. Only an attempt with a timeout
         // gets a timer task.
         control.onStop { _ in
+            let grace = killGrace.value
             Task {
-                try await Task.sleep(for: killGrace)
+                try await Task.sleep(for: grace)
                 control.signal(SIGKILL_VALUE)  // does nothing once the attempt has finished
             }
         }

@@ -17,9 +17,10 @@ public struct HandlerProcessRunner: Runner {
     let reactor: ProcessReactor
     /// The executable that has the handlers: this very binary (`/proc/self/exe`).
     let executable: String
-    public var killGrace: Duration
+    /// How long a stopped handler process has between SIGTERM and SIGKILL, as it is when the stop comes.
+    public let killGrace: Setting<Duration>
 
-    public init(reactor: ProcessReactor, executable: String, killGrace: Duration) {
+    public init(reactor: ProcessReactor, executable: String, killGrace: Setting<Duration>) {
         self.reactor = reactor
         self.executable = executable
         self.killGrace = killGrace

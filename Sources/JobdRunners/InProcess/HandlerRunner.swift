@@ -18,11 +18,12 @@ public struct HandlerRunner: Runner {
     /// True in a worker, which runs one job at a time: the process's CPU time over the attempt is the
     /// job's. The daemon runs many jobs at once and reports none for its in-process handlers.
     public var measuresProcessCPU: Bool
-    /// How long a stopped handler has to return before its slot is taken back (see ``run``).
-    public var killGrace: Duration
+    /// How long a stopped handler has to return before its slot is taken back (see ``run``), as it is
+    /// when the stop comes.
+    public let killGrace: Setting<Duration>
     let output: Output
 
-    public init(registry: HandlerRegistry, measuresProcessCPU: Bool, killGrace: Duration, output: Output) {
+    public init(registry: HandlerRegistry, measuresProcessCPU: Bool, killGrace: Setting<Duration>, output: Output) {
         self.registry = registry
         self.measuresProcessCPU = measuresProcessCPU
         self.killGrace = killGrace
@@ -73,11 +74,14 @@ public struct HandlerRunner: Runner {
             }
         }
         let killGrace = killGrace
+        let grace = Mutex<Duration?>(nil)  // the grace this stop was given, for the message below
         control.onStop { _ in
             context.cancel()
             work.cancel()
+            let given = killGrace.value
+            grace.withLock { $0 = given }
             Task {
-                try await Task.sleep(for: killGrace)
+                try await Task.sleep(for: given)
                 ending.resolve(.abandoned)
             }
         }
@@ -105,7 +109,8 @@ public struct HandlerRunner: Runner {
         }
         guard case .returned(let result) = end else {
             let why = control.stopReason?.failureText ?? "stopped"
-            outcome.error = "\(why); the handler ignored cancellation for \(killGrace.formattedSeconds), so its slot was freed"
+            let given = grace.withLock { $0 } ?? killGrace.value
+            outcome.error = "\(why); the handler ignored cancellation for \(given.formattedSeconds), so its slot was freed"
             return outcome
         }
         switch result {

@@ -168,7 +168,7 @@ public actor WorkerPool: Runner {
     /// Forwards a stop to the worker, and gives up on the job `killGrace` + 1 s later if it has not ended.
     private func stopRequested(_ id: JobID, attempt: Int, reason: StopReason) {
         forward(reason, to: id, attempt: attempt)
-        let grace = configuration.killGrace + .seconds(1)
+        let grace = configuration.killGrace.value + .seconds(1)
         Task {
             try? await Task.sleep(for: grace)
             self.killHard(id, attempt: attempt, reason: reason.failureText + " (its worker was killed)")
@@ -217,14 +217,15 @@ public actor WorkerPool: Runner {
 
     /// The assignment is at the front of its worker: it executes from now on (the worker starts a queued job
     /// the moment the one before it ends, without waiting for the daemon).
-    private func beganExecuting(_ assignment: Assignment, on worker: Worker) {
+    /// - Parameter announced: false when the control is told later (``RunControl/afterOutcomeQueued(_:)``).
+    private func beganExecuting(_ assignment: Assignment, on worker: Worker, announced: Bool = true) {
         assignment.started = .now
-        assignment.control.began()
+        if announced { assignment.control.began() }
         assignment.isWithdrawing = false  // too late for that: the worker runs it (or has answered already)
         // The worker enforces the timeout itself; this later deadline is the backstop for one that cannot.
         if let timeout = assignment.job.timeout {
             let (id, attempt) = (assignment.job.job, assignment.attempt)
-            let delay = timeout + configuration.killGrace + .seconds(1)
+            let delay = timeout + configuration.killGrace.value + .seconds(1)
             assignment.backstop = Task {
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
                 self.killHard(
@@ -374,7 +375,13 @@ public actor WorkerPool: Runner {
             // only the end of the one at the front starts the next.
             if index == 0 {
                 worker.jobsRun += 1
-                if let next = worker.assignments.first { beganExecuting(next, on: worker) }
+                // The worker runs the next one already; the daemon is told once this outcome is queued
+                // for the store, so the store never holds both as running at once.
+                if let next = worker.assignments.first {
+                    beganExecuting(next, on: worker, announced: false)
+                    let nextControl = next.control
+                    assignment.control.afterOutcomeQueued { nextControl.began() }
+                }
             }
             outcome.workerPID = worker.pid
             assignment.finish(outcome)

@@ -12,8 +12,9 @@ public struct WorkerPoolConfiguration: Sendable {
     public var maxJobs: Int?
     /// Retire a worker whose resident set grew past this; nil: never.
     public var maxRSSBytes: Int64?
-    /// How long a stopped job has to end before the worker (and the job's process group) is killed.
-    public var killGrace: Duration
+    /// How long a stopped job has to end before the worker (and the job's process group) is killed, as it
+    /// is when the stop comes; a worker is started with the value of the moment (`--kill-grace`).
+    public var killGrace: Setting<Duration>
     /// Workers stop once the pool has had no CPU job for this long, and start again with the next one; nil:
     /// they stay. (An idle worker is 2.3 MB private, 25 MB resident counting the
     /// binary's pages it shares with the daemon; starting one takes about 10 ms.)
@@ -24,7 +25,7 @@ public struct WorkerPoolConfiguration: Sendable {
 
     public init(
         size: Int, executable: String, arguments: [String], environment: [String: String], maxJobs: Int?,
-        maxRSSBytes: Int64?, killGrace: Duration, idleRetirement: Duration? = .seconds(60),
+        maxRSSBytes: Int64?, killGrace: Setting<Duration>, idleRetirement: Duration? = .seconds(60),
         maximumInboundFrameBytes: Int? = nil
     ) {
         // Tests shorten it (`JOBD_TEST_WORKER_IDLE_SECONDS`) to see workers stop without waiting a minute.

@@ -1,6 +1,5 @@
 import JobdProtocol
 
-/// One worker as `status` shows it.
 /// The CPU pool as `status` shows it.
 public struct PoolStatus: Hashable, Sendable {
     public var workers: [WorkerStatus]
@@ -13,8 +12,12 @@ public struct PoolStatus: Hashable, Sendable {
         self.workers = workers
         self.notExecuting = notExecuting
     }
+
+    /// Workers executing a job now: at most the pool's size.
+    public var executing: Int { workers.count { $0.jobID != nil } }
 }
 
+/// One worker as `status` shows it.
 public struct WorkerStatus: Hashable, Sendable {
     public enum State: String, Sendable {
         /// No process: the pool stopped its workers after ``WorkerPoolConfiguration/idleRetirement``

@@ -12,7 +12,7 @@ import Synchronization
 public enum WorkerMain {
     /// - Parameter ledger: where the jobs' process groups are recorded while they run (the daemon's).
     public static func run(
-        registry: HandlerRegistry, killGrace: Duration, ledger: ProcessLedger? = nil, logger: Logger
+        registry: HandlerRegistry, killGrace: Setting<Duration>, ledger: ProcessLedger? = nil, logger: Logger
     ) async throws {
         let channel = try await WorkerFraming.channel(reading: 0, writing: 1)
         // Every frame out goes through one stream and one writer task: the heartbeat, the job's output and

@@ -116,7 +116,8 @@ actor Dispatcher {
     private let transitioned: @Sendable () -> Void
     /// How many transitions ``recent`` keeps.
     static let recentTransitions = 50
-    private let configuration: DaemonConfiguration
+    /// The running configuration: a reload changes the live settings among it (ConfigurationChange).
+    private let configuration: Setting<DaemonConfiguration>
     private let logger: Logger
     private let launches: AsyncStream<Launch>
     private let launchContinuation: AsyncStream<Launch>.Continuation
@@ -128,7 +129,7 @@ actor Dispatcher {
     ///   - finished: told of every job that ends (its output's followers wake).
     init(
         store: any JobStore, runners: Runners, profileBook: ProfileBook, burnWatch: CPUBurnWatch?,
-        workerStatuses: @escaping @Sendable () async -> PoolStatus, configuration: DaemonConfiguration,
+        workerStatuses: @escaping @Sendable () async -> PoolStatus, configuration: Setting<DaemonConfiguration>,
         counts: [JobClass: StateCounts], logger: Logger, now: @escaping @Sendable () -> Timestamp = WallClock.now,
         finished: @escaping @Sendable (JobID) -> Void = { _ in }, hooks: Hooks? = nil,
         transitioned: @escaping @Sendable () -> Void = {}
@@ -650,8 +651,10 @@ actor Dispatcher {
         }
         let stop = launch.control.stopReason
         let (state, retryAt, write) = completion.verdict(on: plan, outcome: outcome, stop: stop)
-        // Queue the outcome before the slot is freed: the next attempt's writes then land after it.
+        // Queue the outcome before the slot is freed: the next attempt's writes then land after it, the
+        // start of the job its worker runs next included.
         let commit = write()
+        launch.control.outcomeQueued()
         await attemptEnded(plan, state: state, retryAt: retryAt)
         // After the slot is free: the next job need not wait for the profile update.
         await completion.learn(from: outcome, of: plan, stop: stop)

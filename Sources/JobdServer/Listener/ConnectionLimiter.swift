@@ -1,3 +1,4 @@
+import JobdRunners
 import Synchronization
 
 /// Counts open connections, in total and per uid, and refuses one past either limit.
@@ -28,18 +29,19 @@ final class ConnectionLimiter: Sendable {
         var byUser: [UInt32: Int] = [:]
     }
 
-    let maximumTotal: Int
-    let maximumPerUser: Int
+    /// The running configuration: its connection limits as they are when a connection comes (a reload
+    /// that lowers them closes none already open).
+    private let configuration: Setting<DaemonConfiguration>
     private let counts = Mutex(Counts())
 
-    init(maximumTotal: Int, maximumPerUser: Int) {
-        self.maximumTotal = maximumTotal
-        self.maximumPerUser = maximumPerUser
+    init(configuration: Setting<DaemonConfiguration>) {
+        self.configuration = configuration
     }
 
     /// Counts a new connection of `uid`, or refuses it (and counts nothing).
     func admit(_ uid: UInt32) -> Refusal? {
-        counts.withLock { counts in
+        let (maximumTotal, maximumPerUser) = (configuration.maximumConnections, configuration.maximumConnectionsPerUser)
+        return counts.withLock { counts in
             if counts.total >= maximumTotal { return .total(limit: maximumTotal) }
             let mine = counts.byUser[uid, default: 0]
             if mine >= maximumPerUser { return .perUser(uid: uid, limit: maximumPerUser) }

@@ -1,4 +1,5 @@
 import JobdProtocol
+import JobdRunners
 import JobdVarlinkNIO
 import Logging
 import NIOCore
@@ -26,13 +27,15 @@ final class VarlinkListener: Sendable {
     /// Binds the socket (after removing a stale file), or adopts the listening socket systemd passed
     /// (`inheritedDescriptor`); clients can connect once this returns.
     static func bind(
-        path: String, inheritedDescriptor: Int32? = nil, maximumMessageBytes: Int,
-        limits: ConnectionLimits = ConnectionLimits(), responder: Responder, group: any EventLoopGroup, logger: Logger
+        path: String, inheritedDescriptor: Int32? = nil, configuration: Setting<DaemonConfiguration>,
+        responder: Responder, group: any EventLoopGroup, logger: Logger
     ) async throws -> VarlinkListener {
-        let frameTimeout = TimeAmount.nanoseconds(
-            limits.frameTimeout.components.seconds * 1_000_000_000 + limits.frameTimeout.components.attoseconds / 1_000_000_000)
+        // Each connection takes the limits of the moment it is accepted: a reload applies to the next.
         let initializer: @Sendable (any Channel) -> EventLoopFuture<(Connection, Caller)> = { channel in
-            channel.peerCredentials().flatMapThrowing { caller in
+            let (timeout, maximumMessageBytes) = (configuration.frameTimeout, configuration.maximumMessageBytes)
+            let frameTimeout = TimeAmount.nanoseconds(
+                timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            return channel.peerCredentials().flatMapThrowing { caller in
                 try channel.pipeline.syncOperations.addHandler(
                     FrameTimeoutHandler(timeout: frameTimeout, peer: caller, logger: logger))
                 try channel.pipeline.syncOperations.addHandler(
@@ -59,7 +62,7 @@ final class VarlinkListener: Sendable {
         }
         return VarlinkListener(
             server: server, responder: responder,
-            limiter: ConnectionLimiter(maximumTotal: limits.maximumTotal, maximumPerUser: limits.maximumPerUser),
+            limiter: ConnectionLimiter(configuration: configuration),
             logger: logger, path: path, ownsSocketFile: inheritedDescriptor == nil)
     }
 
@@ -211,12 +214,4 @@ final class VarlinkListener: Sendable {
             logger.debug("connection from pid \(caller.pid) ended: \(error)")
         }
     }
-}
-
-/// How many connections the listener holds, and how long a message may stall (`jobd --max-connections`,
-/// `--max-connections-per-user`, `--frame-timeout`).
-struct ConnectionLimits: Sendable {
-    var maximumTotal = DaemonConfiguration.defaultMaximumConnections
-    var maximumPerUser = DaemonConfiguration.defaultMaximumConnectionsPerUser
-    var frameTimeout = DaemonConfiguration.defaultFrameTimeout
 }

@@ -18,7 +18,8 @@ struct Responder: Sendable {
     let registry: HandlerRegistry
     let profileBook: ProfileBook
     let pruner: Pruner
-    let configuration: DaemonConfiguration
+    /// The running configuration: a reload changes the live settings among it (ConfigurationChange).
+    let configuration: Setting<DaemonConfiguration>
     let startedAt: ContinuousClock.Instant
     let logger: Logger
     /// Fires the schedules; nil where none are kept (tests of the responder alone).

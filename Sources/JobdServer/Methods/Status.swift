@@ -8,10 +8,14 @@ extension Responder {
         let pool = await dispatcher.workers()
         var cpu = snapshot.counts[.cpu] ?? StateCounts()
         let io = snapshot.counts[.io] ?? StateCounts()
-        // Running means its process runs: a job handed to a worker that has not begun it is queued.
+        // Running means its process runs: a job handed to a worker that has not begun it is queued. The
+        // pool and the dispatcher are read one after the other, and a job's end reaches the pool before the
+        // dispatcher's count: never more running than workers execute (a job just ending or just handed
+        // over shows as queued for that moment, as it is neither yet).
         let held = min(pool.notExecuting, cpu.running)
-        cpu.running -= held
-        cpu.queued += held
+        let shown = min(cpu.running - held, pool.executing)
+        cpu.queued += cpu.running - shown
+        cpu.running = shown
         var total = StateCounts()
         for state in JobState.allCases { total[state] = cpu[state] + io[state] }
         let uptime = ContinuousClock.now - startedAt

@@ -22,8 +22,10 @@ struct Pruner: Sendable {
     /// outlives its retention by at most that much), and at least 100 ms apart (a tiny retention in a
     /// test must not spin).
     static func interval(retentionSeconds: Double) -> Duration {
-        .seconds(checked: min(max(retentionSeconds / 10, 0.1), 3600))
+        .seconds(checked: min(max(retentionSeconds / 10, 0.1), longestInterval.inSeconds))
     }
+
+    static let longestInterval: Duration = .seconds(3600)
 
     /// Deletes finished jobs in `states` that finished at least `age` seconds ago.
     /// - Parameters:
@@ -54,26 +56,26 @@ struct Pruner: Sendable {
     }
 
     /// Prunes every finished job older than the retention period, now and then every
-    /// ``interval(retentionSeconds:)``, until cancelled. A retention of 0 keeps jobs forever: it returns.
-    func run(retentionSeconds: Double) async {
-        guard retentionSeconds > 0, retentionSeconds.isFinite else { return }
-        let interval = Self.interval(retentionSeconds: retentionSeconds)
+    /// ``interval(retentionSeconds:)``, until cancelled. The period is read at each round; `reloaded`
+    /// starts the next round at once, so a reload applies now. A retention of 0 keeps jobs forever.
+    func run(retention: @escaping @Sendable () -> Double, reloaded: Doorbell) async {
         while !Task.isCancelled {
+            let retentionSeconds = retention()
+            let keepsForever = !(retentionSeconds > 0 && retentionSeconds.isFinite)
+            let interval = keepsForever ? Self.longestInterval : Self.interval(retentionSeconds: retentionSeconds)
             do {
-                let pruned = try await prune(
-                    olderThan: retentionSeconds, states: JobState.finishedStates, ownerUID: nil)
-                if pruned > 0 { logger.info("pruned \(pruned) finished jobs older than the retention period") }
+                if !keepsForever {
+                    let pruned = try await prune(
+                        olderThan: retentionSeconds, states: JobState.finishedStates, ownerUID: nil)
+                    if pruned > 0 { logger.info("pruned \(pruned) finished jobs older than the retention period") }
+                }
             } catch StoreError.closed {
                 return  // the daemon is stopping
             } catch {
                 // Tried again at the next interval; the jobs stay until then.
                 logger.error("pruning finished jobs failed: \(error); trying again in \(interval)")
             }
-            do {
-                try await Task.sleep(for: interval)
-            } catch {
-                return
-            }
+            await reloaded.wait(upTo: interval)
         }
     }
 }

@@ -51,7 +51,7 @@ struct Harness: Sendable {
         let dispatcher = Dispatcher(
             store: store, runners: Runners(pool: pool, exec: exec, handler: handler, handlerProcess: handler),
             profileBook: profileBook,
-            burnWatch: nil, workerStatuses: { PoolStatus(workers: []) }, configuration: configuration, counts: counts,
+            burnWatch: nil, workerStatuses: { PoolStatus(workers: []) }, configuration: Setting(configuration), counts: counts,
             logger: quietLogger, now: clock.now)
         let harness = Harness(
             store: store, clock: clock, pool: pool, exec: exec, handler: handler, dispatcher: dispatcher,
