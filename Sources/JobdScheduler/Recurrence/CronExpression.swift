@@ -1,5 +1,3 @@
-import Glibc
-
 /// A standard five-field cron expression (`minute hour day-of-month month day-of-week`), as crontab(5)
 /// reads it, and the next time it fires.
 ///
@@ -18,13 +16,6 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
         public var field: String
         public var reason: String
         public var description: String { "cron \(field): \(reason)" }
-    }
-
-    /// The zone whose wall clock an expression is read in.
-    public enum Zone: Sendable {
-        /// The system's local time (TZ, /etc/localtime).
-        case local
-        case utc
     }
 
     /// The text it was parsed from.
@@ -145,7 +136,7 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
 
     /// The first time after `instant` (seconds since the epoch) at which the expression fires, to the
     /// minute; nil if it fires in no year within the search bound (it cannot, after the parse checks).
-    public func next(after instant: Int64, in zone: Zone = .local) -> Int64? {
+    public func next(after instant: Int64, in zone: some WallClockZone) -> Int64? {
         let start = WallTime(instant, zone)
         // Whole minutes strictly after `instant`.
         var candidate = (instant >= 0 ? instant / 60 + 1 : (instant + 1) / 60) * 60
@@ -161,7 +152,7 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
                 wall.advance(.hour)
             } else if !minutes.contains(wall.minute) {
                 wall.advance(.minute)
-            } else if !start.fields.lexicographicallyPrecedes(wall.fields) {
+            } else if !start.ordered.lexicographicallyPrecedes(wall.ordered) {
                 // The repeated hour of an autumn clock change: this wall-clock time has fired already.
                 wall.advance(.minute)
             } else {
@@ -186,59 +177,42 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A broken-down wall-clock time (Glibc's `struct tm`), for stepping a cron search.
+/// A wall-clock time being stepped by a cron search.
 private struct WallTime {
     enum Unit { case month, day, hour, minute }
 
-    var tm: tm
+    var time: WallClockTime
 
-    init(_ instant: Int64, _ zone: CronExpression.Zone) {
-        var seconds = time_t(instant)
-        var broken = Glibc.tm()
-        switch zone {
-        case .local: localtime_r(&seconds, &broken)
-        case .utc: gmtime_r(&seconds, &broken)
-        }
-        tm = broken
+    init(_ instant: Int64, _ zone: some WallClockZone) {
+        time = zone.wallClock(at: instant)
     }
 
-    var month: Int { Int(tm.tm_mon) + 1 }
-    var day: Int { Int(tm.tm_mday) }
-    var weekday: Int { Int(tm.tm_wday) }
-    var hour: Int { Int(tm.tm_hour) }
-    var minute: Int { Int(tm.tm_min) }
-    /// Year, month, day, hour, minute: ordered as wall clocks are.
-    var fields: [Int] { [Int(tm.tm_year), month, day, hour, minute] }
+    var month: Int { time.month }
+    var day: Int { time.day }
+    var weekday: Int { time.weekday }
+    var hour: Int { time.hour }
+    var minute: Int { time.minute }
+    var ordered: [Int] { time.ordered }
 
-    /// To the start of the next month, day, hour or minute (normalized by ``instant(_:)``).
+    /// To the start of the next month, day, hour or minute (carried over by ``instant(_:)``).
     mutating func advance(_ unit: Unit) {
         switch unit {
         case .month:
-            tm.tm_mon += 1
-            tm.tm_mday = 1
-            tm.tm_hour = 0
-            tm.tm_min = 0
+            time.month += 1
+            time.day = 1
+            time.hour = 0
+            time.minute = 0
         case .day:
-            tm.tm_mday += 1
-            tm.tm_hour = 0
-            tm.tm_min = 0
+            time.day += 1
+            time.hour = 0
+            time.minute = 0
         case .hour:
-            tm.tm_hour += 1
-            tm.tm_min = 0
+            time.hour += 1
+            time.minute = 0
         case .minute:
-            tm.tm_min += 1
+            time.minute += 1
         }
-        tm.tm_sec = 0
     }
 
-    func instant(_ zone: CronExpression.Zone) -> Int64 {
-        var copy = tm
-        switch zone {
-        case .local:
-            copy.tm_isdst = -1  // let mktime decide whether daylight saving applies
-            return Int64(mktime(&copy))
-        case .utc:
-            return Int64(timegm(&copy))
-        }
-    }
+    func instant(_ zone: some WallClockZone) -> Int64 { zone.instant(of: time) }
 }

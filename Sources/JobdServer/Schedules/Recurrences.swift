@@ -178,7 +178,7 @@ actor Recurrences {
     static func nextDue(of schedule: StoredSchedule, after now: Timestamp) -> Timestamp {
         if let cron = schedule.cron, let expression = try? CronExpression(cron),
             let seconds = Int64(exactly: now.secondsSinceEpoch.rounded(.down)),
-            let next = expression.next(after: seconds)
+            let next = expression.next(after: seconds, in: LocalZone())
         {
             return Timestamp(secondsSinceEpoch: Double(next))
         }
