@@ -185,7 +185,9 @@ struct JobdCommand: AsyncParsableCommand {
         if let cpuWorkers, cpuWorkers < 1 { throw ValidationError("--cpu-workers must be at least 1") }
         if SQLiteStore.Durability(rawValue: durability) == nil { throw ValidationError("--durability is normal or full") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
-        if shutdownGrace < 0 || killGrace < 0 { throw ValidationError("grace periods cannot be negative") }
+        if !((0...86_400).contains(shutdownGrace) && (0...86_400).contains(killGrace)) {
+            throw ValidationError("--shutdown-grace and --kill-grace are 0 to 86400 seconds")
+        }
         if JobClass(rawValue: defaultClass) == nil { throw ValidationError("--default-class is cpu or io") }
         if !(ioThreshold >= 0 && ioThreshold < cpuThreshold) {
             throw ValidationError("--io-threshold must be at least 0 and below --cpu-threshold")
@@ -271,11 +273,11 @@ struct JobdCommand: AsyncParsableCommand {
             durability: SQLiteStore.Durability(rawValue: durability)!,
             cpuSlots: cpuWorkers ?? SystemInfo.availableCPUs, ioConcurrency: ioConcurrency,
             maximumMessageBytes: maxMessageBytes, outputLimitBytes: outputLimit,
-            killGrace: .milliseconds(Int64(killGrace * 1000)), shutdownGrace: .milliseconds(Int64(shutdownGrace * 1000)))
+            // Clamped, never a trap: `--kill-grace 1e300` is a mistake to refuse or bound, not a crash.
+            killGrace: .seconds(checked: killGrace), shutdownGrace: .seconds(checked: shutdownGrace))
 
-        configuration.workerCommand = [
-            "/proc/self/exe", "worker", "--kill-grace", "\(killGrace)", "--log-level", logLevel,
-        ]
+        // The pool adds `--slot` and the kill grace of the moment it starts each worker (a reload changes it).
+        configuration.workerCommand = ["/proc/self/exe", "worker", "--log-level", logLevel]
         configuration.maximumReplyBytes = maxReplyBytes
         configuration.maximumConnections = maxConnections
         configuration.maximumConnectionsPerUser = maxConnectionsPerUser

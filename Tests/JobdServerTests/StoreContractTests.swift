@@ -73,6 +73,34 @@ import Testing
         }
     }
 
+    /// A retry is not an end: the jobs that wait for it keep waiting; its success releases them, and a
+    /// last failure cancels them and theirs (the fake cancelled them at the retry, unlike SQLite).
+    @Test(arguments: Backend.allCases)
+    func aRetryLeavesItsDependentsWaitingAndItsEndDecidesThem(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            for (lastState, dependentState) in [(JobState.succeeded, JobState.queued), (.dead, .cancelled)] {
+                let first = try await store.submit([newJob(maxAttempts: 2)]).ids[0]
+                var waiting = newJob()
+                waiting.spec.after = [first]
+                var waitingOnThat = newJob()
+                let second = try await store.submit([waiting]).ids[0]
+                waitingOnThat.spec.after = [second]
+                let third = try await store.submit([waitingOnThat]).ids[0]
+                store.recordStarted(first, at: at(10))
+                try await store.finish(first, state: .queued, outcome: RunOutcome(exitCode: 1, wallSeconds: 0), at: at(11))
+                    .committed()
+                #expect(try await store.job(second)?.state == .scheduled, "a retry leaves it waiting")
+                #expect(try await store.job(third)?.state == .scheduled)
+                store.recordStarted(first, at: at(12))
+                let exit = lastState == .succeeded ? 0 : 1
+                try await store.finish(first, state: lastState, outcome: RunOutcome(exitCode: exit, wallSeconds: 0), at: at(13))
+                    .committed()
+                #expect(try await store.job(second)?.state == dependentState, "after \(lastState)")
+                #expect(try await store.job(third)?.state == (lastState == .succeeded ? .scheduled : .cancelled))
+            }
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func cancelWaitingRefusesARunningOrFinishedJob(_ backend: Backend) async throws {
         try await withStore(backend) { store in

@@ -7,9 +7,10 @@ public struct JobSpec: Hashable, Sendable, Codable {
     public var kind: String?
     /// For `exec`: the command and its arguments. Never a shell string; run `sh -c` for that.
     public var argv: [String]?
-    /// For `exec`: the environment. Absent: the daemon's own environment.
+    /// For `exec`: the whole environment. Absent: under a root daemon a clean one of the owner's (HOME,
+    /// USER, LOGNAME, SHELL, PATH); under another, the daemon's own (docs/WORKERS.md).
     public var env: [String: String]?
-    /// For `exec`: the working directory. Absent: the daemon's.
+    /// For `exec`: the working directory, entered as the owner. Absent: the owner's home, else `/`.
     public var cwd: String?
     /// For handlers: their input.
     public var payload: JSONValue?

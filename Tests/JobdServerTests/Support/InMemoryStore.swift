@@ -389,7 +389,8 @@ final class InMemoryStore: JobStore {
                 rows.earlierAttempts[id, default: []].append(
                     AttemptRecord(number: job.attempts, startedAt: job.startedAt, finishedAt: now, outcome: outcome))
             }
-            Self.dependencyEnded(id, jobState, at: now, in: &rows)
+            // A retry is no end: its dependents wait on (as in SQLiteStore.finish).
+            if jobState.isFinished { Self.dependencyEnded(id, jobState, at: now, in: &rows) }
             job.state = jobState == .queued && retryAt != nil ? .scheduled : jobState
             job.runAt = retryAt
             // A job going back to `queued` (a retry) keeps the last attempt's outcome but has no finish time.
