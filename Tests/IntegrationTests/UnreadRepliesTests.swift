@@ -142,5 +142,29 @@ extension AgainstTheRealDaemon {
                 #expect(try await daemon.status().total.scheduled == 200)
             }
         }
+
+        /// Retries waiting out a backoff kept their whole plan whatever the bound (found reading the core,
+        /// issue 19): 250 failed jobs of 400 KB each held 100 MB until their next attempt.
+        @Test func retriesInTheirBackoffKeepTheirLargeArgumentsOutOfMemory() async throws {
+            try await DaemonProcess.with { daemon in
+                let before = try #require(residentBytes(of: daemon.pid))
+                // execve takes at most 128 KiB per argument: four of 100 KB.
+                let large = Array(repeating: String(repeating: "a", count: 100_000), count: 4)
+                let spec = JobSpec(
+                    argv: ["sh", "-c", "exit 1", "sh"] + large, class: .io, maxAttempts: 2, backoffSeconds: 3600)
+                try await daemon.connect { connection in
+                    for _ in 0..<250 {
+                        _ = try await connection.call(
+                            Submit.method, Submit.Parameters(jobs: [spec]), returning: Submit.Reply.self)
+                    }
+                }
+                try await eventually("every first attempt failed", within: .seconds(60)) {
+                    try await daemon.status().total.scheduled == 250 ? true : nil
+                }
+                let grown = try #require(residentBytes(of: daemon.pid)) - before
+                // 100 MB of arguments; the plans kept are bounded to 32 MiB, the rest is read back when due.
+                #expect(grown < 75 << 20, "250 retries of 400 KB in their backoff grew the daemon by \(grown >> 20) MiB")
+            }
+        }
     }
 }

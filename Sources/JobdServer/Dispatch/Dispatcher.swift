@@ -18,6 +18,8 @@ actor Dispatcher {
         var `class`: JobClass
         /// Nil when the plan was not kept in memory: it is read from the store as the job starts.
         var plan: JobPlan?
+        /// For a retry read from the store: the attempts it has had at least (the store's count may lag).
+        var attemptsAtLeast: Int?
         var control: RunControl
     }
 
@@ -590,7 +592,9 @@ actor Dispatcher {
             if jobClass == .io, let job = active[id] { record(id, .running, job) }
             counts[jobClass, default: StateCounts()].queued -= 1
             counts[jobClass, default: StateCounts()].running += 1
-            launchContinuation.yield(Launch(id: id, class: jobClass, plan: plans.take(id), control: control))
+            let kept = plans.take(id)
+            launchContinuation.yield(
+                Launch(id: id, class: jobClass, plan: kept.plan, attemptsAtLeast: kept.attemptsAtLeast, control: control))
         }
     }
 
@@ -630,7 +634,15 @@ actor Dispatcher {
         let plan: JobPlan
         let outcome: RunOutcome
         let loaded: Result<JobPlan, PlanLoadFailure>
-        if let kept = launch.plan { loaded = .success(kept) } else { loaded = await loadPlan(launch) }
+        if let kept = launch.plan {
+            loaded = .success(kept)
+        } else {
+            loaded = await loadPlan(launch).map { stored in
+                var plan = stored
+                plan.attempts = max(plan.attempts, launch.attemptsAtLeast ?? 0)
+                return plan
+            }
+        }
         switch loaded {
         case .success(let loaded):
             plan = loaded
@@ -709,8 +721,7 @@ actor Dispatcher {
             if let job = active[plan.id] { record(plan.id, retryAt == nil ? .queued : .scheduled, job) }
             var retry = plan
             retry.attempts += 1
-            // Kept whatever the budget: its stored attempt count may not have committed yet.
-            plans.keep(retry, always: true)
+            plans.keep(retry, isRetry: true)
             if let retryAt {
                 active[plan.id]?.due = DueTime(retryAt)
                 due.add(plan.id, due: retryAt.secondsSinceEpoch)

@@ -12,28 +12,35 @@ struct KeptPlans {
     static let maximumBytes = 32 << 20
 
     private var plans: [JobID: (plan: JobPlan, bytes: Int)] = [:]
+    /// Retries kept without their plan (no room): the attempt count they start with, since the stored
+    /// one may not have committed by then. A few bytes each, where a plan may be megabytes (issue 19:
+    /// retries used to keep their whole plan past the bound).
+    private var retryAttempts: [JobID: Int] = [:]
     private(set) var bytes = 0
 
     var count: Int { plans.count }
 
-    /// Keeps `plan` if there is room. A retry's plan is kept whatever the room (`always`): its stored
-    /// attempt count may not have committed by the time it starts again.
-    mutating func keep(_ plan: JobPlan, always: Bool = false) {
+    /// Keeps `plan` if there is room; a retry without room keeps its attempt count alone.
+    mutating func keep(_ plan: JobPlan, isRetry: Bool = false) {
         let size = plan.weight
         if let old = plans[plan.id] { bytes -= old.bytes }
-        guard always || (plans.count < Self.maximumCount && bytes + size <= Self.maximumBytes) else {
+        guard plans.count < Self.maximumCount && bytes + size <= Self.maximumBytes else {
             plans[plan.id] = nil
+            if isRetry { retryAttempts[plan.id] = plan.attempts }
             return
         }
+        retryAttempts[plan.id] = nil
         plans[plan.id] = (plan, size)
         bytes += size
     }
 
-    /// The plan of a job that starts now, taken out; nil: read it from the store.
-    mutating func take(_ id: JobID) -> JobPlan? {
-        guard let kept = plans.removeValue(forKey: id) else { return nil }
+    /// What is kept of a job that starts now, taken out: its plan, or else (nil: read it from the store)
+    /// the attempt count a retry starts with at least.
+    mutating func take(_ id: JobID) -> (plan: JobPlan?, attemptsAtLeast: Int?) {
+        let attempts = retryAttempts.removeValue(forKey: id)
+        guard let kept = plans.removeValue(forKey: id) else { return (nil, attempts) }
         bytes -= kept.bytes
-        return kept.plan
+        return (kept.plan, nil)
     }
 
     /// A job that will not start (cancelled) lets its plan go.
