@@ -94,14 +94,26 @@ public final class RunControl: Sendable {
         if now { body() }
     }
 
-    /// The attempt executes from now on (called by the runner, once; later calls do nothing).
+    /// The attempt executes from now on (called by the runner, once; later calls do nothing, and so does
+    /// a call after the attempt's end: the pool may announce a job late, after its outcome).
     public func began() {
         let handler = state.withLock { state -> (@Sendable () -> Void)? in
-            guard !state.hasBegun else { return nil }
+            guard !state.hasBegun, !state.isFinished else { return nil }
             state.hasBegun = true
             return state.beginHandler
         }
         handler?()
+    }
+
+    /// Marks the attempt begun if nothing has, without the begin handler; true if this call did. The
+    /// dispatcher records the start of an attempt that ended unannounced (stopped in a worker's queue, or
+    /// ended before the pool announced it) so, and no later ``began()`` records it again.
+    public func beginUnannounced() -> Bool {
+        state.withLock { state in
+            guard !state.hasBegun else { return false }
+            state.hasBegun = true
+            return true
+        }
     }
 
     /// Sends a signal to the attempt's process group, if it is running.

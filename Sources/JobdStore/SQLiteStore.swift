@@ -265,7 +265,7 @@ public final class SQLiteStore: JobStore {
             try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, error = NULL
-                    WHERE id = ?
+                    WHERE id = ? AND state NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
                     """
             ).execute(arguments: [now.secondsSinceEpoch, id.rawValue])
         }

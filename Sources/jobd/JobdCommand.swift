@@ -182,7 +182,7 @@ struct JobdCommand: AsyncParsableCommand {
         if maxReplyBytes < DaemonConfiguration.minimumMaximumReplyBytes {
             throw ValidationError("--max-reply-bytes must be at least \(DaemonConfiguration.minimumMaximumReplyBytes) (1 MiB)")
         }
-        if let cpuWorkers, cpuWorkers < 1 { throw ValidationError("--cpu-workers must be at least 1") }
+        if let cpuWorkers, !(1...1024).contains(cpuWorkers) { throw ValidationError("--cpu-workers is 1 to 1024") }
         if SQLiteStore.Durability(rawValue: durability) == nil { throw ValidationError("--durability is normal or full") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level \(logLevel)") }
         if !((0...86_400).contains(shutdownGrace) && (0...86_400).contains(killGrace)) {
@@ -192,7 +192,17 @@ struct JobdCommand: AsyncParsableCommand {
         if !(ioThreshold >= 0 && ioThreshold < cpuThreshold) {
             throw ValidationError("--io-threshold must be at least 0 and below --cpu-threshold")
         }
-        if !(reclassifyAfter > 0) { throw ValidationError("--reclassify-after must be positive") }
+        if !(reclassifyAfter > 0 && reclassifyAfter <= 3600) {
+            throw ValidationError("--reclassify-after is above 0 and at most 3600 seconds")
+        }
+        // A reload applies these at once: a message bound below a call's size would refuse every call,
+        // root's included (found in review, issue 19).
+        if !(65_536...(64 << 20)).contains(maxMessageBytes) {
+            throw ValidationError("--max-message-bytes is 65536 (64 KiB) to 67108864 (64 MiB)")
+        }
+        if !(0...(1 << 40)).contains(outputLimit) {
+            throw ValidationError("--output-limit is 0 (keep no output) to 1099511627776 (1 TiB) bytes")
+        }
         if let workerMaxJobs, workerMaxJobs < 1 { throw ValidationError("--worker-max-jobs must be at least 1") }
         if !(lockWait >= 0 && lockWait <= 3600) { throw ValidationError("--lock-wait is 0 to 3600 seconds") }
         if Self.retentionSeconds(retention) == nil {
@@ -277,7 +287,7 @@ struct JobdCommand: AsyncParsableCommand {
             killGrace: .seconds(checked: killGrace), shutdownGrace: .seconds(checked: shutdownGrace))
 
         // The pool adds `--slot` and the kill grace of the moment it starts each worker (a reload changes it).
-        configuration.workerCommand = ["/proc/self/exe", "worker", "--log-level", logLevel]
+        configuration.workerCommand = ["/proc/self/exe", "worker", "--worker-log-level", logLevel]
         configuration.maximumReplyBytes = maxReplyBytes
         configuration.maximumConnections = maxConnections
         configuration.maximumConnectionsPerUser = maxConnectionsPerUser
@@ -285,7 +295,7 @@ struct JobdCommand: AsyncParsableCommand {
         configuration.workerMaxJobs = workerMaxJobs
         configuration.defaultClass = JobClass(rawValue: defaultClass)!
         configuration.thresholds = ClassThresholds(upper: cpuThreshold, lower: ioThreshold)
-        configuration.reclassifyAfter = .milliseconds(Int64(reclassifyAfter * 1000))
+        configuration.reclassifyAfter = .seconds(checked: reclassifyAfter)
         configuration.workerMaxRSSBytes = ByteSize.parse(workerMaxRss)
         configuration.retentionSeconds = Self.retentionSeconds(retention) ?? DaemonConfiguration.defaultRetentionSeconds
         configuration.onFinish = onFinish.flatMap { $0.isEmpty ? nil : $0 }

@@ -110,6 +110,21 @@ extension AgainstTheRealDaemon {
             #expect(invalid.stderr.contains("\(bad): line 2: unknown key 'bogus'"), "\(invalid)")
             #expect(invalid.stderr.contains("\(bad): line 4: --io-concurrency must be at least 1"), "\(invalid)")
 
+            // What a reload would apply at once is bounded as at start: a value that would crash the daemon
+            // (a conversion past Int64) or refuse every call (a message bound of 0) is an error of its line.
+            for (line, message) in [
+                ("reclassify-after = 1e300", "--reclassify-after is above 0 and at most 3600 seconds"),
+                ("kill-grace = 1e300", "--shutdown-grace and --kill-grace are 0 to 86400 seconds"),
+                ("max-message-bytes = 0", "--max-message-bytes is 65536 (64 KiB) to 67108864 (64 MiB)"),
+                ("output-limit = -1", "--output-limit is 0 (keep no output)"),
+                ("cpu-workers = 1000000", "--cpu-workers is 1 to 1024"),
+            ] {
+                let file = directory.file("bounds.toml")
+                try (line + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                let checked = try await runProgram(Binaries.jobd, ["--check-config", file])
+                #expect(checked.status == 1 && checked.stderr.contains(message), "\(line): \(checked)")
+            }
+
             let broken = directory.file("broken.toml")
             try "cpu-workers = \n".write(toFile: broken, atomically: true, encoding: .utf8)
             let unparsable = try await runProgram(Binaries.jobd, ["--check-config", broken])

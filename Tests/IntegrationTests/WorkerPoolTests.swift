@@ -127,6 +127,25 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// The worker kills a job that ignores SIGTERM after jobd's --kill-grace, and lives on: workers never
+        /// saw the flag (the parent command took it) and waited 5 s, so the pool killed them first.
+        @Test func aCPUJobThatIgnoresSIGTERMIsKilledByItsWorkerAfterTheKillGrace() async throws {
+            try await DaemonProcess.with(arguments: ["--cpu-workers", "1", "--kill-grace", "0.5"]) { daemon in
+                let id = try await daemon.submit([
+                    JobSpec(argv: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"], class: .cpu)
+                ])[0]
+                let worker = try await eventually("the job runs") { () -> WorkerInfo? in
+                    try await daemon.status().workers.first { $0.jobID == id }
+                }
+                _ = try await daemon.jobctl("cancel", id.description)
+                let job = try await daemon.wait([id])[0]
+                #expect(job.state == .cancelled)
+                #expect(job.error == "cancelled while running", "its worker killed it: \(String(describing: job.error))")
+                #expect(job.signal == 9)
+                #expect(try await daemon.status().workers.first?.pid == worker.pid, "the worker lives on")
+            }
+        }
+
         @Test func workersAreRecycledAfterMaxJobs() async throws {
             try await DaemonProcess.with(arguments: ["--cpu-workers", "1", "--worker-max-jobs", "2"]) { daemon in
                 var pids: [Int32?] = []

@@ -101,6 +101,22 @@ import Testing
         }
     }
 
+    /// A start recorded after the job's end (a worker's next job announced late, issue 19's review)
+    /// changes nothing: a finished job never runs again after a restart.
+    @Test(arguments: Backend.allCases)
+    func aStartRecordedAfterTheEndChangesNothing(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let id = try await store.submit([newJob()]).ids[0]
+            store.recordStarted(id, at: at(10))
+            try await store.finish(id, state: .succeeded, outcome: RunOutcome(exitCode: 0, wallSeconds: 1), at: at(11))
+                .committed()
+            store.recordStarted(id, at: at(12))
+            try await settled(store)
+            let job = try #require(try await store.job(id))
+            #expect(job.state == .succeeded && job.attempts == 1 && job.startedAt == at(10))
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func cancelWaitingRefusesARunningOrFinishedJob(_ backend: Backend) async throws {
         try await withStore(backend) { store in

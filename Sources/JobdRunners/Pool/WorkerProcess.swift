@@ -58,7 +58,8 @@ final class WorkerProcess: Sendable {
             return nil
         }
         let request = SpawnRequest(
-            path: configuration.executable, argv: configuration.arguments + ["--slot", "\(slot)", "--kill-grace", "\(configuration.killGrace.value.inSeconds)"],
+            path: configuration.executable, argv: configuration.arguments
+                + ["--slot", "\(slot)", "--worker-kill-grace", "\(configuration.killGrace.value.inSeconds)"],
             environment: configuration.environment.map { "\($0.key)=\($0.value)" },
             stdio: .descriptors(stdin: toWorker.readEnd, stdout: fromWorker.writeEnd, stderr: 2))
         let (pids, pidSink) = AsyncStream.makeStream(of: Int32.self)

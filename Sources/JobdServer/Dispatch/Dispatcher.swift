@@ -655,7 +655,7 @@ actor Dispatcher {
             }
             outcome = await run(plan, control: launch.control)
             // Stopped before it began (cancelled while it waited for a worker): its attempt still counts.
-            if !launch.control.hasBegun { store.recordStarted(id, at: completion.now()) }
+            if launch.control.beginUnannounced() { store.recordStarted(id, at: completion.now()) }
         case .failure(let failure):
             // Without its row there is nothing to run; the attempt fails and says why.
             plan = await fallbackPlan(launch)

@@ -370,7 +370,8 @@ final class InMemoryStore: JobStore {
 
     func recordStarted(_ id: JobID, at now: Timestamp) {
         later(.start(id, at: now)) { rows in
-            guard var job = rows.jobs[id] else { return }  // an UPDATE of no row
+            // An UPDATE of no row: no such job, or one that has ended (a start never undoes an end).
+            guard var job = rows.jobs[id], !job.state.isFinished else { return }
             job.state = .running
             job.startedAt = now
             job.attempts += 1
