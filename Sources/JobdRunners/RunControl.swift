@@ -23,7 +23,8 @@ public final class RunControl: Sendable {
         var stopHandler: (@Sendable (StopReason) -> Void)?
         var beginHandler: (@Sendable () -> Void)?
         var outcomeIsQueued = false
-        var afterOutcome: [@Sendable () -> Void] = []
+        var afterOutcome: [Int: @Sendable () -> Void] = [:]
+        var nextToken = 0
     }
 
     private let state = Mutex(State())
@@ -76,8 +77,8 @@ public final class RunControl: Sendable {
     public func outcomeQueued() {
         let waiting = state.withLock { state -> [@Sendable () -> Void] in
             state.outcomeIsQueued = true
-            defer { state.afterOutcome = [] }
-            return state.afterOutcome
+            defer { state.afterOutcome = [:] }
+            return state.afterOutcome.sorted { $0.key < $1.key }.map(\.value)
         }
         for body in waiting { body() }
     }
@@ -85,13 +86,22 @@ public final class RunControl: Sendable {
     /// Runs `body` once this attempt's outcome is queued for the store, or now if it is already. The
     /// pool announces the job a worker starts behind this one so: the store then records this attempt's
     /// end before the next one's start, and no moment shows more jobs running than workers (issue 19).
-    public func afterOutcomeQueued(_ body: @escaping @Sendable () -> Void) {
-        let now = state.withLock { state -> Bool in
-            if state.outcomeIsQueued { return true }
-            state.afterOutcome.append(body)
-            return false
+    /// Returns a token for ``cancelAfterOutcome(_:)``; nil when `body` ran at once.
+    @discardableResult
+    public func afterOutcomeQueued(_ body: @escaping @Sendable () -> Void) -> Int? {
+        let token = state.withLock { state -> Int? in
+            if state.outcomeIsQueued { return nil }
+            state.nextToken += 1
+            state.afterOutcome[state.nextToken] = body
+            return state.nextToken
         }
-        if now { body() }
+        if token == nil { body() }
+        return token
+    }
+
+    /// Forgets what ``afterOutcomeQueued(_:)`` registered (the job it would announce was taken back).
+    public func cancelAfterOutcome(_ token: Int) {
+        _ = state.withLock { $0.afterOutcome.removeValue(forKey: token) }
     }
 
     /// The attempt executes from now on (called by the runner, once; later calls do nothing, and so does

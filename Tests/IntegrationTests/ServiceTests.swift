@@ -255,6 +255,26 @@ extension AgainstTheRealDaemon {
             }
         }
 
+        /// Lowering cpu-workers lets the jobs of the slots above run to their end: they stay running in
+        /// `status`, not queued (found in review, issue 19).
+        @Test func jobsOfWorkersAboveALoweredCountStillShowRunning() async throws {
+            let directory = try TempDirectory()
+            defer { directory.remove() }
+            let file = directory.file("jobd.toml")
+            try "cpu-workers = 2\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try await DaemonProcess.with(arguments: ["--config", file]) { daemon in
+                let ids = try await daemon.submit(Array(repeating: JobSpec(argv: ["sleep", "60"], class: .cpu), count: 2))
+                try await eventually("both run") { try await daemon.status().cpu.running == 2 ? true : nil }
+                try "cpu-workers = 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+                kill(daemon.pid, SIGHUP)
+                try await eventually("the reload applies") { try await daemon.status().cpuLimit == 1 ? true : nil }
+                let status = try await daemon.status()
+                #expect(status.cpu.running == 2 && status.cpu.queued == 0, "\(status.cpu)")
+                for id in ids { _ = try await daemon.jobctl("cancel", id.description) }
+                _ = try await daemon.wait(ids)
+            }
+        }
+
         // MARK: - Logging
 
         @Test func linesForTheJournalCarryAPriorityAndNoTimestampAndLinesAboutAJobCarryItsID() async throws {

@@ -58,6 +58,9 @@ public actor WorkerPool: Runner {
         var backstop: Task<Void, Never>?
         /// A `withdraw` was sent for it: another worker went idle while it waited in this one.
         var isWithdrawing = false
+        /// The job before it in its worker, and the token of its announcement waiting on that job's
+        /// outcome (``RunControl/afterOutcomeQueued(_:)``): forgotten if it is taken back meanwhile.
+        var announcement: (after: RunControl, token: Int)?
 
         init(_ waiter: Waiting) {
             job = waiter.job
@@ -380,7 +383,9 @@ public actor WorkerPool: Runner {
                 if let next = worker.assignments.first {
                     beganExecuting(next, on: worker, announced: false)
                     let nextControl = next.control
-                    assignment.control.afterOutcomeQueued { nextControl.began() }
+                    if let token = assignment.control.afterOutcomeQueued({ nextControl.began() }) {
+                        next.announcement = (assignment.control, token)
+                    }
                 }
             }
             outcome.workerPID = worker.pid
@@ -399,6 +404,8 @@ public actor WorkerPool: Runner {
             let assignment = worker.assignments.remove(at: index)
             assignment.backstop?.cancel()
             assignment.output.close()
+            // Not executing after all: no late announcement may say it began.
+            if let (before, token) = assignment.announcement { before.cancelAfterOutcome(token) }
             waiting.prepend(Waiting(assignment))
             // Taken back just as the job before it ended: the daemon had already counted it as executing.
             if index == 0, let next = worker.assignments.first { beganExecuting(next, on: worker) }
@@ -541,7 +548,9 @@ public actor WorkerPool: Runner {
         let held = workers.values.reduce(0) { sum, worker in
             sum + worker.assignments.count - (worker.assignments.first?.started == nil ? 0 : 1)
         }
-        return PoolStatus(workers: workerStatuses(), notExecuting: waiting.count + held)
+        // Every worker's, those of slots above a lowered size included: they run their jobs to the end.
+        let executing = workers.values.count { $0.assignments.first?.started != nil }
+        return PoolStatus(workers: workerStatuses(), notExecuting: waiting.count + held, executing: executing)
     }
 
     private func workerStatuses() -> [WorkerStatus] {

@@ -8,13 +8,15 @@ public struct PoolStatus: Hashable, Sendable {
     /// queued, since no process of theirs runs (issue 18).
     public var notExecuting: Int
 
-    public init(workers: [WorkerStatus], notExecuting: Int = 0) {
+    /// Jobs executing in workers now (those of workers above a lowered `cpu-workers` included); nil where
+    /// no pool counts them (a test's fake).
+    public var executing: Int?
+
+    public init(workers: [WorkerStatus], notExecuting: Int = 0, executing: Int? = nil) {
         self.workers = workers
         self.notExecuting = notExecuting
+        self.executing = executing
     }
-
-    /// Workers executing a job now: at most the pool's size.
-    public var executing: Int { workers.count { $0.jobID != nil } }
 }
 
 /// One worker as `status` shows it.

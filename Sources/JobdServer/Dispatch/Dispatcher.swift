@@ -680,7 +680,7 @@ actor Dispatcher {
 
     /// Runs one attempt on its path's runner; an I/O-class command is watched for CPU burn meanwhile.
     private nonisolated func run(_ plan: JobPlan, control: RunControl) async -> RunOutcome {
-        let attempt = plan.startingAttempt()
+        let attempt = plan.startingAttempt(outputLimit: configuration.outputLimitBytes)
         let runner = runners.runner(for: plan)
         guard let burnWatch, CPUBurnWatch.applies(to: plan) else {
             return await runner.run(attempt, control: control)

@@ -24,12 +24,12 @@ struct JobPlan: Sendable {
 
     var id: JobID { attempt.job }
 
-    /// The attempt to start now. The output limit holds for the job's whole log: a later attempt gets
-    /// what the earlier ones left. A first attempt has no log yet, and needs no stat.
-    func startingAttempt() -> Attempt {
-        guard attempts > 0 else { return attempt }
+    /// The attempt to start now, under the output limit of this moment (a reload changes it). The limit
+    /// holds for the job's whole log: a later attempt gets what the earlier ones left. A first attempt
+    /// has no log yet, and needs no stat.
+    func startingAttempt(outputLimit limit: Int64) -> Attempt {
         var next = attempt
-        next.outputLimit = OutputLog.room(path: attempt.outputPath, limit: attempt.outputLimit)
+        next.outputLimit = attempts > 0 ? OutputLog.room(path: attempt.outputPath, limit: limit) : limit
         return next
     }
 

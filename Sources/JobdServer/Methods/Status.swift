@@ -6,16 +6,8 @@ extension Responder {
     func status(caller: Caller) async -> Status.Reply {
         let snapshot = await dispatcher.snapshot()
         let pool = await dispatcher.workers()
-        var cpu = snapshot.counts[.cpu] ?? StateCounts()
+        let cpu = (snapshot.counts[.cpu] ?? StateCounts()).executing(in: pool)
         let io = snapshot.counts[.io] ?? StateCounts()
-        // Running means its process runs: a job handed to a worker that has not begun it is queued. The
-        // pool and the dispatcher are read one after the other, and a job's end reaches the pool before the
-        // dispatcher's count: never more running than workers execute (a job just ending or just handed
-        // over shows as queued for that moment, as it is neither yet).
-        let held = min(pool.notExecuting, cpu.running)
-        let shown = min(cpu.running - held, pool.executing)
-        cpu.queued += cpu.running - shown
-        cpu.running = shown
         var total = StateCounts()
         for state in JobState.allCases { total[state] = cpu[state] + io[state] }
         let uptime = ContinuousClock.now - startedAt
@@ -37,5 +29,21 @@ extension Responder {
             // Which queues others' jobs run in is their business; limits and pauses an operator set are not.
             queues: caller.isRoot ? snapshot.queues : snapshot.queues.filter { $0.limit != nil || $0.paused },
             paused: snapshot.paused)
+    }
+}
+
+extension StateCounts {
+    /// The CPU counts as users see them: running means its process runs, so a job handed to a worker that
+    /// has not begun it is queued. The pool and the dispatcher are read one after the other, and a job's
+    /// end reaches the pool before the dispatcher's count: never more running than workers execute (a job
+    /// just ending or just handed over shows as queued for that moment, as it is neither yet). `status` and
+    /// systemd's status line both show these.
+    func executing(in pool: PoolStatus) -> StateCounts {
+        var counts = self
+        let held = min(pool.notExecuting, running)
+        let shown = min(running - held, pool.executing ?? running)
+        counts.queued += running - shown
+        counts.running = shown
+        return counts
     }
 }

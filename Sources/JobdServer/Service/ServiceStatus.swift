@@ -1,10 +1,11 @@
 import JobdProtocol
+import JobdRunners
 
 /// The one line `systemctl status jobd` shows (`STATUS=`): "3 running (2 cpu, 1 io), 120 queued, 4,210 done".
-/// A pure function of the dispatcher's kept counts, so it costs no database read.
+/// A pure function of the dispatcher's kept counts and the pool's, so it costs no database read.
 enum ServiceStatus {
-    static func text(_ snapshot: Dispatcher.Snapshot) -> String {
-        let cpu = snapshot.counts[.cpu] ?? StateCounts()
+    static func text(_ snapshot: Dispatcher.Snapshot, pool: PoolStatus) -> String {
+        let cpu = (snapshot.counts[.cpu] ?? StateCounts()).executing(in: pool)
         let io = snapshot.counts[.io] ?? StateCounts()
         let running = cpu.running + io.running
         let queued = cpu.queued + io.queued + cpu.scheduled + io.scheduled

@@ -26,7 +26,7 @@ struct SystemdReporter: Sendable {
     private func reportStatus() async {
         var sent: String?
         while !Task.isCancelled {
-            let text = ServiceStatus.text(await dispatcher.snapshot())
+            let text = ServiceStatus.text(await dispatcher.snapshot(), pool: await dispatcher.workers())
             if text != sent {
                 notifier.status(text)
                 sent = text
