@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "jobd",
             dependencies: [
-                "JobdServer", "JobdRunners", "JobdHandlers", "JobdProtocol",
+                "JobdServer", "JobdStore", "JobdRunners", "JobdHandlers", "JobdProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,6 +78,7 @@ let package = Package(
             name: "JobdServer",
             dependencies: [
                 "JobdProtocol", "JobdVarlinkNIO", "JobdStore", "JobdScheduler", "JobdRunners", "JobdHandlers",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +125,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The Linux calls Swift's Glibc module hides (pidfd_open, pipe2, epoll, prctl, vfork-based spawn,
-        // SO_PEERCRED): see ../shared/PLATFORM.md. Only JobdRunners/System wraps it.
+        // SO_PEERCRED): see ../shared/PLATFORM.md. Only JobdRunners uses it (System/ and the handler process).
         .target(name: "CJobdSystem"),
 
         // MARK: - Build tools
