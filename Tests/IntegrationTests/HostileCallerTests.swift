@@ -101,8 +101,10 @@ extension AgainstTheRealDaemon {
                     var held: [RawSocket] = []
                     defer { held.forEach { $0.close() } }
                     // Four admitted connections, each proven by a round trip (the start-up ping's connection
-                    // may not be released yet: a refused one is retried).
-                    while held.count < 4 {
+                    // may not be released yet: a refused one is retried). Root may hold two past the total
+                    // (ConnectionLimiter.rootReserve).
+                    let admitted = mentions == "--max-connections)" && getuid() == 0 ? 4 + 2 : 4
+                    while held.count < admitted {
                         try await eventually("connection \(held.count + 1) is admitted") { () -> Bool? in
                             let socket = try RawSocket(path: daemon.socket)
                             try socket.send(#"{"method": "io.jobd.Ping"}"#)
@@ -128,6 +130,37 @@ extension AgainstTheRealDaemon {
                     let status = try await daemon.jobctl("status")
                     #expect(status.status == 0, "\(status)")
                 }
+            }
+        }
+
+        /// Other users who hold every connection jobd allows do not lock root out: root has a reserve past
+        /// the total (found in review, issue 19).
+        @Test(.enabled(if: getuid() == 0, "runs jobctl as nobody with setpriv, which needs root"))
+        func otherUsersHoldingEveryConnectionDoNotLockRootOut() async throws {
+            try await DaemonProcess.with(arguments: ["--max-connections", "3"]) { daemon in
+                let nobody = try NobodyClient(daemon)
+                var watchers: [pid_t] = []
+                defer {
+                    for pid in watchers {
+                        kill(pid, SIGKILL)
+                        var status: Int32 = 0
+                        waitpid(pid, &status, 0)
+                    }
+                }
+                // nobody holds every connection: three `jobctl watch` that follow into a file.
+                for index in 0..<3 {
+                    watchers.append(
+                        try CleanSpawn.start(
+                            "/usr/bin/setpriv",
+                            ["--reuid=65534", "--regid=65534", "--clear-groups", nobody.path, "--socket", daemon.socket, "watch"],
+                            stdout: daemon.directory.file("watch\(index)"), stderr: "/dev/null"))
+                }
+                try await eventually("nobody's next connection is refused") { () -> Bool? in
+                    let refused = try await nobody.run(["status"])
+                    return refused.status == 75 && refused.stderr.contains("--max-connections") ? true : nil
+                }
+                let root = try await daemon.jobctl("status")
+                #expect(root.status == 0, "root is served past the total: \(root)")
             }
         }
 

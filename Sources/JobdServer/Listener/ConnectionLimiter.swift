@@ -34,6 +34,10 @@ final class ConnectionLimiter: Sendable {
     private let configuration: Setting<DaemonConfiguration>
     private let counts = Mutex(Counts())
 
+    /// Connections root may hold past `max-connections`: other users who fill the daemon's connections
+    /// cannot lock the administrator out of `jobctl status` or `cancel` (found in review, issue 19).
+    static let rootReserve = 2
+
     init(configuration: Setting<DaemonConfiguration>) {
         self.configuration = configuration
     }
@@ -41,8 +45,9 @@ final class ConnectionLimiter: Sendable {
     /// Counts a new connection of `uid`, or refuses it (and counts nothing).
     func admit(_ uid: UInt32) -> Refusal? {
         let (maximumTotal, maximumPerUser) = (configuration.maximumConnections, configuration.maximumConnectionsPerUser)
+        let totalForThem = uid == 0 ? maximumTotal + Self.rootReserve : maximumTotal
         return counts.withLock { counts in
-            if counts.total >= maximumTotal { return .total(limit: maximumTotal) }
+            if counts.total >= totalForThem { return .total(limit: maximumTotal) }
             let mine = counts.byUser[uid, default: 0]
             if mine >= maximumPerUser { return .perUser(uid: uid, limit: maximumPerUser) }
             counts.total += 1
