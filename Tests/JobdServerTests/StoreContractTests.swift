@@ -117,6 +117,54 @@ import Testing
         }
     }
 
+    /// A retry by hand: only an ended job, not while another unfinished job of its owner holds its unique
+    /// key, and with one more attempt allowed (the fake skipped the key and the cap).
+    @Test(arguments: Backend.allCases)
+    func aRetryByHandTakesAnEndedJobUnlessItsKeyIsHeld(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var keyed = newJob()
+            keyed.spec.uniqueKey = "nightly"
+            let first = try await store.submit([keyed]).ids[0]
+            guard case .notRetryable = try await store.retry(first, at: at(5)) else {
+                Issue.record("a job that has not ended is not retried")
+                return
+            }
+            store.recordStarted(first, at: at(10))
+            try await store.finish(first, state: .failed, outcome: RunOutcome(exitCode: 1, wallSeconds: 0), at: at(11))
+                .committed()
+            let second = try await store.submit([keyed]).ids[0]
+            #expect(second != first, "the key is free once the first job ended")
+            guard case .keyHeld(let holder) = try await store.retry(first, at: at(12)) else {
+                Issue.record("an unfinished job with the same key holds it")
+                return
+            }
+            #expect(holder == second)
+            try #require(try await store.cancelWaiting(second, at: at(13)))
+            guard case .queued(let job) = try await store.retry(first, at: at(14)) else {
+                Issue.record("the key is free again: the retry takes")
+                return
+            }
+            #expect(job.state == .queued && job.maxAttempts == 2 && job.attempts == 1 && job.finishedAt == nil)
+        }
+    }
+
+    /// Start-up gives every waiting job back with its queue (the fake put them all in `default`).
+    @Test(arguments: Backend.allCases)
+    func recoverKeepsEachWaitingJobsQueue(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var nightly = newJob()
+            nightly.spec.queue = "nightly"
+            var later = newJob()
+            later.spec.queue = "later"
+            later.spec.runAt = at(5000)
+            _ = try await store.submit([nightly, later])
+            try await settled(store)
+            let startup = try await store.recover(at: at(100))
+            #expect(startup.ready.map(\.queue) == ["nightly"])
+            #expect(startup.scheduled.map(\.job.queue) == ["later"])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func cancelWaitingRefusesARunningOrFinishedJob(_ backend: Backend) async throws {
         try await withStore(backend) { store in

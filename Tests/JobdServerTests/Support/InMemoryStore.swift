@@ -259,13 +259,13 @@ final class InMemoryStore: JobStore {
             }
             let ready = state.rows.jobs.values.filter { $0.state == .queued }.sorted { $0.id < $1.id }.map {
                 QueuedJob(
-                    id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID,
+                    id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID, queue: $0.queue,
                     dueAt: $0.runAt ?? $0.createdAt)
             }
             let scheduled = state.rows.jobs.values.filter { $0.state == .scheduled }.sorted { $0.id < $1.id }.map {
                 (
                     job: QueuedJob(
-                        id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID,
+                        id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID, queue: $0.queue,
                         dueAt: $0.runAt ?? $0.createdAt),
                     runAt: $0.runAt
                 )
@@ -485,6 +485,13 @@ final class InMemoryStore: JobStore {
 
     func retry(_ id: JobID, at now: Timestamp) async throws -> RetryResult {
         try await write(.prune) { rows -> RetryResult in
+            // As SQLiteStore.retry: an unfinished job of the owner holding the same unique key wins.
+            if let key = rows.uniqueKeys[id], let holder = rows.uniqueKeys.first(where: { other, held in
+                other != id && held == key && rows.jobs[other]?.ownerUID == rows.jobs[id]?.ownerUID
+                    && rows.jobs[other]?.state.isFinished == false
+            })?.key {
+                return .keyHeld(by: holder)
+            }
             guard var job = rows.jobs[id], [.failed, .dead, .cancelled].contains(job.state) else { return .notRetryable }
             if job.attempts >= 1 {
                 rows.earlierAttempts[id, default: []].append(
@@ -493,7 +500,7 @@ final class InMemoryStore: JobStore {
                         outcome: job.state == .running ? nil : job.outcome))
             }
             job.state = .queued
-            job.maxAttempts = max(job.maxAttempts, job.attempts + 1)
+            job.maxAttempts = max(job.maxAttempts, min(job.attempts + 1, JobLimits.maxAttemptsRange.upperBound))
             job.finishedAt = nil
             job.exitCode = nil
             job.signal = nil
@@ -502,6 +509,7 @@ final class InMemoryStore: JobStore {
             job.runAt = now
             rows.jobs[id] = job
             rows.waitsFor[id] = nil
+            rows.uncleanStops[id] = 0
             return .queued(job)
         }
     }
