@@ -147,13 +147,28 @@ extension AgainstTheRealDaemon {
                         waitpid(pid, &status, 0)
                     }
                 }
-                // nobody holds every connection: three `jobctl watch` that follow into a file.
+                // nobody holds every connection: three `jobctl watch` that follow into a file. Each is known
+                // to hold one once its first frame is written; one refused (the start-up ping's connection
+                // not yet released) exits, and is started again.
                 for index in 0..<3 {
-                    watchers.append(
-                        try CleanSpawn.start(
+                    let output = daemon.directory.file("watch\(index)")
+                    try await eventually("nobody's watch \(index + 1) holds a connection", within: .seconds(10)) {
+                        () -> Bool? in
+                        let pid = try CleanSpawn.start(
                             "/usr/bin/setpriv",
                             ["--reuid=65534", "--regid=65534", "--clear-groups", nobody.path, "--socket", daemon.socket, "watch"],
-                            stdout: daemon.directory.file("watch\(index)"), stderr: "/dev/null"))
+                            stdout: output, stderr: "/dev/null")
+                        let connected = try await eventually("its first frame or its exit", within: .seconds(5)) {
+                            () -> Bool? in
+                            let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+                            if size > 0 { return true }
+                            var status: Int32 = 0
+                            return waitpid(pid, &status, WNOHANG) == pid ? false : nil
+                        }
+                        guard connected else { return nil }
+                        watchers.append(pid)
+                        return true
+                    }
                 }
                 try await eventually("nobody's next connection is refused") { () -> Bool? in
                     let refused = try await nobody.run(["status"])
