@@ -22,10 +22,13 @@ final class GroupCommitter: Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let logger: Logger
+    /// Told after each group that commits (the WAL checkpointer follows commits).
+    private let afterCommit: @Sendable () -> Void
 
-    init(writer: any DatabaseWriter, logger: Logger) {
+    init(writer: any DatabaseWriter, logger: Logger, afterCommit: @escaping @Sendable () -> Void = {}) {
         self.writer = writer
         self.logger = logger
+        self.afterCommit = afterCommit
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -128,6 +131,7 @@ final class GroupCommitter: Sendable {
                 for pending in group { pending.committed(.failure(StoreError.writeFailed(cause: error))) }
                 continue
             }
+            afterCommit()
             for (pending, outcome) in zip(group, outcomes) { pending.committed(outcome) }
         }
     }

@@ -59,7 +59,7 @@ public final class SQLiteStore: JobStore {
         self.writer = writer
         self.path = path
         self.checkpointer = checkpointer
-        self.committer = GroupCommitter(writer: writer, logger: logger)
+        self.committer = GroupCommitter(writer: writer, logger: logger, afterCommit: { checkpointer?.committed() })
         do {
             try Migrations.apply(to: writer, path: path)
         } catch let error as StoreError {

@@ -1,8 +1,9 @@
 import GRDB
 import Logging
 
-/// Copies the write-ahead log back into the database file from a connection of its own, every quarter
-/// second, so that no commit pays for it.
+/// Copies the write-ahead log back into the database file from a connection of its own, a quarter second
+/// after commits (at most every quarter second under load, never while jobd is idle), so that no commit
+/// pays for it.
 ///
 /// SQLite's automatic checkpoint runs inside the commit that crosses its threshold (1,000 pages): that
 /// commit then copies and fsyncs megabytes, and the submit or outcome behind it waits (the p99 of a
@@ -29,6 +30,9 @@ final class WALCheckpointer: Sendable {
 
     private let connection: DatabaseQueue
     private let logger: Logger
+    /// One element while commits wait for a checkpoint: however many commits, one checkpoint.
+    private let commits: AsyncStream<Void>
+    private let commitsContinuation: AsyncStream<Void>.Continuation
 
     /// Opens a second connection to the database at `path`; nil if it cannot be opened (the store then
     /// sets the writer's automatic checkpoint back to SQLite's default).
@@ -44,11 +48,19 @@ final class WALCheckpointer: Sendable {
             return nil
         }
         self.logger = logger
+        (commits, commitsContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Checkpoints every ``interval`` until the task is cancelled.
+    /// The writer committed: a checkpoint follows within ``interval``. Cheap (the group committer calls it
+    /// after each group).
+    func committed() {
+        commitsContinuation.yield()
+    }
+
+    /// Checkpoints ``interval`` after commits until the task is cancelled; with no commit it sleeps (an
+    /// idle jobd used to wake four times a second for nothing, found reading the core for issue 19).
     func run() async {
-        while !Task.isCancelled {
+        for await _ in commits {
             do {
                 try await Task.sleep(for: Self.interval)
             } catch {
