@@ -57,6 +57,11 @@ public struct DaemonConfiguration: Sendable {
     /// A week: long enough to look into last weekend's failures, short enough that the database and the
     /// logs directory stop growing.
     public static let defaultRetentionSeconds: Double = 7 * 86_400
+    /// The defaults of jobd's flags, here once (the flags and the configuration file take them from here).
+    public static let defaultIOConcurrency = 1024
+    public static let defaultOutputLimitBytes: Int64 = 16 << 20
+    public static let defaultKillGrace = Duration.seconds(5)
+    public static let defaultShutdownGrace = Duration.seconds(10)
     /// Between SIGTERM and SIGKILL when a job is cancelled, times out or is stopped at shutdown.
     public var killGrace: Duration
     /// At SIGTERM, how long running jobs may finish before they are stopped and requeued.
@@ -79,9 +84,10 @@ public struct DaemonConfiguration: Sendable {
 
     public init(
         socketPath: String, databasePath: String, logsDirectory: String? = nil,
-        durability: SQLiteStore.Durability = .normal, cpuSlots: Int, ioConcurrency: Int = 1024,
+        durability: SQLiteStore.Durability = .normal, cpuSlots: Int, ioConcurrency: Int = defaultIOConcurrency,
         maximumMessageBytes: Int = SocketLocation.defaultMaximumMessageBytes,
-        outputLimitBytes: Int64 = 16 << 20, killGrace: Duration = .seconds(5), shutdownGrace: Duration = .seconds(10)
+        outputLimitBytes: Int64 = defaultOutputLimitBytes, killGrace: Duration = defaultKillGrace,
+        shutdownGrace: Duration = defaultShutdownGrace
     ) {
         self.socketPath = socketPath
         self.databasePath = databasePath

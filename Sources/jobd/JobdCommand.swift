@@ -44,7 +44,7 @@ struct JobdCommand: AsyncParsableCommand {
     var database: String?
 
     @Option(help: "I/O-class jobs that may run at once.")
-    var ioConcurrency: Int = 1024
+    var ioConcurrency: Int = DaemonConfiguration.defaultIOConcurrency
 
     @Option(help: "CPU-class jobs that may run at once. Default: the cores jobd may run on.")
     var cpuWorkers: Int?
@@ -71,13 +71,13 @@ struct JobdCommand: AsyncParsableCommand {
     var durability: String = "normal"
 
     @Option(help: "Seconds running jobs get to finish at shutdown before they are stopped and requeued.")
-    var shutdownGrace: Double = 10
+    var shutdownGrace: Double = DaemonConfiguration.defaultShutdownGrace.inSeconds
 
     @Option(help: "Seconds between SIGTERM and SIGKILL when a job is cancelled or times out.")
-    var killGrace: Double = 5
+    var killGrace: Double = DaemonConfiguration.defaultKillGrace.inSeconds
 
     @Option(help: "Bytes of output kept per job.")
-    var outputLimit: Int64 = 16 << 20
+    var outputLimit: Int64 = DaemonConfiguration.defaultOutputLimitBytes
 
     @Option(help: "Delete finished jobs and their logs this long after they finished: seconds, or 30m, 12h, 7d; 0 keeps them forever.")
     var retention: String = "7d"
@@ -98,7 +98,7 @@ struct JobdCommand: AsyncParsableCommand {
     var maxConnectionsPerUser: Int = DaemonConfiguration.defaultMaximumConnectionsPerUser
 
     @Option(help: "Seconds a half-sent message may make no progress before its connection is closed.")
-    var frameTimeout: Double = 10
+    var frameTimeout: Double = DaemonConfiguration.defaultFrameTimeout.inSeconds
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"

@@ -18,7 +18,7 @@ struct WorkerCommand: AsyncParsableCommand {
     // parent command declares to the parent, even after the subcommand's name, so a worker never saw
     // them and always used 5 s and `info` (found in review, issue 19).
     @Option(help: "Seconds between SIGTERM and SIGKILL when a job is stopped.")
-    var workerKillGrace: Double = 5
+    var workerKillGrace: Double = DaemonConfiguration.defaultKillGrace.inSeconds
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var workerLogLevel: String = "info"
