@@ -5,6 +5,7 @@ import JobdProtocol
 /// most jobs' exit codes. Documented in `jobctl --help` and the README.
 enum ExitStatus {
     static let cancelled: Int32 = 130
+    static let usage: Int32 = 64  // EX_USAGE, ArgumentParser's for a bad command line
     static let invalid: Int32 = 65  // EX_DATAERR
     static let notFound: Int32 = 66  // EX_NOINPUT
     static let unavailable: Int32 = 69  // EX_UNAVAILABLE

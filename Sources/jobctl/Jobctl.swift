@@ -64,7 +64,7 @@ struct Jobctl: ParsableCommand {
         // One paragraph per line: ArgumentParser wraps each line to the terminal, so a line broken by hand
         // came out broken mid-sentence (issue 18).
         discussion: """
-            Exit codes: 0 success; for wait and submit --wait, the job's own exit code (1 if it failed without one, \(ExitStatus.cancelled) if it was cancelled); \(ExitStatus.invalid) invalid request; \(ExitStatus.notFound) no such job; \(ExitStatus.unavailable) jobd unreachable (not running); \(ExitStatus.software) a reply jobctl cannot read, or another internal error; \(ExitStatus.temporary) jobd shutting down or its disk refused the write; \(ExitStatus.denied) permission denied (the socket or the call is not open to you).
+            Exit codes: 0 success; for wait and submit --wait, the job's own exit code (1 if it failed without one, \(ExitStatus.cancelled) if it was cancelled or the wait was interrupted while the job runs on); \(ExitStatus.usage) bad command line; \(ExitStatus.invalid) invalid request; \(ExitStatus.notFound) no such job; \(ExitStatus.unavailable) jobd unreachable (not running); \(ExitStatus.software) a reply jobctl cannot read, or another internal error; \(ExitStatus.temporary) jobd shutting down or its disk refused the write; \(ExitStatus.denied) permission denied (the socket or the call is not open to you).
             """,
         version: JobdInterface.version,
         subcommands: [

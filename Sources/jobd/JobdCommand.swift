@@ -163,6 +163,11 @@ struct JobdCommand: AsyncParsableCommand {
 
     /// `jobd --check-config`: prints each problem with its line; true when the file is valid.
     func checkConfigurationFile() -> Bool {
+        // The default file is optional: without one jobd runs on its defaults, and that is valid.
+        if config == nil && !FileManager.default.fileExists(atPath: configurationPath) {
+            print("\(configurationPath): no file; jobd runs on its defaults")
+            return true
+        }
         do {
             let file = try ConfigurationFile.load(path: configurationPath, required: true)
             print("\(configurationPath): valid (\(file.arguments.count) settings)")

@@ -93,6 +93,15 @@ extension AgainstTheRealDaemon {
 
         // MARK: - Configuration
 
+        /// The default file is optional, so checking without one is no error (found walking the README).
+        @Test(.enabled(
+            if: getuid() == 0 && !FileManager.default.fileExists(atPath: "/etc/jobd/jobd.toml"),
+            "root's default file is /etc/jobd/jobd.toml, and it must be absent"))
+        func checkConfigWithoutTheOptionalDefaultFileIsValid() async throws {
+            let checked = try await runProgram(Binaries.jobd, ["--check-config"])
+            #expect(checked.status == 0 && checked.output.contains("no file; jobd runs on its defaults"), "\(checked)")
+        }
+
         @Test func checkConfigAcceptsAGoodFileAndNamesTheLineOfEachError() async throws {
             let directory = try TempDirectory()
             defer { directory.remove() }
@@ -164,7 +173,10 @@ extension AgainstTheRealDaemon {
                     return status.cpuLimit == 2 && status.workers.count == 2 ? true : nil
                 }
                 #expect(systemd.hasReceived("RELOADING=1") || systemd.messages().contains { $0.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") })
-                #expect(systemd.arrivals(of: "READY=1").count >= 2, "READY=1 again after the reload")
+                // READY=1 ends the reload, just after its settings apply: waited for, not raced.
+                try await eventually("READY=1 again after the reload") {
+                    systemd.arrivals(of: "READY=1").count >= 2 ? true : nil
+                }
                 try await eventually("the reload says what waits for a restart") {
                     daemon.log.contains("durability normal -> full needs a restart") ? true : nil
                 }
