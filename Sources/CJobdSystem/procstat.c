@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CJobdSystem.h"
+#include "proc_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +14,7 @@
 // machine several times a second: no allocation per file, no String decoding (issue 10).
 
 /// Reads up to `size - 1` bytes of a small file and NUL-terminates them. Returns the length or -1.
-static ssize_t read_small(const char *path, char *buffer, size_t size) {
+ssize_t jobd_read_small(const char *path, char *buffer, size_t size) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     ssize_t count;
@@ -24,6 +25,16 @@ static ssize_t read_small(const char *path, char *buffer, size_t size) {
     if (count <= 0) return -1;
     buffer[count] = 0;
     return count;
+}
+
+long long jobd_stat_field(const char *text, int number) {
+    const char *field = strrchr(text, ')');
+    if (!field || number < 3) return -1;
+    for (int index = 3; index <= number; index++) {
+        field = strchr(field + 1, ' ');
+        if (!field) return -1;
+    }
+    return strtoll(field + 1, NULL, 10);
 }
 
 static int contains(const int32_t *sorted, int count, int32_t value) {
@@ -73,7 +84,7 @@ int jobd_scan_process(int32_t pid, struct jobd_proc_sample *out) {
     char path[64];
     char text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    if (read_small(path, text, sizeof text) < 0) return -1;
+    if (jobd_read_small(path, text, sizeof text) < 0) return -1;
     return parse_stat(pid, text, out) ? 0 : -1;
 }
 
@@ -88,7 +99,7 @@ int jobd_scan_groups(const int32_t *pgids, int count, struct jobd_proc_sample *o
         int32_t pid;
         if (!is_pid_name(entry->d_name, &pid)) continue;
         snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        if (read_small(path, text, sizeof text) < 0) continue;  // gone since readdir
+        if (jobd_read_small(path, text, sizeof text) < 0) continue;  // gone since readdir
         struct jobd_proc_sample sample;
         if (!parse_stat(pid, text, &sample) || !contains(pgids, count, sample.pgrp)) continue;
         if (found < capacity) out[found] = sample;
@@ -109,7 +120,7 @@ static int read_task(const char *base, int32_t tid, struct jobd_task_stat *out) 
     char path[128];
     char text[128];
     snprintf(path, sizeof path, "%s/schedstat", base);
-    if (read_small(path, text, sizeof text) < 0) return 0;
+    if (jobd_read_small(path, text, sizeof text) < 0) return 0;
     long long run = 0, wait = 0;
     if (sscanf(text, "%lld %lld", &run, &wait) != 2) return 0;
     *out = (struct jobd_task_stat){.tid = tid, .run_ns = run, .wait_ns = wait};
@@ -117,7 +128,7 @@ static int read_task(const char *base, int32_t tid, struct jobd_task_stat *out) 
     // "voluntary_ctxt_switches" from matching inside "nonvoluntary_ctxt_switches".
     char status[4096];
     snprintf(path, sizeof path, "%s/status", base);
-    if (read_small(path, status, sizeof status) > 0) {
+    if (jobd_read_small(path, status, sizeof status) > 0) {
         out->voluntary = status_field(status, "\nvoluntary_ctxt_switches:");
         out->involuntary = status_field(status, "\nnonvoluntary_ctxt_switches:");
     }

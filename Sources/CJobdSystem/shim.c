@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CJobdSystem.h"
+#include "proc_files.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -724,25 +725,8 @@ int jobd_resolve_executable_as(const char *command, const char *search_path, con
 long long jobd_process_start_time(pid_t pid) {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t count;
-    do {
-        count = read(fd, text, sizeof text - 1);
-    } while (count < 0 && errno == EINTR);
-    close(fd);
-    if (count <= 0) return -1;
-    text[count] = 0;
-    // The command may hold spaces and parentheses: fields restart after the last ')'. Field 22 is the
-    // start time; after ')' come fields 3, 4, …, so it is the 20th there.
-    char *close_paren = strrchr(text, ')');
-    if (!close_paren) return -1;
-    char *field = close_paren + 1;
-    for (int index = 3; index < 22; index++) {
-        field = strchr(field + 1, ' ');
-        if (!field) return -1;
-    }
-    return strtoll(field + 1, NULL, 10);
+    if (jobd_read_small(path, text, sizeof text) < 0) return -1;
+    return jobd_stat_field(text, 22);  // the start time, in clock ticks since boot
 }
 
 int jobd_notify_send(const char *address, const char *message, size_t length) {
@@ -828,38 +812,15 @@ int jobd_memfd_with(const void *bytes, size_t length) {
 int jobd_process_identity(pid_t pid, int32_t *pgrp, int64_t *uid, long long *start) {
     char path[64], text[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    ssize_t count;
-    do {
-        count = read(fd, text, sizeof text - 1);
-    } while (count < 0 && errno == EINTR);
-    close(fd);
-    if (count <= 0) return -EIO;
-    text[count] = 0;
-    char *close_paren = strrchr(text, ')');
-    if (!close_paren) return -EIO;
-    // After ')': field 3 (state), 4 (ppid), 5 (pgrp), … 22 (start time).
-    char *field = close_paren + 1;
-    long long values[23] = {0};
-    for (int index = 3; index <= 22; index++) {
-        field = strchr(field + 1, ' ');
-        if (!field) return -EIO;
-        values[index] = strtoll(field + 1, NULL, 10);
-    }
-    *pgrp = (int32_t)values[5];
-    *start = values[22];
+    if (jobd_read_small(path, text, sizeof text) < 0) return -EIO;
+    long long group = jobd_stat_field(text, 5), started = jobd_stat_field(text, 22);
+    if (group < 0 || started < 0) return -EIO;
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    do {
-        count = read(fd, text, sizeof text - 1);
-    } while (count < 0 && errno == EINTR);
-    close(fd);
-    if (count <= 0) return -EIO;
-    text[count] = 0;
+    if (jobd_read_small(path, text, sizeof text) < 0) return -EIO;
     char *line = strstr(text, "\nUid:");
     if (!line) return -EIO;
+    *pgrp = (int32_t)group;
+    *start = started;
     *uid = strtoll(line + 5, NULL, 10);
     return 0;
 }

@@ -98,24 +98,12 @@ extension AgainstTheRealDaemon {
                 (["--max-connections-per-user", "4"], "--max-connections-per-user"), (["--max-connections", "4"], "--max-connections)"),
             ] {
                 try await DaemonProcess.with(arguments: arguments) { daemon in
-                    var held: [RawSocket] = []
-                    defer { held.forEach { $0.close() } }
                     // Four admitted connections, each proven by a round trip (the start-up ping's connection
                     // may not be released yet: a refused one is retried). Root may hold two past the total
                     // (ConnectionLimiter.rootReserve).
                     let admitted = mentions == "--max-connections)" && getuid() == 0 ? 4 + 2 : 4
-                    while held.count < admitted {
-                        try await eventually("connection \(held.count + 1) is admitted") { () -> Bool? in
-                            let socket = try RawSocket(path: daemon.socket)
-                            try socket.send(#"{"method": "io.jobd.Ping"}"#)
-                            guard let reply = try await socket.nextMessage(), reply.contains("version") else {
-                                socket.close()
-                                return nil
-                            }
-                            held.append(socket)
-                            return true
-                        }
-                    }
+                    var held = try await admittedConnections(admitted, to: daemon.socket)
+                    defer { held.forEach { $0.close() } }
                     let extra = try RawSocket(path: daemon.socket)
                     defer { extra.close() }
                     let refusal = try #require(try await extra.nextMessage(), "the refused connection gets a reply")
@@ -184,20 +172,8 @@ extension AgainstTheRealDaemon {
         func anotherUserIsServedWhileOneHoldsAllOfItsConnections() async throws {
             try await DaemonProcess.with(arguments: ["--max-connections-per-user", "2"]) { daemon in
                 chmod(daemon.directory.path, 0o755)  // nobody must reach the socket (the socket itself is 0666)
-                var held: [RawSocket] = []
+                let held = try await admittedConnections(2, to: daemon.socket)
                 defer { held.forEach { $0.close() } }
-                while held.count < 2 {
-                    try await eventually("root's connection \(held.count + 1) is admitted") { () -> Bool? in
-                        let socket = try RawSocket(path: daemon.socket)
-                        try socket.send(#"{"method": "io.jobd.Ping"}"#)
-                        guard try await socket.nextMessage()?.contains("version") == true else {
-                            socket.close()
-                            return nil
-                        }
-                        held.append(socket)
-                        return true
-                    }
-                }
                 let rootAgain = try await daemon.jobctl("status")
                 #expect(rootAgain.status == 75 && rootAgain.stderr.contains("--max-connections-per-user"), "\(rootAgain)")
                 let nobody = try await runProgram(
@@ -421,6 +397,30 @@ extension AgainstTheRealDaemon {
             }
         }
     }
+}
+
+/// `count` connections to the daemon at `socket`, each proven admitted by a Ping round trip: one refused
+/// (a connection just closed, such as the start-up ping's, not yet released) is tried again.
+func admittedConnections(_ count: Int, to socket: String) async throws -> [RawSocket] {
+    var held: [RawSocket] = []
+    do {
+        while held.count < count {
+            try await eventually("connection \(held.count + 1) is admitted") { () -> Bool? in
+                let connection = try RawSocket(path: socket)
+                try connection.send(#"{"method": "io.jobd.Ping"}"#)
+                guard try await connection.nextMessage()?.contains("version") == true else {
+                    connection.close()
+                    return nil
+                }
+                held.append(connection)
+                return true
+            }
+        }
+    } catch {
+        held.forEach { $0.close() }
+        throw error
+    }
+    return held
 }
 
 /// A client socket with plain system calls, so a test can hold thousands of connections cheaply and

@@ -247,20 +247,8 @@ extension AgainstTheRealDaemon {
                 }
 
                 // The connection limits, for connections accepted after the reload.
-                var held: [RawSocket] = []
+                let held = try await admittedConnections(3, to: daemon.socket)
                 defer { held.forEach { $0.close() } }
-                while held.count < 3 {
-                    try await eventually("connection \(held.count + 1) is admitted") { () -> Bool? in
-                        let socket = try RawSocket(path: daemon.socket)
-                        try socket.send(#"{"method": "io.jobd.Ping"}"#)
-                        guard try await socket.nextMessage()?.contains("version") == true else {
-                            socket.close()
-                            return nil
-                        }
-                        held.append(socket)
-                        return true
-                    }
-                }
                 let extra = try RawSocket(path: daemon.socket)
                 defer { extra.close() }
                 #expect(try await extra.nextMessage()?.contains("io.jobd.TooManyConnections") == true)

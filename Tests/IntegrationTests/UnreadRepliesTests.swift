@@ -18,34 +18,10 @@ extension AgainstTheRealDaemon {
                 let submitted = try await nobody.run(["submit", "--batch", batch])
                 #expect(submitted.status == 0, "\(submitted)")
 
-                let script = daemon.directory.file("unread.py")
-                try """
-                    import json, socket, sys, time
-                    held = []
-                    for _ in range(int(sys.argv[2])):
-                        s = socket.socket(socket.AF_UNIX)
-                        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-                        s.connect(sys.argv[1])
-                        s.sendall(json.dumps({"method": "io.jobd.List", "parameters": {"limit": 100}}).encode() + b"\\0")
-                        held.append(s)
-                    print("sent", flush=True)
-                    time.sleep(60)
-                    """.write(toFile: script, atomically: true, encoding: .utf8)
-                #expect(chmod(script, 0o644) == 0)
                 let before = try #require(residentBytes(of: daemon.pid))
-                let output = daemon.directory.file("unread.out")
-                let clients = try CleanSpawn.start(
-                    "/usr/bin/setpriv",
-                    ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", script, daemon.socket, "40"],
-                    stdout: output, stderr: daemon.directory.file("unread.err"))
-                defer {
-                    kill(clients, SIGKILL)
-                    var status: Int32 = 0
-                    waitpid(clients, &status, 0)
-                }
-                try await eventually("the 40 calls are sent") {
-                    ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("sent") ? true : nil
-                }
+                let clients = try await UnreadClients(
+                    daemon, count: 40, request: #"{"method": "io.jobd.List", "parameters": {"limit": 100}}"#)
+                defer { clients.stop() }
                 // Let the daemon do what it will with them.
                 try await Task.sleep(for: .seconds(2))
                 let held = try #require(residentBytes(of: daemon.pid)) - before
@@ -75,40 +51,58 @@ extension AgainstTheRealDaemon.UnreadRepliesTests {
             let submitted = try await nobody.run(["submit", "--json", "--io", "--cwd", "/", "--", "/usr/bin/python3", "-c", printer])
             let id = try jobID(printedBy: submitted)
             #expect(try await daemon.wait([id])[0].state == .succeeded)
-            let script = daemon.directory.file("unread-logs.py")
-            try """
-                import json, socket, sys, time
-                held = []
-                for _ in range(int(sys.argv[2])):
-                    s = socket.socket(socket.AF_UNIX)
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-                    s.connect(sys.argv[1])
-                    s.sendall(json.dumps({"method": "io.jobd.Logs", "parameters": {"id": int(sys.argv[3])}}).encode() + b"\\0")
-                    held.append(s)
-                print("sent", flush=True)
-                time.sleep(60)
-                """.write(toFile: script, atomically: true, encoding: .utf8)
-            #expect(chmod(script, 0o644) == 0)
             let before = try #require(residentBytes(of: daemon.pid))
-            let output = daemon.directory.file("unread-logs.out")
-            let errors = daemon.directory.file("unread-logs.err")
-            let clients = try CleanSpawn.start(
-                "/usr/bin/setpriv",
-                ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", script, daemon.socket, "100", id.description],
-                stdout: output, stderr: errors)
-            defer {
-                kill(clients, SIGKILL)
-                var status: Int32 = 0
-                waitpid(clients, &status, 0)
-            }
-            try await eventually("the 100 calls are sent") { () -> Bool? in
-                if let failed = try? String(contentsOfFile: errors, encoding: .utf8), !failed.isEmpty { throw TimedOut(failed) }
-                return ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("sent") ? true : nil
-            }
+            let clients = try await UnreadClients(
+                daemon, count: 100, request: #"{"method": "io.jobd.Logs", "parameters": {"id": \#(id.rawValue)}}"#)
+            defer { clients.stop() }
             try await Task.sleep(for: .seconds(2))
             let held = try #require(residentBytes(of: daemon.pid)) - before
             #expect(held < 60 << 20, "100 unread Logs replies hold \(held >> 20) MiB (each is 1.5 MiB of JSON)")
         }
+    }
+}
+
+/// nobody's raw clients (Python): `count` connections that each send `request` and never read their
+/// reply (a 4 KiB receive buffer), held until ``stop()``. Returns once every request is sent.
+private struct UnreadClients {
+    let pid: pid_t
+
+    init(_ daemon: DaemonProcess, count: Int, request: String) async throws {
+        let script = daemon.directory.file("unread.py")
+        try """
+            import socket, sys, time
+            held = []
+            for _ in range(int(sys.argv[2])):
+                s = socket.socket(socket.AF_UNIX)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(sys.argv[1])
+                s.sendall(sys.argv[3].encode() + b"\\0")
+                held.append(s)
+            print("sent", flush=True)
+            time.sleep(60)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #expect(chmod(script, 0o644) == 0)
+        let (output, errors) = (daemon.directory.file("unread.out"), daemon.directory.file("unread.err"))
+        let pid = try CleanSpawn.start(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", script, daemon.socket, String(count), request],
+            stdout: output, stderr: errors)
+        self.pid = pid
+        do {
+            try await eventually("the \(count) calls are sent") { () -> Bool? in
+                if let failed = try? String(contentsOfFile: errors, encoding: .utf8), !failed.isEmpty { throw TimedOut(failed) }
+                return ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("sent") ? true : nil
+            }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    func stop() {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
     }
 }
 

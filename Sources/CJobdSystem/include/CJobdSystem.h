@@ -55,7 +55,7 @@ enum {
     JOBD_STEP_CHDIR = 6,
 };
 
-/// Process `pid`'s group, real uid and start time (from /proc/PID/stat and status). Returns 0 or -errno.
+/// Process `pid`'s group, real uid and start time (from /proc/PID/stat and status). Returns 0, or -EIO when it is gone or unreadable.
 int jobd_process_identity(pid_t pid, int32_t *pgrp, int64_t *uid, long long *start);
 
 /// The start time of process `pid` (field 22 of /proc/PID/stat, in clock ticks since boot), or -1: with

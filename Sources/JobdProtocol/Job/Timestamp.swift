@@ -76,7 +76,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         try container.encode(rfc3339)
     }
 
-    static func civil(fromDays z: Int64) -> (Int64, Int64, Int64) {
+    /// Year, month (1 … 12), day of a count of days from 1970-01-01, in the proleptic Gregorian calendar
+    /// (Howard Hinnant's civil_from_days); the scheduler's UTC zone counts with it too.
+    public static func civil(fromDays z: Int64) -> (Int64, Int64, Int64) {
         let z = z + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -88,7 +90,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
-    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+    /// Days from 1970-01-01 to that date (Howard Hinnant's days_from_civil); month 1 … 12.
+    public static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400

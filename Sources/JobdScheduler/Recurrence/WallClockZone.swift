@@ -1,3 +1,5 @@
+import JobdProtocol
+
 /// A wall-clock time, to the minute: what a cron expression's fields are matched against.
 public struct WallClockTime: Hashable, Sendable {
     public var year: Int
@@ -30,49 +32,29 @@ public protocol WallClockZone: Sendable {
     func instant(of wall: WallClockTime) -> Int64
 }
 
-/// Coordinated Universal Time, by the civil-calendar arithmetic of the proleptic Gregorian calendar.
+/// Coordinated Universal Time, by the civil-calendar arithmetic of ``Timestamp`` (the proleptic Gregorian
+/// calendar).
 public struct UTCZone: WallClockZone {
     public init() {}
 
     public func wallClock(at instant: Int64) -> WallClockTime {
         let days = Self.floorDivision(instant, 86_400)
         let seconds = Int(instant - days * 86_400)
-        let (year, month, day) = Self.civil(fromDays: days)
+        let (year, month, day) = Timestamp.civil(fromDays: days)
         // 1 January 1970 was a Thursday (4).
         let weekday = Int(Self.floorModulo(days + 4, 7))
         return WallClockTime(
-            year: year, month: month, day: day, hour: seconds / 3600, minute: seconds / 60 % 60, weekday: weekday)
+            year: Int(year), month: Int(month), day: Int(day), hour: seconds / 3600, minute: seconds / 60 % 60,
+            weekday: weekday)
     }
 
     public func instant(of wall: WallClockTime) -> Int64 {
+        // Months past December carry into the year; days, hours and minutes past their range carry as plain
+        // counts from the month's first.
         let months = Int64(wall.year) * 12 + Int64(wall.month - 1)
         let (year, month) = (Self.floorDivision(months, 12), Self.floorModulo(months, 12) + 1)
-        let days = Self.days(fromYear: year, month: month) + Int64(wall.day - 1)
+        let days = Timestamp.days(fromCivil: year, month, 1) + Int64(wall.day - 1)
         return days * 86_400 + Int64(wall.hour) * 3600 + Int64(wall.minute) * 60
-    }
-
-    /// Days from 1970-01-01 to the first of `month` (1 … 12) of `year` (Howard Hinnant's days_from_civil).
-    private static func days(fromYear year: Int64, month: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivision(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// Year, month, day of a count of days from 1970-01-01 (Howard Hinnant's civil_from_days).
-    private static func civil(fromDays days: Int64) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = floorDivision(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (Int(year), Int(month), Int(day))
     }
 
     private static func floorDivision(_ a: Int64, _ b: Int64) -> Int64 {
