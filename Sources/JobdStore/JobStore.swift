@@ -7,29 +7,35 @@ import JobdProtocol
 /// queue their write at once, behind every write queued before, and return a ticket (or nothing) to await
 /// the commit with: the dispatcher frees a slot as soon as a job's outcome is queued, not committed.
 public protocol JobStore: Sendable {
-    /// Requeues jobs a dead daemon left running and reports what the ready queues and counts start from.
-    /// Call it once, before anything else.
+    /// Requeues jobs a dead daemon left running or claimed, and counts the jobs per class and state. Call
+    /// it once, before anything else. It reads no waiting job: they are claimed as slots free.
     func recover(at now: Timestamp) async throws -> StartupState
 
     /// Stores jobs, all or none, as `queued` (`scheduled` while a delay runs or jobs they wait for have
     /// not all succeeded). A job whose unique key an unfinished job of its owner holds is not stored: that
-    /// job's id stands for it. - Throws: ``SubmitRefusal`` for a dependency that cannot be waited for.
+    /// job's id stands for it. - Throws: ``SubmitRefusal`` for a dependency that cannot be waited for, or
+    /// a per-user bound (queues, waiting dependencies) the call would pass.
     func submit(_ jobs: [NewJob]) async throws -> SubmitResult
 
-    /// Marks a job `running` and counts the attempt. Not awaited: ordered before the job's finish.
+    /// Claims ready jobs for this jobd, up to the free slots of each class, in one transaction: scheduled
+    /// jobs whose time has come are `queued` first, then the best ready jobs (priority, then due time,
+    /// then id) are taken, skipping paused classes and queues and any queue at its limit (counting the
+    /// jobs claimed and running in it). A claimed job stays `queued` until ``recordStarted(_:at:)``.
+    func claim(_ request: ClaimRequest) async throws -> Claim
+
+    /// Marks a claimed job `running` and counts the attempt. Not awaited: ordered before the job's finish.
     func recordStarted(_ id: JobID, at now: Timestamp)
 
-    /// Queues an attempt's outcome and the job's new state (a success releases the jobs that wait for
-    /// it; any other end cancels them, transitively); await the ticket for the commit. Queued
-    /// at once, so any write queued after it (the next attempt's start) lands after it. A retry
-    /// (`queued`) with a `retryAt` is stored `scheduled` until then.
-    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp?) -> CommitTicket
+    /// Queues an attempt's outcome and the job's new state, and gives up the job's claim (a success
+    /// releases the jobs that wait for it; any other end cancels them, transitively); the ticket gives,
+    /// once committed, the dependents it moved. Queued at once, so any write queued after it (the next
+    /// claim) lands after it. A retry (`queued`) with a `retryAt` is stored `scheduled` until then.
+    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp?)
+        -> CommitTicket<[StateChange]>
 
-    /// Scheduled jobs whose time has come are `queued` from now on. Not awaited.
-    func markDue(_ ids: [JobID])
-
-    /// Cancels a job that is not running, and the jobs that wait for it. - Returns: false if it was running or finished already.
-    func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
+    /// Cancels a job that waits (not claimed, not running), and the jobs that wait for it.
+    /// - Returns: every job it moved, itself first; nil if it was claimed, running or finished already.
+    func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> [StateChange]?
 
     /// The jobs `id` still waits for (its `after` that have not succeeded yet), lowest id first.
     func waitsFor(_ id: JobID) async throws -> [JobID]
@@ -100,10 +106,10 @@ public protocol JobStore: Sendable {
     func profiles() async throws -> [Profile]
 
     /// Queues storing a profile (insert or replace).
-    func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket
+    func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket<Void>
 
     /// Queues removing a profile (owner nil: a daemon-wide pin).
-    func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket
+    func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket<Void>
 
     /// Rewrites a job's class reason (a running job reclassified). Not awaited.
     func updateClassReason(_ id: JobID, reason: String)
@@ -111,7 +117,7 @@ public protocol JobStore: Sendable {
 
 extension JobStore {
     /// An outcome with no pause before a retry.
-    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket {
+    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket<[StateChange]> {
         finish(id, state: state, outcome: outcome, at: now, retryAt: nil)
     }
 }

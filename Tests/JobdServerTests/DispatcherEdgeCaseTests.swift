@@ -107,15 +107,16 @@ import Testing
         }
     }
 
-    /// A retry's outcome is not written again when its commit fails (its next start would land first),
-    /// so the row stays `running` while the job waits for its next attempt. A cancel then finds no
-    /// waiting row (`cancelWaiting` returns false); the dispatcher once ignored that answer and counted the
-    /// job cancelled over a `running` row (which a restart would run again). Now the cancel is refused.
+    /// A retry whose outcome's commit fails keeps its row `running` until the outcome is written again.
+    /// A cancel meanwhile finds no waiting row; the dispatcher once ignored that and counted the job
+    /// cancelled over a `running` row (which a restart would run again). Now the cancel is refused,
+    /// saying to try again.
     @Test func aCancelThatTheStoreRefusesIsNotReportedAsDone() async throws {
         // One slot: the retry waits behind a job of higher priority that starts in its place.
         let pool = FakeRunner("pool", script: { attempt, _ in attempt.job == JobID(1) ? .exit(1) : .block })
         try await Harness.with(cpuSlots: 1, pool: pool) { harness in
-            harness.store.failCommits(1) { $0.isFinish && $0.job == JobID(1) }
+            // Written again after 0.1, 0.2 and 0.4 s: long enough for the cancel below.
+            harness.store.failCommits(3) { $0.isFinish && $0.job == JobID(1) }
             // Submitted together, so the first starts before the second (priority 10) is queued.
             let ids = try await harness.submit([
                 JobSpec(argv: ["flaky"], maxAttempts: 2, backoffSeconds: 0), JobSpec(argv: ["urgent"], priority: 10),
@@ -127,7 +128,7 @@ import Testing
             // The cancel is refused, saying why, and nothing changes: not "cancelled" over a `running` row.
             await #expect(throws: JobdError.self) { _ = try await harness.dispatcher.cancel(retrying) }
             #expect(try harness.row(retrying).state == .running)
-            #expect(await harness.dispatcher.isActive(retrying), "the job still waits for its next attempt")
+            #expect(await harness.dispatcher.isHeld(retrying), "its outcome is still on its way")
         }
     }
 
@@ -194,10 +195,10 @@ import Testing
             let first = early.ids[0]
             let second = try await harness.submit(JobSpec(argv: ["second"], after: [first]))
             try await staysFalse("the waiting job ended", for: .milliseconds(200)) {
-                await harness.dispatcher.isActive(second) == false
+                try harness.row(second).state.isFinished
             }
             let record = try harness.row(first)
-            await harness.dispatcher.accept([(record, [])])
+            await harness.dispatcher.accept([record])
             #expect(try await harness.waitUntilFinished([first, second]))
             #expect(try harness.row(second).state == .succeeded)
         }
@@ -213,7 +214,7 @@ import Testing
             try await staysFalse("the delayed job started", for: .milliseconds(300)) {
                 !harness.pool.attempts(of: id).isEmpty
             }
-            #expect(await harness.dispatcher.isActive(id), "it still waits for its time")
+            #expect(try harness.row(id).state == .scheduled, "it still waits for its time")
         }
     }
 }

@@ -9,29 +9,23 @@ extension Responder {
         var seen = Set<JobID>()
         let ids = parameters.ids.filter { seen.insert($0).inserted }
         guard !ids.isEmpty, ids.count <= JobLimits.maximumWaitIDs else { throw JobdError.invalidParameter("ids") }
-        // Unknown ids fail before any waiting. A waiting or running job's owner is in the dispatcher's
-        // memory; only the others are looked up, and a few finished ones are read whole at once (the
-        // reply when nothing is left to wait for), so a Wait for one job costs one read of the store, not
-        // two (W5, issue 12).
-        let activeOwners = await dispatcher.owners(of: ids)
-        let inactive = ids.filter { activeOwners[$0] == nil }
+        // Unknown ids fail before any waiting. A few jobs are read whole at once (the reply when nothing
+        // is left to wait for); many, only their owners and states.
         var prefetched: [JobID: Job] = [:]
         var storedOwners: [JobID: UInt32] = [:]
-        if inactive.count <= Self.prefetchedWaitJobs {
-            if !inactive.isEmpty { prefetched = try await store.jobs(inactive) }
+        if ids.count <= Self.prefetchedWaitJobs {
+            prefetched = try await store.jobs(ids)
         } else {
-            storedOwners = try await store.owners(inactive)
+            storedOwners = try await store.owners(ids)
         }
         // Another user's job is "not found", so ids do not reveal what others run.
         for id in ids {
-            guard let owner = activeOwners[id] ?? prefetched[id]?.ownerUID ?? storedOwners[id],
-                caller.mayAccess(jobOwnedBy: owner)
-            else { throw JobdError.jobNotFound(id) }
-        }
-        if !activeOwners.isEmpty {
-            guard try await dispatcher.waitUntilFinished(ids.filter { activeOwners[$0] != nil }) else {
-                throw JobdError.shuttingDown
+            guard let owner = prefetched[id]?.ownerUID ?? storedOwners[id], caller.mayAccess(jobOwnedBy: owner) else {
+                throw JobdError.jobNotFound(id)
             }
+        }
+        if !storedOwners.isEmpty || prefetched.values.contains(where: { !$0.state.isFinished }) {
+            guard try await dispatcher.waitUntilFinished(ids) else { throw JobdError.shuttingDown }
             // Records read before the wait may have been pruned during it: read every job again, so a
             // pruned one is JobNotFound rather than a record that no longer exists.
             prefetched = [:]

@@ -1,0 +1,54 @@
+import JobdProtocol
+
+/// A job moved from one state to another by a store transition: what the daemon counts for `status`,
+/// shows to `watch`, and wakes waiting clients by. A transition reports every job it moved, the cascade
+/// to dependents included, so nothing in memory decides a job's state again (issue 19).
+public struct StateChange: Sendable, Hashable {
+    public var id: JobID
+    public var owner: UInt32
+    public var `class`: JobClass
+    public var from: JobState
+    public var to: JobState
+
+    public init(id: JobID, owner: UInt32, class: JobClass, from: JobState, to: JobState) {
+        self.id = id
+        self.owner = owner
+        self.class = `class`
+        self.from = from
+        self.to = to
+    }
+}
+
+/// What one jobd asks of the store when slots free: up to `slots[class]` ready jobs of each class, taken in
+/// the order users see (priority, then due time, then id), with the stored queue limits and pauses applied.
+public struct ClaimRequest: Sendable, Hashable {
+    /// The most jobs of each class to claim; a class absent or at 0 claims none.
+    public var slots: [JobClass: Int]
+    /// Scheduled jobs due by then become `queued` first (a delay or a retry's backoff that has run out).
+    public var now: Timestamp
+
+    public init(slots: [JobClass: Int], now: Timestamp) {
+        self.slots = slots
+        self.now = now
+    }
+
+    /// The most jobs a claim returns, whatever a caller asks: one claim is one transaction.
+    public static let maximumJobs = 4096
+}
+
+/// What a claim took.
+public struct Claim: Sendable {
+    /// The jobs claimed, whole (what running them takes), still `queued` until each one starts: a claimed
+    /// job is this jobd's to start and nobody else's. In claim order.
+    public var jobs: [Job]
+    /// Scheduled jobs that became `queued` because their time came.
+    public var due: [StateChange]
+    /// When the earliest scheduled job that waits only for its time becomes due; nil: none does.
+    public var nextDue: Timestamp?
+
+    public init(jobs: [Job] = [], due: [StateChange] = [], nextDue: Timestamp? = nil) {
+        self.jobs = jobs
+        self.due = due
+        self.nextDue = nextDue
+    }
+}

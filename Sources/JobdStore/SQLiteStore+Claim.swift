@@ -1,0 +1,125 @@
+import GRDB
+import JobdProtocol
+
+/// The claim: where the order users see (priority, then due time, then id), the queue limits and the
+/// pauses are decided, in one transaction, by the store (issue 19). The daemon keeps no waiting job.
+extension SQLiteStore {
+    /// What `claimed_by` holds for this jobd. One jobd per database file (its lock), so one name does.
+    static let node = "jobd"
+
+    /// Scheduled jobs made `queued` by one claim at most; more wait for the next one (the claim reports
+    /// the earliest left as its `nextDue`, which is already past, so the daemon claims again at once).
+    static let maximumDuePerClaim = 10_000
+
+    /// Rows a claim reads past those it takes before it gives up on a class: rows skipped are in a queue
+    /// that filled up during this claim; the rest wait for the next claim.
+    static let maximumSkippedPerClaim = 10_000
+
+    public func claim(_ request: ClaimRequest) async throws -> Claim {
+        try await committer.write { db in try Self.claim(request, in: db) }
+    }
+
+    static func claim(_ request: ClaimRequest, in db: Database) throws -> Claim {
+        let now = request.now.secondsSinceEpoch
+        var claim = Claim()
+        claim.due = try promoteDue(at: now, in: db)
+
+        var pausedClasses = Set<JobClass>()
+        var pausedAll = false
+        var pausedQueues = Set<String>()
+        var limits: [String: Int] = [:]
+        for control in try schedulingControls(in: db) {
+            switch control.target {
+            case .all: pausedAll = pausedAll || control.paused
+            case .jobClass(let jobClass): if control.paused { pausedClasses.insert(jobClass) }
+            case .queue(let name):
+                if control.paused { pausedQueues.insert(name) }
+                if let limit = control.limit { limits[name] = limit }
+            }
+        }
+        if !pausedAll {
+            // Room left in each limited queue: its limit less the jobs claimed or running in it (any jobd's).
+            var room: [String: Int] = [:]
+            let held = try db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs WHERE queue = ? AND claimed_by IS NOT NULL")
+            for (queue, limit) in limits where !pausedQueues.contains(queue) {
+                room[queue] = limit - (try Int.fetchOne(held, arguments: [queue]) ?? 0)
+            }
+            var left = ClaimRequest.maximumJobs
+            var taken: [Int64] = []
+            for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
+                let wanted = min(max(request.slots[jobClass] ?? 0, 0), left)
+                guard wanted > 0 else { continue }
+                let ids = try ready(jobClass, wanted: wanted, skipping: pausedQueues, room: &room, in: db)
+                left -= ids.count
+                taken += ids
+            }
+            let mark = try db.cachedStatement(
+                sql: "UPDATE jobs SET claimed_by = ? WHERE id = ? AND claimed_by IS NULL RETURNING \(Job.columns)")
+            claim.jobs.reserveCapacity(taken.count)
+            for id in taken {
+                if let row = try Row.fetchOne(mark, arguments: [node, id]) { claim.jobs.append(try Job(row: row)) }
+            }
+        }
+        claim.nextDue = try Double.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT run_at FROM jobs WHERE state = 'scheduled' AND run_at IS NOT NULL
+                        AND NOT EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = jobs.id)
+                    ORDER BY run_at LIMIT 1
+                    """)
+        ).map(Timestamp.init(secondsSinceEpoch:))
+        return claim
+    }
+
+    /// Scheduled jobs whose `run_at` has come and that wait for no other job become `queued`.
+    private static func promoteDue(at now: Double, in db: Database) throws -> [StateChange] {
+        let due = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT id, owner_uid, class FROM jobs WHERE state = 'scheduled' AND run_at <= ?
+                        AND NOT EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = jobs.id)
+                    ORDER BY run_at LIMIT ?
+                    """),
+            arguments: [now, maximumDuePerClaim])
+        guard !due.isEmpty else { return [] }
+        let promote = try db.cachedStatement(sql: "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'")
+        return try due.map { row in
+            try promote.execute(arguments: [row[0] as Int64])
+            return StateChange(
+                id: JobID(rawValue: row[0]), owner: row[1], class: JobClass(rawValue: row[2]) ?? .cpu, from: .scheduled,
+                to: .queued)
+        }
+    }
+
+    /// Up to `wanted` ready jobs of a class, best first, none from a paused queue or one without room
+    /// (`room` is spent as jobs are taken). The `jobs_ready` index gives them in order.
+    private static func ready(
+        _ jobClass: JobClass, wanted: Int, skipping paused: Set<String>, room: inout [String: Int], in db: Database
+    ) throws -> [Int64] {
+        // Queues closed before the scan are left out by the query; one that fills during it is skipped.
+        let closed = paused.union(room.filter { $0.value <= 0 }.keys).sorted()
+        let exclusion = closed.isEmpty ? "" : " AND queue NOT IN (\(Array(repeating: "?", count: closed.count).joined(separator: ", ")))"
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT id, queue FROM jobs
+                WHERE state = 'queued' AND claimed_by IS NULL AND class = ?\(exclusion)
+                ORDER BY priority DESC, COALESCE(run_at, created_at), id
+                """)
+        let arguments = StatementArguments([jobClass.rawValue] + closed)
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        var taken: [Int64] = []
+        var skipped = 0
+        while taken.count < wanted, skipped <= maximumSkippedPerClaim, let row = try rows.next() {
+            let queue: String = row[1]
+            if let left = room[queue] {
+                guard left > 0 else {
+                    skipped += 1
+                    continue
+                }
+                room[queue] = left - 1
+            }
+            taken.append(row[0])
+        }
+        return taken
+    }
+}
