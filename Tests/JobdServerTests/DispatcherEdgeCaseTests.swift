@@ -112,18 +112,14 @@ import Testing
     /// cancelled over a `running` row (which a restart would run again). Now the cancel is refused,
     /// saying to try again.
     @Test func aCancelThatTheStoreRefusesIsNotReportedAsDone() async throws {
-        // One slot: the retry waits behind a job of higher priority that starts in its place.
         let pool = FakeRunner("pool", script: { attempt, _ in attempt.job == JobID(1) ? .exit(1) : .block })
         try await Harness.with(cpuSlots: 1, pool: pool) { harness in
-            // Written again after 0.1, 0.2 and 0.4 s: long enough for the cancel below.
-            harness.store.failCommits(3) { $0.isFinish && $0.job == JobID(1) }
-            // Submitted together, so the first starts before the second (priority 10) is queued.
-            let ids = try await harness.submit([
-                JobSpec(argv: ["flaky"], maxAttempts: 2, backoffSeconds: 0), JobSpec(argv: ["urgent"], priority: 10),
-            ])
-            let (retrying, urgent) = (ids[0], ids[1])
-            try await harness.pool.waitUntilBlocking(urgent)
-            #expect(harness.store.failedWrites.contains { $0.isFinish && $0.job == retrying })
+            // Written again after 0.1, 0.2, 0.4 and 0.8 s: long enough for the cancel below.
+            harness.store.failCommits(4) { $0.isFinish && $0.job == JobID(1) }
+            let retrying = try await harness.submit(JobSpec(argv: ["flaky"], maxAttempts: 2, backoffSeconds: 0))
+            try await eventually("its first outcome's commit failed") {
+                harness.store.failedWrites.contains { $0.isFinish && $0.job == retrying } ? true : nil
+            }
             #expect(try harness.row(retrying).state == .running, "its retry outcome is not stored")
             // The cancel is refused, saying why, and nothing changes: not "cancelled" over a `running` row.
             await #expect(throws: JobdError.self) { _ = try await harness.dispatcher.cancel(retrying) }

@@ -214,7 +214,7 @@ struct StoreTests {
         #expect(
             applied == [
                 "0001_init", "0002_profiles", "0003_unclean_stops", "0004_profiles_per_owner", "0005_finished_at_index",
-                "0006_demand", "0007_attempts", "0008_backoff", "0009_unique_and_dependencies", "0010_queue_controls", "0011_schedules", "0012_hooks",
+                "0006_demand", "0007_attempts", "0008_backoff", "0009_unique_and_dependencies", "0010_queue_controls", "0011_schedules", "0012_hooks", "0013_claims",
             ],
             "each migration once, in order")
     }
