@@ -67,7 +67,7 @@ import Testing
                 }
                 // The running job ends within the grace: its slot is free, and nothing may take it now.
                 harness.pool.release(running)
-                try await eventually("the first job ended") { await harness.counts(.cpu).running == 0 ? true : nil }
+                try await eventually("the first job ended") { store.waitingWrites.contains { $0.isFinish } ? true : nil }
                 store.releaseHeldCommits()
                 try await eventually("the cancel failed") { store.failedWrites.isEmpty ? nil : true }
                 try await staysFalse("the job started during the drain", for: .milliseconds(300)) {
