@@ -15,7 +15,9 @@ public protocol JobStore: Sendable {
     /// not all succeeded). A job whose unique key an unfinished job of its owner holds is not stored: that
     /// job's id stands for it. - Throws: ``SubmitRefusal`` for a dependency that cannot be waited for, or
     /// a per-user bound (queues, waiting dependencies) the call would pass.
-    func submit(_ jobs: [NewJob]) async throws -> SubmitResult
+    /// With a `claim`, claims in the same transaction, after the jobs are stored (as ``claim(_:)``): a job
+    /// submitted while a slot is free costs no commit of its own to claim.
+    func submit(_ jobs: [NewJob], claiming claim: ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?)
 
     /// Claims ready jobs for this jobd, up to the free slots of each class, in one transaction: scheduled
     /// jobs whose time has come are `queued` first, then the best ready jobs (priority, then due time,
@@ -47,6 +49,9 @@ public protocol JobStore: Sendable {
 
     /// Several jobs by id, in one read; ids that do not exist are absent.
     func jobs(_ ids: [JobID]) async throws -> [JobID: Job]
+
+    /// Those of `ids` that exist and have not finished, in one read.
+    func unfinished(_ ids: [JobID]) async throws -> Set<JobID>
 
     /// The owner uid of each job that exists, in one read.
     func owners(_ ids: [JobID]) async throws -> [JobID: UInt32]
@@ -116,6 +121,11 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// Stores jobs, claiming none.
+    public func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
+        try await submit(jobs, claiming: nil).stored
+    }
+
     /// An outcome with no pause before a retry.
     public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket<[StateChange]> {
         finish(id, state: state, outcome: outcome, at: now, retryAt: nil)

@@ -144,9 +144,12 @@ public final class SQLiteStore: JobStore {
     /// "poison pill" rule): the third crash with the same job running is taken as the job's doing.
     public static let uncleanStopsBeforeDead: Int64 = 3
 
-    public func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
+    public func submit(_ jobs: [NewJob], claiming request: ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?) {
         let rows = try jobs.map(InsertRow.init)
-        return try await committer.write { db in try Self.insert(rows, in: db) }
+        return try await committer.write { db in
+            let stored = try Self.insert(rows, in: db)
+            return (stored, try request.map { try Self.claim($0, in: db) })
+        }
     }
 
     /// Stores jobs in the current transaction (see ``submit(_:)``).
@@ -491,6 +494,13 @@ public final class SQLiteStore: JobStore {
             let job = try Job(row: row)
             return (job.id, job)
         }
+    }
+
+    public func unfinished(_ ids: [JobID]) async throws -> Set<JobID> {
+        let states = try await rows(of: ids, columns: "id, state") { row in
+            (JobID(rawValue: row[0]), JobState(rawValue: row[1]) ?? .failed)
+        }
+        return Set(states.filter { !$0.value.isFinished }.keys)
     }
 
     public func owners(_ ids: [JobID]) async throws -> [JobID: UInt32] {

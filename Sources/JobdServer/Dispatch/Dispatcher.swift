@@ -115,16 +115,62 @@ actor Dispatcher {
 
     // MARK: - Jobs arriving
 
+    /// Slots a submit of `jobs` may claim in its own transaction: free ones of the classes it brings, up to
+    /// its count of each. Held (counted busy) until ``accept(_:claimed:reserved:)`` or ``giveBack(_:)``, so
+    /// the claim loop cannot claim them meanwhile. Nil: none free, or draining.
+    func reserveSlots(for jobs: [NewJob]) -> ClaimRequest? {
+        guard !isDraining else { return nil }
+        var slots: [JobClass: Int] = [:]
+        for job in jobs { slots[job.class, default: 0] += 1 }
+        for (jobClass, wanted) in slots {
+            slots[jobClass] = min(wanted, max(0, limits[jobClass] - busy[jobClass, default: 0]))
+        }
+        slots = slots.filter { $0.value > 0 }
+        guard !slots.isEmpty else { return nil }
+        for (jobClass, count) in slots { busy[jobClass, default: 0] += count }
+        return ClaimRequest(slots: slots, now: completion.now())
+    }
+
+    /// A submit stored nothing: the slots it held are free again.
+    func giveBack(_ reserved: ClaimRequest?) {
+        guard let reserved else { return }
+        for (jobClass, count) in reserved.slots { busy[jobClass, default: 0] -= count }
+        if isIdle { resumeIdleWaiters() }
+        claimBell.ring()
+    }
+
+    /// Newly committed jobs, with what their transaction claimed on the slots ``reserveSlots(for:)`` held.
+    func accept(_ jobs: [Job], claimed claim: Claim?, reserved: ClaimRequest?) {
+        if let reserved {
+            for (jobClass, count) in reserved.slots { busy[jobClass, default: 0] -= count }
+        }
+        let due = nextDue
+        count(jobs)
+        guard let claim else {
+            claimBell.ring()
+            return
+        }
+        apply(claim.due)
+        nextDue = claim.nextDue
+        for job in claim.jobs { start(job) }
+        // Fewer claimed than held: nothing more is ready. A delay earlier than the timer's re-arms it.
+        if nextDue != due { claimBell.ring() }
+    }
+
     /// Newly committed jobs (`queued`, or `scheduled` until their `run_at` or the jobs they wait for):
     /// counted, shown to `watch`, and claimed if slots are free.
     func accept(_ jobs: [Job]) {
+        count(jobs)
+        claimBell.ring()
+    }
+
+    private func count(_ jobs: [Job]) {
         for job in jobs {
             counts[job.class, default: StateCounts()][job.state] += 1
             recent.append((JobTransition(id: job.id, state: job.state, class: job.class, at: completion.now()), job.ownerUID))
             if job.state == .scheduled, let runAt = job.runAt, nextDue.map({ runAt < $0 }) ?? true { nextDue = runAt }
         }
         trimRecent()
-        claimBell.ring()
     }
 
     /// A finished job queued again (`io.jobd.Retry`, stored): counted out of its old state, and claimable.
@@ -369,25 +415,22 @@ actor Dispatcher {
         for job in jobs { counts[job.class, default: StateCounts()][job.state] -= 1 }
     }
 
-    /// Returns once every job has finished and its final state has committed (a job that does not exist
-    /// counts as finished). A Wait for a 20,000-job batch is one waiter.
+    /// Registers a wait for `ids`, before the caller reads their states: an end committed before that
+    /// read is seen by it, one after it reaches the waiter through `apply`. ``awaitEnd(_:finished:)`` or
+    /// ``stopWaiting(_:)`` follows. - Returns: its token.
+    func beginWait(_ ids: [JobID]) -> Int {
+        waiters.add(ids)
+    }
+
+    /// Returns once every job of the wait has finished and its final state has committed; `finished` are
+    /// those the caller's read (after ``beginWait(_:)``) found finished or absent.
     /// - Returns: true when they have finished; false when the daemon drained first.
-    /// - Throws: `CancellationError` when the waiting task is cancelled (its client went away), or the
-    ///   store's read error.
-    func waitUntilFinished(_ ids: [JobID]) async throws -> Bool {
-        // Registered first, then read: an end committed before the read is seen by it, one after it
-        // reaches the waiter through `apply`.
-        let token = waiters.add(ids)
-        let states: [JobID: Job]
-        do {
-            states = try await store.jobs(ids)
-        } catch {
-            waiters.cancel(token)
-            throw error
-        }
-        for id in ids where states[id].map({ $0.state.isFinished }) ?? true { waiters.finished(id, for: token) }
+    /// - Throws: `CancellationError` when the waiting task is cancelled (its client went away): the waiter
+    ///   is gone from every list at once.
+    func awaitEnd(_ token: Int, finished: [JobID]) async throws -> Bool {
+        for id in finished { waiters.finished(id, for: token) }
         if hasDrained { waiters.cancel(token) }
-        let finished = await withTaskCancellationHandler {
+        let ended = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 if Task.isCancelled { waiters.cancel(token) }
                 waiters.attach(token, continuation)
@@ -396,10 +439,24 @@ actor Dispatcher {
             Task { await self.stopWaiting(token) }
         }
         try Task.checkCancellation()
-        return finished
+        return ended
     }
 
-    private func stopWaiting(_ token: Int) { waiters.cancel(token) }
+    /// Waits for `ids` (``beginWait(_:)``, a read, ``awaitEnd(_:finished:)``).
+    func waitUntilFinished(_ ids: [JobID]) async throws -> Bool {
+        let token = beginWait(ids)
+        let unfinished: Set<JobID>
+        do {
+            unfinished = try await store.unfinished(ids)
+        } catch {
+            stopWaiting(token)
+            throw error
+        }
+        return try await awaitEnd(token, finished: ids.filter { !unfinished.contains($0) })
+    }
+
+    /// A wait given up (its caller failed, or went away): its waiter goes from every list.
+    func stopWaiting(_ token: Int) { waiters.cancel(token) }
 
     /// How many clients wait for jobs to end (a test checks that a client that went away left none).
     var waitingClients: Int { waiters.count }

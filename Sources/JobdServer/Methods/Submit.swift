@@ -11,7 +11,7 @@ extension Responder {
         if await dispatcher.isShuttingDown { throw JobdError.shuttingDown }
         let newJobs = try await admit(parameters.jobs, caller: caller, at: WallClock.now())
         // Reply only after commit: a client that saw an id must find the job after a crash.
-        let stored = try await storeAndQueue(newJobs) { try await store.submit(newJobs) }
+        let stored = try await storeAndQueue(newJobs) { claim in try await store.submit(newJobs, claiming: claim) }
         let existing = stored.existing.sorted().map { stored.ids[$0] }
         return Submit.Reply(ids: stored.ids, existing: existing.isEmpty ? nil : existing)
     }
@@ -70,23 +70,28 @@ extension Responder {
         return newJobs
     }
 
-    /// Runs `write` (a store call that stores `newJobs`, as ``admit(_:caller:at:)`` admitted them), turns
-    /// a refusal into the `InvalidJob` it is, and hands what was stored to the dispatcher.
+    /// Runs `write` (a store call that stores `newJobs`, as ``admit(_:caller:at:)`` admitted them, and
+    /// claims what the dispatcher's free slots may take in the same transaction), turns a refusal into the
+    /// `InvalidJob` it is, and hands what was stored and claimed to the dispatcher.
     func storeAndQueue(
-        _ newJobs: [NewJob], _ write: @Sendable () async throws -> SubmitResult
+        _ newJobs: [NewJob], _ write: @Sendable (ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?)
     ) async throws -> SubmitResult {
+        let reserved = await dispatcher.reserveSlots(for: newJobs)
         let stored: SubmitResult
+        let claim: Claim?
         do {
-            stored = try await write()
-        } catch let refusal as SubmitRefusal {
-            throw Self.invalidJob(refusal)
+            (stored, claim) = try await write(reserved)
+        } catch {
+            await dispatcher.giveBack(reserved)
+            if let refusal = error as? SubmitRefusal { throw Self.invalidJob(refusal) }
+            throw error
         }
         var accepted: [Job] = []
         accepted.reserveCapacity(newJobs.count)
         for (index, job) in newJobs.enumerated() where !stored.existing.contains(index) && index < stored.ids.count {
             accepted.append(job.record(id: stored.ids[index], waiting: stored.waitsFor[index] != nil))
         }
-        await dispatcher.accept(accepted)
+        await dispatcher.accept(accepted, claimed: claim, reserved: reserved)
         return stored
     }
 

@@ -9,26 +9,38 @@ extension Responder {
         var seen = Set<JobID>()
         let ids = parameters.ids.filter { seen.insert($0).inserted }
         guard !ids.isEmpty, ids.count <= JobLimits.maximumWaitIDs else { throw JobdError.invalidParameter("ids") }
-        // Unknown ids fail before any waiting. A few jobs are read whole at once (the reply when nothing
-        // is left to wait for); many, only their owners and states.
+        // Registered before the read below, so a job that ends meanwhile is counted by one or the other.
+        let token = await dispatcher.beginWait(ids)
         var prefetched: [JobID: Job] = [:]
-        var storedOwners: [JobID: UInt32] = [:]
-        if ids.count <= Self.prefetchedWaitJobs {
-            prefetched = try await store.jobs(ids)
-        } else {
-            storedOwners = try await store.owners(ids)
-        }
-        // Another user's job is "not found", so ids do not reveal what others run.
-        for id in ids {
-            guard let owner = prefetched[id]?.ownerUID ?? storedOwners[id], caller.mayAccess(jobOwnedBy: owner) else {
-                throw JobdError.jobNotFound(id)
+        do {
+            // Unknown ids fail before any waiting. A few jobs are read whole at once (the reply, when
+            // nothing is left to wait for); many, their owners and which have not finished.
+            let unfinished: Set<JobID>
+            if ids.count <= Self.prefetchedWaitJobs {
+                prefetched = try await store.jobs(ids)
+                unfinished = Set(prefetched.values.filter { !$0.state.isFinished }.map(\.id))
+                for id in ids where !(prefetched[id].map { caller.mayAccess(jobOwnedBy: $0.ownerUID) } ?? false) {
+                    throw JobdError.jobNotFound(id)
+                }
+            } else {
+                let owners = try await store.owners(ids)
+                // Another user's job is "not found", so ids do not reveal what others run.
+                for id in ids where !(owners[id].map(caller.mayAccess(jobOwnedBy:)) ?? false) { throw JobdError.jobNotFound(id) }
+                unfinished = try await store.unfinished(ids)
             }
-        }
-        if !storedOwners.isEmpty || prefetched.values.contains(where: { !$0.state.isFinished }) {
-            guard try await dispatcher.waitUntilFinished(ids) else { throw JobdError.shuttingDown }
-            // Records read before the wait may have been pruned during it: read every job again, so a
-            // pruned one is JobNotFound rather than a record that no longer exists.
-            prefetched = [:]
+            if unfinished.isEmpty {
+                await dispatcher.stopWaiting(token)
+            } else {
+                guard try await dispatcher.awaitEnd(token, finished: ids.filter { !unfinished.contains($0) }) else {
+                    throw JobdError.shuttingDown
+                }
+                // Records read before the wait may have been pruned during it: read every job again, so a
+                // pruned one is JobNotFound rather than a record that no longer exists.
+                prefetched = [:]
+            }
+        } catch {
+            await dispatcher.stopWaiting(token)
+            throw error
         }
         // The reply is built and sent holding one of the caller's reply slots (ReplySlots); the wait above
         // held none.

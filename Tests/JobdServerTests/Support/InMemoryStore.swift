@@ -278,115 +278,122 @@ final class InMemoryStore: JobStore {
         }
     }
 
-    func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
+    func submit(_ jobs: [NewJob], claiming request: ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?) {
         // The real store suspends here (its group committer): so does this one, so concurrent submits
         // interleave between their admission and their commit as they do against SQLite.
         await Task.yield()
         return try await write(.submit(count: jobs.count)) { rows in
-            // All or none: `rows` is a copy that only replaces the store's when the write commits.
-            // The per-user bounds, as SQLiteStore checks them.
-            if let owner = jobs.first?.ownerUID {
-                let held = Set(
-                    rows.jobs.values.filter { $0.ownerUID == owner && !$0.state.isFinished && $0.queue != "default" }.map(\.queue))
-                var using = held
-                for (index, job) in jobs.enumerated() where job.queuesBounded && (job.spec.queue ?? "default") != "default" {
-                    using.insert(job.spec.queue ?? "default")
-                    if using.count > JobLimits.maximumQueuesPerUser { throw SubmitRefusal.tooManyQueues(index: index, held: held.count) }
-                }
-                let adding = jobs.reduce(0) { $0 + ($1.spec.after?.count ?? 0) + ($1.spec.afterIndex?.count ?? 0) }
-                let waiting = rows.waitsFor.filter { rows.jobs[$0.key]?.ownerUID == owner }.reduce(0) { $0 + $1.value.count }
-                if adding > 0 && waiting + adding > JobLimits.maximumWaitingDependenciesPerUser {
-                    let index = jobs.firstIndex { !($0.spec.after ?? []).isEmpty || !($0.spec.afterIndex ?? []).isEmpty } ?? 0
-                    throw SubmitRefusal.tooManyDependencies(index: index, held: waiting, adding: adding)
-                }
-            }
-            var result = SubmitResult(ids: [])
-            for (index, job) in jobs.enumerated() {
-                var waits: [JobID] = []
-                let named = (job.spec.after ?? []) + (job.spec.afterIndex ?? []).compactMap { $0 < result.ids.count ? result.ids[$0] : nil }
-                for dependency in named where !waits.contains(dependency) {
-                    guard let found = rows.jobs[dependency], job.ownerUID == 0 || found.ownerUID == job.ownerUID else {
-                        throw SubmitRefusal.unknownDependency(index: index, dependency)
-                    }
-                    switch found.state {
-                    case .succeeded: continue
-                    case .failed, .dead, .cancelled: throw SubmitRefusal.dependencyEnded(index: index, dependency, found.state)
-                    case .scheduled, .queued, .running: waits.append(dependency)
-                    }
-                }
-                let holder = job.spec.uniqueKey.flatMap { key in
-                    rows.uniqueKeys.first { id, held in
-                        held == key && rows.jobs[id]?.ownerUID == job.ownerUID && rows.jobs[id]?.state.isFinished == false
-                    }?.key
-                }
-                if let holder {
-                    result.ids.append(holder)
-                    result.existing.insert(index)
-                    continue
-                }
-                let id = JobID(rawValue: rows.nextID)
-                rows.nextID += 1
-                rows.jobs[id] = job.record(id: id, waiting: !waits.isEmpty)
-                rows.uniqueKeys[id] = job.spec.uniqueKey
-                result.ids.append(id)
-                if !waits.isEmpty {
-                    rows.waitsFor[id] = Set(waits)
-                    result.waitsFor[index] = waits
-                }
-            }
-            return result
+            let stored = try Self.insert(jobs, in: &rows)
+            return (stored, request.map { Self.claim($0, in: &rows) })
         }
+    }
+
+    private static func insert(_ jobs: [NewJob], in rows: inout Rows) throws -> SubmitResult {
+        // All or none: `rows` is a copy that only replaces the store's when the write commits.
+        // The per-user bounds, as SQLiteStore checks them.
+        if let owner = jobs.first?.ownerUID {
+            let held = Set(
+                rows.jobs.values.filter { $0.ownerUID == owner && !$0.state.isFinished && $0.queue != "default" }.map(\.queue))
+            var using = held
+            for (index, job) in jobs.enumerated() where job.queuesBounded && (job.spec.queue ?? "default") != "default" {
+                using.insert(job.spec.queue ?? "default")
+                if using.count > JobLimits.maximumQueuesPerUser { throw SubmitRefusal.tooManyQueues(index: index, held: held.count) }
+            }
+            let adding = jobs.reduce(0) { $0 + ($1.spec.after?.count ?? 0) + ($1.spec.afterIndex?.count ?? 0) }
+            let waiting = rows.waitsFor.filter { rows.jobs[$0.key]?.ownerUID == owner }.reduce(0) { $0 + $1.value.count }
+            if adding > 0 && waiting + adding > JobLimits.maximumWaitingDependenciesPerUser {
+                let index = jobs.firstIndex { !($0.spec.after ?? []).isEmpty || !($0.spec.afterIndex ?? []).isEmpty } ?? 0
+                throw SubmitRefusal.tooManyDependencies(index: index, held: waiting, adding: adding)
+            }
+        }
+        var result = SubmitResult(ids: [])
+        for (index, job) in jobs.enumerated() {
+            var waits: [JobID] = []
+            let named = (job.spec.after ?? []) + (job.spec.afterIndex ?? []).compactMap { $0 < result.ids.count ? result.ids[$0] : nil }
+            for dependency in named where !waits.contains(dependency) {
+                guard let found = rows.jobs[dependency], job.ownerUID == 0 || found.ownerUID == job.ownerUID else {
+                    throw SubmitRefusal.unknownDependency(index: index, dependency)
+                }
+                switch found.state {
+                case .succeeded: continue
+                case .failed, .dead, .cancelled: throw SubmitRefusal.dependencyEnded(index: index, dependency, found.state)
+                case .scheduled, .queued, .running: waits.append(dependency)
+                }
+            }
+            let holder = job.spec.uniqueKey.flatMap { key in
+                rows.uniqueKeys.first { id, held in
+                    held == key && rows.jobs[id]?.ownerUID == job.ownerUID && rows.jobs[id]?.state.isFinished == false
+                }?.key
+            }
+            if let holder {
+                result.ids.append(holder)
+                result.existing.insert(index)
+                continue
+            }
+            let id = JobID(rawValue: rows.nextID)
+            rows.nextID += 1
+            rows.jobs[id] = job.record(id: id, waiting: !waits.isEmpty)
+            rows.uniqueKeys[id] = job.spec.uniqueKey
+            result.ids.append(id)
+            if !waits.isEmpty {
+                rows.waitsFor[id] = Set(waits)
+                result.waitsFor[index] = waits
+            }
+        }
+        return result
     }
 
     func claim(_ request: ClaimRequest) async throws -> Claim {
         await Task.yield()
-        return try await write(.claim) { rows in
-            var claim = Claim()
-            let now = request.now
-            // Due first: a scheduled job whose time has come and that waits for no other.
-            for job in rows.jobs.values.sorted(by: { ($0.runAt ?? now, $0.id) < ($1.runAt ?? now, $1.id) })
-            where job.state == .scheduled && rows.waitsFor[job.id] == nil && (job.runAt.map { $0 <= now } ?? false) {
-                rows.jobs[job.id]?.state = .queued
-                claim.due.append(StateChange(id: job.id, owner: job.ownerUID, class: job.class, from: .scheduled, to: .queued))
-            }
-            var paused = Set<String>()
-            var limits: [String: Int] = [:]
-            var pausedClasses = Set<JobClass>()
-            var pausedAll = false
-            for control in rows.controls.values {
-                switch control.target {
-                case .all: pausedAll = pausedAll || control.paused
-                case .jobClass(let jobClass): if control.paused { pausedClasses.insert(jobClass) }
-                case .queue(let name):
-                    if control.paused { paused.insert(name) }
-                    if let limit = control.limit { limits[name] = limit }
-                }
-            }
-            if !pausedAll {
-                var room: [String: Int] = [:]
-                for (queue, limit) in limits {
-                    room[queue] = limit - rows.claimed.filter { rows.jobs[$0]?.queue == queue }.count
-                }
-                let ready = rows.jobs.values.filter { $0.state == .queued && !rows.claimed.contains($0.id) }.sorted {
-                    ($0.priority, ($1.runAt ?? $1.createdAt), $1.id) > ($1.priority, ($0.runAt ?? $0.createdAt), $0.id)
-                }
-                for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
-                    var wanted = max(0, request.slots[jobClass] ?? 0)
-                    for job in ready where wanted > 0 && job.class == jobClass && !paused.contains(job.queue) {
-                        if let left = room[job.queue] {
-                            guard left > 0 else { continue }
-                            room[job.queue] = left - 1
-                        }
-                        rows.claimed.insert(job.id)
-                        claim.jobs.append(job)
-                        wanted -= 1
-                    }
-                }
-            }
-            claim.nextDue = rows.jobs.values.filter { $0.state == .scheduled && rows.waitsFor[$0.id] == nil }
-                .compactMap(\.runAt).min()
-            return claim
+        return try await write(.claim) { rows in Self.claim(request, in: &rows) }
+    }
+
+    private static func claim(_ request: ClaimRequest, in rows: inout Rows) -> Claim {
+        var claim = Claim()
+        let now = request.now
+        // Due first: a scheduled job whose time has come and that waits for no other.
+        for job in rows.jobs.values.sorted(by: { ($0.runAt ?? now, $0.id) < ($1.runAt ?? now, $1.id) })
+        where job.state == .scheduled && rows.waitsFor[job.id] == nil && (job.runAt.map { $0 <= now } ?? false) {
+            rows.jobs[job.id]?.state = .queued
+            claim.due.append(StateChange(id: job.id, owner: job.ownerUID, class: job.class, from: .scheduled, to: .queued))
         }
+        var paused = Set<String>()
+        var limits: [String: Int] = [:]
+        var pausedClasses = Set<JobClass>()
+        var pausedAll = false
+        for control in rows.controls.values {
+            switch control.target {
+            case .all: pausedAll = pausedAll || control.paused
+            case .jobClass(let jobClass): if control.paused { pausedClasses.insert(jobClass) }
+            case .queue(let name):
+                if control.paused { paused.insert(name) }
+                if let limit = control.limit { limits[name] = limit }
+            }
+        }
+        if !pausedAll {
+            var room: [String: Int] = [:]
+            for (queue, limit) in limits {
+                room[queue] = limit - rows.claimed.filter { rows.jobs[$0]?.queue == queue }.count
+            }
+            let ready = rows.jobs.values.filter { $0.state == .queued && !rows.claimed.contains($0.id) }.sorted {
+                ($0.priority, ($1.runAt ?? $1.createdAt), $1.id) > ($1.priority, ($0.runAt ?? $0.createdAt), $0.id)
+            }
+            for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
+                var wanted = max(0, request.slots[jobClass] ?? 0)
+                for job in ready where wanted > 0 && job.class == jobClass && !paused.contains(job.queue) {
+                    if let left = room[job.queue] {
+                        guard left > 0 else { continue }
+                        room[job.queue] = left - 1
+                    }
+                    rows.claimed.insert(job.id)
+                    claim.jobs.append(job)
+                    wanted -= 1
+                }
+            }
+        }
+        claim.nextDue = rows.jobs.values.filter { $0.state == .scheduled && rows.waitsFor[$0.id] == nil }
+            .compactMap(\.runAt).min()
+        return claim
     }
 
     func attempts(of id: JobID) async throws -> [AttemptRecord] {
@@ -507,6 +514,10 @@ final class InMemoryStore: JobStore {
             for id in ids { found[id] = state.rows.jobs[id] }
             return found
         }
+    }
+
+    func unfinished(_ ids: [JobID]) async throws -> Set<JobID> {
+        try read { rows in Set(ids.filter { rows.jobs[$0].map { !$0.state.isFinished } ?? false }) }
     }
 
     func owners(_ ids: [JobID]) async throws -> [JobID: UInt32] {
