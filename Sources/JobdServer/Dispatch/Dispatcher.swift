@@ -52,6 +52,10 @@ actor Dispatcher {
     private var nextDue: Timestamp?
     /// Rung whenever a claim may find something: a slot freed, a job stored or released, a control changed.
     private let claimBell = Doorbell()
+    /// Classes that may have ready jobs no claim has taken: a claim that got fewer than it asked for
+    /// takes its class out, and a job made ready puts it back. A freed slot of a class not in it claims
+    /// nothing, so it costs no transaction (a no-op job otherwise paid one empty claim per end).
+    private var mayHaveReady: Set<JobClass> = Set(JobClass.allCases)
     private var counts: [JobClass: StateCounts]
     private var waiters = Waiters()
     /// Attempts that have ended but whose outcome has not committed yet: the drain waits for them too.
@@ -117,9 +121,10 @@ actor Dispatcher {
 
     /// Slots a submit of `jobs` may claim in its own transaction: free ones of the classes it brings, up to
     /// its count of each. Held (counted busy) until ``accept(_:claimed:reserved:)`` or ``giveBack(_:)``, so
-    /// the claim loop cannot claim them meanwhile. Nil: none free, or draining.
-    func reserveSlots(for jobs: [NewJob]) -> ClaimRequest? {
-        guard !isDraining else { return nil }
+    /// the claim loop cannot claim them meanwhile. Nil: none free.
+    /// - Throws: `ShuttingDown` while draining: nothing is stored any more.
+    func reserveSlots(for jobs: [NewJob]) throws(JobdError) -> ClaimRequest? {
+        guard !isDraining else { throw .shuttingDown }
         var slots: [JobClass: Int] = [:]
         for job in jobs { slots[job.class, default: 0] += 1 }
         for (jobClass, wanted) in slots {
@@ -150,11 +155,23 @@ actor Dispatcher {
             claimBell.ring()
             return
         }
+        took(claim, for: reserved)
+        // A delay earlier than the timer's re-arms it.
+        if nextDue != due { claimBell.ring() }
+    }
+
+    /// Starts what a claim took, and notes which classes it emptied of ready jobs.
+    private func took(_ claim: Claim, for request: ClaimRequest?) {
         apply(claim.due)
         nextDue = claim.nextDue
         for job in claim.jobs { start(job) }
-        // Fewer claimed than held: nothing more is ready. A delay earlier than the timer's re-arms it.
-        if nextDue != due { claimBell.ring() }
+        for (jobClass, asked) in request?.slots ?? [:] where asked > 0 {
+            if claim.jobs.count(where: { $0.class == jobClass }) < asked {
+                mayHaveReady.remove(jobClass)
+            } else {
+                mayHaveReady.insert(jobClass)
+            }
+        }
     }
 
     /// Newly committed jobs (`queued`, or `scheduled` until their `run_at` or the jobs they wait for):
@@ -169,6 +186,7 @@ actor Dispatcher {
             counts[job.class, default: StateCounts()][job.state] += 1
             recent.append((JobTransition(id: job.id, state: job.state, class: job.class, at: completion.now()), job.ownerUID))
             if job.state == .scheduled, let runAt = job.runAt, nextDue.map({ runAt < $0 }) ?? true { nextDue = runAt }
+            if job.state == .queued { mayHaveReady.insert(job.class) }
         }
         trimRecent()
     }
@@ -193,6 +211,7 @@ actor Dispatcher {
                 waiters.finished(change.id)
             } else if change.to == .queued {
                 released = true
+                mayHaveReady.insert(change.class)
             }
         }
         trimRecent()
@@ -240,17 +259,16 @@ actor Dispatcher {
         guard !isDraining else { return false }
         var slots: [JobClass: Int] = [:]
         for jobClass in JobClass.allCases { slots[jobClass] = max(0, limits[jobClass] - busy[jobClass, default: 0]) }
+        let request = ClaimRequest(slots: slots, now: completion.now())
         let claim: Claim
         do {
-            claim = try await store.claim(ClaimRequest(slots: slots, now: completion.now()))
+            claim = try await store.claim(request)
         } catch {
             logger.error("could not claim jobs: \(error); trying again in a second")
             nextDue = Timestamp(secondsSinceEpoch: completion.now().secondsSinceEpoch + 1)
             return !isDraining
         }
-        apply(claim.due)
-        nextDue = claim.nextDue
-        for job in claim.jobs { start(job) }
+        took(claim, for: request)
         return !isDraining
     }
 
@@ -341,10 +359,13 @@ actor Dispatcher {
 
     /// The attempt's process is gone and its outcome is queued: its slot is free for the next claim.
     private func attemptEnded(_ plan: JobPlan, state: JobState, retryAt: Timestamp?) {
+        let queue = held[plan.id]?.queue
         held[plan.id]?.control = nil
         busy[plan.class, default: 0] -= 1
         outcomesInFlight += 1
-        claimBell.ring()
+        // A job of a limited queue ending may let a job of that queue go that the limit held back.
+        if let queue, controls[.queue(queue)]?.limit != nil { mayHaveReady.insert(plan.class) }
+        if mayHaveReady.contains(plan.class) { claimBell.ring() }
     }
 
     /// The outcome's write is over: committed with the dependents it moved (clients waiting for the job
@@ -368,6 +389,7 @@ actor Dispatcher {
         } else {
             // A retry: claimable again now, or at its time.
             if let retryAt, nextDue.map({ retryAt < $0 }) ?? true { nextDue = retryAt }
+            if retryAt == nil { mayHaveReady.insert(plan.class) }
             claimBell.ring()
         }
         apply(moved)
@@ -418,8 +440,12 @@ actor Dispatcher {
     /// Registers a wait for `ids`, before the caller reads their states: an end committed before that
     /// read is seen by it, one after it reaches the waiter through `apply`. ``awaitEnd(_:finished:)`` or
     /// ``stopWaiting(_:)`` follows. - Returns: its token.
-    func beginWait(_ ids: [JobID]) -> Int {
-        waiters.add(ids)
+    /// - Returns: its token, and the owners of the jobs this jobd holds (they have not finished: the caller
+    ///   need not read them).
+    func beginWait(_ ids: [JobID]) -> (token: Int, held: [JobID: UInt32]) {
+        var owners: [JobID: UInt32] = [:]
+        for id in ids { owners[id] = held[id]?.owner }
+        return (waiters.add(ids), owners)
     }
 
     /// Returns once every job of the wait has finished and its final state has committed; `finished` are
@@ -444,7 +470,7 @@ actor Dispatcher {
 
     /// Waits for `ids` (``beginWait(_:)``, a read, ``awaitEnd(_:finished:)``).
     func waitUntilFinished(_ ids: [JobID]) async throws -> Bool {
-        let token = beginWait(ids)
+        let token = beginWait(ids).token
         let unfinished: Set<JobID>
         do {
             unfinished = try await store.unfinished(ids)
@@ -483,6 +509,7 @@ actor Dispatcher {
     /// until the count is under the new limit.
     func setLimits(_ limits: Limits) {
         self.limits = limits
+        mayHaveReady = Set(JobClass.allCases)
         claimBell.ring()
     }
 
@@ -492,6 +519,7 @@ actor Dispatcher {
         for control in controls {
             self.controls[control.target] = control.limit == nil && !control.paused ? nil : control
         }
+        mayHaveReady = Set(JobClass.allCases)
         claimBell.ring()
     }
 

@@ -8,7 +8,6 @@ extension Responder {
     /// Validates every job, stores them in one transaction, and only then replies and queues them.
     func submit(_ parameters: Submit.Parameters, caller: Caller) async throws -> Submit.Reply {
         guard !parameters.jobs.isEmpty else { throw JobdError.invalidParameter("jobs") }
-        if await dispatcher.isShuttingDown { throw JobdError.shuttingDown }
         let newJobs = try await admit(parameters.jobs, caller: caller, at: WallClock.now())
         // Reply only after commit: a client that saw an id must find the job after a crash.
         let stored = try await storeAndQueue(newJobs) { claim in try await store.submit(newJobs, claiming: claim) }
@@ -76,7 +75,8 @@ extension Responder {
     func storeAndQueue(
         _ newJobs: [NewJob], _ write: @Sendable (ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?)
     ) async throws -> SubmitResult {
-        let reserved = await dispatcher.reserveSlots(for: newJobs)
+        // Refused here while draining (the submit stores nothing), and not before admit: one hop less.
+        let reserved = try await dispatcher.reserveSlots(for: newJobs)
         let stored: SubmitResult
         let claim: Claim?
         do {

@@ -10,24 +10,27 @@ extension Responder {
         let ids = parameters.ids.filter { seen.insert($0).inserted }
         guard !ids.isEmpty, ids.count <= JobLimits.maximumWaitIDs else { throw JobdError.invalidParameter("ids") }
         // Registered before the read below, so a job that ends meanwhile is counted by one or the other.
-        let token = await dispatcher.beginWait(ids)
+        let (token, held) = await dispatcher.beginWait(ids)
         var prefetched: [JobID: Job] = [:]
         do {
-            // Unknown ids fail before any waiting. A few jobs are read whole at once (the reply, when
-            // nothing is left to wait for); many, their owners and which have not finished.
-            let unfinished: Set<JobID>
-            if ids.count <= Self.prefetchedWaitJobs {
-                prefetched = try await store.jobs(ids)
-                unfinished = Set(prefetched.values.filter { !$0.state.isFinished }.map(\.id))
-                for id in ids where !(prefetched[id].map { caller.mayAccess(jobOwnedBy: $0.ownerUID) } ?? false) {
-                    throw JobdError.jobNotFound(id)
+            // Unknown ids fail before any waiting. Jobs this jobd holds have not finished, and their owners
+            // are known: only the others are read. A few are read whole at once (the reply, when nothing is
+            // left to wait for); many, their owners and which have not finished.
+            var unfinished = Set(held.keys)
+            let others = ids.filter { held[$0] == nil }
+            var owners = held
+            if others.count <= Self.prefetchedWaitJobs {
+                if !others.isEmpty { prefetched = try await store.jobs(others) }
+                for job in prefetched.values {
+                    owners[job.id] = job.ownerUID
+                    if !job.state.isFinished { unfinished.insert(job.id) }
                 }
             } else {
-                let owners = try await store.owners(ids)
-                // Another user's job is "not found", so ids do not reveal what others run.
-                for id in ids where !(owners[id].map(caller.mayAccess(jobOwnedBy:)) ?? false) { throw JobdError.jobNotFound(id) }
-                unfinished = try await store.unfinished(ids)
+                owners.merge(try await store.owners(others)) { held, _ in held }
+                unfinished.formUnion(try await store.unfinished(others))
             }
+            // Another user's job is "not found", so ids do not reveal what others run.
+            for id in ids where !(owners[id].map(caller.mayAccess(jobOwnedBy:)) ?? false) { throw JobdError.jobNotFound(id) }
             if unfinished.isEmpty {
                 await dispatcher.stopWaiting(token)
             } else {
