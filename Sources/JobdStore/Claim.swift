@@ -26,10 +26,15 @@ public struct ClaimRequest: Sendable, Hashable {
     public var slots: [JobClass: Int]
     /// Scheduled jobs due by then become `queued` first (a delay or a retry's backoff that has run out).
     public var now: Timestamp
+    /// Kinds of I/O-class job that begin the moment they are handed over (a handler called in the daemon):
+    /// the claim also starts them (`running`, `started_at`, the attempt counted), so their start costs no
+    /// commit of its own.
+    public var startingKinds: Set<String>
 
-    public init(slots: [JobClass: Int], now: Timestamp) {
+    public init(slots: [JobClass: Int], now: Timestamp, startingKinds: Set<String> = []) {
         self.slots = slots
         self.now = now
+        self.startingKinds = startingKinds
     }
 
     /// The most jobs a claim returns, whatever a caller asks: one claim is one transaction.
@@ -41,6 +46,9 @@ public struct Claim: Sendable {
     /// The jobs claimed, whole (what running them takes), still `queued` until each one starts: a claimed
     /// job is this jobd's to start and nobody else's. In claim order.
     public var jobs: [Job]
+    /// Those of `jobs` the claim also started (``ClaimRequest/startingKinds``). Their rows in `jobs` are as
+    /// before the start: `attempts` counts the attempts before this one.
+    public var started: Set<JobID> = []
     /// Scheduled jobs that became `queued` because their time came.
     public var due: [StateChange]
     /// When the earliest scheduled job that waits only for its time becomes due; nil: none does.

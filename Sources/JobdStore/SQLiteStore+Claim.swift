@@ -55,9 +55,17 @@ extension SQLiteStore {
             }
             let mark = try db.cachedStatement(
                 sql: "UPDATE jobs SET claimed_by = ? WHERE id = ? AND claimed_by IS NULL RETURNING \(Job.columns)")
+            let start = try db.cachedStatement(
+                sql: "UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?")
             claim.jobs.reserveCapacity(taken.count)
             for id in taken {
-                if let row = try Row.fetchOne(mark, arguments: [node, id]) { claim.jobs.append(try Job(row: row)) }
+                guard let row = try Row.fetchOne(mark, arguments: [node, id]) else { continue }
+                let job = try Job(row: row)
+                claim.jobs.append(job)
+                if job.class == .io && request.startingKinds.contains(job.kind) {
+                    try start.execute(arguments: [now, id])
+                    claim.started.insert(job.id)
+                }
             }
         }
         claim.nextDue = try Double.fetchOne(

@@ -233,6 +233,25 @@ import Testing
         }
     }
 
+    /// A claim starts the I/O jobs of the kinds it is told begin at once: one commit for claim and start.
+    @Test(arguments: Backend.allCases)
+    func aClaimStartsTheKindsThatBeginAtOnce(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var noop = newJob()
+            noop.spec = JobSpec(kind: "noop")
+            noop.class = .io
+            var command = newJob()
+            command.class = .io
+            let ids = try await store.submit([noop, command]).ids
+            let claim = try await store.claim(ClaimRequest(slots: [.io: 2], now: at(3000), startingKinds: ["noop"]))
+            #expect(claim.jobs.map(\.id) == ids && claim.started == [ids[0]])
+            #expect(claim.jobs.first?.attempts == 0, "the row as it was before the start")
+            let started = try #require(try await store.job(ids[0]))
+            #expect(started.state == .running && started.startedAt == at(3000) && started.attempts == 1)
+            #expect(try await store.job(ids[1])?.state == .queued, "a command starts when its process runs")
+        }
+    }
+
     /// Pauses (all, a class, a queue) and queue limits apply in the claim; a limit counts the queue's
     /// claimed and running jobs.
     @Test(arguments: Backend.allCases)

@@ -58,6 +58,10 @@ enum {
 /// Process `pid`'s group, real uid and start time (from /proc/PID/stat and status). Returns 0, or -EIO when it is gone or unreadable.
 int jobd_process_identity(pid_t pid, int32_t *pgrp, int64_t *uid, long long *start);
 
+/// Whether process `pid` is alive: it exists and is not a zombie (one that has exited and waits for its
+/// parent, or init, to reap it). Returns 1, 0, or 0 when /proc cannot say. `*pgrp` is its group.
+int jobd_process_alive(pid_t pid, int32_t *pgrp);
+
 /// The start time of process `pid` (field 22 of /proc/PID/stat, in clock ticks since boot), or -1: with
 /// the pid it names one process for good, where a pid alone may be reused.
 long long jobd_process_start_time(pid_t pid);
@@ -224,5 +228,8 @@ struct jobd_task_stat {
 /// schedstat and status when `threads` is 1, else those of each entry of /proc/PID/task. Returns how
 /// many (at most `capacity`), or -errno.
 int jobd_read_task_stats(int32_t pid, int32_t threads, struct jobd_task_stat *out, int capacity);
+
+/// Gives free heap memory back to the kernel (glibc's malloc_trim over every arena). Returns 1 if any was.
+int jobd_trim_heap(void);
 
 #endif

@@ -18,6 +18,8 @@ actor Dispatcher {
     struct Launch: Sendable {
         var plan: JobPlan
         var control: RunControl
+        /// The claim recorded its start already (a handler called in the daemon begins at once).
+        var startRecorded: Bool
     }
 
     /// A job this jobd claimed, from its claim until its outcome has committed.
@@ -71,6 +73,9 @@ actor Dispatcher {
 
     private let store: any JobStore
     private let runners: Runners
+    /// The kinds a claim starts as it takes them (``ClaimRequest/startingKinds``): I/O-class handlers that
+    /// run in the daemon, which begin the moment they are launched.
+    private let startingKinds: Set<String>
     private let completion: Completion
     /// Watches I/O-class commands for CPU burn; nil: none are watched.
     private let burnWatch: CPUBurnWatch?
@@ -106,6 +111,9 @@ actor Dispatcher {
         self.waiters.onFinished = finished
         self.store = store
         self.runners = runners
+        self.startingKinds = Set(runners.registry.names.filter { name in
+            name != HandlerRegistry.execKind && !runners.registry.blocks(name)
+        })
         self.completion = Completion(store: store, profileBook: profileBook, logger: logger, now: now)
         self.burnWatch = burnWatch
         self.workerStatuses = workerStatuses
@@ -133,7 +141,7 @@ actor Dispatcher {
         slots = slots.filter { $0.value > 0 }
         guard !slots.isEmpty else { return nil }
         for (jobClass, count) in slots { busy[jobClass, default: 0] += count }
-        return ClaimRequest(slots: slots, now: completion.now())
+        return ClaimRequest(slots: slots, now: completion.now(), startingKinds: startingKinds)
     }
 
     /// A submit stored nothing: the slots it held are free again.
@@ -164,7 +172,7 @@ actor Dispatcher {
     private func took(_ claim: Claim, for request: ClaimRequest?) {
         apply(claim.due)
         nextDue = claim.nextDue
-        for job in claim.jobs { start(job) }
+        for job in claim.jobs { start(job, startRecorded: claim.started.contains(job.id)) }
         for (jobClass, asked) in request?.slots ?? [:] where asked > 0 {
             if claim.jobs.count(where: { $0.class == jobClass }) < asked {
                 mayHaveReady.remove(jobClass)
@@ -259,7 +267,7 @@ actor Dispatcher {
         guard !isDraining else { return false }
         var slots: [JobClass: Int] = [:]
         for jobClass in JobClass.allCases { slots[jobClass] = max(0, limits[jobClass] - busy[jobClass, default: 0]) }
-        let request = ClaimRequest(slots: slots, now: completion.now())
+        let request = ClaimRequest(slots: slots, now: completion.now(), startingKinds: startingKinds)
         let claim: Claim
         do {
             claim = try await store.claim(request)
@@ -272,11 +280,13 @@ actor Dispatcher {
         return !isDraining
     }
 
-    /// A claimed job goes to its runner. While draining it is not run: its claim is given back at the
-    /// next start, and it stays queued.
-    private func start(_ job: Job) {
-        guard !isDraining else { return }
+    /// A claimed job goes to its runner.
+    private func start(_ job: Job, startRecorded: Bool) {
+        // While draining a claimed job is not run: it stays queued, and the next start gives its claim
+        // back. One the claim started already is run stopped, so its attempt is recorded as requeued.
+        guard !isDraining || (startRecorded && !hasDrained) else { return }
         let control = RunControl()
+        if isDraining { control.stop(.shutdown) }
         held[job.id] = Held(class: job.class, queue: job.queue, owner: job.ownerUID, control: control)
         busy[job.class, default: 0] += 1
         if cancelOnStart.remove(job.id) != nil { control.stop(.cancelled) }
@@ -284,7 +294,7 @@ actor Dispatcher {
         if job.class == .io { record(job.id, .running, class: .io, owner: job.ownerUID) }
         counts[job.class, default: StateCounts()].queued -= 1
         counts[job.class, default: StateCounts()].running += 1
-        launchContinuation.yield(Launch(plan: plan(of: job), control: control))
+        launchContinuation.yield(Launch(plan: plan(of: job), control: control, startRecorded: startRecorded))
     }
 
     /// What running a stored job takes: its attempt, built here once.
@@ -309,13 +319,15 @@ actor Dispatcher {
         // `running` and `started_at` from the moment the attempt executes, not from its hand-over: a CPU
         // job may wait in a worker behind the one it runs (issue 18).
         let (store, completion, id, jobClass) = (store, completion, plan.id, plan.class)
-        launch.control.onBegin {
-            store.recordStarted(id, at: completion.now())
-            if jobClass == .cpu { Task { await self.began(id) } }
+        if !launch.startRecorded {
+            launch.control.onBegin {
+                store.recordStarted(id, at: completion.now())
+                if jobClass == .cpu { Task { await self.began(id) } }
+            }
         }
         let outcome = await run(plan, control: launch.control)
         // Stopped before it began (cancelled while it waited for a worker): its attempt still counts.
-        if launch.control.beginUnannounced() { store.recordStarted(id, at: completion.now()) }
+        if launch.control.beginUnannounced() && !launch.startRecorded { store.recordStarted(id, at: completion.now()) }
         let stop = launch.control.stopReason
         let (state, retryAt, write) = completion.verdict(on: plan, outcome: outcome, stop: stop)
         // Queue the outcome before the slot is freed: the claim that fills the slot lands after it.

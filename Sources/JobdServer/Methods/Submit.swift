@@ -92,8 +92,12 @@ extension Responder {
             accepted.append(job.record(id: stored.ids[index], waiting: stored.waitsFor[index] != nil))
         }
         await dispatcher.accept(accepted, claimed: claim, reserved: reserved)
+        if newJobs.count >= Self.largeSubmit { SystemInfo.trimHeap() }
         return stored
     }
+
+    /// A submit of this many jobs or more gives the heap's free pages back after it (``SystemInfo/trimHeap()``).
+    static let largeSubmit = 1000
 
     /// What the client is told of a submit the store refused.
     static func invalidJob(_ refusal: SubmitRefusal) -> JobdError {

@@ -387,6 +387,13 @@ final class InMemoryStore: JobStore {
                     }
                     rows.claimed.insert(job.id)
                     claim.jobs.append(job)
+                    if job.class == .io && request.startingKinds.contains(job.kind) {
+                        rows.jobs[job.id]?.state = .running
+                        rows.jobs[job.id]?.startedAt = now
+                        rows.jobs[job.id]?.attempts += 1
+                        rows.jobs[job.id]?.error = nil
+                        claim.started.insert(job.id)
+                    }
                     wanted -= 1
                 }
             }
