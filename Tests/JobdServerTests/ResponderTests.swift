@@ -160,6 +160,23 @@ import Testing
         }
     }
 
+    /// The limits and pauses jobd keeps are bounded: each is shown in `status` and read by every claim.
+    @Test func limitsAndPausesAreBounded() async throws {
+        try await Harness.with { harness in
+            let responder = Self.responder(harness)
+            for index in 0..<Dispatcher.maximumControls {
+                let set = try await Self.call(
+                    responder, #"{"method":"io.jobd.SetQueueLimit","parameters":{"queue":"q\#(index)","limit":1}}"#)
+                try #require(set.first?["error"] == nil, "\(set)")
+            }
+            let refused = try await Self.call(responder, #"{"method":"io.jobd.Pause","parameters":{"queue":"one-more"}}"#)
+            #expect(refused.first?["error"] == .string("org.varlink.service.InvalidParameter"), "\(refused)")
+            let again = try await Self.call(
+                responder, #"{"method":"io.jobd.SetQueueLimit","parameters":{"queue":"q0","limit":2}}"#)
+            #expect(again.first?["error"] == nil, "a queue that has one already may change it: \(again)")
+        }
+    }
+
     /// One user's jobs may use at most ``JobLimits/maximumQueuesPerUser`` queues besides `default` at once, so no one
     /// user can hold every name; queues their finished jobs used count no more.
     @Test(.enabled(if: SystemInfo.userID == 0, "a root daemon serves another user, the caller here"))
