@@ -22,8 +22,11 @@ public struct StateChange: Sendable, Hashable {
 /// What one jobd asks of the store when slots free: up to `slots[class]` ready jobs of each class, taken in
 /// the order users see (priority, then due time, then id), with the stored queue limits and pauses applied.
 public struct ClaimRequest: Sendable, Hashable {
-    /// The most jobs of each class to claim; a class absent or at 0 claims none.
+    /// The most jobs of each class to claim for free slots; a class absent or at 0 claims none.
     public var slots: [JobClass: Int]
+    /// Jobs of each class to claim beyond `slots`, after them: the jobd starts them as slots free, without
+    /// a transaction each. The claim never starts these.
+    public var ahead: [JobClass: Int] = [:]
     /// Scheduled jobs due by then become `queued` first (a delay or a retry's backoff that has run out).
     public var now: Timestamp
     /// Kinds of I/O-class job that begin the moment they are handed over (a handler called in the daemon):
@@ -31,8 +34,9 @@ public struct ClaimRequest: Sendable, Hashable {
     /// commit of its own.
     public var startingKinds: Set<String>
 
-    public init(slots: [JobClass: Int], now: Timestamp, startingKinds: Set<String> = []) {
+    public init(slots: [JobClass: Int], ahead: [JobClass: Int] = [:], now: Timestamp, startingKinds: Set<String> = []) {
         self.slots = slots
+        self.ahead = ahead
         self.now = now
         self.startingKinds = startingKinds
     }

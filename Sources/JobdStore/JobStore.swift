@@ -25,6 +25,10 @@ public protocol JobStore: Sendable {
     /// jobs claimed and running in it). A claimed job stays `queued` until ``recordStarted(_:at:)``.
     func claim(_ request: ClaimRequest) async throws -> Claim
 
+    /// Gives back claims of jobs that have not started: anyone's to claim again (a pause or limit changed,
+    /// or a cancel of a job claimed ahead).
+    func unclaim(_ ids: [JobID]) async throws
+
     /// Marks a claimed job `running` and counts the attempt. Not awaited: ordered before the job's finish.
     func recordStarted(_ id: JobID, at now: Timestamp)
 

@@ -47,7 +47,7 @@ extension SQLiteStore {
             var left = ClaimRequest.maximumJobs
             var taken: [Int64] = []
             for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
-                let wanted = min(max(request.slots[jobClass] ?? 0, 0), left)
+                let wanted = min(max(request.slots[jobClass] ?? 0, 0) + max(request.ahead[jobClass] ?? 0, 0), left)
                 guard wanted > 0 else { continue }
                 let ids = try ready(jobClass, wanted: wanted, skipping: pausedQueues, room: &room, in: db)
                 left -= ids.count
@@ -58,11 +58,15 @@ extension SQLiteStore {
             let start = try db.cachedStatement(
                 sql: "UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?")
             claim.jobs.reserveCapacity(taken.count)
+            var forSlots = request.slots
             for id in taken {
                 guard let row = try Row.fetchOne(mark, arguments: [node, id]) else { continue }
                 let job = try Job(row: row)
                 claim.jobs.append(job)
-                if job.class == .io && request.startingKinds.contains(job.kind) {
+                // Only a job for a free slot starts now; one claimed ahead starts when a slot frees.
+                let fillsASlot = forSlots[job.class, default: 0] > 0
+                forSlots[job.class, default: 0] -= 1
+                if fillsASlot && job.class == .io && request.startingKinds.contains(job.kind) {
                     try start.execute(arguments: [now, id])
                     claim.started.insert(job.id)
                 }
@@ -77,6 +81,13 @@ extension SQLiteStore {
                     """)
         ).map(Timestamp.init(secondsSinceEpoch:))
         return claim
+    }
+
+    public func unclaim(_ ids: [JobID]) async throws {
+        try await committer.write { db in
+            let release = try db.cachedStatement(sql: "UPDATE jobs SET claimed_by = NULL WHERE id = ? AND state = 'queued'")
+            for id in ids { try release.execute(arguments: [id.rawValue]) }
+        }
     }
 
     /// Scheduled jobs whose `run_at` has come and that wait for no other job become `queued`. (`INDEXED BY`:

@@ -252,6 +252,25 @@ import Testing
         }
     }
 
+    /// Jobs claimed ahead of the free slots are never started by the claim, and an unclaim gives an
+    /// unstarted job back to the next claim.
+    @Test(arguments: Backend.allCases)
+    func jobsClaimedAheadWaitUnstartedAndCanBeGivenBack(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var noop = newJob()
+            noop.spec = JobSpec(kind: "noop")
+            noop.class = .io
+            let ids = try await store.submit([noop, noop, noop]).ids
+            let claim = try await store.claim(
+                ClaimRequest(slots: [.io: 1], ahead: [.io: 1], now: at(3000), startingKinds: ["noop"]))
+            #expect(claim.jobs.map(\.id) == [ids[0], ids[1]] && claim.started == [ids[0]])
+            #expect(try await store.job(ids[1])?.state == .queued)
+            try await store.unclaim([ids[0], ids[1]])
+            let again = try await store.claim(ClaimRequest(slots: [.io: 5], now: at(3001)))
+            #expect(again.jobs.map(\.id) == [ids[1], ids[2]], "the started one stays claimed; the other is back")
+        }
+    }
+
     /// Pauses (all, a class, a queue) and queue limits apply in the claim; a limit counts the queue's
     /// claimed and running jobs.
     @Test(arguments: Backend.allCases)

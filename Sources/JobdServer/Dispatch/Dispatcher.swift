@@ -46,6 +46,13 @@ actor Dispatcher {
     private var busy: [JobClass: Int] = [:]
     /// Claimed jobs a cancel reached before their start: they stop as they are handed over.
     private var cancelOnStart: Set<JobID> = []
+    /// Jobs claimed ahead of free slots, per class, best first (``aheadPerClass`` at most): a freed slot
+    /// starts the next at once, without a transaction. Still `queued`; given back when a pause or limit
+    /// changes, so the claim applies it again.
+    private var claimedAhead: [JobClass: [Job]] = [:]
+    /// How many jobs of a class are claimed ahead at most: a job submitted later with a higher priority
+    /// starts after these.
+    static let aheadPerClass = 32
     private var limits: Limits
     /// The limits and pauses set (stored first), for `status` and `jobctl queue`; the claim reads them
     /// from the store.
@@ -172,13 +179,52 @@ actor Dispatcher {
     private func took(_ claim: Claim, for request: ClaimRequest?) {
         apply(claim.due)
         nextDue = claim.nextDue
-        for job in claim.jobs { start(job, startRecorded: claim.started.contains(job.id)) }
-        for (jobClass, asked) in request?.slots ?? [:] where asked > 0 {
+        // The first jobs of each class fill the slots held for them; the rest wait here for a slot.
+        var forSlots = request?.slots ?? [:]
+        for job in claim.jobs {
+            if forSlots[job.class, default: 0] > 0 {
+                forSlots[job.class, default: 0] -= 1
+                start(job, startRecorded: claim.started.contains(job.id))
+            } else {
+                claimedAhead[job.class, default: []].append(job)
+            }
+        }
+        for jobClass in JobClass.allCases {
+            let asked = (request?.slots[jobClass] ?? 0) + (request?.ahead[jobClass] ?? 0)
+            guard asked > 0 else { continue }
             if claim.jobs.count(where: { $0.class == jobClass }) < asked {
                 mayHaveReady.remove(jobClass)
             } else {
                 mayHaveReady.insert(jobClass)
             }
+        }
+        startClaimedAhead()
+    }
+
+    /// Starts jobs claimed ahead while their class has free slots; rings for more when few are left.
+    private func startClaimedAhead() {
+        guard !isDraining else { return }
+        for jobClass in JobClass.allCases {
+            while busy[jobClass, default: 0] < limits[jobClass], var waiting = claimedAhead[jobClass], !waiting.isEmpty {
+                let next = waiting.removeFirst()
+                claimedAhead[jobClass] = waiting
+                start(next, startRecorded: false)
+            }
+            if claimedAhead[jobClass, default: []].count <= Self.aheadPerClass / 2 && mayHaveReady.contains(jobClass) {
+                claimBell.ring()
+            }
+        }
+    }
+
+    /// Gives back every claim made ahead (a pause or limit changed: the claim applies it again).
+    private func giveBackClaimedAhead() async {
+        let ids = claimedAhead.values.flatMap { $0.map(\.id) }
+        claimedAhead = [:]
+        guard !ids.isEmpty else { return }
+        do {
+            try await store.unclaim(ids)
+        } catch {
+            logger.error("could not give back \(ids.count) claimed jobs: \(error); the next start gives them back")
         }
     }
 
@@ -265,17 +311,27 @@ actor Dispatcher {
     /// One claim for the free slots; the claimed jobs start. - Returns: false once the daemon drains.
     private func claimOnce() async -> Bool {
         guard !isDraining else { return false }
+        startClaimedAhead()
         var slots: [JobClass: Int] = [:]
-        for jobClass in JobClass.allCases { slots[jobClass] = max(0, limits[jobClass] - busy[jobClass, default: 0]) }
-        let request = ClaimRequest(slots: slots, now: completion.now(), startingKinds: startingKinds)
+        var ahead: [JobClass: Int] = [:]
+        for jobClass in JobClass.allCases {
+            slots[jobClass] = max(0, limits[jobClass] - busy[jobClass, default: 0])
+            let room = min(limits[jobClass], Self.aheadPerClass) - claimedAhead[jobClass, default: []].count
+            ahead[jobClass] = max(0, room)
+        }
+        // Held busy while the claim is on its way, as a submit's are: nothing else fills them meanwhile.
+        for (jobClass, count) in slots { busy[jobClass, default: 0] += count }
+        let request = ClaimRequest(slots: slots, ahead: ahead, now: completion.now(), startingKinds: startingKinds)
         let claim: Claim
         do {
             claim = try await store.claim(request)
         } catch {
+            for (jobClass, count) in slots { busy[jobClass, default: 0] -= count }
             logger.error("could not claim jobs: \(error); trying again in a second")
             nextDue = Timestamp(secondsSinceEpoch: completion.now().secondsSinceEpoch + 1)
             return !isDraining
         }
+        for (jobClass, count) in slots { busy[jobClass, default: 0] -= count }
         took(claim, for: request)
         return !isDraining
     }
@@ -377,7 +433,11 @@ actor Dispatcher {
         outcomesInFlight += 1
         // A job of a limited queue ending may let a job of that queue go that the limit held back.
         if let queue, controls[.queue(queue)]?.limit != nil { mayHaveReady.insert(plan.class) }
-        if mayHaveReady.contains(plan.class) { claimBell.ring() }
+        if claimedAhead[plan.class, default: []].isEmpty {
+            if mayHaveReady.contains(plan.class) { claimBell.ring() }
+        } else {
+            startClaimedAhead()
+        }
     }
 
     /// The outcome's write is over: committed with the dependents it moved (clients waiting for the job
@@ -416,6 +476,17 @@ actor Dispatcher {
             guard let control = job.control else { throw Self.betweenAttempts(id) }
             control.stop(.cancelled)
             return .stopping
+        }
+        if let jobClass = claimedAhead.first(where: { $0.value.contains { $0.id == id } })?.key {
+            // Claimed ahead, not started: given back, then cancelled as the waiting job it is.
+            let job = claimedAhead[jobClass]?.first { $0.id == id }
+            claimedAhead[jobClass]?.removeAll { $0.id == id }
+            do {
+                try await store.unclaim([id])
+            } catch {
+                if let job { claimedAhead[jobClass, default: []].insert(job, at: 0) }
+                throw error
+            }
         }
         if let moved = try await store.cancelWaiting(id, at: completion.now()) {
             apply(moved)
@@ -522,15 +593,17 @@ actor Dispatcher {
     func setLimits(_ limits: Limits) {
         self.limits = limits
         mayHaveReady = Set(JobClass.allCases)
+        startClaimedAhead()
         claimBell.ring()
     }
 
     /// Limits and pauses read at start-up, or one an operator set (already stored): what may start now,
     /// starts.
-    func apply(_ controls: [SchedulingControl]) {
+    func apply(_ controls: [SchedulingControl]) async {
         for control in controls {
             self.controls[control.target] = control.limit == nil && !control.paused ? nil : control
         }
+        await giveBackClaimedAhead()
         mayHaveReady = Set(JobClass.allCases)
         claimBell.ring()
     }

@@ -348,6 +348,12 @@ final class InMemoryStore: JobStore {
         return try await write(.claim) { rows in Self.claim(request, in: &rows) }
     }
 
+    func unclaim(_ ids: [JobID]) async throws {
+        try await write(.claim) { rows in
+            for id in ids where rows.jobs[id]?.state == .queued { rows.claimed.remove(id) }
+        }
+    }
+
     private static func claim(_ request: ClaimRequest, in rows: inout Rows) -> Claim {
         var claim = Claim()
         let now = request.now
@@ -379,7 +385,8 @@ final class InMemoryStore: JobStore {
                 ($0.priority, ($1.runAt ?? $1.createdAt), $1.id) > ($1.priority, ($0.runAt ?? $0.createdAt), $0.id)
             }
             for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
-                var wanted = max(0, request.slots[jobClass] ?? 0)
+                var forSlots = max(0, request.slots[jobClass] ?? 0)
+                var wanted = forSlots + max(0, request.ahead[jobClass] ?? 0)
                 for job in ready where wanted > 0 && job.class == jobClass && !paused.contains(job.queue) {
                     if let left = room[job.queue] {
                         guard left > 0 else { continue }
@@ -387,7 +394,9 @@ final class InMemoryStore: JobStore {
                     }
                     rows.claimed.insert(job.id)
                     claim.jobs.append(job)
-                    if job.class == .io && request.startingKinds.contains(job.kind) {
+                    let fillsASlot = forSlots > 0
+                    forSlots -= 1
+                    if fillsASlot && job.class == .io && request.startingKinds.contains(job.kind) {
                         rows.jobs[job.id]?.state = .running
                         rows.jobs[job.id]?.startedAt = now
                         rows.jobs[job.id]?.attempts += 1
