@@ -824,3 +824,15 @@ int jobd_process_identity(pid_t pid, int32_t *pgrp, int64_t *uid, long long *sta
     *uid = strtoll(line + 5, NULL, 10);
     return 0;
 }
+
+int jobd_process_alive(pid_t pid, int32_t *pgrp) {
+    char path[64], text[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (jobd_read_small(path, text, sizeof text) < 0) return 0;
+    // The state is the field after the command, which is in parentheses and may hold any byte.
+    const char *end = strrchr(text, ')');
+    long long group = jobd_stat_field(text, 5);
+    if (!end || end[1] != ' ' || group < 0) return 0;
+    *pgrp = (int32_t)group;
+    return end[2] != 'Z' && end[2] != 'X';
+}

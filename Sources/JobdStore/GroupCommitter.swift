@@ -44,7 +44,12 @@ final class GroupCommitter: Sendable {
                     },
                     committed: { result in
                         switch result {
-                        case .success: continuation.resume(returning: box.withLock { $0! })
+                        case .success:
+                            if let value = box.withLock({ $0 }) {
+                                continuation.resume(returning: value)
+                            } else {
+                                continuation.resume(throwing: StoreError.inconsistent("a committed write left no value"))
+                            }
                         case .failure(let error): continuation.resume(throwing: error)
                         }
                     }))

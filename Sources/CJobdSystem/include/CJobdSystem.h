@@ -58,6 +58,10 @@ enum {
 /// Process `pid`'s group, real uid and start time (from /proc/PID/stat and status). Returns 0, or -EIO when it is gone or unreadable.
 int jobd_process_identity(pid_t pid, int32_t *pgrp, int64_t *uid, long long *start);
 
+/// Whether process `pid` is alive: it exists and is not a zombie (one that has exited and waits for its
+/// parent, or init, to reap it). Returns 1, 0, or 0 when /proc cannot say. `*pgrp` is its group.
+int jobd_process_alive(pid_t pid, int32_t *pgrp);
+
 /// The start time of process `pid` (field 22 of /proc/PID/stat, in clock ticks since boot), or -1: with
 /// the pid it names one process for good, where a pid alone may be reused.
 long long jobd_process_start_time(pid_t pid);

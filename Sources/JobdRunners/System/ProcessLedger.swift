@@ -94,8 +94,20 @@ public final class ProcessLedger: Sendable {
         var waitingMembers = members
         while !(waitingGroups.isEmpty && waitingMembers.isEmpty) && ContinuousClock.now < deadline {
             usleep(10_000)
-            waitingGroups = waitingGroups.filter { jobd_kill_group($0, 0) == 0 }
-            waitingMembers = waitingMembers.filter { kill($0.pid, 0) == 0 }
+            // A zombie is gone for this purpose: it runs nothing, and its reaping is its parent's (or,
+            // with the daemon that started it dead, init's) business, which may take a while here.
+            var liveGroups = Set<Int32>()
+            if !waitingGroups.isEmpty {
+                for pid in processIDs() {
+                    var group: Int32 = 0
+                    if jobd_process_alive(pid, &group) == 1 { liveGroups.insert(group) }
+                }
+            }
+            waitingGroups = waitingGroups.filter { liveGroups.contains($0) }
+            waitingMembers = waitingMembers.filter { member in
+                var group: Int32 = 0
+                return jobd_process_alive(member.pid, &group) == 1
+            }
         }
         var leftovers = Leftovers()
         leftovers.killed = Array(Set(wholeGroups + members.map(\.group))).sorted()
