@@ -24,6 +24,9 @@ extension AgainstTheRealDaemon {
                 let id = try jobID(printedBy: submitted)
                 let first = try await eventually("the job runs") { () -> Int32? in processes(withArgument: marker).first }
                 #expect(processOwner(first) == 65534, "the job runs as nobody")
+                // The start is written behind the exec, not before it: a kill before that commit would
+                // requeue a job whose attempt was never counted, and this test waits for the second one.
+                try await eventually("its start is stored") { try await daemon.job(id).attempts == 1 ? true : nil }
 
                 try await daemon.killHard()
                 try await eventually("the job's process died with jobd (PR_SET_PDEATHSIG after setuid)") {
