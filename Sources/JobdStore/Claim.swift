@@ -57,6 +57,11 @@ public struct Claim: Sendable {
     public var due: [StateChange]
     /// When the earliest scheduled job that waits only for its time becomes due; nil: none does.
     public var nextDue: Timestamp?
+    /// Classes asked for in which nothing more can be claimed now: every ready job was taken, or the rest sit in
+    /// paused or full queues (or the class is paused). A claim for such a class finds nothing until a job
+    /// becomes ready, a job of a limited queue ends or a control changes. A class cut short by
+    /// ``ClaimRequest/maximumJobs`` is not in it.
+    public var exhausted: Set<JobClass> = []
 
     public init(jobs: [Job] = [], due: [StateChange] = [], nextDue: Timestamp? = nil) {
         self.jobs = jobs

@@ -37,7 +37,9 @@ extension SQLiteStore {
                 if let limit = control.limit { limits[name] = limit }
             }
         }
-        if !pausedAll {
+        if pausedAll {
+            claim.exhausted = Set(JobClass.allCases)
+        } else {
             // Room left in each limited queue: its limit less the jobs claimed or running in it (any jobd's).
             var room: [String: Int] = [:]
             let held = try db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs WHERE queue = ? AND claimed_by IS NOT NULL")
@@ -45,31 +47,41 @@ extension SQLiteStore {
                 room[queue] = limit - (try Int.fetchOne(held, arguments: [queue]) ?? 0)
             }
             var left = ClaimRequest.maximumJobs
-            var taken: [Int64] = []
+            var taken: [Job] = []
+            claim.exhausted = pausedClasses
             for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
                 let wanted = min(max(request.slots[jobClass] ?? 0, 0) + max(request.ahead[jobClass] ?? 0, 0), left)
                 guard wanted > 0 else { continue }
-                let ids = try ready(jobClass, wanted: wanted, skipping: pausedQueues, room: &room, in: db)
-                left -= ids.count
-                taken += ids
+                let (jobs, exhausted) = try ready(jobClass, wanted: wanted, skipping: pausedQueues, room: &room, in: db)
+                left -= jobs.count
+                taken += jobs
+                if exhausted { claim.exhausted.insert(jobClass) }
             }
-            let mark = try db.cachedStatement(
-                sql: "UPDATE jobs SET claimed_by = ? WHERE id = ? AND claimed_by IS NULL RETURNING \(Job.columns)")
-            let start = try db.cachedStatement(
-                sql: "UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?")
+            // One statement per job, no RETURNING (the rows were read whole by `ready`): a job for a free slot
+            // whose kind begins at once (an I/O-class handler) is claimed and started together; any other is
+            // only claimed, and starts when its runner runs it.
+            let mark = try db.cachedStatement(sql: "UPDATE jobs SET claimed_by = ? WHERE id = ? AND claimed_by IS NULL")
+            let markAndStart = try db.cachedStatement(
+                sql: """
+                    UPDATE jobs SET claimed_by = ?, state = 'running', started_at = ?, attempts = attempts + 1, error = NULL
+                    WHERE id = ? AND claimed_by IS NULL
+                    """)
             claim.jobs.reserveCapacity(taken.count)
             var forSlots = request.slots
-            for id in taken {
-                guard let row = try Row.fetchOne(mark, arguments: [node, id]) else { continue }
-                let job = try Job(row: row)
-                claim.jobs.append(job)
+            for job in taken {
                 // Only a job for a free slot starts now; one claimed ahead starts when a slot frees.
                 let fillsASlot = forSlots[job.class, default: 0] > 0
                 forSlots[job.class, default: 0] -= 1
-                if fillsASlot && job.class == .io && request.startingKinds.contains(job.kind) {
-                    try start.execute(arguments: [now, id])
+                let starts = fillsASlot && job.class == .io && request.startingKinds.contains(job.kind)
+                // The job is returned as read, before its start (``Claim/started``).
+                if starts {
+                    try markAndStart.execute(arguments: [node, now, job.id.rawValue])
                     claim.started.insert(job.id)
+                } else {
+                    try mark.execute(arguments: [node, job.id.rawValue])
                 }
+                guard db.changesCount == 1 else { continue }
+                claim.jobs.append(job)
             }
         }
         claim.nextDue = try Double.fetchOne(
@@ -115,22 +127,23 @@ extension SQLiteStore {
     /// (`room` is spent as jobs are taken). The `jobs_ready` index gives them in order.
     private static func ready(
         _ jobClass: JobClass, wanted: Int, skipping paused: Set<String>, room: inout [String: Int], in db: Database
-    ) throws -> [Int64] {
+    ) throws -> (jobs: [Job], exhausted: Bool) {
         // Queues closed before the scan are left out by the query; one that fills during it is skipped.
         let closed = paused.union(room.filter { $0.value <= 0 }.keys).sorted()
         let exclusion = closed.isEmpty ? "" : " AND queue NOT IN (\(Array(repeating: "?", count: closed.count).joined(separator: ", ")))"
         let statement = try db.cachedStatement(
             sql: """
-                SELECT id, queue FROM jobs INDEXED BY jobs_ready
+                SELECT \(Job.columns) FROM jobs INDEXED BY jobs_ready
                 WHERE state = 'queued' AND claimed_by IS NULL AND class = ?\(exclusion)
                 ORDER BY priority DESC, COALESCE(run_at, created_at), id
                 """)
         let arguments = StatementArguments([jobClass.rawValue] + closed)
         let rows = try Row.fetchCursor(statement, arguments: arguments)
-        var taken: [Int64] = []
+        var taken: [Job] = []
         var skipped = 0
-        while taken.count < wanted, skipped <= maximumSkippedPerClaim, let row = try rows.next() {
-            let queue: String = row[1]
+        while taken.count < wanted, skipped <= maximumSkippedPerClaim {
+            guard let row = try rows.next() else { return (taken, true) }
+            let queue: String = row[Job.queueColumn]
             if let left = room[queue] {
                 guard left > 0 else {
                     skipped += 1
@@ -138,8 +151,8 @@ extension SQLiteStore {
                 }
                 room[queue] = left - 1
             }
-            taken.append(row[0])
+            taken.append(try Job(row: row))
         }
-        return taken
+        return (taken, false)
     }
 }

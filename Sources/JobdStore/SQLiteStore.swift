@@ -131,8 +131,8 @@ public final class SQLiteStore: JobStore {
                 }
             }
             var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
-            // Kept by triggers (migration 13); afterwards the daemon keeps them from what each transition reports.
-            for row in try Row.fetchAll(db, sql: "SELECT class, state, n FROM job_counts") {
+            // Counted once here; afterwards the daemon keeps them from what each transition reports.
+            for row in try Row.fetchAll(db, sql: "SELECT class, state, COUNT(*) FROM jobs GROUP BY class, state") {
                 guard let jobClass = JobClass(rawValue: row[0]), let state = JobState(rawValue: row[1]) else { continue }
                 counts[jobClass, default: StateCounts()][state] = row[2]
             }

@@ -271,6 +271,30 @@ import Testing
         }
     }
 
+    /// A claim says which classes it emptied: not one it cut short at ``ClaimRequest/maximumJobs`` (a daemon
+    /// with more I/O slots than that stalled, taking the short claim for an empty class), and not one whose
+    /// jobs it took exactly; a class whose ready jobs all sit in a paused queue is empty for now.
+    @Test(arguments: Backend.allCases)
+    func aClaimSaysWhichClassesItEmptied(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var io = newJob()
+            io.class = .io
+            let count = ClaimRequest.maximumJobs + 2
+            _ = try await store.submit(Array(repeating: io, count: count) + [newJob()])
+            let capped = try await claim(store, cpu: 1, io: count)
+            #expect(capped.jobs.count == ClaimRequest.maximumJobs)
+            #expect(capped.exhausted.isEmpty, "cpu's one job filled its one slot: more may wait; io was cut short")
+            let rest = try await claim(store, cpu: 1, io: count)
+            #expect(rest.jobs.count == count + 1 - capped.jobs.count && rest.jobs.allSatisfy { $0.class == .io })
+            #expect(rest.exhausted == [.cpu, .io])
+            var paused = newJob()
+            paused.spec.queue = "held"
+            _ = try await store.submit([paused])
+            try await store.saveSchedulingControl(SchedulingControl(target: .queue("held"), paused: true))
+            #expect(try await claim(store, cpu: 1).exhausted == [.cpu], "only the classes asked for are told")
+        }
+    }
+
     /// Pauses (all, a class, a queue) and queue limits apply in the claim; a limit counts the queue's
     /// claimed and running jobs.
     @Test(arguments: Backend.allCases)

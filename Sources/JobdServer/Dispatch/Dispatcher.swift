@@ -1,3 +1,4 @@
+import DequeModule
 import JobdHandlers
 import JobdProtocol
 import JobdRunners
@@ -46,13 +47,17 @@ actor Dispatcher {
     private var busy: [JobClass: Int] = [:]
     /// Claimed jobs a cancel reached before their start: they stop as they are handed over.
     private var cancelOnStart: Set<JobID> = []
-    /// Jobs claimed ahead of free slots, per class, best first (``aheadPerClass`` at most): a freed slot
+    /// Jobs claimed ahead of free slots, per class, best first (``aheadLimit(_:)`` at most): a freed slot
     /// starts the next at once, without a transaction. Still `queued`; given back when a pause or limit
     /// changes, so the claim applies it again.
-    private var claimedAhead: [JobClass: [Job]] = [:]
-    /// How many jobs of a class are claimed ahead at most: a job submitted later with a higher priority
-    /// starts after these.
-    static let aheadPerClass = 32
+    private var claimedAhead: [JobClass: Deque<Job>] = [:]
+    /// How many jobs of a class are claimed ahead at most: a quarter of its slots, at least 32 (never more
+    /// than its slots). A job submitted later with a higher priority starts after these. Enough that the
+    /// slots keep running while the next claim commits: with 32 of 1,024 slots, short jobs ran in bursts,
+    /// each claim waiting for the last burst to end (W1 at 0.6× the daemon that held every job).
+    private func aheadLimit(_ jobClass: JobClass) -> Int {
+        min(limits[jobClass], max(32, limits[jobClass] / 4))
+    }
     private var limits: Limits
     /// The limits and pauses set (stored first), for `status` and `jobctl queue`; the claim reads them
     /// from the store.
@@ -190,11 +195,9 @@ actor Dispatcher {
             }
         }
         for jobClass in JobClass.allCases {
-            let asked = (request?.slots[jobClass] ?? 0) + (request?.ahead[jobClass] ?? 0)
-            guard asked > 0 else { continue }
-            if claim.jobs.count(where: { $0.class == jobClass }) < asked {
+            if claim.exhausted.contains(jobClass) {
                 mayHaveReady.remove(jobClass)
-            } else {
+            } else if (request?.slots[jobClass] ?? 0) + (request?.ahead[jobClass] ?? 0) > 0 {
                 mayHaveReady.insert(jobClass)
             }
         }
@@ -205,12 +208,10 @@ actor Dispatcher {
     private func startClaimedAhead() {
         guard !isDraining else { return }
         for jobClass in JobClass.allCases {
-            while busy[jobClass, default: 0] < limits[jobClass], var waiting = claimedAhead[jobClass], !waiting.isEmpty {
-                let next = waiting.removeFirst()
-                claimedAhead[jobClass] = waiting
+            while busy[jobClass, default: 0] < limits[jobClass], let next = claimedAhead[jobClass]?.popFirst() {
                 start(next, startRecorded: false)
             }
-            if claimedAhead[jobClass, default: []].count <= Self.aheadPerClass / 2 && mayHaveReady.contains(jobClass) {
+            if claimedAhead[jobClass, default: []].count <= aheadLimit(jobClass) / 2 && mayHaveReady.contains(jobClass) {
                 claimBell.ring()
             }
         }
@@ -316,7 +317,7 @@ actor Dispatcher {
         var ahead: [JobClass: Int] = [:]
         for jobClass in JobClass.allCases {
             slots[jobClass] = max(0, limits[jobClass] - busy[jobClass, default: 0])
-            let room = min(limits[jobClass], Self.aheadPerClass) - claimedAhead[jobClass, default: []].count
+            let room = aheadLimit(jobClass) - claimedAhead[jobClass, default: []].count
             ahead[jobClass] = max(0, room)
         }
         // Held busy while the claim is on its way, as a submit's are: nothing else fills them meanwhile.
@@ -484,7 +485,7 @@ actor Dispatcher {
             do {
                 try await store.unclaim([id])
             } catch {
-                if let job { claimedAhead[jobClass, default: []].insert(job, at: 0) }
+                if let job { claimedAhead[jobClass, default: []].prepend(job) }
                 throw error
             }
         }

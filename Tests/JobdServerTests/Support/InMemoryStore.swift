@@ -376,7 +376,10 @@ final class InMemoryStore: JobStore {
                 if let limit = control.limit { limits[name] = limit }
             }
         }
-        if !pausedAll {
+        if pausedAll {
+            claim.exhausted = Set(JobClass.allCases)
+        } else {
+            claim.exhausted = pausedClasses
             var room: [String: Int] = [:]
             for (queue, limit) in limits {
                 room[queue] = limit - rows.claimed.filter { rows.jobs[$0]?.queue == queue }.count
@@ -384,9 +387,11 @@ final class InMemoryStore: JobStore {
             let ready = rows.jobs.values.filter { $0.state == .queued && !rows.claimed.contains($0.id) }.sorted {
                 ($0.priority, ($1.runAt ?? $1.createdAt), $1.id) > ($1.priority, ($0.runAt ?? $0.createdAt), $0.id)
             }
+            var left = ClaimRequest.maximumJobs
             for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
                 var forSlots = max(0, request.slots[jobClass] ?? 0)
-                var wanted = forSlots + max(0, request.ahead[jobClass] ?? 0)
+                var wanted = min(forSlots + max(0, request.ahead[jobClass] ?? 0), left)
+                let asked = wanted
                 for job in ready where wanted > 0 && job.class == jobClass && !paused.contains(job.queue) {
                     if let left = room[job.queue] {
                         guard left > 0 else { continue }
@@ -405,6 +410,8 @@ final class InMemoryStore: JobStore {
                     }
                     wanted -= 1
                 }
+                left -= asked - wanted
+                if wanted > 0 { claim.exhausted.insert(jobClass) }
             }
         }
         claim.nextDue = rows.jobs.values.filter { $0.state == .scheduled && rows.waitsFor[$0.id] == nil }
