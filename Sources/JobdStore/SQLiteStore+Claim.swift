@@ -153,6 +153,10 @@ extension SQLiteStore {
             }
             taken.append(try Job(row: row))
         }
-        return (taken, false)
+        // Filled: one more row says whether any is left, so a daemon whose claim took the last job does not
+        // pay an empty claim when that job's slot frees. (A row left in a full queue counts as one: the
+        // next claim finds out, at the cost of one empty transaction.)
+        let filled = taken.count >= wanted
+        return (taken, filled ? try rows.next() == nil : false)
     }
 }

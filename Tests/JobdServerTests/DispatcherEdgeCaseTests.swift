@@ -178,11 +178,12 @@ import Testing
         }
     }
 
-    /// A job can name a dependency the dispatcher has not been handed yet (its submit committed first, but
-    /// its jobs arrive second). It was taken for a failure and the waiting job cancelled; now it waits.
-    @Test func aDependencyStoredButNotYetHandedOverIsWaitedFor() async throws {
+    /// A job can name a dependency the dispatcher has not been told of (its submit committed first, but
+    /// its jobs reach the dispatcher second). It was taken for a failure and the waiting job cancelled;
+    /// since the claims (issue 19) the store decides: the dependency is claimed and run, then the dependent.
+    @Test func aDependencyTheDispatcherWasNotToldOfIsWaitedFor() async throws {
         try await Harness.with { harness in
-            // Stored, but not handed to the dispatcher yet: the submit that stored it is still on its way.
+            // Stored, but never handed to the dispatcher: the submit that stored it is still on its way.
             let early = try await harness.store.submit([
                 NewJob(
                     spec: JobSpec(argv: ["first"]), class: .cpu, classSource: .default, classReason: nil,
@@ -190,13 +191,9 @@ import Testing
             ])
             let first = early.ids[0]
             let second = try await harness.submit(JobSpec(argv: ["second"], after: [first]))
-            try await staysFalse("the waiting job ended", for: .milliseconds(200)) {
-                try harness.row(second).state.isFinished
-            }
-            let record = try harness.row(first)
-            await harness.dispatcher.accept([record])
             #expect(try await harness.waitUntilFinished([first, second]))
-            #expect(try harness.row(second).state == .succeeded)
+            #expect(try harness.row(first).state == .succeeded && harness.row(second).state == .succeeded)
+            #expect(harness.pool.attempts.map(\.job) == [first, second], "the dependency ran first")
         }
     }
 

@@ -392,6 +392,7 @@ final class InMemoryStore: JobStore {
                 var forSlots = max(0, request.slots[jobClass] ?? 0)
                 var wanted = min(forSlots + max(0, request.ahead[jobClass] ?? 0), left)
                 let asked = wanted
+                guard asked > 0 else { continue }
                 for job in ready where wanted > 0 && job.class == jobClass && !paused.contains(job.queue) {
                     if let left = room[job.queue] {
                         guard left > 0 else { continue }
@@ -411,7 +412,10 @@ final class InMemoryStore: JobStore {
                     wanted -= 1
                 }
                 left -= asked - wanted
-                if wanted > 0 { claim.exhausted.insert(jobClass) }
+                let anyLeft = ready.contains {
+                    $0.class == jobClass && !rows.claimed.contains($0.id) && !paused.contains($0.queue)
+                }
+                if wanted > 0 || !anyLeft { claim.exhausted.insert(jobClass) }
             }
         }
         claim.nextDue = rows.jobs.values.filter { $0.state == .scheduled && rows.waitsFor[$0.id] == nil }
