@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdatomic.h>
@@ -835,4 +836,8 @@ int jobd_process_alive(pid_t pid, int32_t *pgrp) {
     if (!end || end[1] != ' ' || group < 0) return 0;
     *pgrp = (int32_t)group;
     return end[2] != 'Z' && end[2] != 'X';
+}
+
+int jobd_trim_heap(void) {
+    return malloc_trim(0);
 }

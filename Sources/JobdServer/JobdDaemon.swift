@@ -132,10 +132,8 @@ public final class JobdDaemon: Sendable {
             logger.error(
                 "jobs \(ids) were running at each of the last \(SQLiteStore.uncleanStopsBeforeDead) unclean stops of jobd; they end dead and do not run again")
         }
-        // Limits and pauses first: nothing read below may start past them.
+        // For `status`; the claims read them from the store. Waiting jobs are not read: they are claimed.
         await dispatcher.apply(try await store.schedulingControls())
-        await dispatcher.enqueue(startup.ready)
-        await dispatcher.schedule(startup.scheduled, dependencies: startup.dependencies)
         let recurrences = Recurrences(store: store, logger: logger)
         self.recurrences = recurrences
         let responder = Responder(

@@ -58,9 +58,24 @@ final class GroupCommitter: Sendable {
 
     /// Queues `body` for the next group now, and returns a ticket to await its commit later. Writes queued
     /// after this one (by any caller) are applied after it.
-    func enqueue(_ what: String, _ body: @escaping @Sendable (Database) throws -> Void) -> CommitTicket {
-        let ticket = CommitTicket()
-        enqueue(Pending(apply: body, committed: { ticket.complete($0) }))
+    func enqueue<Value: Sendable>(
+        _ what: String, _ body: @escaping @Sendable (Database) throws -> Value
+    ) -> CommitTicket<Value> {
+        let ticket = CommitTicket<Value>()
+        let box = Mutex<Value?>(nil)
+        enqueue(
+            Pending(
+                apply: { db in
+                    let value = try body(db)
+                    box.withLock { $0 = value }
+                },
+                committed: { result in
+                    ticket.complete(
+                        result.flatMap {
+                            box.withLock { $0 }.map { .success($0) }
+                                ?? .failure(StoreError.inconsistent("a committed write left no value"))
+                        })
+                }))
         return ticket
     }
 
@@ -142,19 +157,23 @@ final class GroupCommitter: Sendable {
     }
 }
 
-/// A write that has been queued; `committed()` returns once its group has committed.
-public final class CommitTicket: Sendable {
+/// A write that has been queued; `committed()` returns once its group has committed, with what the write
+/// found (the jobs a finish moved along with its own, say).
+public final class CommitTicket<Value: Sendable>: Sendable {
     private enum State {
-        case pending([CheckedContinuation<Void, any Error>])
-        case done(Result<Void, any Error>)
+        case pending([CheckedContinuation<Value, any Error>])
+        case done(Result<Value, any Error>)
     }
 
     private let state = Mutex(State.pending([]))
 
+    public init() {}
+
     /// Returns when the write has committed. - Throws: why it did not.
-    public func committed() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let result = state.withLock { state -> Result<Void, any Error>? in
+    @discardableResult
+    public func committed() async throws -> Value {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+            let result = state.withLock { state -> Result<Value, any Error>? in
                 switch state {
                 case .pending(var waiters):
                     waiters.append(continuation)
@@ -168,8 +187,8 @@ public final class CommitTicket: Sendable {
         }
     }
 
-    func complete(_ result: Result<Void, any Error>) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+    public func complete(_ result: Result<Value, any Error>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Value, any Error>] in
             guard case .pending(let waiters) = state else { return [] }
             state = .done(result)
             return waiters

@@ -9,6 +9,8 @@ extension Job {
         exit_code, signal, error, result, wall_seconds, cpu_user_seconds, cpu_system_seconds, max_rss_bytes, \
         worker_pid, signature, wait_seconds, run_at, backoff, backoff_seconds, on_success, on_failure, hook_of
         """
+    /// Where `queue` is in ``columns`` (the claim reads it before it decodes a row it may skip).
+    static let queueColumn = 8
 
     /// Reads a row selected with ``columns``. The schema's CHECK constraints guarantee the enum texts.
     ///

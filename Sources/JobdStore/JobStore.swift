@@ -7,29 +7,41 @@ import JobdProtocol
 /// queue their write at once, behind every write queued before, and return a ticket (or nothing) to await
 /// the commit with: the dispatcher frees a slot as soon as a job's outcome is queued, not committed.
 public protocol JobStore: Sendable {
-    /// Requeues jobs a dead daemon left running and reports what the ready queues and counts start from.
-    /// Call it once, before anything else.
+    /// Requeues jobs a dead daemon left running or claimed, and counts the jobs per class and state. Call
+    /// it once, before anything else. It reads no waiting job: they are claimed as slots free.
     func recover(at now: Timestamp) async throws -> StartupState
 
     /// Stores jobs, all or none, as `queued` (`scheduled` while a delay runs or jobs they wait for have
     /// not all succeeded). A job whose unique key an unfinished job of its owner holds is not stored: that
-    /// job's id stands for it. - Throws: ``SubmitRefusal`` for a dependency that cannot be waited for.
-    func submit(_ jobs: [NewJob]) async throws -> SubmitResult
+    /// job's id stands for it. - Throws: ``SubmitRefusal`` for a dependency that cannot be waited for, or
+    /// a per-user bound (queues, waiting dependencies) the call would pass.
+    /// With a `claim`, claims in the same transaction, after the jobs are stored (as ``claim(_:)``): a job
+    /// submitted while a slot is free costs no commit of its own to claim.
+    func submit(_ jobs: [NewJob], claiming claim: ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?)
 
-    /// Marks a job `running` and counts the attempt. Not awaited: ordered before the job's finish.
+    /// Claims ready jobs for this jobd, up to the free slots of each class, in one transaction: scheduled
+    /// jobs whose time has come are `queued` first, then the best ready jobs (priority, then due time,
+    /// then id) are taken, skipping paused classes and queues and any queue at its limit (counting the
+    /// jobs claimed and running in it). A claimed job stays `queued` until ``recordStarted(_:at:)``.
+    func claim(_ request: ClaimRequest) async throws -> Claim
+
+    /// Gives back claims of jobs that have not started: anyone's to claim again (a pause or limit changed,
+    /// or a cancel of a job claimed ahead).
+    func unclaim(_ ids: [JobID]) async throws
+
+    /// Marks a claimed job `running` and counts the attempt. Not awaited: ordered before the job's finish.
     func recordStarted(_ id: JobID, at now: Timestamp)
 
-    /// Queues an attempt's outcome and the job's new state (a success releases the jobs that wait for
-    /// it; any other end cancels them, transitively); await the ticket for the commit. Queued
-    /// at once, so any write queued after it (the next attempt's start) lands after it. A retry
-    /// (`queued`) with a `retryAt` is stored `scheduled` until then.
-    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp?) -> CommitTicket
+    /// Queues an attempt's outcome and the job's new state, and gives up the job's claim (a success
+    /// releases the jobs that wait for it; any other end cancels them, transitively); the ticket gives,
+    /// once committed, the dependents it moved. Queued at once, so any write queued after it (the next
+    /// claim) lands after it. A retry (`queued`) with a `retryAt` is stored `scheduled` until then.
+    func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp?)
+        -> CommitTicket<[StateChange]>
 
-    /// Scheduled jobs whose time has come are `queued` from now on. Not awaited.
-    func markDue(_ ids: [JobID])
-
-    /// Cancels a job that is not running, and the jobs that wait for it. - Returns: false if it was running or finished already.
-    func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool
+    /// Cancels a job that waits (not claimed, not running), and the jobs that wait for it.
+    /// - Returns: every job it moved, itself first; nil if it was claimed, running or finished already.
+    func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> [StateChange]?
 
     /// The jobs `id` still waits for (its `after` that have not succeeded yet), lowest id first.
     func waitsFor(_ id: JobID) async throws -> [JobID]
@@ -41,6 +53,9 @@ public protocol JobStore: Sendable {
 
     /// Several jobs by id, in one read; ids that do not exist are absent.
     func jobs(_ ids: [JobID]) async throws -> [JobID: Job]
+
+    /// Those of `ids` that exist and have not finished, in one read.
+    func unfinished(_ ids: [JobID]) async throws -> Set<JobID>
 
     /// The owner uid of each job that exists, in one read.
     func owners(_ ids: [JobID]) async throws -> [JobID: UInt32]
@@ -100,18 +115,23 @@ public protocol JobStore: Sendable {
     func profiles() async throws -> [Profile]
 
     /// Queues storing a profile (insert or replace).
-    func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket
+    func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket<Void>
 
     /// Queues removing a profile (owner nil: a daemon-wide pin).
-    func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket
+    func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket<Void>
 
     /// Rewrites a job's class reason (a running job reclassified). Not awaited.
     func updateClassReason(_ id: JobID, reason: String)
 }
 
 extension JobStore {
+    /// Stores jobs, claiming none.
+    public func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
+        try await submit(jobs, claiming: nil).stored
+    }
+
     /// An outcome with no pause before a retry.
-    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket {
+    public func finish(_ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp) -> CommitTicket<[StateChange]> {
         finish(id, state: state, outcome: outcome, at: now, retryAt: nil)
     }
 }

@@ -13,6 +13,9 @@ public struct NewJob: Sendable {
     public var createdAt: Timestamp
     /// For a hook's job: the job it reports on.
     public var hookOf: JobID?
+    /// Whether the owner's unfinished jobs are bound to ``JobLimits/maximumQueuesPerUser`` queues: false
+    /// for root and the daemon's own user, who can set limits and pauses on any queue anyway.
+    public var queuesBounded = true
 
     public init(
         spec: JobSpec, class: JobClass, classSource: ClassSource, classReason: String?, signature: String? = nil,
@@ -53,6 +56,12 @@ public enum SubmitRefusal: Error, Hashable, Sendable {
     case unknownDependency(index: Int, JobID)
     /// Job `index` waits for `dependency`, which ended without success: it could never run.
     case dependencyEnded(index: Int, JobID, JobState)
+    /// Job `index` names a queue that would take its owner's unfinished jobs past
+    /// ``JobLimits/maximumQueuesPerUser`` queues besides `default`; `held` they use already.
+    case tooManyQueues(index: Int, held: Int)
+    /// Job `index` would take its owner's waiting dependencies past
+    /// ``JobLimits/maximumWaitingDependenciesPerUser``; `held` are stored already, `adding` come with the call.
+    case tooManyDependencies(index: Int, held: Int, adding: Int)
 }
 
 /// What ``JobStore/retry(_:)`` did.
@@ -65,46 +74,20 @@ public enum RetryResult: Sendable {
     case keyHeld(by: JobID)
 }
 
-/// What start-up needs from the database: the jobs to put back in the ready queues and the counts
-/// `status` then keeps up to date.
+/// What start-up needs from the database: what recovery did, and the counts `status` then keeps up to
+/// date. No waiting job is read: a node claims them from the store as its slots free (issue 19).
 public struct StartupState: Sendable {
-    /// Jobs left `running` by a daemon that died; they are `queued` again (the attempt counted).
+    /// Jobs left `running` (or claimed) by a daemon that died; they are `queued` again (the attempt counted).
     public var requeued: [JobID]
     /// Jobs left `running` by the last three unclean stops in a row: ended `dead`, not run again.
     public var poisoned: [JobID]
-    /// Every `queued` job, oldest first: what scheduling needs of it, not what running it needs.
-    public var ready: [QueuedJob]
-    /// Every `scheduled` job with the time it may start (`run_at`; nil: at once).
-    public var scheduled: [(job: QueuedJob, runAt: Timestamp?)] = []
-    /// What scheduled jobs wait for: (job, the unfinished job it waits for).
-    public var dependencies: [(job: JobID, dependsOn: JobID)] = []
     /// Jobs per class and state.
     public var counts: [JobClass: StateCounts]
-}
 
-/// A queued job as start-up rebuilds the ready queues from it: no command, environment or payload.
-///
-/// Start-up holds one per stored waiting job at once (a million, in the benchmark's queued row), so the
-/// fields are in the order that packs best: 48 bytes, as before `dueAt` was added.
-public struct QueuedJob: Sendable, Hashable {
-    public var id: JobID
-    public var priority: Int
-    public var queue: String
-    /// Its `run_at` if it has one, else its `created_at`: what orders it among jobs of its priority.
-    public var dueAt: Timestamp
-    public var ownerUID: UInt32
-    public var `class`: JobClass
-
-    public init(
-        id: JobID, class: JobClass, priority: Int, ownerUID: UInt32, queue: String = "default",
-        dueAt: Timestamp = Timestamp(secondsSinceEpoch: 0)
-    ) {
-        self.id = id
-        self.class = `class`
-        self.priority = priority
-        self.ownerUID = ownerUID
-        self.queue = queue
-        self.dueAt = dueAt
+    public init(requeued: [JobID], poisoned: [JobID], counts: [JobClass: StateCounts]) {
+        self.requeued = requeued
+        self.poisoned = poisoned
+        self.counts = counts
     }
 }
 

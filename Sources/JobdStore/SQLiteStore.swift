@@ -18,7 +18,7 @@ public final class SQLiteStore: JobStore {
     public static let maximumResultBytes = 1 << 20
 
     private let writer: any DatabaseWriter
-    private let committer: GroupCommitter
+    let committer: GroupCommitter
     /// Checkpoints the log off the commit path; nil for a database without a file (tests).
     private let checkpointer: WALCheckpointer?
     public let path: String
@@ -93,6 +93,9 @@ public final class SQLiteStore: JobStore {
         // Straight to the writer, not through the group committer: recovery runs once, before any other
         // write, and before `run()` has started committing groups.
         try await writer.write { db in
+            // One jobd per database file (its lock): whatever a dead one had claimed and not started is
+            // anyone's again. No attempt of it ran, so nothing else changes.
+            try db.execute(sql: "UPDATE jobs SET claimed_by = NULL WHERE claimed_by IS NOT NULL AND state <> 'running'")
             // Jobs left `running` mean the last stop was unclean (a drain requeues every job it stops).
             let running = try Row.fetchAll(
                 db, sql: "SELECT id, unclean_stops FROM jobs WHERE state = 'running' ORDER BY id")
@@ -109,72 +112,31 @@ public final class SQLiteStore: JobStore {
                     poisoned.append(id)
                     try db.execute(
                         sql: """
-                            UPDATE jobs SET state = 'dead', finished_at = ?, unclean_stops = ?,
+                            UPDATE jobs SET state = 'dead', finished_at = ?, unclean_stops = ?, claimed_by = NULL,
                                 error = 'the daemon stopped uncleanly ' || ? || ' times while it ran'
                             WHERE id = ?
                             """,
                         arguments: [now.secondsSinceEpoch, stops, stops, id.rawValue])
-                    try Self.cancelDependents(of: id, because: .dead, at: now, in: db)
+                    _ = try Self.cancelDependents(of: id, because: .dead, at: now, in: db)
                 } else {
                     requeued.append(id)
                     try Self.keepAttempt(of: id, endedAt: now, error: "jobd stopped uncleanly while it ran", in: db)
                     try db.execute(
                         sql: """
-                            UPDATE jobs SET state = 'queued', unclean_stops = ?,
+                            UPDATE jobs SET state = 'queued', unclean_stops = ?, claimed_by = NULL,
                                 error = 'jobd stopped while attempt ' || attempts || ' ran; requeued'
                             WHERE id = ?
                             """,
                         arguments: [stops, id.rawValue])
                 }
             }
-            // Only what scheduling needs: a million queued jobs must not be read whole at start-up.
-            var ready: [QueuedJob] = []
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT id, class, priority, owner_uid, queue, COALESCE(run_at, created_at) FROM jobs
-                    WHERE state = 'queued' ORDER BY id
-                    """)
-            while let row = try rows.next() {
-                ready.append(
-                    QueuedJob(
-                        id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
-                        ownerUID: row[3], queue: row[4], dueAt: Timestamp(secondsSinceEpoch: row[5])))
-            }
-            // Delayed jobs and retries waiting out their backoff: the dispatcher's timer starts each when due.
-            var scheduled: [(job: QueuedJob, runAt: Timestamp?)] = []
-            let waiting = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT id, class, priority, owner_uid, queue, run_at, created_at FROM jobs
-                    WHERE state = 'scheduled' ORDER BY id
-                    """)
-            while let row = try waiting.next() {
-                let runAt = (row[5] as Double?).map(Timestamp.init(secondsSinceEpoch:))
-                scheduled.append(
-                    (QueuedJob(
-                        id: JobID(rawValue: row[0]), class: JobClass(rawValue: row[1]) ?? .cpu, priority: row[2],
-                        ownerUID: row[3], queue: row[4], dueAt: runAt ?? Timestamp(secondsSinceEpoch: row[6])), runAt))
-            }
-            var dependencies: [(job: JobID, dependsOn: JobID)] = []
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT d.job_id, d.depends_on_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id
-                    WHERE j.state = 'scheduled' ORDER BY d.job_id
-                    """)
-            {
-                dependencies.append((JobID(rawValue: row[0]), JobID(rawValue: row[1])))
-            }
             var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
-            // Counted once here; afterwards the daemon keeps the counts as jobs move.
+            // Counted once here; afterwards the daemon keeps them from what each transition reports.
             for row in try Row.fetchAll(db, sql: "SELECT class, state, COUNT(*) FROM jobs GROUP BY class, state") {
                 guard let jobClass = JobClass(rawValue: row[0]), let state = JobState(rawValue: row[1]) else { continue }
                 counts[jobClass, default: StateCounts()][state] = row[2]
             }
-            return StartupState(
-                requeued: requeued, poisoned: poisoned, ready: ready, scheduled: scheduled, dependencies: dependencies,
-                counts: counts)
+            return StartupState(requeued: requeued, poisoned: poisoned, counts: counts)
         }
     }
 
@@ -182,9 +144,12 @@ public final class SQLiteStore: JobStore {
     /// "poison pill" rule): the third crash with the same job running is taken as the job's doing.
     public static let uncleanStopsBeforeDead: Int64 = 3
 
-    public func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
+    public func submit(_ jobs: [NewJob], claiming request: ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?) {
         let rows = try jobs.map(InsertRow.init)
-        return try await committer.write { db in try Self.insert(rows, in: db) }
+        return try await committer.write { db in
+            let stored = try Self.insert(rows, in: db)
+            return (stored, try request.map { try Self.claim($0, in: db) })
+        }
     }
 
     /// Stores jobs in the current transaction (see ``submit(_:)``).
@@ -200,6 +165,7 @@ public final class SQLiteStore: JobStore {
                 ON CONFLICT (owner_uid, unique_key)
                     WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running') DO NOTHING
                 """)
+        try Self.checkBounds(of: rows, in: db)
         var result = SubmitResult(ids: [])
         result.ids.reserveCapacity(rows.count)
         for (index, row) in rows.enumerated() {
@@ -220,6 +186,43 @@ public final class SQLiteStore: JobStore {
             }
         }
         return result
+    }
+
+    /// Refuses a call that would take its owner past a per-user bound: the queues their unfinished jobs use
+    /// (``JobLimits/maximumQueuesPerUser``, besides `default`), and the dependencies they wait on
+    /// (``JobLimits/maximumWaitingDependenciesPerUser``). Checked in the submit's own transaction, so two
+    /// submits at once cannot each pass on the same room.
+    private static func checkBounds(of rows: [InsertRow], in db: Database) throws {
+        guard let owner = rows.first?.owner else { return }
+        let named = rows.filter { $0.queuesBounded && $0.queue != "default" }
+        if !named.isEmpty {
+            let held = Set(
+                try String.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT DISTINCT queue FROM jobs WHERE owner_uid = ? AND queue <> 'default'
+                                AND state IN ('scheduled', 'queued', 'running')
+                            """),
+                    arguments: [owner]))
+            var using = held
+            for (index, row) in rows.enumerated() where row.queuesBounded && row.queue != "default" {
+                using.insert(row.queue)
+                if using.count > JobLimits.maximumQueuesPerUser {
+                    throw SubmitRefusal.tooManyQueues(index: index, held: held.count)
+                }
+            }
+        }
+        let adding = rows.reduce(0) { $0 + $1.after.count + $1.afterIndex.count }
+        if adding > 0 {
+            let held = try Int.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT COUNT(*) FROM job_dependencies d JOIN jobs j ON j.id = d.job_id WHERE j.owner_uid = ?"),
+                arguments: [owner]) ?? 0
+            if held + adding > JobLimits.maximumWaitingDependenciesPerUser {
+                let index = rows.firstIndex { !$0.after.isEmpty || !$0.afterIndex.isEmpty } ?? 0
+                throw SubmitRefusal.tooManyDependencies(index: index, held: held, adding: adding)
+            }
+        }
     }
 
     /// The jobs that job `index` of a submit waits for and that have not finished. Refuses one that does
@@ -273,7 +276,7 @@ public final class SQLiteStore: JobStore {
 
     public func finish(
         _ id: JobID, state: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp? = nil
-    ) -> CommitTicket {
+    ) -> CommitTicket<[StateChange]> {
         // A retry goes back to `queued`, or to `scheduled` until `retryAt`; anything else must be an end.
         // Anything else is a caller's bug: the job ends failed rather than the daemon trapping.
         let asked = state == .queued && retryAt != nil ? JobState.scheduled : state
@@ -314,28 +317,35 @@ public final class SQLiteStore: JobStore {
                         """
                 ).execute(arguments: attemptArguments)
             }
+            let moved: [StateChange]
             switch state {
-            case .succeeded: try Self.releaseDependents(of: id, at: now, in: db)
-            case .failed, .dead, .cancelled: try Self.cancelDependents(of: id, because: state, at: now, in: db)
-            case .scheduled, .queued, .running: break
+            case .succeeded: moved = try Self.releaseDependents(of: id, at: now, in: db)
+            case .failed, .dead, .cancelled: moved = try Self.cancelDependents(of: id, because: state, at: now, in: db)
+            case .scheduled, .queued, .running: moved = []
             }
             try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, error = ?, result = ?,
                         wall_seconds = ?, cpu_user_seconds = ?, cpu_system_seconds = ?, max_rss_bytes = ?,
-                        worker_pid = ?, wait_seconds = ?, run_at = ?, unclean_stops = 0
+                        worker_pid = ?, wait_seconds = ?, run_at = ?, unclean_stops = 0, claimed_by = NULL
                     WHERE id = ?
                     """
             ).execute(arguments: arguments)
+            return moved
         }
     }
 
     /// `id` succeeded: its dependents stop waiting for it; those that wait for nothing more become
-    /// `queued` (or stay `scheduled`, if their `run_at` is still ahead).
-    private static func releaseDependents(of id: JobID, at now: Timestamp, in db: Database) throws {
-        let dependents = try Int64.fetchAll(
-            db.cachedStatement(sql: "SELECT job_id FROM job_dependencies WHERE depends_on_id = ?"), arguments: [id.rawValue])
-        guard !dependents.isEmpty else { return }
+    /// `queued` (or stay `scheduled`, if their `run_at` is still ahead). - Returns: those that became `queued`.
+    static func releaseDependents(of id: JobID, at now: Timestamp, in db: Database) throws -> [StateChange] {
+        let dependents = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT d.job_id, j.owner_uid, j.class FROM job_dependencies d JOIN jobs j ON j.id = d.job_id
+                    WHERE d.depends_on_id = ?
+                    """),
+            arguments: [id.rawValue])
+        guard !dependents.isEmpty else { return [] }
         try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE depends_on_id = ?").execute(arguments: [id.rawValue])
         let release = try db.cachedStatement(
             sql: """
@@ -343,12 +353,25 @@ public final class SQLiteStore: JobStore {
                 WHERE id = ?1 AND state = 'scheduled' AND (run_at IS NULL OR run_at <= ?2)
                     AND NOT EXISTS (SELECT 1 FROM job_dependencies WHERE job_id = ?1)
                 """)
-        for dependent in dependents { try release.execute(arguments: [dependent, now.secondsSinceEpoch]) }
+        var released: [StateChange] = []
+        for row in dependents {
+            let dependent: Int64 = row[0]
+            try release.execute(arguments: [dependent, now.secondsSinceEpoch])
+            if db.changesCount == 1 {
+                released.append(
+                    StateChange(
+                        id: JobID(rawValue: dependent), owner: row[1], class: JobClass(rawValue: row[2]) ?? .cpu,
+                        from: .scheduled, to: .queued))
+            }
+        }
+        return released
     }
 
     /// `id` ended without success: every job that waits for it, directly or through others, can never run
-    /// and ends `cancelled`, saying why.
-    private static func cancelDependents(of id: JobID, because state: JobState, at now: Timestamp, in db: Database) throws {
+    /// and ends `cancelled`, saying why. - Returns: the jobs cancelled.
+    static func cancelDependents(
+        of id: JobID, because state: JobState, at now: Timestamp, in db: Database
+    ) throws -> [StateChange] {
         // Each with the job it waited for: the one that ended, or one cancelled in turn (a message that
         // named the first job to every job down the chain sent readers to the wrong one, issue 18).
         let doomed = try Row.fetchAll(
@@ -357,27 +380,36 @@ public final class SQLiteStore: JobStore {
                     WITH RECURSIVE doomed(id, waited_for) AS (
                         SELECT job_id, depends_on_id FROM job_dependencies WHERE depends_on_id = ?
                         UNION SELECT d.job_id, d.depends_on_id FROM job_dependencies d JOIN doomed ON d.depends_on_id = doomed.id)
-                    SELECT id, MIN(waited_for) FROM doomed GROUP BY id
+                    SELECT doomed.id, MIN(doomed.waited_for), j.owner_uid, j.class, j.state
+                    FROM doomed JOIN jobs j ON j.id = doomed.id GROUP BY doomed.id
                     """),
             arguments: [id.rawValue])
-        guard !doomed.isEmpty else { return }
+        guard !doomed.isEmpty else { return [] }
         let cancel = try db.cachedStatement(
             sql: """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?
-                WHERE id = ? AND state IN ('scheduled', 'queued')
+                WHERE id = ? AND state IN ('scheduled', 'queued') AND claimed_by IS NULL
                 """)
         let forget = try db.cachedStatement(sql: "DELETE FROM job_dependencies WHERE job_id = ? OR depends_on_id = ?")
+        var cancelled: [StateChange] = []
         for row in doomed {
             let job: Int64 = row[0]
             let waitedFor = JobID(rawValue: row[1])
             let reason = Self.dependencyFailure(waitedFor, waitedFor == id ? state : .cancelled)
             try cancel.execute(arguments: [now.secondsSinceEpoch, reason, job])
+            if db.changesCount == 1, let from = JobState(rawValue: row[4]) {
+                cancelled.append(
+                    StateChange(
+                        id: JobID(rawValue: job), owner: row[2], class: JobClass(rawValue: row[3]) ?? .cpu, from: from,
+                        to: .cancelled))
+            }
         }
         for row in doomed {
             let job: Int64 = row[0]
             try forget.execute(arguments: [job, job])
         }
         try forget.execute(arguments: [id.rawValue, id.rawValue])
+        return cancelled
     }
 
     /// The error of a job cancelled because one it waits for ended without success.
@@ -437,24 +469,23 @@ public final class SQLiteStore: JobStore {
         }
     }
 
-    public func markDue(_ ids: [JobID]) {
-        committer.writeLater("\(ids.count) scheduled jobs are due") { db in
-            let statement = try db.cachedStatement(sql: "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'scheduled'")
-            for id in ids { try statement.execute(arguments: [id.rawValue]) }
-        }
-    }
-
-    public func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool {
-        try await committer.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled before it started'
-                    WHERE id = ? AND state IN ('scheduled', 'queued')
-                    """,
-                arguments: [now.secondsSinceEpoch, id.rawValue])
-            guard db.changesCount == 1 else { return false }
-            try Self.cancelDependents(of: id, because: .cancelled, at: now, in: db)
-            return true
+    public func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> [StateChange]? {
+        try await committer.write { db -> [StateChange]? in
+            // A claimed job is its jobd's to stop (it may wait in a worker); this cancels only one that waits.
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT owner_uid, class, state FROM jobs
+                        WHERE id = ? AND state IN ('scheduled', 'queued') AND claimed_by IS NULL
+                        """),
+                arguments: [id.rawValue]),
+                let from = JobState(rawValue: row[2])
+            else { return nil }
+            try db.cachedStatement(
+                sql: "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled before it started' WHERE id = ?"
+            ).execute(arguments: [now.secondsSinceEpoch, id.rawValue])
+            let itself = StateChange(id: id, owner: row[0], class: JobClass(rawValue: row[1]) ?? .cpu, from: from, to: .cancelled)
+            return [itself] + (try Self.cancelDependents(of: id, because: .cancelled, at: now, in: db))
         }
     }
 
@@ -463,6 +494,13 @@ public final class SQLiteStore: JobStore {
             let job = try Job(row: row)
             return (job.id, job)
         }
+    }
+
+    public func unfinished(_ ids: [JobID]) async throws -> Set<JobID> {
+        let states = try await rows(of: ids, columns: "id, state") { row in
+            (JobID(rawValue: row[0]), JobState(rawValue: row[1]) ?? .failed)
+        }
+        return Set(states.filter { !$0.value.isFinished }.keys)
     }
 
     public func owners(_ ids: [JobID]) async throws -> [JobID: UInt32] {
@@ -743,13 +781,16 @@ extension SQLiteStore {
 
 extension SQLiteStore {
     public func schedulingControls() async throws -> [SchedulingControl] {
-        try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT target, concurrency, paused FROM scheduling_controls ORDER BY target")
-                .compactMap { row in
-                    SchedulingControl.Target(stored: row[0]).map {
-                        SchedulingControl(target: $0, limit: row[1], paused: (row[2] as Int) != 0)
-                    }
-                }
+        try await writer.read { db in try Self.schedulingControls(in: db) }
+    }
+
+    static func schedulingControls(in db: Database) throws -> [SchedulingControl] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT target, concurrency, paused FROM scheduling_controls ORDER BY target")
+        ).compactMap { row in
+            SchedulingControl.Target(stored: row[0]).map {
+                SchedulingControl(target: $0, limit: row[1], paused: (row[2] as Int) != 0)
+            }
         }
     }
 
@@ -790,7 +831,7 @@ extension SQLiteStore {
         }
     }
 
-    public func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket {
+    public func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket<Void> {
         let arguments: StatementArguments = [
             Self.ownerColumn(profile.ownerUID), profile.signature, profile.runs, profile.cpuRatio, profile.demandRatio,
             profile.learnedClass?.rawValue, profile.changedAt?.secondsSinceEpoch, profile.pinned?.rawValue,
@@ -807,7 +848,7 @@ extension SQLiteStore {
         }
     }
 
-    public func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket {
+    public func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket<Void> {
         let owner = Self.ownerColumn(owner)
         return committer.enqueue("reset profile") { db in
             try db.execute(
@@ -832,6 +873,8 @@ private struct InsertRow: Sendable {
     let initialState: JobState
     let tail: StatementArguments
     let owner: UInt32
+    let queue: String
+    let queuesBounded: Bool
     let uniqueKey: String?
     let after: [JobID]
     let afterIndex: [Int]
@@ -853,6 +896,8 @@ private struct InsertRow: Sendable {
             spec.onSuccess, spec.onFailure, job.hookOf?.rawValue,
         ]
         owner = job.ownerUID
+        queue = spec.queue ?? "default"
+        queuesBounded = job.queuesBounded
         uniqueKey = spec.uniqueKey
         after = spec.after ?? []
         afterIndex = spec.afterIndex ?? []

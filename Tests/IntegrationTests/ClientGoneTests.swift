@@ -30,8 +30,13 @@ extension AgainstTheRealDaemon {
     }
 }
 
+/// The daemon's open sockets: a connection freed is one fewer. (Not every descriptor: SQLite opens its
+/// pooled reader connections as concurrent reads first need them, up to a bound.)
 private func openDescriptors(of pid: Int32) -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+    return names.filter { name in
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)"))?.hasPrefix("socket:") == true
+    }.count
 }
 
 private func connect(_ fd: Int32, path: String) -> Bool {

@@ -67,7 +67,7 @@ import Testing
                 }
                 // The running job ends within the grace: its slot is free, and nothing may take it now.
                 harness.pool.release(running)
-                try await eventually("the first job ended") { await harness.counts(.cpu).running == 0 ? true : nil }
+                try await eventually("the first job ended") { store.waitingWrites.contains { $0.isFinish } ? true : nil }
                 store.releaseHeldCommits()
                 try await eventually("the cancel failed") { store.failedWrites.isEmpty ? nil : true }
                 try await staysFalse("the job started during the drain", for: .milliseconds(300)) {
@@ -107,27 +107,24 @@ import Testing
         }
     }
 
-    /// A retry's outcome is not written again when its commit fails (its next start would land first),
-    /// so the row stays `running` while the job waits for its next attempt. A cancel then finds no
-    /// waiting row (`cancelWaiting` returns false); the dispatcher once ignored that answer and counted the
-    /// job cancelled over a `running` row (which a restart would run again). Now the cancel is refused.
+    /// A retry whose outcome's commit fails keeps its row `running` until the outcome is written again.
+    /// A cancel meanwhile finds no waiting row; the dispatcher once ignored that and counted the job
+    /// cancelled over a `running` row (which a restart would run again). Now the cancel is refused,
+    /// saying to try again.
     @Test func aCancelThatTheStoreRefusesIsNotReportedAsDone() async throws {
-        // One slot: the retry waits behind a job of higher priority that starts in its place.
         let pool = FakeRunner("pool", script: { attempt, _ in attempt.job == JobID(1) ? .exit(1) : .block })
         try await Harness.with(cpuSlots: 1, pool: pool) { harness in
-            harness.store.failCommits(1) { $0.isFinish && $0.job == JobID(1) }
-            // Submitted together, so the first starts before the second (priority 10) is queued.
-            let ids = try await harness.submit([
-                JobSpec(argv: ["flaky"], maxAttempts: 2, backoffSeconds: 0), JobSpec(argv: ["urgent"], priority: 10),
-            ])
-            let (retrying, urgent) = (ids[0], ids[1])
-            try await harness.pool.waitUntilBlocking(urgent)
-            #expect(harness.store.failedWrites.contains { $0.isFinish && $0.job == retrying })
+            // Written again after 0.1, 0.2, 0.4 and 0.8 s: long enough for the cancel below.
+            harness.store.failCommits(4) { $0.isFinish && $0.job == JobID(1) }
+            let retrying = try await harness.submit(JobSpec(argv: ["flaky"], maxAttempts: 2, backoffSeconds: 0))
+            try await eventually("its first outcome's commit failed") {
+                harness.store.failedWrites.contains { $0.isFinish && $0.job == retrying } ? true : nil
+            }
             #expect(try harness.row(retrying).state == .running, "its retry outcome is not stored")
             // The cancel is refused, saying why, and nothing changes: not "cancelled" over a `running` row.
             await #expect(throws: JobdError.self) { _ = try await harness.dispatcher.cancel(retrying) }
             #expect(try harness.row(retrying).state == .running)
-            #expect(await harness.dispatcher.isActive(retrying), "the job still waits for its next attempt")
+            #expect(await harness.dispatcher.isHeld(retrying), "its outcome is still on its way")
         }
     }
 
@@ -181,11 +178,12 @@ import Testing
         }
     }
 
-    /// A job can name a dependency the dispatcher has not been handed yet (its submit committed first, but
-    /// its jobs arrive second). It was taken for a failure and the waiting job cancelled; now it waits.
-    @Test func aDependencyStoredButNotYetHandedOverIsWaitedFor() async throws {
+    /// A job can name a dependency the dispatcher has not been told of (its submit committed first, but
+    /// its jobs reach the dispatcher second). It was taken for a failure and the waiting job cancelled;
+    /// since the claims (issue 19) the store decides: the dependency is claimed and run, then the dependent.
+    @Test func aDependencyTheDispatcherWasNotToldOfIsWaitedFor() async throws {
         try await Harness.with { harness in
-            // Stored, but not handed to the dispatcher yet: the submit that stored it is still on its way.
+            // Stored, but never handed to the dispatcher: the submit that stored it is still on its way.
             let early = try await harness.store.submit([
                 NewJob(
                     spec: JobSpec(argv: ["first"]), class: .cpu, classSource: .default, classReason: nil,
@@ -193,13 +191,9 @@ import Testing
             ])
             let first = early.ids[0]
             let second = try await harness.submit(JobSpec(argv: ["second"], after: [first]))
-            try await staysFalse("the waiting job ended", for: .milliseconds(200)) {
-                await harness.dispatcher.isActive(second) == false
-            }
-            let record = try harness.row(first)
-            await harness.dispatcher.accept([(record, [])])
             #expect(try await harness.waitUntilFinished([first, second]))
-            #expect(try harness.row(second).state == .succeeded)
+            #expect(try harness.row(first).state == .succeeded && harness.row(second).state == .succeeded)
+            #expect(harness.pool.attempts.map(\.job) == [first, second], "the dependency ran first")
         }
     }
 
@@ -213,7 +207,7 @@ import Testing
             try await staysFalse("the delayed job started", for: .milliseconds(300)) {
                 !harness.pool.attempts(of: id).isEmpty
             }
-            #expect(await harness.dispatcher.isActive(id), "it still waits for its time")
+            #expect(try harness.row(id).state == .scheduled, "it still waits for its time")
         }
     }
 }

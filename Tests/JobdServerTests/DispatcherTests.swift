@@ -39,7 +39,7 @@ import Testing
             let counts = await harness.counts(.cpu)
             #expect(counts.succeeded == 1 && counts.running == 0 && counts.queued == 0, "\(counts)")
             #expect(await harness.dispatcher.snapshot().finishedSinceStart == 1)
-            #expect(await harness.dispatcher.isActive(id) == false)
+            #expect(await harness.dispatcher.isHeld(id) == false)
         }
     }
 
@@ -278,7 +278,7 @@ import Testing
                 try await eventually("the drain begins") { await dispatcher.isShuttingDown ? true : nil }
                 let late = try await harness.submit(JobSpec(argv: ["late"]))
                 #expect(try harness.row(late).state == .queued)
-                #expect(await dispatcher.isActive(late) == false)
+                #expect(await dispatcher.isHeld(late) == false)
                 harness.pool.release(running)
                 try await group.waitForAll()
                 #expect(harness.pool.attempts(of: late).isEmpty)
@@ -307,10 +307,9 @@ import Testing
                 try await eventually("the outcome is queued") {
                     store.waitingWrites.contains { $0.isFinish } ? true : nil
                 }
-                try await eventually("the slot is freed") { await harness.counts(.cpu).succeeded == 1 ? true : nil }
                 try await staysFalse("the waiter woke before the commit") { woken.get }
                 #expect(store.row(id)?.state == .running, "the row still says running")
-                #expect(await dispatcher.isActive(id), "the job stays active until its outcome commits")
+                #expect(await dispatcher.isHeld(id), "the job stays held until its outcome commits")
                 store.releaseHeldCommits()
                 try await eventually("the waiter wakes") { woken.get ? true : nil }
                 try await group.waitForAll()
@@ -330,34 +329,8 @@ import Testing
             let committed = harness.store.committedWrites.filter(\.isFinish)
             #expect(failed.count == 1 && committed.count == 1)
             #expect(failed == committed, "the same outcome, written again")
-            #expect(await harness.dispatcher.isActive(id) == false)
+            #expect(await harness.dispatcher.isHeld(id) == false)
             #expect(await harness.dispatcher.snapshot().finishedSinceStart == 1)
-        }
-    }
-
-    // MARK: - Plans read from the store
-
-    @Test func jobsPastThePlansKeptInMemoryAreReadFromTheStoreAndRun() async throws {
-        let kept = KeptPlans.maximumCount
-        // The first job holds the only slot, so the next `kept` jobs keep their plans in memory.
-        let pool = FakeRunner("pool", script: { attempt, _ in attempt.job == JobID(1) ? .block : .succeed })
-        try await Harness.with(cpuSlots: 1, pool: pool) { harness in
-            var specs = (0...kept).map { _ in JobSpec(argv: ["/bin/true"]) }
-            // One past the budget, and first in line once the slot frees.
-            specs.append(JobSpec(argv: ["/bin/echo", "read from the store"], priority: 10))
-            let ids = try await harness.submit(specs)
-            let first = ids[0]
-            let last = try #require(ids.last)
-            try await harness.pool.waitUntilBlocking(first)
-            #expect(harness.store.batchReads.isEmpty, "the first jobs start from memory")
-            harness.pool.release(first)
-            #expect(try await harness.waitUntilFinished([last], within: .seconds(30)))
-            #expect(harness.store.batchReads.contains { $0.contains(last) }, "its row was read to start it")
-            let attempts = harness.pool.attempts
-            #expect(attempts.count >= 2 && attempts[1].job == last, "it ran next, by priority")
-            #expect(harness.pool.attempts(of: last).first?.work == .exec(argv: ["/bin/echo", "read from the store"]))
-            #expect(try harness.row(last).state == .succeeded)
-            #expect(!harness.store.batchReads.contains { $0.contains(ids[1]) }, "a kept plan is not read")
         }
     }
 
@@ -373,9 +346,7 @@ import Testing
                 ownerUID: 1000, ownerGID: 1000, createdAt: created))
         let startup = try await store.recover(at: created)
         #expect(startup.requeued == [JobID(1)])
-        #expect(startup.ready.map(\.id) == [JobID(1), JobID(2)])
         try await Harness.with(store: store, counts: startup.counts) { harness in
-            await harness.dispatcher.enqueue(startup.ready)
             #expect(try await harness.waitUntilFinished([JobID(1), JobID(2)]))
             #expect(harness.pool.attempts.map(\.work) == [.exec(argv: ["/bin/a"])])
             #expect(harness.exec.attempts.map(\.work) == [.exec(argv: ["/bin/b"])])
@@ -404,11 +375,8 @@ import Testing
         store.insert(queued(4, createdAt: 4_000, priority: 1))
         store.insert(queued(5, createdAt: 1_000))  // due with job 1: the lower id goes first
         let startup = try await store.recover(at: Timestamp(secondsSinceEpoch: 5_000))
-        var counts = StateCounts()
-        counts.queued = 5
         let ids = (Int64(1)...5).map { JobID($0) }
-        try await Harness.with(cpuSlots: 1, store: store, counts: [.cpu: counts]) { (harness) async throws in
-            await harness.dispatcher.enqueue(startup.ready)
+        try await Harness.with(cpuSlots: 1, store: store, counts: startup.counts) { (harness) async throws in
             #expect(try await harness.waitUntilFinished(ids))
             #expect(harness.pool.attempts.map(\.job.rawValue) == [4, 1, 5, 3, 2])
         }
@@ -439,48 +407,6 @@ import Testing
             #expect(try await harness.waitUntilFinished([flaky, queued]))
             #expect(harness.pool.attempts.map(\.job) == [flaky, blocker, queued, flaky])
             #expect(try harness.row(flaky).state == .succeeded)
-        }
-    }
-
-    /// A million queued jobs are a million active jobs, and a million `QueuedJob`s at start-up (issue 9):
-    /// the due time fits in the sizes they had without it.
-    @Test func whatEachQueuedJobHoldsStaysAsSmall() {
-        #expect(MemoryLayout<Dispatcher.ActiveJob>.stride == 16, "\(MemoryLayout<Dispatcher.ActiveJob>.stride)")
-        #expect(MemoryLayout<QueuedJob>.stride == 48, "\(MemoryLayout<QueuedJob>.stride)")
-    }
-
-    @Test func aJobWhoseRowIsGoneFailsItsAttemptAndSaysWhy() async throws {
-        var counts = StateCounts()
-        counts.queued = 1
-        try await Harness.with(counts: [.cpu: counts]) { (harness) async throws in
-            let ghost = JobID(42)
-            await harness.dispatcher.enqueue([QueuedJob(id: ghost, class: .cpu, priority: 0, ownerUID: 1000)])
-            #expect(try await harness.waitUntilFinished([ghost]), "its waiters are answered, not left hanging")
-            #expect(harness.pool.attempts.isEmpty, "nothing to run")
-            let finish = harness.store.receivedWrites.compactMap { write -> (JobState, RunOutcome)? in
-                guard case .finish(ghost, let state, let outcome, _) = write else { return nil }
-                return (state, outcome)
-            }
-            #expect(finish.map(\.0) == [.failed])
-            #expect(finish.first?.1.error == "could not read the job from the database: its row is gone")
-            let counts = await harness.counts(.cpu)
-            #expect(counts.failed == 1 && counts.queued == 0 && counts.running == 0, "\(counts)")
-        }
-    }
-
-    @Test func aFailedReadIsTriedAgainBeforeTheJobStarts() async throws {
-        let store = InMemoryStore()
-        store.insert(
-            Job(id: JobID(1), state: .queued, kind: "exec", argv: ["/bin/a"], class: .cpu, classSource: .hint,
-                ownerUID: 1000, ownerGID: 1000, createdAt: Timestamp(secondsSinceEpoch: 0)))
-        let startup = try await store.recover(at: Timestamp(secondsSinceEpoch: 0))
-        store.failReads(2)
-        try await Harness.with(store: store, counts: startup.counts) { (harness) async throws in
-            await harness.dispatcher.enqueue(startup.ready)
-            #expect(try await harness.waitUntilFinished([JobID(1)]))
-            #expect(try harness.row(JobID(1)).state == .succeeded, "two failed reads do not fail the job")
-            #expect(harness.store.batchReads.count == 3)
-            #expect(harness.pool.attempts.map(\.work) == [.exec(argv: ["/bin/a"])])
         }
     }
 }

@@ -160,36 +160,31 @@ import Testing
         }
     }
 
-    /// Queue names are bounded while in use, and given back when their jobs have finished: invented
-    /// queues do not keep everyone out of new queues for the daemon's lifetime. (Root's jobs: only root may
-    /// use more than ``QueueNames/perUser`` queues at once.)
-    @Test(.enabled(if: SystemInfo.userID == 0, "fills the names as root, the one caller without a per-user bound"))
-    func queueNamesOfFinishedJobsAreGivenBack() async throws {
-        try await Harness.with(handler: FakeRunner("handler", always: .block)) { harness in
+    /// The limits and pauses jobd keeps are bounded: each is shown in `status` and read by every claim.
+    @Test func limitsAndPausesAreBounded() async throws {
+        try await Harness.with { harness in
             let responder = Self.responder(harness)
-            let jobs = (1..<QueueNames.capacity).map { #"{"kind":"noop","class":"io","queue":"q\#($0)"}"# }
-            let filled = try await Self.call(
-                responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(jobs.joined(separator: ","))]}}"#)
-            #expect(filled.first?["error"] == nil, "\(filled)")
-            let fresh = #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"fresh"}]}}"#
-            let refused = try await Self.call(responder, fresh)
-            #expect(refused.first?["error"] == .string("io.jobd.InvalidJob"), "the bound holds while they wait: \(refused)")
-            let cancelled = try await Self.call(
-                responder, #"{"method":"io.jobd.Cancel","parameters":{"id":1}}"#)
-            #expect(cancelled.first?["error"] == nil, "\(cancelled)")
-            let accepted = try await Self.call(responder, fresh)
-            #expect(accepted.first?["error"] == nil, "q1 held nothing any more: \(accepted)")
+            for index in 0..<Dispatcher.maximumControls {
+                let set = try await Self.call(
+                    responder, #"{"method":"io.jobd.SetQueueLimit","parameters":{"queue":"q\#(index)","limit":1}}"#)
+                try #require(set.first?["error"] == nil, "\(set)")
+            }
+            let refused = try await Self.call(responder, #"{"method":"io.jobd.Pause","parameters":{"queue":"one-more"}}"#)
+            #expect(refused.first?["error"] == .string("org.varlink.service.InvalidParameter"), "\(refused)")
+            let again = try await Self.call(
+                responder, #"{"method":"io.jobd.SetQueueLimit","parameters":{"queue":"q0","limit":2}}"#)
+            #expect(again.first?["error"] == nil, "a queue that has one already may change it: \(again)")
         }
     }
 
-    /// One user's jobs may use at most ``QueueNames/perUser`` queues besides `default` at once, so no one
+    /// One user's jobs may use at most ``JobLimits/maximumQueuesPerUser`` queues besides `default` at once, so no one
     /// user can hold every name; queues their finished jobs used count no more.
     @Test(.enabled(if: SystemInfo.userID == 0, "a root daemon serves another user, the caller here"))
     func oneUsersJobsUseABoundedNumberOfQueues() async throws {
         try await Harness.with(handler: FakeRunner("handler", always: .block)) { harness in
             let responder = Self.responder(harness)
             let user = Caller(pid: 1, uid: 65534, gid: 65534)
-            let jobs = (0..<QueueNames.perUser).map { #"{"kind":"noop","queue":"u\#($0)"}"# }.joined(separator: ",")
+            let jobs = (0..<JobLimits.maximumQueuesPerUser).map { #"{"kind":"noop","queue":"u\#($0)"}"# }.joined(separator: ",")
             let filled = try await Self.call(responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(jobs)]}}"#, as: user)
             #expect(filled.first?["error"] == nil, "\(filled)")
             let again = try await Self.call(
@@ -200,7 +195,7 @@ import Testing
                 responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"one-more"}]}}"#, as: user)
             #expect(refused.first?["error"] == .string("io.jobd.InvalidJob"), "\(refused)")
             let reason = refused.first?["parameters"]?["reason"]?.stringValue ?? ""
-            #expect(reason.contains("use \(QueueNames.perUser) queues"), "\(reason)")
+            #expect(reason.contains("use \(JobLimits.maximumQueuesPerUser) queues"), "\(reason)")
             let other = try await Self.call(
                 responder, #"{"method":"io.jobd.Submit","parameters":{"jobs":[{"kind":"noop","queue":"one-more"}]}}"#,
                 as: Caller(pid: 1, uid: 65533, gid: 65533))
@@ -216,7 +211,7 @@ import Testing
     }
 
     /// Submits at the same moment cannot each pass the per-user queue bound on the same room: admission
-    /// holds the names it lets through.
+    /// the store checks the bound in the submit's own transaction.
     @Test(.enabled(if: SystemInfo.userID == 0, "a root daemon serves another user, the caller here"))
     func concurrentSubmitsCannotPassTheQueueBoundTogether() async throws {
         try await Harness.with(handler: FakeRunner("handler", always: .block)) { harness in
@@ -224,13 +219,13 @@ import Testing
             let user = Caller(pid: 1, uid: 65534, gid: 65534)
             let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for call in 0..<20 {
-                    let jobs = (0..<QueueNames.perUser).map { #"{"kind":"noop","delay_seconds":3600,"queue":"c\#(call)-\#($0)"}"# }
+                    let jobs = (0..<JobLimits.maximumQueuesPerUser).map { #"{"kind":"noop","delay_seconds":3600,"queue":"c\#(call)-\#($0)"}"# }
                     let json = #"{"method":"io.jobd.Submit","parameters":{"jobs":[\#(jobs.joined(separator: ","))]}}"#
                     group.addTask { try await Self.call(responder, json, as: user).first?["error"] == nil }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
-            #expect(accepted == 1, "\(accepted) calls of \(QueueNames.perUser) new queues each accepted; one fits")
+            #expect(accepted == 1, "\(accepted) calls of \(JobLimits.maximumQueuesPerUser) new queues each accepted; one fits")
         }
     }
 

@@ -148,23 +148,6 @@ import Testing
         }
     }
 
-    /// Start-up gives every waiting job back with its queue (the fake put them all in `default`).
-    @Test(arguments: Backend.allCases)
-    func recoverKeepsEachWaitingJobsQueue(_ backend: Backend) async throws {
-        try await withStore(backend) { store in
-            var nightly = newJob()
-            nightly.spec.queue = "nightly"
-            var later = newJob()
-            later.spec.queue = "later"
-            later.spec.runAt = at(5000)
-            _ = try await store.submit([nightly, later])
-            try await settled(store)
-            let startup = try await store.recover(at: at(100))
-            #expect(startup.ready.map(\.queue) == ["nightly"])
-            #expect(startup.scheduled.map(\.job.queue) == ["later"])
-        }
-    }
-
     @Test(arguments: Backend.allCases)
     func cancelWaitingRefusesARunningOrFinishedJob(_ backend: Backend) async throws {
         try await withStore(backend) { store in
@@ -173,10 +156,11 @@ import Testing
             store.recordStarted(ids[2], at: at(10))
             let success = RunOutcome(exitCode: 0, wallSeconds: 0)
             try await store.finish(ids[2], state: .succeeded, outcome: success, at: at(11)).committed()
-            #expect(try await store.cancelWaiting(ids[0], at: at(12)))
-            #expect(try await store.cancelWaiting(ids[1], at: at(12)) == false, "running")
-            #expect(try await store.cancelWaiting(ids[2], at: at(12)) == false, "finished")
-            #expect(try await store.cancelWaiting(JobID(99), at: at(12)) == false, "no such job")
+            let moved = try await store.cancelWaiting(ids[0], at: at(12))
+            #expect(moved == [StateChange(id: ids[0], owner: 1000, class: .cpu, from: .queued, to: .cancelled)])
+            #expect(try await store.cancelWaiting(ids[1], at: at(12)) == nil, "running")
+            #expect(try await store.cancelWaiting(ids[2], at: at(12)) == nil, "finished")
+            #expect(try await store.cancelWaiting(JobID(99), at: at(12)) == nil, "no such job")
             let cancelled = try #require(try await store.job(ids[0]))
             #expect(cancelled.state == .cancelled && cancelled.finishedAt == at(12))
             #expect(cancelled.error == "cancelled before it started")
@@ -204,7 +188,7 @@ import Testing
                 let startup = try await store.recover(at: at(30))
                 if stop < 3 {
                     #expect(startup.requeued == [ids[2]] && startup.poisoned.isEmpty)
-                    #expect(startup.ready.map(\.id) == ids, "every queued job, oldest first")
+                    #expect(startup.counts[.cpu]?.queued == 3 && startup.counts[.cpu]?.running == 0)
                 } else {
                     #expect(startup.requeued.isEmpty && startup.poisoned == [ids[2]])
                     #expect(startup.counts[.cpu]?.dead == 1 && startup.counts[.cpu]?.queued == 2)
@@ -216,26 +200,214 @@ import Testing
         }
     }
 
-    /// Start-up hands back each waiting job's due time, what orders it among jobs of its priority: its
-    /// `run_at` if it has one (a delay that has run out, too), else its submit time.
+    // MARK: - Claims (issue 19: the store decides the order, the limits and the pauses)
+
+    private func claim(_ store: any JobStore, cpu: Int = 0, io: Int = 0, at now: Double = 3000) async throws -> Claim {
+        try await store.claim(ClaimRequest(slots: [.cpu: cpu, .io: io], now: at(now)))
+    }
+
+    /// Ready jobs are claimed by priority, then due time (`run_at`, else the submit time), then id; a
+    /// delay that has run out makes its job `queued` in the claim, and a delay still ahead is the next due.
     @Test(arguments: Backend.allCases)
-    func recoverGivesEachWaitingJobItsRunAtElseItsSubmitTime(_ backend: Backend) async throws {
+    func claimTakesByPriorityThenDueTimeThenIDAndMakesDueJobsQueued(_ backend: Backend) async throws {
         try await withStore(backend) { store in
             var delayed = newJob()
             delayed.spec.runAt = at(2000)
             var later = newJob()
             later.spec.runAt = at(5000)
-            let ids = try await store.submit([newJob(), delayed, later]).ids
-            var waiting = newJob()
-            waiting.spec.after = [ids[2]]
-            let dependent = try await store.submit([waiting]).ids[0]
-            store.markDue([ids[1]])
+            var urgent = newJob()
+            urgent.createdAt = at(1500)
+            urgent.spec.priority = 5
+            var io = newJob()
+            io.class = .io
+            let ids = try await store.submit([newJob(), delayed, later, urgent, newJob(), io]).ids
+            let first = try await claim(store, cpu: 3)
+            #expect(first.jobs.map(\.id) == [ids[3], ids[0], ids[4]], "priority, then submit time, then id")
+            #expect(first.due.map(\.id) == [ids[1]] && first.due.first?.to == .queued)
+            #expect(first.nextDue == at(5000))
+            #expect(first.jobs.allSatisfy { $0.state == .queued }, "claimed is not running")
+            let second = try await claim(store, cpu: 5)
+            #expect(second.jobs.map(\.id) == [ids[1]], "a claimed job is not claimed again; io is another class")
+            #expect(try await claim(store, io: 1).jobs.map(\.id) == [ids[5]])
+            #expect(try await store.cancelWaiting(ids[1], at: at(3001)) == nil, "a claimed job is its jobd's to stop")
+        }
+    }
+
+    /// A claim starts the I/O jobs of the kinds it is told begin at once: one commit for claim and start.
+    @Test(arguments: Backend.allCases)
+    func aClaimStartsTheKindsThatBeginAtOnce(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var noop = newJob()
+            noop.spec = JobSpec(kind: "noop")
+            noop.class = .io
+            var command = newJob()
+            command.class = .io
+            let ids = try await store.submit([noop, command]).ids
+            let claim = try await store.claim(ClaimRequest(slots: [.io: 2], now: at(3000), startingKinds: ["noop"]))
+            #expect(claim.jobs.map(\.id) == ids && claim.started == [ids[0]])
+            #expect(claim.jobs.first?.attempts == 0, "the row as it was before the start")
+            let started = try #require(try await store.job(ids[0]))
+            #expect(started.state == .running && started.startedAt == at(3000) && started.attempts == 1)
+            #expect(try await store.job(ids[1])?.state == .queued, "a command starts when its process runs")
+        }
+    }
+
+    /// Jobs claimed ahead of the free slots are never started by the claim, and an unclaim gives an
+    /// unstarted job back to the next claim.
+    @Test(arguments: Backend.allCases)
+    func jobsClaimedAheadWaitUnstartedAndCanBeGivenBack(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var noop = newJob()
+            noop.spec = JobSpec(kind: "noop")
+            noop.class = .io
+            let ids = try await store.submit([noop, noop, noop]).ids
+            let claim = try await store.claim(
+                ClaimRequest(slots: [.io: 1], ahead: [.io: 1], now: at(3000), startingKinds: ["noop"]))
+            #expect(claim.jobs.map(\.id) == [ids[0], ids[1]] && claim.started == [ids[0]])
+            #expect(try await store.job(ids[1])?.state == .queued)
+            try await store.unclaim([ids[0], ids[1]])
+            let again = try await store.claim(ClaimRequest(slots: [.io: 5], now: at(3001)))
+            #expect(again.jobs.map(\.id) == [ids[1], ids[2]], "the started one stays claimed; the other is back")
+        }
+    }
+
+    /// A claim says which classes it emptied: not one it cut short at ``ClaimRequest/maximumJobs`` (a daemon
+    /// with more I/O slots than that stalled, taking the short claim for an empty class), and not one whose
+    /// one with jobs left after it filled the slots; a class whose jobs it took to the last (so the end of
+    /// that job costs no empty claim), or whose ready jobs all sit in a paused queue, is empty for now.
+    @Test(arguments: Backend.allCases)
+    func aClaimSaysWhichClassesItEmptied(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var io = newJob()
+            io.class = .io
+            let count = ClaimRequest.maximumJobs + 2
+            _ = try await store.submit(Array(repeating: io, count: count) + [newJob()])
+            let capped = try await claim(store, cpu: 1, io: count)
+            #expect(capped.jobs.count == ClaimRequest.maximumJobs)
+            #expect(capped.exhausted == [.cpu], "cpu's only job was taken; io was cut short")
+            var two = newJob()
+            two.spec.priority = -1
+            _ = try await store.submit([two, two])
+            #expect(try await claim(store, cpu: 1).exhausted.isEmpty, "one of two taken: one is left")
+            let rest = try await claim(store, cpu: 2, io: count)
+            #expect(rest.jobs.count == count + 2 - capped.jobs.count, "io's rest and cpu's last")
+            #expect(rest.exhausted == [.cpu, .io])
+            var paused = newJob()
+            paused.spec.queue = "held"
+            _ = try await store.submit([paused])
+            try await store.saveSchedulingControl(SchedulingControl(target: .queue("held"), paused: true))
+            #expect(try await claim(store, cpu: 1).exhausted == [.cpu], "only the classes asked for are told")
+        }
+    }
+
+    /// Pauses (all, a class, a queue) and queue limits apply in the claim; a limit counts the queue's
+    /// claimed and running jobs.
+    @Test(arguments: Backend.allCases)
+    func claimAppliesPausesAndQueueLimits(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            func inQueue(_ name: String) -> NewJob {
+                var job = newJob()
+                job.spec.queue = name
+                return job
+            }
+            let ids = try await store.submit([inQueue("a"), inQueue("a"), inQueue("a"), inQueue("b"), newJob()]).ids
+            try await store.saveSchedulingControl(SchedulingControl(target: .all, paused: true))
+            #expect(try await claim(store, cpu: 10).jobs.isEmpty)
+            try await store.saveSchedulingControl(SchedulingControl(target: .all))
+            try await store.saveSchedulingControl(SchedulingControl(target: .jobClass(.cpu), paused: true))
+            #expect(try await claim(store, cpu: 10).jobs.isEmpty)
+            try await store.saveSchedulingControl(SchedulingControl(target: .jobClass(.cpu)))
+            try await store.saveSchedulingControl(SchedulingControl(target: .queue("a"), limit: 1))
+            try await store.saveSchedulingControl(SchedulingControl(target: .queue("b"), paused: true))
+            #expect(try await claim(store, cpu: 10).jobs.map(\.id) == [ids[0], ids[4]], "one of a, none of b")
+            #expect(try await claim(store, cpu: 10).jobs.isEmpty, "a's one runs still")
+            store.recordStarted(ids[0], at: at(3001))
+            try await store.finish(ids[0], state: .succeeded, outcome: RunOutcome(exitCode: 0, wallSeconds: 0), at: at(3002))
+                .committed()
+            #expect(try await claim(store, cpu: 10).jobs.map(\.id) == [ids[1]], "its end frees the queue's room")
+        }
+    }
+
+    /// A retry gives its claim back with its outcome: claimable again at once, or when its pause ends.
+    @Test(arguments: Backend.allCases)
+    func aFinishGivesTheClaimBackAndARetryIsClaimedAgainWhenDue(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let id = try await store.submit([newJob(maxAttempts: 3)]).ids[0]
+            #expect(try await claim(store, cpu: 1).jobs.map(\.id) == [id])
+            store.recordStarted(id, at: at(3001))
+            let failed = RunOutcome(exitCode: 1, wallSeconds: 0)
+            try await store.finish(id, state: .queued, outcome: failed, at: at(3002), retryAt: nil).committed()
+            #expect(try await claim(store, cpu: 1).jobs.map(\.id) == [id])
+            store.recordStarted(id, at: at(3003))
+            try await store.finish(id, state: .queued, outcome: failed, at: at(3004), retryAt: at(3010)).committed()
+            let early = try await claim(store, cpu: 1, at: 3005)
+            #expect(early.jobs.isEmpty && early.nextDue == at(3010))
+            let due = try await claim(store, cpu: 1, at: 3010)
+            #expect(due.jobs.map(\.id) == [id] && due.jobs.first?.attempts == 2)
+        }
+    }
+
+    /// A start-up gives back what a dead jobd had claimed and not started.
+    @Test(arguments: Backend.allCases)
+    func recoverGivesClaimsBack(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let ids = try await store.submit([newJob(), newJob()]).ids
+            #expect(try await claim(store, cpu: 2).jobs.count == 2)
+            store.recordStarted(ids[0], at: at(3001))
             try await settled(store)
-            let startup = try await store.recover(at: at(3000))
-            #expect(startup.ready.map(\.id) == [ids[0], ids[1]])
-            #expect(startup.ready.map(\.dueAt) == [at(1000), at(2000)], "submitted at 1000; run_at 2000")
-            #expect(startup.scheduled.map(\.job.id) == [ids[2], dependent])
-            #expect(startup.scheduled.map(\.job.dueAt) == [at(5000), at(1000)])
+            let startup = try await store.recover(at: at(3002))
+            #expect(startup.requeued == [ids[0]])
+            #expect(try await claim(store, cpu: 2).jobs.map(\.id) == ids)
+        }
+    }
+
+    /// A finish reports the dependents it moved: released on success (to `queued`, or still `scheduled`
+    /// while their own time is ahead), cancelled transitively otherwise.
+    @Test(arguments: Backend.allCases)
+    func aFinishReportsTheDependentsItMoved(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let roots = try await store.submit([newJob(), newJob()]).ids
+            var now = newJob()
+            now.spec.after = [roots[0]]
+            var ahead = newJob()
+            ahead.spec.after = [roots[0]]
+            ahead.spec.runAt = at(9000)
+            var doomed = newJob()
+            doomed.spec.after = [roots[1]]
+            let waiting = try await store.submit([now, ahead, doomed]).ids
+            var chained = newJob()
+            chained.spec.after = [waiting[2]]
+            let chain = try await store.submit([chained]).ids[0]
+            let success = RunOutcome(exitCode: 0, wallSeconds: 0)
+            let released = try await store.finish(roots[0], state: .succeeded, outcome: success, at: at(3000)).committed()
+            #expect(released == [StateChange(id: waiting[0], owner: 1000, class: .cpu, from: .scheduled, to: .queued)])
+            let failed = RunOutcome(exitCode: 1, wallSeconds: 0)
+            let cancelled = try await store.finish(roots[1], state: .failed, outcome: failed, at: at(3001)).committed()
+            #expect(Set(cancelled.map(\.id)) == [waiting[2], chain] && cancelled.allSatisfy { $0.to == .cancelled })
+            #expect(try await store.job(waiting[1])?.state == .scheduled, "its own time is ahead")
+        }
+    }
+
+    /// The per-user bounds hold in the submit's transaction: a queue past the user's bound, and
+    /// dependencies past theirs, are refused; root's queues are not bounded.
+    @Test(arguments: Backend.allCases)
+    func submitRefusesAQueuePastTheUsersBound(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let bound = JobLimits.maximumQueuesPerUser
+            let filled = (0..<bound).map { index in
+                var job = newJob()
+                job.spec.queue = "q\(index)"
+                return job
+            }
+            _ = try await store.submit(filled)
+            var more = newJob()
+            more.spec.queue = "one-more"
+            await #expect(throws: SubmitRefusal.tooManyQueues(index: 0, held: bound)) { _ = try await store.submit([more]) }
+            var held = newJob()
+            held.spec.queue = "q0"
+            _ = try await store.submit([held])
+            more.queuesBounded = false
+            _ = try await store.submit([more])
         }
     }
 

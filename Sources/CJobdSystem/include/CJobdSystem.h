@@ -229,4 +229,7 @@ struct jobd_task_stat {
 /// many (at most `capacity`), or -errno.
 int jobd_read_task_stats(int32_t pid, int32_t threads, struct jobd_task_stat *out, int capacity);
 
+/// Gives free heap memory back to the kernel (glibc's malloc_trim over every arena). Returns 1 if any was.
+int jobd_trim_heap(void);
+
 #endif

@@ -33,8 +33,13 @@ public enum JobLimits {
     public static let maximumDependencies = 1000
 
     /// The dependencies (`after` entries) one user's unfinished jobs may wait on at once, over all of them:
-    /// the daemon holds each in memory (about 40 bytes), so 1,000 per job alone would let one user fill it.
+    /// each is a row the store checks at every end of the job waited for, so one user cannot fill the
+    /// database with them.
     public static let maximumWaitingDependenciesPerUser = 100_000
+
+    /// The distinct queues (besides `default`) one user's unfinished jobs may use at once (root and the
+    /// daemon's own user excepted): queue names are shown in `status` and kept per name.
+    public static let maximumQueuesPerUser = 64
 
     /// A queue's limit (`SetQueueLimit`): 0 holds the queue back entirely, like a pause.
     public static let maximumQueueLimit = 1_000_000

@@ -21,6 +21,13 @@ public enum SystemInfo {
         jobd_set_thread_name(name)
     }
 
+    /// Gives the heap's free pages back to the kernel. glibc keeps what a burst freed (a 10,000-job submit
+    /// decodes, checks and stores every job at once) in its arenas for later; a daemon that keeps no
+    /// waiting job in memory would otherwise show that burst's peak as its size for good.
+    public static func trimHeap() {
+        _ = jobd_trim_heap()
+    }
+
     /// Resident set size of this process, in bytes (the second field of `/proc/self/statm`, in pages).
     public static var residentBytes: Int64? {
         guard let text = readSmallFile("/proc/self/statm") else { return nil }

@@ -17,7 +17,7 @@ struct Completion: Sendable {
     /// What the attempt means for its job: the state it moves to, for a retry the time it may start
     /// again (nil: at once), and the write that stores it (called again on a retry of the write).
     func verdict(on plan: JobPlan, outcome: RunOutcome, stop: StopReason?)
-        -> (state: JobState, retryAt: Timestamp?, write: @Sendable () -> CommitTicket)
+        -> (state: JobState, retryAt: Timestamp?, write: @Sendable () -> CommitTicket<[StateChange]>)
     {
         let attemptsUsed = plan.attempts + 1
         let state = AttemptVerdict.state(
@@ -34,7 +34,7 @@ struct Completion: Sendable {
         if stop == .shutdown {
             outcome.error = (outcome.error ?? StopReason.shutdown.failureText) + "; requeued for the next start"
         }
-        let write: @Sendable () -> CommitTicket = { [store, id = plan.id, retryAt, outcome] in
+        let write: @Sendable () -> CommitTicket<[StateChange]> = { [store, id = plan.id, retryAt, outcome] in
             store.finish(id, state: state, outcome: outcome, at: finishedAt, retryAt: retryAt)
         }
         return (state, retryAt, write)
@@ -42,38 +42,34 @@ struct Completion: Sendable {
 
     /// Awaits an outcome's commit; when it fails (a full disk, an I/O error), keeps the outcome and
     /// writes it again with backoff until it commits, the store closes, or the daemon stops this task.
-    /// Until then the row says `running`, so a restart requeues the job: at-least-once holds either way.
-    /// - Parameter retry: the write to repeat; nil when a failed write must not be repeated.
-    /// - Returns: whether the outcome is stored.
+    /// Until then the row says `running` and claimed, so no claim takes the job again, and a restart
+    /// requeues it: at-least-once holds either way.
+    /// - Returns: the dependents the committed write moved; nil when the outcome is not stored.
     func commitKeepingOutcome(
-        of id: JobID, first: CommitTicket, retry write: (@Sendable () -> CommitTicket)?
-    ) async -> Bool {
+        of id: JobID, first: CommitTicket<[StateChange]>, retry write: @Sendable () -> CommitTicket<[StateChange]>
+    ) async -> [StateChange]? {
         var ticket = first
         var delay = Duration.milliseconds(100)
         for failures in 1... {
             do {
-                try await ticket.committed()
+                let moved = try await ticket.committed()
                 if failures > 1 { logger.notice("job \(id): its outcome is stored at last", metadata: ["job": "\(id)"]) }
-                return true
+                return moved
             } catch {
-                if case StoreError.closed = error { return false }
-                guard let write else {
-                    logger.error("job \(id): could not store its outcome: \(error)", metadata: ["job": "\(id)"])
-                    return false
-                }
+                if case StoreError.closed = error { return nil }
                 logger.error(
                     "job \(id): could not store its outcome (try \(failures)): \(error); trying again in \(delay)",
                     metadata: ["job": "\(id)"])
                 do {
                     try await Task.sleep(for: delay)
                 } catch {
-                    return false  // the daemon is stopping; the next start requeues the job
+                    return nil  // the daemon is stopping; the next start requeues the job
                 }
                 delay = min(delay * 2, Self.longestOutcomeRetryDelay)
                 ticket = write()
             }
         }
-        return false
+        return nil
     }
 
     /// The longest pause between two tries of an outcome write that the disk refused.

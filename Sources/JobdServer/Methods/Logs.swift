@@ -24,7 +24,7 @@ extension Responder {
             // The generation first, then activity, then the files: a write or an end after these reads wakes
             // the wait below, and output written before the job ended is always seen.
             let seen = followers?.generation(of: job.id) ?? 0
-            let active = await dispatcher.isActive(job.id)
+            let active = await isUnfinished(job.id)
             // Read, built and sent holding one of the caller's reply slots: a chunk of control bytes is six
             // times its size as JSON (found in review, issue 18).
             let next = try await replySlots.withSlot(for: caller.uid) { () async throws -> Next in
@@ -76,5 +76,12 @@ extension Responder {
                 try await Task.sleep(for: .milliseconds(100))  // no inotify here: the file is polled
             }
         }
+    }
+
+    /// Whether a job may still write output: this jobd holds it (no read), or the store says it has not
+    /// finished (it waits). A failed read counts as finished: a follow then ends rather than spins.
+    private func isUnfinished(_ id: JobID) async -> Bool {
+        if await dispatcher.isHeld(id) { return true }
+        return (try? await store.job(id))?.state.isFinished == false
     }
 }

@@ -1,6 +1,5 @@
 import JobdProtocol
 import JobdRunners
-import JobdScheduler
 import JobdStore
 
 extension Responder {
@@ -11,9 +10,7 @@ extension Responder {
         if let limit = parameters.limit, !(0...JobLimits.maximumQueueLimit).contains(limit) {
             throw JobdError.invalidParameter("limit")
         }
-        if let full = await dispatcher.roomFor(queues: [parameters.queue]) {
-            throw JobdError.invalidParameter("queue (jobd already holds \(QueueNames.capacity) queue names; \(full) is one too many)")
-        }
+        guard await dispatcher.hasRoom(for: .queue(parameters.queue)) else { throw Self.tooManyControls(parameters.queue) }
         try await controlChanges.run {
             var control = await currentControl(.queue(parameters.queue))
             control.limit = parameters.limit
@@ -32,9 +29,7 @@ extension Responder {
         let target: SchedulingControl.Target
         if let queue = parameters.queue {
             guard JobLimits.isValidQueueName(queue) else { throw JobdError.invalidParameter("queue") }
-            if let full = await dispatcher.roomFor(queues: [queue]) {
-                throw JobdError.invalidParameter("queue (jobd already holds \(QueueNames.capacity) queue names; \(full) is one too many)")
-            }
+            guard await dispatcher.hasRoom(for: .queue(queue)) else { throw Self.tooManyControls(queue) }
             target = .queue(queue)
         } else if let jobClass = parameters.class {
             target = .jobClass(jobClass)
@@ -47,6 +42,12 @@ extension Responder {
             try await store(control)
         }
         return Empty()
+    }
+
+    private static func tooManyControls(_ queue: String) -> JobdError {
+        .invalidParameter(
+            "queue (jobd already keeps \(Dispatcher.maximumControls) limits and pauses; \(queue) is one too many: "
+                + "resume or unlimit a queue first)")
     }
 
     /// Queues are shared by every user of the daemon: pausing or limiting one is an operator's act.
@@ -69,6 +70,6 @@ extension Responder {
         } catch {
             throw JobdError.storageFailed("\(error)")
         }
-        await dispatcher.apply(control)
+        await dispatcher.apply([control])
     }
 }

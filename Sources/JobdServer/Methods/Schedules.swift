@@ -37,8 +37,8 @@ extension Responder {
                     + "(jobd keeps every schedule in memory); its environment is usually the bulk: pass fewer variables")
         }
         let now = WallClock.now()
-        // The checks a submit makes; nothing is stored, so what admit reserved goes back at once.
-        await forgo(try await admit([job], caller: caller, at: now))
+        // The checks a submit makes; nothing is stored.
+        _ = try await admit([job], caller: caller, at: now)
         // Room for it is reserved, not only checked: concurrent adds cannot pass the bound together.
         guard await recurrences.reserve(owner: caller.uid, name: parameters.name) else {
             throw JobdError.invalidParameter("name (you have \(JobLimits.maximumSchedulesPerUser) schedules, the most a user may keep)")

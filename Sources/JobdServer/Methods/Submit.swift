@@ -8,10 +8,9 @@ extension Responder {
     /// Validates every job, stores them in one transaction, and only then replies and queues them.
     func submit(_ parameters: Submit.Parameters, caller: Caller) async throws -> Submit.Reply {
         guard !parameters.jobs.isEmpty else { throw JobdError.invalidParameter("jobs") }
-        if await dispatcher.isShuttingDown { throw JobdError.shuttingDown }
         let newJobs = try await admit(parameters.jobs, caller: caller, at: WallClock.now())
         // Reply only after commit: a client that saw an id must find the job after a crash.
-        let stored = try await storeAndQueue(newJobs) { try await store.submit(newJobs) }
+        let stored = try await storeAndQueue(newJobs) { claim in try await store.submit(newJobs, claiming: claim) }
         let existing = stored.existing.sorted().map { stored.ids[$0] }
         return Submit.Reply(ids: stored.ids, existing: existing.isEmpty ? nil : existing)
     }
@@ -62,69 +61,63 @@ extension Responder {
                     spec: spec, class: decision.class, classSource: decision.source, classReason: decision.reason,
                     signature: jobSignatures[index], ownerUID: caller.uid, ownerGID: caller.gid, createdAt: now))
         }
-        // Last, so nothing after it can refuse the call: what is reserved here ends in storeAndQueue (or
-        // forgo). Queue names and dependencies are checked and reserved in one step on the dispatcher.
-        // Root and the daemon's own user are not bound to a number of queues: they can fill the names anyway.
-        let admission = Admission(newJobs, isOperator: caller.isRoot || caller.uid == daemonUID)
-        do {
-            try await dispatcher.reserve(admission)
-        } catch {
-            switch error {
-            case .queueNamesFull(let full):
-                let index = specs.firstIndex { ($0.queue ?? "default") == full } ?? 0
-                throw JobdError.invalidJob(
-                    index: index, reason: "jobd already holds \(QueueNames.capacity) queue names; use one of them, not \(full)")
-            case .tooManyQueues(let held):
-                let index = specs.firstIndex { ($0.queue ?? "default") != "default" } ?? 0
-                throw JobdError.invalidJob(
-                    index: index,
-                    reason: "your waiting and running jobs use \(held) queues, and this call adds more; "
-                        + "at most \(QueueNames.perUser) at once besides default: use fewer queue names")
-            case .tooManyDependencies(let held):
-                let index = specs.firstIndex { !($0.after ?? []).isEmpty || !($0.afterIndex ?? []).isEmpty } ?? 0
-                throw JobdError.invalidJob(
-                    index: index,
-                    reason: "your unfinished jobs already wait on \(held) dependencies, and this call adds \(admission.dependencies); "
-                        + "at most \(JobLimits.maximumWaitingDependenciesPerUser) at once: let some finish first")
-            }
+        // Root and the daemon's own user are not bound to a number of queues: they can set limits and
+        // pauses on any queue anyway. The store checks the bounds in the submit's own transaction.
+        if caller.isRoot || caller.uid == daemonUID {
+            for index in newJobs.indices { newJobs[index].queuesBounded = false }
         }
         return newJobs
     }
 
-    /// Admitted jobs that will not be stored (a schedule's, only checked): what admit reserved goes back.
-    func forgo(_ newJobs: [NewJob]) async {
-        await dispatcher.unreserve(Admission(newJobs, isOperator: false))
-    }
-
-    /// Runs `write` (a store call that stores `newJobs`, as ``admit(_:caller:at:)`` admitted them), turns
-    /// a refused dependency into the `InvalidJob` it is, and hands what was stored to the dispatcher. What
-    /// admit reserved (``Admission``) is handed over with the jobs, or given back if nothing was stored.
+    /// Runs `write` (a store call that stores `newJobs`, as ``admit(_:caller:at:)`` admitted them, and
+    /// claims what the dispatcher's free slots may take in the same transaction), turns a refusal into the
+    /// `InvalidJob` it is, and hands what was stored and claimed to the dispatcher.
     func storeAndQueue(
-        _ newJobs: [NewJob], _ write: @Sendable () async throws -> SubmitResult
+        _ newJobs: [NewJob], _ write: @Sendable (ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?)
     ) async throws -> SubmitResult {
-        let admission = Admission(newJobs, isOperator: false)  // only what it holds matters here
+        // Refused here while draining (the submit stores nothing), and not before admit: one hop less.
+        let reserved = try await dispatcher.reserveSlots(for: newJobs)
         let stored: SubmitResult
+        let claim: Claim?
         do {
-            stored = try await write()
+            (stored, claim) = try await write(reserved)
         } catch {
-            await dispatcher.unreserve(admission)
-            guard let refusal = error as? SubmitRefusal else { throw error }
-            switch refusal {
-            case .unknownDependency(let index, let id):
-                throw JobdError.invalidJob(index: index, reason: "it waits for job \(id), and you have no job \(id)")
-            case .dependencyEnded(let index, let id, let state):
-                throw JobdError.invalidJob(
-                    index: index, reason: "it waits for job \(id), which ended \(state.rawValue), so it could never run")
-            }
+            await dispatcher.giveBack(reserved)
+            if let refusal = error as? SubmitRefusal { throw Self.invalidJob(refusal) }
+            throw error
         }
-        var accepted: [(job: Job, waitsFor: [JobID])] = []
+        var accepted: [Job] = []
         accepted.reserveCapacity(newJobs.count)
         for (index, job) in newJobs.enumerated() where !stored.existing.contains(index) && index < stored.ids.count {
-            let waits = stored.waitsFor[index] ?? []
-            accepted.append((job.record(id: stored.ids[index], waiting: !waits.isEmpty), waits))
+            accepted.append(job.record(id: stored.ids[index], waiting: stored.waitsFor[index] != nil))
         }
-        await dispatcher.accept(accepted, admitted: admission)
+        await dispatcher.accept(accepted, claimed: claim, reserved: reserved)
+        if newJobs.count >= Self.largeSubmit { SystemInfo.trimHeap() }
         return stored
+    }
+
+    /// A submit of this many jobs or more gives the heap's free pages back after it (``SystemInfo/trimHeap()``).
+    static let largeSubmit = 1000
+
+    /// What the client is told of a submit the store refused.
+    static func invalidJob(_ refusal: SubmitRefusal) -> JobdError {
+        switch refusal {
+        case .unknownDependency(let index, let id):
+            return .invalidJob(index: index, reason: "it waits for job \(id), and you have no job \(id)")
+        case .dependencyEnded(let index, let id, let state):
+            return .invalidJob(
+                index: index, reason: "it waits for job \(id), which ended \(state.rawValue), so it could never run")
+        case .tooManyQueues(let index, let held):
+            return .invalidJob(
+                index: index,
+                reason: "your waiting and running jobs use \(held) queues, and this call adds more; "
+                    + "at most \(JobLimits.maximumQueuesPerUser) at once besides default: use fewer queue names")
+        case .tooManyDependencies(let index, let held, let adding):
+            return .invalidJob(
+                index: index,
+                reason: "your unfinished jobs already wait on \(held) dependencies, and this call adds \(adding); "
+                    + "at most \(JobLimits.maximumWaitingDependenciesPerUser) at once: let some finish first")
+        }
     }
 }
 

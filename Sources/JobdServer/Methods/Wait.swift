@@ -9,32 +9,41 @@ extension Responder {
         var seen = Set<JobID>()
         let ids = parameters.ids.filter { seen.insert($0).inserted }
         guard !ids.isEmpty, ids.count <= JobLimits.maximumWaitIDs else { throw JobdError.invalidParameter("ids") }
-        // Unknown ids fail before any waiting. A waiting or running job's owner is in the dispatcher's
-        // memory; only the others are looked up, and a few finished ones are read whole at once (the
-        // reply when nothing is left to wait for), so a Wait for one job costs one read of the store, not
-        // two (W5, issue 12).
-        let activeOwners = await dispatcher.owners(of: ids)
-        let inactive = ids.filter { activeOwners[$0] == nil }
+        // Registered before the read below, so a job that ends meanwhile is counted by one or the other.
+        let (token, held) = await dispatcher.beginWait(ids)
         var prefetched: [JobID: Job] = [:]
-        var storedOwners: [JobID: UInt32] = [:]
-        if inactive.count <= Self.prefetchedWaitJobs {
-            if !inactive.isEmpty { prefetched = try await store.jobs(inactive) }
-        } else {
-            storedOwners = try await store.owners(inactive)
-        }
-        // Another user's job is "not found", so ids do not reveal what others run.
-        for id in ids {
-            guard let owner = activeOwners[id] ?? prefetched[id]?.ownerUID ?? storedOwners[id],
-                caller.mayAccess(jobOwnedBy: owner)
-            else { throw JobdError.jobNotFound(id) }
-        }
-        if !activeOwners.isEmpty {
-            guard try await dispatcher.waitUntilFinished(ids.filter { activeOwners[$0] != nil }) else {
-                throw JobdError.shuttingDown
+        do {
+            // Unknown ids fail before any waiting. Jobs this jobd holds have not finished, and their owners
+            // are known: only the others are read. A few are read whole at once (the reply, when nothing is
+            // left to wait for); many, their owners and which have not finished.
+            var unfinished = Set(held.keys)
+            let others = ids.filter { held[$0] == nil }
+            var owners = held
+            if others.count <= Self.prefetchedWaitJobs {
+                if !others.isEmpty { prefetched = try await store.jobs(others) }
+                for job in prefetched.values {
+                    owners[job.id] = job.ownerUID
+                    if !job.state.isFinished { unfinished.insert(job.id) }
+                }
+            } else {
+                owners.merge(try await store.owners(others)) { held, _ in held }
+                unfinished.formUnion(try await store.unfinished(others))
             }
-            // Records read before the wait may have been pruned during it: read every job again, so a
-            // pruned one is JobNotFound rather than a record that no longer exists.
-            prefetched = [:]
+            // Another user's job is "not found", so ids do not reveal what others run.
+            for id in ids where !(owners[id].map(caller.mayAccess(jobOwnedBy:)) ?? false) { throw JobdError.jobNotFound(id) }
+            if unfinished.isEmpty {
+                await dispatcher.stopWaiting(token)
+            } else {
+                guard try await dispatcher.awaitEnd(token, finished: ids.filter { !unfinished.contains($0) }) else {
+                    throw JobdError.shuttingDown
+                }
+                // Records read before the wait may have been pruned during it: read every job again, so a
+                // pruned one is JobNotFound rather than a record that no longer exists.
+                prefetched = [:]
+            }
+        } catch {
+            await dispatcher.stopWaiting(token)
+            throw error
         }
         // The reply is built and sent holding one of the caller's reply slots (ReplySlots); the wait above
         // held none.

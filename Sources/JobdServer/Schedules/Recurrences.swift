@@ -157,8 +157,8 @@ actor Recurrences {
                 throw StoreError.inconsistent("schedule \(schedule.name) of uid \(schedule.ownerUID) has no job that this jobd can read")
             }
             let jobs = try await responder.admit([spec], caller: caller, at: now)
-            let stored = try await responder.storeAndQueue(jobs) {
-                try await store.fire(schedule, dueAt: schedule.nextDue, next: next, job: jobs.first) ?? SubmitResult(ids: [])
+            let stored = try await responder.storeAndQueue(jobs) { _ in
+                (try await store.fire(schedule, dueAt: schedule.nextDue, next: next, job: jobs.first) ?? SubmitResult(ids: []), nil)
             }
             if let id = stored.ids.first {
                 schedules[key]?.lastFired = schedule.nextDue

@@ -83,10 +83,9 @@ struct Harness: Sendable {
                 classReason: nil, ownerUID: Self.owner, ownerGID: Self.owner, createdAt: clock.now())
         }
         let stored = try await store.submit(newJobs)
-        var accepted: [(job: Job, waitsFor: [JobID])] = []
+        var accepted: [Job] = []
         for (index, job) in newJobs.enumerated() where !stored.existing.contains(index) {
-            let waits = stored.waitsFor[index] ?? []
-            accepted.append((job.record(id: stored.ids[index], waiting: !waits.isEmpty), waits))
+            accepted.append(job.record(id: stored.ids[index], waiting: stored.waitsFor[index] != nil))
         }
         await dispatcher.accept(accepted)
         return stored.ids

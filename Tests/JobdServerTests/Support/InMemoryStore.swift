@@ -20,7 +20,7 @@ final class InMemoryStore: JobStore {
         case start(JobID, at: Timestamp)
         case finish(JobID, state: JobState, outcome: RunOutcome, at: Timestamp)
         case cancelWaiting(JobID)
-        case markDue([JobID])
+        case claim
         case prune
         case saveProfile(signature: String)
         case deleteProfile(signature: String)
@@ -30,7 +30,7 @@ final class InMemoryStore: JobStore {
         var job: JobID? {
             switch self {
             case .start(let id, _), .finish(let id, _, _, _), .cancelWaiting(let id), .classReason(let id, _): id
-            case .submit, .markDue, .prune, .saveProfile, .deleteProfile: nil
+            case .submit, .claim, .prune, .saveProfile, .deleteProfile: nil
             }
         }
 
@@ -53,6 +53,8 @@ final class InMemoryStore: JobStore {
     private struct Rows {
         var jobs: [JobID: Job] = [:]
         var uncleanStops: [JobID: Int64] = [:]
+        /// Jobs claimed (as `claimed_by` marks them): from the claim until the job's finish.
+        var claimed: Set<JobID> = []
         /// What each job waits for (its unfinished dependencies).
         var waitsFor: [JobID: Set<JobID>] = [:]
         /// Limits and pauses, by stored target.
@@ -195,9 +197,20 @@ final class InMemoryStore: JobStore {
         }
     }
 
-    private func ticket(_ write: Write, _ apply: @escaping @Sendable (inout Rows) throws -> Void) -> CommitTicket {
-        let ticket = CommitTicket()
-        enqueue(write, apply, completed: { ticket.complete($0) })
+    private func ticket<Value: Sendable>(
+        _ write: Write, _ apply: @escaping @Sendable (inout Rows) throws -> Value
+    ) -> CommitTicket<Value> {
+        let ticket = CommitTicket<Value>()
+        let box = Mutex<Value?>(nil)
+        enqueue(
+            write,
+            { rows in
+                let value = try apply(&rows)
+                box.withLock { $0 = value }
+            },
+            completed: { result in
+                ticket.complete(result.flatMap { box.withLock { $0 }.map { .success($0) } ?? .failure(DiskFull()) })
+            })
         return ticket
     }
 
@@ -236,6 +249,7 @@ final class InMemoryStore: JobStore {
         state.withLock { state in
             var requeued: [JobID] = []
             var poisoned: [JobID] = []
+            state.rows.claimed.removeAll()
             let running = state.rows.jobs.values.filter { $0.state == .running }.map(\.id).sorted()
             if !running.isEmpty {
                 for (id, stops) in state.rows.uncleanStops where stops > 0 && state.rows.jobs[id]?.state != .running {
@@ -250,6 +264,7 @@ final class InMemoryStore: JobStore {
                     state.rows.jobs[id]!.state = .dead
                     state.rows.jobs[id]!.finishedAt = now
                     state.rows.jobs[id]!.error = "the daemon stopped uncleanly \(stops) times while it ran"
+                    _ = Self.dependencyEnded(id, .dead, at: now, in: &state.rows)
                 } else {
                     requeued.append(id)
                     state.rows.jobs[id]!.state = .queued
@@ -257,78 +272,155 @@ final class InMemoryStore: JobStore {
                         "jobd stopped while attempt \(state.rows.jobs[id]!.attempts) ran; requeued"
                 }
             }
-            let ready = state.rows.jobs.values.filter { $0.state == .queued }.sorted { $0.id < $1.id }.map {
-                QueuedJob(
-                    id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID, queue: $0.queue,
-                    dueAt: $0.runAt ?? $0.createdAt)
-            }
-            let scheduled = state.rows.jobs.values.filter { $0.state == .scheduled }.sorted { $0.id < $1.id }.map {
-                (
-                    job: QueuedJob(
-                        id: $0.id, class: $0.class, priority: $0.priority, ownerUID: $0.ownerUID, queue: $0.queue,
-                        dueAt: $0.runAt ?? $0.createdAt),
-                    runAt: $0.runAt
-                )
-            }
-            let dependencies = state.rows.waitsFor.sorted { $0.key < $1.key }.flatMap { job, on in
-                on.sorted().map { (job: job, dependsOn: $0) }
-            }
             var counts: [JobClass: StateCounts] = [.cpu: StateCounts(), .io: StateCounts()]
             for job in state.rows.jobs.values { counts[job.class, default: StateCounts()][job.state] += 1 }
-            return StartupState(
-                requeued: requeued, poisoned: poisoned, ready: ready, scheduled: scheduled, dependencies: dependencies,
-                counts: counts)
+            return StartupState(requeued: requeued, poisoned: poisoned, counts: counts)
         }
     }
 
-    func submit(_ jobs: [NewJob]) async throws -> SubmitResult {
+    func submit(_ jobs: [NewJob], claiming request: ClaimRequest?) async throws -> (stored: SubmitResult, claim: Claim?) {
         // The real store suspends here (its group committer): so does this one, so concurrent submits
         // interleave between their admission and their commit as they do against SQLite.
         await Task.yield()
         return try await write(.submit(count: jobs.count)) { rows in
-            // All or none: `rows` is a copy that only replaces the store's when the write commits.
-            var result = SubmitResult(ids: [])
-            for (index, job) in jobs.enumerated() {
-                var waits: [JobID] = []
-                let named = (job.spec.after ?? []) + (job.spec.afterIndex ?? []).compactMap { $0 < result.ids.count ? result.ids[$0] : nil }
-                for dependency in named where !waits.contains(dependency) {
-                    guard let found = rows.jobs[dependency], job.ownerUID == 0 || found.ownerUID == job.ownerUID else {
-                        throw SubmitRefusal.unknownDependency(index: index, dependency)
-                    }
-                    switch found.state {
-                    case .succeeded: continue
-                    case .failed, .dead, .cancelled: throw SubmitRefusal.dependencyEnded(index: index, dependency, found.state)
-                    case .scheduled, .queued, .running: waits.append(dependency)
-                    }
-                }
-                let holder = job.spec.uniqueKey.flatMap { key in
-                    rows.uniqueKeys.first { id, held in
-                        held == key && rows.jobs[id]?.ownerUID == job.ownerUID && rows.jobs[id]?.state.isFinished == false
-                    }?.key
-                }
-                if let holder {
-                    result.ids.append(holder)
-                    result.existing.insert(index)
-                    continue
-                }
-                let id = JobID(rawValue: rows.nextID)
-                rows.nextID += 1
-                rows.jobs[id] = job.record(id: id, waiting: !waits.isEmpty)
-                rows.uniqueKeys[id] = job.spec.uniqueKey
-                result.ids.append(id)
-                if !waits.isEmpty {
-                    rows.waitsFor[id] = Set(waits)
-                    result.waitsFor[index] = waits
-                }
-            }
-            return result
+            let stored = try Self.insert(jobs, in: &rows)
+            return (stored, request.map { Self.claim($0, in: &rows) })
         }
     }
 
-    func markDue(_ ids: [JobID]) {
-        later(.markDue(ids)) { rows in
-            for id in ids where rows.jobs[id]?.state == .scheduled { rows.jobs[id]?.state = .queued }
+    private static func insert(_ jobs: [NewJob], in rows: inout Rows) throws -> SubmitResult {
+        // All or none: `rows` is a copy that only replaces the store's when the write commits.
+        // The per-user bounds, as SQLiteStore checks them.
+        if let owner = jobs.first?.ownerUID {
+            let held = Set(
+                rows.jobs.values.filter { $0.ownerUID == owner && !$0.state.isFinished && $0.queue != "default" }.map(\.queue))
+            var using = held
+            for (index, job) in jobs.enumerated() where job.queuesBounded && (job.spec.queue ?? "default") != "default" {
+                using.insert(job.spec.queue ?? "default")
+                if using.count > JobLimits.maximumQueuesPerUser { throw SubmitRefusal.tooManyQueues(index: index, held: held.count) }
+            }
+            let adding = jobs.reduce(0) { $0 + ($1.spec.after?.count ?? 0) + ($1.spec.afterIndex?.count ?? 0) }
+            let waiting = rows.waitsFor.filter { rows.jobs[$0.key]?.ownerUID == owner }.reduce(0) { $0 + $1.value.count }
+            if adding > 0 && waiting + adding > JobLimits.maximumWaitingDependenciesPerUser {
+                let index = jobs.firstIndex { !($0.spec.after ?? []).isEmpty || !($0.spec.afterIndex ?? []).isEmpty } ?? 0
+                throw SubmitRefusal.tooManyDependencies(index: index, held: waiting, adding: adding)
+            }
         }
+        var result = SubmitResult(ids: [])
+        for (index, job) in jobs.enumerated() {
+            var waits: [JobID] = []
+            let named = (job.spec.after ?? []) + (job.spec.afterIndex ?? []).compactMap { $0 < result.ids.count ? result.ids[$0] : nil }
+            for dependency in named where !waits.contains(dependency) {
+                guard let found = rows.jobs[dependency], job.ownerUID == 0 || found.ownerUID == job.ownerUID else {
+                    throw SubmitRefusal.unknownDependency(index: index, dependency)
+                }
+                switch found.state {
+                case .succeeded: continue
+                case .failed, .dead, .cancelled: throw SubmitRefusal.dependencyEnded(index: index, dependency, found.state)
+                case .scheduled, .queued, .running: waits.append(dependency)
+                }
+            }
+            let holder = job.spec.uniqueKey.flatMap { key in
+                rows.uniqueKeys.first { id, held in
+                    held == key && rows.jobs[id]?.ownerUID == job.ownerUID && rows.jobs[id]?.state.isFinished == false
+                }?.key
+            }
+            if let holder {
+                result.ids.append(holder)
+                result.existing.insert(index)
+                continue
+            }
+            let id = JobID(rawValue: rows.nextID)
+            rows.nextID += 1
+            rows.jobs[id] = job.record(id: id, waiting: !waits.isEmpty)
+            rows.uniqueKeys[id] = job.spec.uniqueKey
+            result.ids.append(id)
+            if !waits.isEmpty {
+                rows.waitsFor[id] = Set(waits)
+                result.waitsFor[index] = waits
+            }
+        }
+        return result
+    }
+
+    func claim(_ request: ClaimRequest) async throws -> Claim {
+        await Task.yield()
+        return try await write(.claim) { rows in Self.claim(request, in: &rows) }
+    }
+
+    func unclaim(_ ids: [JobID]) async throws {
+        try await write(.claim) { rows in
+            for id in ids where rows.jobs[id]?.state == .queued { rows.claimed.remove(id) }
+        }
+    }
+
+    private static func claim(_ request: ClaimRequest, in rows: inout Rows) -> Claim {
+        var claim = Claim()
+        let now = request.now
+        // Due first: a scheduled job whose time has come and that waits for no other.
+        for job in rows.jobs.values.sorted(by: { ($0.runAt ?? now, $0.id) < ($1.runAt ?? now, $1.id) })
+        where job.state == .scheduled && rows.waitsFor[job.id] == nil && (job.runAt.map { $0 <= now } ?? false) {
+            rows.jobs[job.id]?.state = .queued
+            claim.due.append(StateChange(id: job.id, owner: job.ownerUID, class: job.class, from: .scheduled, to: .queued))
+        }
+        var paused = Set<String>()
+        var limits: [String: Int] = [:]
+        var pausedClasses = Set<JobClass>()
+        var pausedAll = false
+        for control in rows.controls.values {
+            switch control.target {
+            case .all: pausedAll = pausedAll || control.paused
+            case .jobClass(let jobClass): if control.paused { pausedClasses.insert(jobClass) }
+            case .queue(let name):
+                if control.paused { paused.insert(name) }
+                if let limit = control.limit { limits[name] = limit }
+            }
+        }
+        if pausedAll {
+            claim.exhausted = Set(JobClass.allCases)
+        } else {
+            claim.exhausted = pausedClasses
+            var room: [String: Int] = [:]
+            for (queue, limit) in limits {
+                room[queue] = limit - rows.claimed.filter { rows.jobs[$0]?.queue == queue }.count
+            }
+            let ready = rows.jobs.values.filter { $0.state == .queued && !rows.claimed.contains($0.id) }.sorted {
+                ($0.priority, ($1.runAt ?? $1.createdAt), $1.id) > ($1.priority, ($0.runAt ?? $0.createdAt), $0.id)
+            }
+            var left = ClaimRequest.maximumJobs
+            for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
+                var forSlots = max(0, request.slots[jobClass] ?? 0)
+                var wanted = min(forSlots + max(0, request.ahead[jobClass] ?? 0), left)
+                let asked = wanted
+                guard asked > 0 else { continue }
+                for job in ready where wanted > 0 && job.class == jobClass && !paused.contains(job.queue) {
+                    if let left = room[job.queue] {
+                        guard left > 0 else { continue }
+                        room[job.queue] = left - 1
+                    }
+                    rows.claimed.insert(job.id)
+                    claim.jobs.append(job)
+                    let fillsASlot = forSlots > 0
+                    forSlots -= 1
+                    if fillsASlot && job.class == .io && request.startingKinds.contains(job.kind) {
+                        rows.jobs[job.id]?.state = .running
+                        rows.jobs[job.id]?.startedAt = now
+                        rows.jobs[job.id]?.attempts += 1
+                        rows.jobs[job.id]?.error = nil
+                        claim.started.insert(job.id)
+                    }
+                    wanted -= 1
+                }
+                left -= asked - wanted
+                let anyLeft = ready.contains {
+                    $0.class == jobClass && !rows.claimed.contains($0.id) && !paused.contains($0.queue)
+                }
+                if wanted > 0 || !anyLeft { claim.exhausted.insert(jobClass) }
+            }
+        }
+        claim.nextDue = rows.jobs.values.filter { $0.state == .scheduled && rows.waitsFor[$0.id] == nil }
+            .compactMap(\.runAt).min()
+        return claim
     }
 
     func attempts(of id: JobID) async throws -> [AttemptRecord] {
@@ -345,27 +437,37 @@ final class InMemoryStore: JobStore {
     }
 
     /// The store's rules for what waits on a job that ended: released on success, else cancelled,
-    /// transitively.
-    private static func dependencyEnded(_ id: JobID, _ state: JobState, at now: Timestamp, in rows: inout Rows) {
+    /// transitively. - Returns: the jobs it moved.
+    private static func dependencyEnded(
+        _ id: JobID, _ state: JobState, at now: Timestamp, in rows: inout Rows
+    ) -> [StateChange] {
+        var moved: [StateChange] = []
         var pending = [id]
         while let ended = pending.popLast() {
-            for (job, on) in rows.waitsFor where on.contains(ended) {
+            for (job, on) in rows.waitsFor.sorted(by: { $0.key < $1.key }) where on.contains(ended) {
+                guard let row = rows.jobs[job] else { continue }
                 if state == .succeeded && ended == id {
                     rows.waitsFor[job]?.remove(ended)
                     if rows.waitsFor[job]?.isEmpty == true {
                         rows.waitsFor[job] = nil
-                        if let runAt = rows.jobs[job]?.runAt, runAt > now { continue }
-                        if rows.jobs[job]?.state == .scheduled { rows.jobs[job]?.state = .queued }
+                        if let runAt = row.runAt, runAt > now { continue }
+                        if row.state == .scheduled {
+                            rows.jobs[job]?.state = .queued
+                            moved.append(StateChange(id: job, owner: row.ownerUID, class: row.class, from: .scheduled, to: .queued))
+                        }
                     }
                 } else if state != .succeeded {
                     rows.waitsFor[job] = nil
+                    guard !row.state.isFinished, row.state != .running, !rows.claimed.contains(job) else { continue }
                     rows.jobs[job]?.state = .cancelled
                     rows.jobs[job]?.finishedAt = now
                     rows.jobs[job]?.error = SQLiteStore.dependencyFailure(ended, ended == id ? state : .cancelled)
+                    moved.append(StateChange(id: job, owner: row.ownerUID, class: row.class, from: row.state, to: .cancelled))
                     pending.append(job)
                 }
             }
         }
+        return moved
     }
 
     func recordStarted(_ id: JobID, at now: Timestamp) {
@@ -382,16 +484,17 @@ final class InMemoryStore: JobStore {
 
     func finish(
         _ id: JobID, state jobState: JobState, outcome: RunOutcome, at now: Timestamp, retryAt: Timestamp?
-    ) -> CommitTicket {
+    ) -> CommitTicket<[StateChange]> {
         precondition(jobState.isFinished || jobState == .queued, "finish into \(jobState)")
-        return ticket(.finish(id, state: jobState, outcome: outcome, at: now)) { rows in
-            guard var job = rows.jobs[id] else { return }
+        return ticket(.finish(id, state: jobState, outcome: outcome, at: now)) { rows -> [StateChange] in
+            guard var job = rows.jobs[id] else { return [] }
+            rows.claimed.remove(id)
             if !jobState.isFinished {
                 rows.earlierAttempts[id, default: []].append(
                     AttemptRecord(number: job.attempts, startedAt: job.startedAt, finishedAt: now, outcome: outcome))
             }
             // A retry is no end: its dependents wait on (as in SQLiteStore.finish).
-            if jobState.isFinished { Self.dependencyEnded(id, jobState, at: now, in: &rows) }
+            let moved = jobState.isFinished ? Self.dependencyEnded(id, jobState, at: now, in: &rows) : []
             job.state = jobState == .queued && retryAt != nil ? .scheduled : jobState
             job.runAt = retryAt
             // A job going back to `queued` (a retry) keeps the last attempt's outcome but has no finish time.
@@ -409,19 +512,21 @@ final class InMemoryStore: JobStore {
             job.waitSeconds = outcome.waitSeconds.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
             rows.jobs[id] = job
             rows.uncleanStops[id] = 0
+            return moved
         }
     }
 
-    func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> Bool {
-        try await write(.cancelWaiting(id)) { rows in
-            guard var job = rows.jobs[id], job.state == .scheduled || job.state == .queued else { return false }
+    func cancelWaiting(_ id: JobID, at now: Timestamp) async throws -> [StateChange]? {
+        try await write(.cancelWaiting(id)) { rows -> [StateChange]? in
+            guard var job = rows.jobs[id], job.state == .scheduled || job.state == .queued, !rows.claimed.contains(id)
+            else { return nil }
+            let itself = StateChange(id: id, owner: job.ownerUID, class: job.class, from: job.state, to: .cancelled)
             job.state = .cancelled
             job.finishedAt = now
             job.error = "cancelled before it started"
             rows.jobs[id] = job
             rows.waitsFor[id] = nil
-            Self.dependencyEnded(id, .cancelled, at: now, in: &rows)
-            return true
+            return [itself] + Self.dependencyEnded(id, .cancelled, at: now, in: &rows)
         }
     }
 
@@ -436,6 +541,10 @@ final class InMemoryStore: JobStore {
             for id in ids { found[id] = state.rows.jobs[id] }
             return found
         }
+    }
+
+    func unfinished(_ ids: [JobID]) async throws -> Set<JobID> {
+        try read { rows in Set(ids.filter { rows.jobs[$0].map { !$0.state.isFinished } ?? false }) }
     }
 
     func owners(_ ids: [JobID]) async throws -> [JobID: UInt32] {
@@ -545,13 +654,13 @@ final class InMemoryStore: JobStore {
         }
     }
 
-    func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket {
+    func saveProfile(_ profile: Profile, at now: Timestamp) -> CommitTicket<Void> {
         ticket(.saveProfile(signature: profile.signature)) { rows in
             rows.profiles[ProfileKey(owner: profile.ownerUID, signature: profile.signature)] = profile
         }
     }
 
-    func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket {
+    func deleteProfile(owner: UInt32?, signature: String) -> CommitTicket<Void> {
         ticket(.deleteProfile(signature: signature)) { rows in
             rows.profiles[ProfileKey(owner: owner, signature: signature)] = nil
         }
