@@ -11,12 +11,16 @@ public struct Limits: Hashable, Sendable {
     /// I/O-class jobs: tasks in the daemon; thousands are fine.
     public var ioSlots: Int
 
-    /// Clamped, not trapped: at least one job of each class, and no negative prefetch (a configuration
-    /// reloaded at run time must not be able to stop the daemon).
+    /// The most slots (or prefetch) of a class: far past what a machine runs, and small enough that sums
+    /// of them never overflow.
+    public static let maximumSlots = 1_000_000
+
+    /// Clamped, not trapped: at least one job of each class, no negative prefetch, none past
+    /// ``maximumSlots`` (a configuration reloaded at run time must not be able to stop the daemon).
     public init(cpuSlots: Int, ioSlots: Int, cpuPrefetch: Int = 0) {
-        self.cpuSlots = max(1, cpuSlots)
-        self.ioSlots = max(1, ioSlots)
-        self.cpuPrefetch = max(0, cpuPrefetch)
+        self.cpuSlots = min(max(1, cpuSlots), Self.maximumSlots)
+        self.ioSlots = min(max(1, ioSlots), Self.maximumSlots)
+        self.cpuPrefetch = min(max(0, cpuPrefetch), Self.maximumSlots)
     }
 
     /// The jobs of one class the scheduler starts at most: for `cpu`, the slots plus the prefetch.

@@ -59,6 +59,8 @@ public struct DaemonConfiguration: Sendable {
     public static let defaultRetentionSeconds: Double = 7 * 86_400
     /// The defaults of jobd's flags, here once (the flags and the configuration file take them from here).
     public static let defaultIOConcurrency = 1024
+    /// The most `--io-concurrency` takes (``Limits/maximumSlots``).
+    public static let maximumIOConcurrency = Limits.maximumSlots
     public static let defaultOutputLimitBytes: Int64 = 16 << 20
     public static let defaultKillGrace = Duration.seconds(5)
     public static let defaultShutdownGrace = Duration.seconds(10)

@@ -43,6 +43,13 @@ public struct ClaimRequest: Sendable, Hashable {
 
     /// The most jobs a claim returns, whatever a caller asks: one claim is one transaction.
     public static let maximumJobs = 4096
+
+    /// The jobs of a class asked for, slots and ahead, each taken as 0 to ``maximumJobs`` (no sum of
+    /// what a caller passes can overflow).
+    public func asked(_ jobClass: JobClass) -> Int {
+        let clamp = { (value: Int?) in min(max(value ?? 0, 0), Self.maximumJobs) }
+        return clamp(slots[jobClass]) + clamp(ahead[jobClass])
+    }
 }
 
 /// What a claim took.

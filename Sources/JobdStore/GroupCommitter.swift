@@ -34,26 +34,7 @@ final class GroupCommitter: Sendable {
 
     /// Runs `body` in the next group and returns its value once that group has committed.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let box = Mutex<T?>(nil)
-        return try await withCheckedThrowingContinuation { continuation in
-            enqueue(
-                Pending(
-                    apply: { db in
-                        let value = try body(db)
-                        box.withLock { $0 = value }
-                    },
-                    committed: { result in
-                        switch result {
-                        case .success:
-                            if let value = box.withLock({ $0 }) {
-                                continuation.resume(returning: value)
-                            } else {
-                                continuation.resume(throwing: StoreError.inconsistent("a committed write left no value"))
-                            }
-                        case .failure(let error): continuation.resume(throwing: error)
-                        }
-                    }))
-        }
+        try await enqueue("write", body).committed()
     }
 
     /// Queues `body` for the next group now, and returns a ticket to await its commit later. Writes queued

@@ -50,7 +50,7 @@ extension SQLiteStore {
             var taken: [Job] = []
             claim.exhausted = pausedClasses
             for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
-                let wanted = min(max(request.slots[jobClass] ?? 0, 0) + max(request.ahead[jobClass] ?? 0, 0), left)
+                let wanted = min(request.asked(jobClass), left)
                 guard wanted > 0 else { continue }
                 let (jobs, exhausted) = try ready(jobClass, wanted: wanted, skipping: pausedQueues, room: &room, in: db)
                 left -= jobs.count
@@ -130,14 +130,17 @@ extension SQLiteStore {
     ) throws -> (jobs: [Job], exhausted: Bool) {
         // Queues closed before the scan are left out by the query; one that fills during it is skipped.
         let closed = paused.union(room.filter { $0.value <= 0 }.keys).sorted()
-        let exclusion = closed.isEmpty ? "" : " AND queue NOT IN (\(Array(repeating: "?", count: closed.count).joined(separator: ", ")))"
+        // Two texts only, so the statement cache stays at two (the closed queues go in as one JSON array,
+        // not as one `?` each: every set of them would be a new statement kept for good).
+        let exclusion = closed.isEmpty ? "" : " AND queue NOT IN (SELECT value FROM json_each(?))"
         let statement = try db.cachedStatement(
             sql: """
                 SELECT \(Job.columns) FROM jobs INDEXED BY jobs_ready
                 WHERE state = 'queued' AND claimed_by IS NULL AND class = ?\(exclusion)
                 ORDER BY priority DESC, COALESCE(run_at, created_at), id
                 """)
-        let arguments = StatementArguments([jobClass.rawValue] + closed)
+        var arguments: StatementArguments = [jobClass.rawValue]
+        if !closed.isEmpty { arguments += [String(decoding: try WireJSON.encode(closed), as: UTF8.self)] }
         let rows = try Row.fetchCursor(statement, arguments: arguments)
         var taken: [Job] = []
         var skipped = 0

@@ -179,7 +179,9 @@ struct JobdCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        if ioConcurrency < 1 { throw ValidationError("--io-concurrency must be at least 1") }
+        if !(1...DaemonConfiguration.maximumIOConcurrency).contains(ioConcurrency) {
+            throw ValidationError("--io-concurrency is 1 to \(DaemonConfiguration.maximumIOConcurrency), got \(ioConcurrency)")
+        }
         if maxConnections < 1 || maxConnectionsPerUser < 1 {
             throw ValidationError("--max-connections and --max-connections-per-user must be at least 1")
         }

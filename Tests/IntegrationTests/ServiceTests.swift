@@ -117,7 +117,7 @@ extension AgainstTheRealDaemon {
             #expect(invalid.status == 1)
             #expect(invalid.stderr.contains("\(bad): line 1: 'cpu-workers' takes an integer"), "\(invalid)")
             #expect(invalid.stderr.contains("\(bad): line 2: unknown key 'bogus'"), "\(invalid)")
-            #expect(invalid.stderr.contains("\(bad): line 4: --io-concurrency must be at least 1"), "\(invalid)")
+            #expect(invalid.stderr.contains("\(bad): line 4: --io-concurrency is 1 to 1000000, got 0"), "\(invalid)")
 
             // What a reload would apply at once is bounded as at start: a value that would crash the daemon
             // (a conversion past Int64) or refuse every call (a message bound of 0) is an error of its line.
@@ -127,6 +127,8 @@ extension AgainstTheRealDaemon {
                 ("max-message-bytes = 0", "--max-message-bytes is 65536 (64 KiB) to 67108864 (64 MiB)"),
                 ("output-limit = -1", "--output-limit is 0 (keep no output)"),
                 ("cpu-workers = 1000000", "--cpu-workers is 1 to 1024"),
+                // Past it, a slot count plus the jobs claimed ahead overflowed and trapped in the claim.
+                ("io-concurrency = 9223372036854775807", "--io-concurrency is 1 to 1000000"),
             ] {
                 let file = directory.file("bounds.toml")
                 try (line + "\n").write(toFile: file, atomically: true, encoding: .utf8)

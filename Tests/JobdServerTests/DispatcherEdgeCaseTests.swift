@@ -11,6 +11,33 @@ import Testing
     /// `cancel` once took a waiting job out of `active` before its write had committed, so a Wait that
     /// arrived meanwhile returned at once, with the job still `queued` (and running after all if the write
     /// failed). A Wait now answers once the cancel is stored.
+    /// A pause stored while a claim is on its way: the claim read the controls before the pause, and took
+    /// a job of the paused queue ahead of the slots. It was kept and started when the slot freed, after the
+    /// operator was told the queue is paused; now it is given back and waits.
+    @Test func aJobClaimedAheadByAClaimThatCrossedAPauseIsGivenBack() async throws {
+        let pool = FakeRunner("pool", always: .block)
+        try await Harness.with(cpuSlots: 1, pool: pool) { harness in
+            let busy = try await harness.submit(JobSpec(argv: ["busy"]))
+            try await eventually("the slot is taken") { pool.attempts.map(\.job) == [busy] ? true : nil }
+            harness.store.holdCommits { $0 == .claim }
+            let paused = try await harness.submit(JobSpec(argv: ["later"], queue: "q"))
+            try await eventually("a claim is on its way") { harness.store.waitingWrites.contains(.claim) ? true : nil }
+            let pause = SchedulingControl(target: .queue("q"), paused: true)
+            // Stored behind the claim, as an operator's pause that lands just after it.
+            async let saved: Void = harness.store.saveSchedulingControl(pause)
+            try await eventually("the pause waits behind the claim") { harness.store.waitingWrites.count >= 2 ? true : nil }
+            await harness.dispatcher.apply([pause])
+            harness.store.releaseHeldCommits()
+            try await saved
+            pool.release(busy)
+            #expect(try await harness.waitUntilFinished([busy]))
+            try await staysFalse("the paused queue's job started", for: .milliseconds(300)) {
+                pool.attempts.contains { $0.job == paused }
+            }
+            #expect(try harness.row(paused).state == .queued)
+        }
+    }
+
     @Test func aWaitDuringACancelsCommitReturnsOnlyOnceTheCancelIsStored() async throws {
         try await Harness.with(cpuSlots: 1, pool: FakeRunner("pool", always: .block)) { harness in
             let running = try await harness.submit(JobSpec(argv: ["slow"]))

@@ -297,6 +297,12 @@ import Testing
             _ = try await store.submit([paused])
             try await store.saveSchedulingControl(SchedulingControl(target: .queue("held"), paused: true))
             #expect(try await claim(store, cpu: 1).exhausted == [.cpu], "only the classes asked for are told")
+            var limited = newJob()
+            limited.spec.queue = "one"
+            _ = try await store.submit([limited, limited])
+            try await store.saveSchedulingControl(SchedulingControl(target: .queue("one"), limit: 1))
+            let one = try await claim(store, cpu: 5)
+            #expect(one.jobs.count == 1 && one.exhausted == [.cpu], "the other waits for room: nothing claimable")
         }
     }
 

@@ -51,13 +51,22 @@ actor Dispatcher {
     /// starts the next at once, without a transaction. Still `queued`; given back when a pause or limit
     /// changes, so the claim applies it again.
     private var claimedAhead: [JobClass: Deque<Job>] = [:]
-    /// How many jobs of a class are claimed ahead at most: a quarter of its slots, at least 32 (never more
-    /// than its slots). A job submitted later with a higher priority starts after these. Enough that the
-    /// slots keep running while the next claim commits: with 32 of 1,024 slots, short jobs ran in bursts,
-    /// each claim waiting for the last burst to end (W1 at 0.6× the daemon that held every job).
+    /// How many jobs of a class are claimed ahead at most (never more than its slots). A job submitted
+    /// later with a higher priority starts after these. (A quarter of the slots, 256 of 1,024, was tried for
+    /// W1: no change measured, so the smaller number stays.)
     private func aheadLimit(_ jobClass: JobClass) -> Int {
-        min(limits[jobClass], max(32, limits[jobClass] / 4))
+        min(limits[jobClass], 32)
     }
+
+    /// A class may have a ready job no claim has seen (see ``readiness``).
+    private func markReady(_ classes: some Sequence<JobClass>) {
+        for jobClass in classes {
+            mayHaveReady.insert(jobClass)
+            readiness[jobClass, default: 0] &+= 1
+        }
+    }
+
+    private func markReady(_ jobClass: JobClass) { markReady(CollectionOfOne(jobClass)) }
     private var limits: Limits
     /// The limits and pauses set (stored first), for `status` and `jobctl queue`; the claim reads them
     /// from the store.
@@ -70,6 +79,15 @@ actor Dispatcher {
     /// takes its class out, and a job made ready puts it back. A freed slot of a class not in it claims
     /// nothing, so it costs no transaction (a no-op job otherwise paid one empty claim per end).
     private var mayHaveReady: Set<JobClass> = Set(JobClass.allCases)
+    /// Bumped each time a class may have gained a ready job (``markReady(_:)``): a claim's verdict that a
+    /// class is empty is kept only if nothing was marked since the claim was asked for, else a job made
+    /// ready meanwhile would wait for the hourly claim.
+    private var readiness: [JobClass: Int] = [:]
+    /// Bumped when a pause or limit changes: jobs a claim in flight then took ahead of the slots are given
+    /// back rather than kept, so the claim applies the change to them.
+    private var controlsVersion = 0
+    /// Claims made ahead that could not be given back (the write failed): given back with the next claim.
+    private var toGiveBack: [JobID] = []
     private var counts: [JobClass: StateCounts]
     private var waiters = Waiters()
     /// Attempts that have ended but whose outcome has not committed yet: the drain waits for them too.
@@ -143,7 +161,7 @@ actor Dispatcher {
     /// its count of each. Held (counted busy) until ``accept(_:claimed:reserved:)`` or ``giveBack(_:)``, so
     /// the claim loop cannot claim them meanwhile. Nil: none free.
     /// - Throws: `ShuttingDown` while draining: nothing is stored any more.
-    func reserveSlots(for jobs: [NewJob]) throws(JobdError) -> ClaimRequest? {
+    func reserveSlots(for jobs: [NewJob]) throws(JobdError) -> Reservation? {
         guard !isDraining else { throw .shuttingDown }
         var slots: [JobClass: Int] = [:]
         for job in jobs { slots[job.class, default: 0] += 1 }
@@ -153,55 +171,76 @@ actor Dispatcher {
         slots = slots.filter { $0.value > 0 }
         guard !slots.isEmpty else { return nil }
         for (jobClass, count) in slots { busy[jobClass, default: 0] += count }
-        return ClaimRequest(slots: slots, now: completion.now(), startingKinds: startingKinds)
+        return Reservation(
+            request: ClaimRequest(slots: slots, now: completion.now(), startingKinds: startingKinds), readiness: readiness)
+    }
+
+    /// Slots a submit holds for its own claim, and what the dispatcher knew of ready jobs then.
+    struct Reservation: Sendable {
+        let request: ClaimRequest
+        fileprivate let readiness: [JobClass: Int]
     }
 
     /// A submit stored nothing: the slots it held are free again.
-    func giveBack(_ reserved: ClaimRequest?) {
+    func giveBack(_ reserved: Reservation?) {
         guard let reserved else { return }
-        for (jobClass, count) in reserved.slots { busy[jobClass, default: 0] -= count }
+        for (jobClass, count) in reserved.request.slots { busy[jobClass, default: 0] -= count }
         if isIdle { resumeIdleWaiters() }
         claimBell.ring()
     }
 
     /// Newly committed jobs, with what their transaction claimed on the slots ``reserveSlots(for:)`` held.
-    func accept(_ jobs: [Job], claimed claim: Claim?, reserved: ClaimRequest?) {
+    func accept(_ jobs: [Job], claimed claim: Claim?, reserved: Reservation?) {
         if let reserved {
-            for (jobClass, count) in reserved.slots { busy[jobClass, default: 0] -= count }
+            for (jobClass, count) in reserved.request.slots { busy[jobClass, default: 0] -= count }
         }
         let due = nextDue
-        count(jobs)
-        guard let claim else {
+        // The submit's claim saw these jobs: what it says of their classes stands.
+        count(jobs, markingReady: claim == nil)
+        guard let claim, let reserved else {
             claimBell.ring()
             return
         }
-        took(claim, for: reserved)
+        _ = took(claim, for: reserved.request, readinessBefore: reserved.readiness, controlsVersion: nil)
         // A delay earlier than the timer's re-arms it.
         if nextDue != due { claimBell.ring() }
     }
 
     /// Starts what a claim took, and notes which classes it emptied of ready jobs.
-    private func took(_ claim: Claim, for request: ClaimRequest?) {
+    /// - Parameters:
+    ///   - readinessBefore: ``readiness`` when the claim was asked for.
+    ///   - controlsVersion: ``controlsVersion`` then; nil for a submit's claim, which takes none ahead.
+    /// - Returns: jobs claimed ahead that a pause or limit set meanwhile may no longer allow, to give back.
+    private func took(
+        _ claim: Claim, for request: ClaimRequest, readinessBefore: [JobClass: Int], controlsVersion asked: Int?
+    ) -> [JobID] {
+        // Before `apply(claim.due)`, which marks what this very claim saw.
+        let markedSince = Set(JobClass.allCases.filter { readiness[$0, default: 0] != readinessBefore[$0, default: 0] })
         apply(claim.due)
         nextDue = claim.nextDue
+        let controlsChanged = asked.map { $0 != controlsVersion } ?? false
+        var unwanted: [JobID] = []
         // The first jobs of each class fill the slots held for them; the rest wait here for a slot.
-        var forSlots = request?.slots ?? [:]
+        var forSlots = request.slots
         for job in claim.jobs {
             if forSlots[job.class, default: 0] > 0 {
                 forSlots[job.class, default: 0] -= 1
                 start(job, startRecorded: claim.started.contains(job.id))
+            } else if controlsChanged {
+                unwanted.append(job.id)
             } else {
                 claimedAhead[job.class, default: []].append(job)
             }
         }
         for jobClass in JobClass.allCases {
-            if claim.exhausted.contains(jobClass) {
+            if claim.exhausted.contains(jobClass) && !markedSince.contains(jobClass) && unwanted.isEmpty {
                 mayHaveReady.remove(jobClass)
-            } else if (request?.slots[jobClass] ?? 0) + (request?.ahead[jobClass] ?? 0) > 0 {
+            } else if request.asked(jobClass) > 0 {
                 mayHaveReady.insert(jobClass)
             }
         }
         startClaimedAhead()
+        return unwanted
     }
 
     /// Starts jobs claimed ahead while their class has free slots; rings for more when few are left.
@@ -219,29 +258,39 @@ actor Dispatcher {
 
     /// Gives back every claim made ahead (a pause or limit changed: the claim applies it again).
     private func giveBackClaimedAhead() async {
-        let ids = claimedAhead.values.flatMap { $0.map(\.id) }
+        toGiveBack += claimedAhead.values.flatMap { $0.map(\.id) }
         claimedAhead = [:]
-        guard !ids.isEmpty else { return }
+        await giveBackPending()
+    }
+
+    /// Gives back the claims in ``toGiveBack``; kept there to try again with the next claim if the write
+    /// fails (until then they hold their queue's room, and nothing here starts them).
+    private func giveBackPending() async {
+        guard !toGiveBack.isEmpty else { return }
+        let ids = toGiveBack
+        toGiveBack = []
         do {
             try await store.unclaim(ids)
+            markReady(JobClass.allCases)  // their jobs are claimable again, and their queues have room
         } catch {
-            logger.error("could not give back \(ids.count) claimed jobs: \(error); the next start gives them back")
+            toGiveBack = ids + toGiveBack
+            logger.error("could not give back \(ids.count) claimed jobs: \(error); trying again with the next claim")
         }
     }
 
     /// Newly committed jobs (`queued`, or `scheduled` until their `run_at` or the jobs they wait for):
     /// counted, shown to `watch`, and claimed if slots are free.
     func accept(_ jobs: [Job]) {
-        count(jobs)
+        count(jobs, markingReady: true)
         claimBell.ring()
     }
 
-    private func count(_ jobs: [Job]) {
+    private func count(_ jobs: [Job], markingReady: Bool) {
         for job in jobs {
             counts[job.class, default: StateCounts()][job.state] += 1
             recent.append((JobTransition(id: job.id, state: job.state, class: job.class, at: completion.now()), job.ownerUID))
             if job.state == .scheduled, let runAt = job.runAt, nextDue.map({ runAt < $0 }) ?? true { nextDue = runAt }
-            if job.state == .queued { mayHaveReady.insert(job.class) }
+            if job.state == .queued && markingReady { markReady(job.class) }
         }
         trimRecent()
     }
@@ -266,7 +315,7 @@ actor Dispatcher {
                 waiters.finished(change.id)
             } else if change.to == .queued {
                 released = true
-                mayHaveReady.insert(change.class)
+                markReady(change.class)
             }
         }
         trimRecent()
@@ -312,6 +361,7 @@ actor Dispatcher {
     /// One claim for the free slots; the claimed jobs start. - Returns: false once the daemon drains.
     private func claimOnce() async -> Bool {
         guard !isDraining else { return false }
+        await giveBackPending()
         startClaimedAhead()
         var slots: [JobClass: Int] = [:]
         var ahead: [JobClass: Int] = [:]
@@ -323,6 +373,7 @@ actor Dispatcher {
         // Held busy while the claim is on its way, as a submit's are: nothing else fills them meanwhile.
         for (jobClass, count) in slots { busy[jobClass, default: 0] += count }
         let request = ClaimRequest(slots: slots, ahead: ahead, now: completion.now(), startingKinds: startingKinds)
+        let (readinessBefore, controlsBefore) = (readiness, controlsVersion)
         let claim: Claim
         do {
             claim = try await store.claim(request)
@@ -333,7 +384,8 @@ actor Dispatcher {
             return !isDraining
         }
         for (jobClass, count) in slots { busy[jobClass, default: 0] -= count }
-        took(claim, for: request)
+        toGiveBack += took(claim, for: request, readinessBefore: readinessBefore, controlsVersion: controlsBefore)
+        await giveBackPending()
         return !isDraining
     }
 
@@ -433,7 +485,8 @@ actor Dispatcher {
         busy[plan.class, default: 0] -= 1
         outcomesInFlight += 1
         // A job of a limited queue ending may let a job of that queue go that the limit held back.
-        if let queue, controls[.queue(queue)]?.limit != nil { mayHaveReady.insert(plan.class) }
+        // (The room is the queue's, so any class may use it.)
+        if let queue, controls[.queue(queue)]?.limit != nil { markReady(JobClass.allCases) }
         if claimedAhead[plan.class, default: []].isEmpty {
             if mayHaveReady.contains(plan.class) { claimBell.ring() }
         } else {
@@ -462,7 +515,7 @@ actor Dispatcher {
         } else {
             // A retry: claimable again now, or at its time.
             if let retryAt, nextDue.map({ retryAt < $0 }) ?? true { nextDue = retryAt }
-            if retryAt == nil { mayHaveReady.insert(plan.class) }
+            if retryAt == nil { markReady(plan.class) }
             claimBell.ring()
         }
         apply(moved)
@@ -593,7 +646,8 @@ actor Dispatcher {
     /// until the count is under the new limit.
     func setLimits(_ limits: Limits) {
         self.limits = limits
-        mayHaveReady = Set(JobClass.allCases)
+        controlsVersion &+= 1
+        markReady(JobClass.allCases)
         startClaimedAhead()
         claimBell.ring()
     }
@@ -604,8 +658,9 @@ actor Dispatcher {
         for control in controls {
             self.controls[control.target] = control.limit == nil && !control.paused ? nil : control
         }
+        controlsVersion &+= 1
         await giveBackClaimedAhead()
-        mayHaveReady = Set(JobClass.allCases)
+        markReady(JobClass.allCases)
         claimBell.ring()
     }
 

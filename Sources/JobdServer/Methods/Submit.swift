@@ -80,7 +80,7 @@ extension Responder {
         let stored: SubmitResult
         let claim: Claim?
         do {
-            (stored, claim) = try await write(reserved)
+            (stored, claim) = try await write(reserved?.request)
         } catch {
             await dispatcher.giveBack(reserved)
             if let refusal = error as? SubmitRefusal { throw Self.invalidJob(refusal) }

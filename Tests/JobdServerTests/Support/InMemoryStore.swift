@@ -387,10 +387,12 @@ final class InMemoryStore: JobStore {
             let ready = rows.jobs.values.filter { $0.state == .queued && !rows.claimed.contains($0.id) }.sorted {
                 ($0.priority, ($1.runAt ?? $1.createdAt), $1.id) > ($1.priority, ($0.runAt ?? $0.createdAt), $0.id)
             }
+            // As SQLite's query: queues full when the claim begins are not read at all.
+            let closed = paused.union(room.filter { $0.value <= 0 }.keys)
             var left = ClaimRequest.maximumJobs
             for jobClass in JobClass.allCases where !pausedClasses.contains(jobClass) {
                 var forSlots = max(0, request.slots[jobClass] ?? 0)
-                var wanted = min(forSlots + max(0, request.ahead[jobClass] ?? 0), left)
+                var wanted = min(request.asked(jobClass), left)
                 let asked = wanted
                 guard asked > 0 else { continue }
                 for job in ready where wanted > 0 && job.class == jobClass && !paused.contains(job.queue) {
@@ -412,8 +414,9 @@ final class InMemoryStore: JobStore {
                     wanted -= 1
                 }
                 left -= asked - wanted
+                // Filled: whether the next row exists (as SQLite looks one row further), whatever its queue.
                 let anyLeft = ready.contains {
-                    $0.class == jobClass && !rows.claimed.contains($0.id) && !paused.contains($0.queue)
+                    $0.class == jobClass && !rows.claimed.contains($0.id) && !closed.contains($0.queue)
                 }
                 if wanted > 0 || !anyLeft { claim.exhausted.insert(jobClass) }
             }
