@@ -22,8 +22,11 @@ extension AgainstTheRealDaemon {
                 try await eventually("the hung-up connections are freed") { () -> Bool? in
                     openDescriptors(of: daemon.pid) <= descriptorsBefore + 1 ? true : nil
                 }
-                let status = try await daemon.jobctl("status")
-                #expect(status.status == 0, "\(status)")
+                // The user's count drops as each connection's task ends, a moment after its socket closes
+                // (its cancelled Wait leaves the dispatcher first): seen once in CI as one refusal.
+                try await eventually("the user may connect again") { () async throws -> Bool? in
+                    try await daemon.jobctl("status").status == 0 ? true : nil
+                }
                 _ = try await daemon.jobctl("cancel", delayed.description)
             }
         }
